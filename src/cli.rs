@@ -1,0 +1,130 @@
+//! Command-line syntax (clap types only).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Deploy a Python web app to your servers over SSH: releases, atomic
+/// switch, rollback, deploy lock.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wptdeploy",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  wptdeploy staging --commit my-branch\n  wptdeploy prod\n  wptdeploy staging --commit my-branch --check\n  wptdeploy unlock staging"
+)]
+pub struct Cli {
+    /// Other commands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Deploy (the default command).
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+}
+
+/// Commands besides deploying.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show who holds the deploy lock of ENV, and remove it.
+    Unlock(UnlockArgs),
+}
+
+/// `wptdeploy ENV ...`
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Environment: an inventory file or group (`staging`, `production` or `prod`).
+    #[arg(required = true)]
+    pub env: Option<String>,
+    /// Branch, tag or commit to deploy [default: the inventory's `commit`, else master].
+    #[arg(short, long, value_name = "REF")]
+    pub commit: Option<String>,
+    /// Rebuild the release even if that commit is already deployed.
+    #[arg(long)]
+    pub force: bool,
+    /// Show the plan (hosts, steps, exact remote commands) and change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Wait this long for another deploy's lock instead of failing (e.g. `10m`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// The playbook to run, from the playbooks directory.
+    #[arg(long, default_value = "deploy.yml", value_name = "FILE")]
+    pub playbook: String,
+    /// Hosts to deploy at once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub forks: usize,
+    /// Connection, output and input options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `wptdeploy unlock ENV`
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Environment whose lock to remove.
+    pub env: String,
+    /// Remove without asking.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Extra variables, as for a deploy (the lock path may depend on them).
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Options shared with deploys.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Options every command that connects takes.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Inventory file or directory [default: ./inventory, then ./ansible/inventory].
+    #[arg(short, long, value_name = "PATH")]
+    pub inventory: Option<PathBuf>,
+    /// Directory whose files override the built-in playbooks [default: ./playbooks].
+    #[arg(long, value_name = "DIR")]
+    pub playbooks: Option<PathBuf>,
+    /// Log in as this user (over `ansible_user`).
+    #[arg(short, long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Ask once for the sudo password used for `become`.
+    #[arg(short = 'K', long)]
+    pub ask_become_pass: bool,
+    /// Read the sudo password from this file (for CI).
+    #[arg(long, value_name = "FILE")]
+    pub become_password_file: Option<PathBuf>,
+    /// known_hosts file to check host keys against [default: ~/.ssh/known_hosts].
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Record the keys of hosts not yet in known_hosts (changed keys are still refused).
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+    /// Give up connecting to a host after this long.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// Show every line of remote output.
+    #[arg(short, long, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Show only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Plain lines instead of progress spinners.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// `json`: one event per line on stdout, for CI.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// How events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// JSON lines on stdout.
+    Json,
+}

@@ -1,0 +1,461 @@
+//! One host's run: connect once, run every step over that connection,
+//! switch back on a failure after the switch, and always release the lock.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use minijinja::Value;
+use tokio::sync::watch;
+
+use super::Shared;
+use super::unknown::Unknown;
+use crate::plan::HostPlan;
+use crate::report::{Event, HostResult, HostSummary, StepStatus};
+use crate::steps::lock::{self, Holder};
+use crate::steps::{self, Kind, LockSpec, Outcome, Prepared, StepFailure};
+use crate::transport::{Connection, Output, RemoteCommand, TransportError};
+
+/// Why a host's run stopped.
+enum Stop {
+    Transport(TransportError),
+    Step { step: String, failure: StepFailure },
+    LockHeld(Holder),
+    Interrupted,
+}
+
+impl Stop {
+    fn message(&self, host: &str, env: &str) -> (String, Vec<String>) {
+        match self {
+            Stop::Transport(e) => (e.to_string(), e.hints()),
+            Stop::Step { step, failure } => (
+                format!("step `{step}` {}", failure.message),
+                failure.hints.clone(),
+            ),
+            Stop::LockHeld(holder) => (
+                format!("the deploy lock on {host} is held by {}", holder.describe()),
+                vec![
+                    "wait for that deploy to finish, or pass `--lock-wait 10m` to wait for it"
+                        .into(),
+                    format!("if that deploy is dead: `wptdeploy unlock {env}`"),
+                ],
+            ),
+            Stop::Interrupted => ("interrupted".into(), Vec::new()),
+        }
+    }
+}
+
+/// The switch a failure must undo.
+struct Switched {
+    link: String,
+    previous: String,
+    become_user: Option<String>,
+}
+
+struct HostRun {
+    shared: Arc<Shared>,
+    index: usize,
+    conn: Connection,
+    interrupt: watch::Receiver<bool>,
+    registered: BTreeMap<String, Value>,
+    held_lock: Option<LockSpec>,
+    switched: Option<Switched>,
+    restarts: Vec<RemoteCommand>,
+    summary: HostSummary,
+}
+
+/// Runs the playbook on host `index` of the plan and says how it went.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    index: usize,
+    mut interrupt: watch::Receiver<bool>,
+) -> HostSummary {
+    let started = Instant::now();
+    let host = &shared.plan.hosts[index];
+    let mut summary = HostSummary {
+        host: host.name.clone(),
+        result: HostResult::Failed,
+        commit: host
+            .vars
+            .get("commit")
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        release: None,
+        ok: 0,
+        changed: 0,
+        skipped: 0,
+        failed: 0,
+        ms: 0,
+        error: None,
+        hints: Vec::new(),
+    };
+    shared.reporter.report(&Event::Connecting {
+        host: host.name.clone(),
+        target: format!(
+            "{}@{}:{}",
+            host.connect.user, host.connect.address, host.connect.port
+        ),
+    });
+    let connected = tokio::select! {
+        c = Connection::open(&host.connect) => c,
+        _ = interrupt.wait_for(|stop| *stop) => {
+            summary.result = HostResult::Interrupted;
+            summary.error = Some("interrupted while connecting".into());
+            return summary;
+        }
+    };
+    let conn = match connected {
+        Ok(conn) => conn,
+        Err(e) => {
+            summary.error = Some(e.to_string());
+            summary.hints = e.hints();
+            summary.ms = started.elapsed().as_millis() as u64;
+            return summary;
+        }
+    };
+    shared.reporter.report(&Event::Connected {
+        host: host.name.clone(),
+        ms: started.elapsed().as_millis() as u64,
+    });
+    let mut run = HostRun {
+        shared: shared.clone(),
+        index,
+        conn,
+        interrupt,
+        registered: BTreeMap::new(),
+        held_lock: None,
+        switched: None,
+        restarts: Vec::new(),
+        summary,
+    };
+    let result = run.steps().await;
+    run.finish(result, started).await
+}
+
+impl HostRun {
+    fn host(&self) -> &HostPlan {
+        &self.shared.plan.hosts[self.index]
+    }
+
+    fn context(&self) -> Value {
+        let mut ctx: BTreeMap<String, Value> = self.host().vars.clone();
+        ctx.insert("now".into(), Value::from(self.shared.now.clone()));
+        ctx.extend(self.registered.clone());
+        Value::from(ctx)
+    }
+
+    fn report_step(
+        &self,
+        index: usize,
+        name: &str,
+        status: StepStatus,
+        started: Instant,
+        note: Option<String>,
+    ) {
+        self.shared.reporter.report(&Event::StepFinished {
+            host: self.host().name.clone(),
+            index: index + 1,
+            total: self.shared.plan.playbook.steps.len(),
+            name: name.to_owned(),
+            status,
+            ms: started.elapsed().as_millis() as u64,
+            note,
+        });
+    }
+
+    async fn steps(&mut self) -> Result<(), Stop> {
+        let shared = self.shared.clone();
+        let templates = &shared.templates;
+        let total = shared.plan.playbook.steps.len();
+        for (index, step) in shared.plan.playbook.steps.iter().enumerate() {
+            if *self.interrupt.borrow() {
+                return Err(Stop::Interrupted);
+            }
+            let started = Instant::now();
+            let ctx = self.context();
+            let located = |message: String| Stop::Step {
+                step: step.name.0.clone(),
+                failure: StepFailure {
+                    message: format!("({}:{}): {message}", shared.plan.playbook.origin, step.line),
+                    hints: Vec::new(),
+                },
+            };
+            if let Some(when) = &step.when {
+                let go = templates
+                    .condition(when, &ctx)
+                    .map_err(|e| located(e.message))?;
+                if !go {
+                    let name = templates
+                        .render(&step.name.0, &ctx)
+                        .unwrap_or_else(|_| step.name.0.clone());
+                    self.summary.skipped += 1;
+                    self.report_step(index, &name, StepStatus::Skipped, started, None);
+                    continue;
+                }
+            }
+            let prepared = steps::prepare(step, templates, &ctx, &self.host().connect.user)
+                .map_err(|e| located(e.message))?;
+            self.shared.reporter.report(&Event::StepStarted {
+                host: self.host().name.clone(),
+                index: index + 1,
+                total,
+                name: prepared.name.clone(),
+            });
+            let outcome = if shared.options.check {
+                self.plan_step(index, &prepared).await?
+            } else {
+                self.run_step(&prepared).await.inspect_err(|stop| {
+                    if let Stop::Step { failure, .. } = stop {
+                        self.summary.failed += 1;
+                        self.report_step(
+                            index,
+                            &prepared.name,
+                            StepStatus::Failed,
+                            started,
+                            Some(failure.message.clone()),
+                        );
+                    }
+                })?
+            };
+            let Some(outcome) = outcome else { continue };
+            if let Some(name) = &step.register {
+                let value = outcome.register.clone().unwrap_or(Value::from(()));
+                self.registered.insert(name.clone(), value);
+            }
+            let status = if outcome.changed {
+                self.summary.changed += 1;
+                StepStatus::Changed
+            } else {
+                self.summary.ok += 1;
+                StepStatus::Ok
+            };
+            self.report_step(index, &prepared.name, status, started, outcome.note);
+        }
+        Ok(())
+    }
+
+    /// `--check`: runs read-only probes, shows everything else.
+    async fn plan_step(
+        &mut self,
+        index: usize,
+        prepared: &Prepared,
+    ) -> Result<Option<Outcome>, Stop> {
+        if let Some(probe) = &prepared.probe {
+            let output = self.exec(probe).await?;
+            return prepared
+                .outcome(&output)
+                .map(Some)
+                .map_err(|failure| Stop::Step {
+                    step: prepared.name.clone(),
+                    failure,
+                });
+        }
+        let step = &self.shared.plan.playbook.steps[index];
+        if let Some(name) = &step.register {
+            self.registered.insert(name.clone(), Unknown::value(name));
+        }
+        let command = match &prepared.kind {
+            Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).command_line(),
+            _ => prepared.command.command_line(),
+        };
+        self.shared.reporter.report(&Event::StepPlanned {
+            host: self.host().name.clone(),
+            index: index + 1,
+            total: self.shared.plan.playbook.steps.len(),
+            name: prepared.name.clone(),
+            command,
+        });
+        Ok(None)
+    }
+
+    async fn run_step(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
+        if let Kind::Lock(spec) = &prepared.kind {
+            self.take_lock(spec).await?;
+            return Ok(Some(Outcome {
+                changed: true,
+                ..Outcome::default()
+            }));
+        }
+        let output = self.exec(&prepared.command).await?;
+        let outcome = prepared.outcome(&output).map_err(|failure| Stop::Step {
+            step: prepared.name.clone(),
+            failure,
+        });
+        if matches!(prepared.kind, Kind::Restart) && self.switched.is_some() {
+            self.restarts.push(prepared.command.clone());
+        }
+        let outcome = outcome?;
+        if let (Kind::Switch { link, .. }, Some(reg)) = (&prepared.kind, &outcome.register)
+            && outcome.changed
+        {
+            self.switched = Some(Switched {
+                link: link.clone(),
+                previous: reg
+                    .get_attr("previous")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                become_user: prepared.command.become_user.clone(),
+            });
+        }
+        Ok(Some(outcome))
+    }
+
+    async fn take_lock(&mut self, spec: &LockSpec) -> Result<(), Stop> {
+        let deadline = self
+            .shared
+            .options
+            .lock_wait
+            .map(|wait| Instant::now() + wait);
+        let mut announced = false;
+        loop {
+            let output = self
+                .exec(&spec.acquire(&self.shared.options.lock_owner))
+                .await?;
+            if output.exit_code != 0 {
+                return Err(Stop::Step {
+                    step: "take the deploy lock".into(),
+                    failure: StepFailure {
+                        message: format!("could not create {}: {}", spec.path, output.stderr.trim()),
+                        hints: vec!["the lock's parent directory must exist and be writable by the `become` user".into()],
+                    },
+                });
+            }
+            let Some(holder) = lock::holder(&output) else {
+                self.held_lock = Some(spec.clone());
+                return Ok(());
+            };
+            if deadline.is_none_or(|d| Instant::now() >= d) {
+                return Err(Stop::LockHeld(holder));
+            }
+            if !announced {
+                announced = true;
+                self.shared.reporter.report(&Event::LockWaiting {
+                    host: self.host().name.clone(),
+                    holder: holder.describe(),
+                });
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = self.interrupt.wait_for(|stop| *stop) => return Err(Stop::Interrupted),
+            }
+        }
+    }
+
+    /// Runs a command, streaming its output as events; Ctrl-C abandons it.
+    async fn exec(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let reporter = self.shared.reporter.clone();
+        let host = self.host().name.clone();
+        let shared = self.shared.clone();
+        let auth = shared.options.sudo_auth();
+        let mut on_line = |stream, line: &str| {
+            reporter.report(&Event::StepOutput {
+                host: host.clone(),
+                stream,
+                line: line.to_owned(),
+            });
+        };
+        let mut interrupt = self.interrupt.clone();
+        tokio::select! {
+            result = self.conn.run(command, auth, &mut on_line) => result.map_err(Stop::Transport),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        }
+    }
+
+    /// Runs a clean-up command even after Ctrl-C (which it must outlive).
+    async fn exec_cleanup(&mut self, command: &RemoteCommand) -> Result<Output, TransportError> {
+        let shared = self.shared.clone();
+        self.conn
+            .run(command, shared.options.sudo_auth(), &mut |_, _| {})
+            .await
+    }
+
+    /// Switches back to the previous release and restarts it again.
+    async fn roll_back(&mut self) -> Result<Option<String>, String> {
+        let Some(switched) = self.switched.take() else {
+            return Ok(None);
+        };
+        if switched.previous.is_empty() {
+            return Err("this was the first release, so there is nothing to switch back to".into());
+        }
+        let mut command =
+            RemoteCommand::new(steps::switch_script(&switched.link, &switched.previous));
+        command.become_user = switched.become_user;
+        let output = self
+            .exec_cleanup(&command)
+            .await
+            .map_err(|e| e.to_string())?;
+        if output.exit_code != 0 {
+            return Err(format!("switching back failed: {}", output.stderr.trim()));
+        }
+        for restart in self.restarts.clone() {
+            let output = self
+                .exec_cleanup(&restart)
+                .await
+                .map_err(|e| e.to_string())?;
+            if output.exit_code != 0 {
+                return Err(format!(
+                    "switched back, but the restart failed: {}",
+                    output.stderr.trim()
+                ));
+            }
+        }
+        Ok(Some(switched.previous))
+    }
+
+    async fn finish(mut self, result: Result<(), Stop>, started: Instant) -> HostSummary {
+        let name = self.host().name.clone();
+        let env = self.shared.plan.env.clone();
+        self.summary.result = if self.shared.options.check {
+            HostResult::Planned
+        } else {
+            HostResult::Deployed
+        };
+        if let Err(stop) = &result {
+            let (message, hints) = stop.message(&name, &env);
+            self.summary.error = Some(message);
+            self.summary.hints = hints;
+            self.summary.result = if matches!(stop, Stop::Interrupted) {
+                HostResult::Interrupted
+            } else {
+                HostResult::Failed
+            };
+            match self.roll_back().await {
+                Ok(Some(to)) => {
+                    self.summary.result = HostResult::RolledBack;
+                    self.shared.reporter.report(&Event::RolledBack {
+                        host: name.clone(),
+                        to,
+                    });
+                }
+                Ok(None) => {}
+                Err(problem) => self.shared.reporter.report(&Event::Warning {
+                    host: Some(name.clone()),
+                    message: format!("could not roll back: {problem}"),
+                }),
+            }
+        }
+        if let Some(spec) = self.held_lock.take() {
+            let released = self
+                .exec_cleanup(&spec.release(&self.shared.options.lock_owner.token))
+                .await;
+            if !released.is_ok_and(|o| o.exit_code == 0) {
+                self.shared.reporter.report(&Event::Warning {
+                    host: Some(name.clone()),
+                    message: format!(
+                        "could not release the deploy lock {}; `wptdeploy unlock {env}` removes it",
+                        spec.path
+                    ),
+                });
+            }
+        }
+        self.summary.release = self
+            .registered
+            .get("release")
+            .and_then(|r| r.get_attr("sha").ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string());
+        self.summary.ms = started.elapsed().as_millis() as u64;
+        self.conn.close().await;
+        self.summary
+    }
+}

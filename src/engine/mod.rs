@@ -1,0 +1,101 @@
+//! Runs a plan: every host concurrently (bounded by `--forks`), each over
+//! its own single connection, reporting events as it goes.
+
+mod host;
+mod unknown;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::plan::Plan;
+use crate::report::{Event, HostResult, HostSummary, Reporter};
+use crate::steps::lock::LockOwner;
+use crate::template::Templates;
+use crate::transport::SudoAuth;
+
+/// How to run a plan.
+pub struct RunOptions {
+    /// `--check`: run only read-only probes; show the rest.
+    pub check: bool,
+    /// `--lock-wait`: how long to wait for someone else's deploy lock.
+    pub lock_wait: Option<Duration>,
+    /// `--forks`: hosts at once.
+    pub forks: usize,
+    /// The sudo password (`-K`), fed to sudo on standard input.
+    pub become_password: Option<String>,
+    /// What this run writes into the locks it takes.
+    pub lock_owner: LockOwner,
+}
+
+impl RunOptions {
+    /// How sudo authenticates: with the password if one was given, else `-n`.
+    pub fn sudo_auth(&self) -> SudoAuth<'_> {
+        self.become_password
+            .as_deref()
+            .map_or(SudoAuth::NonInteractive, SudoAuth::Password)
+    }
+}
+
+struct Shared {
+    plan: Plan,
+    templates: Templates,
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    /// The deploy's timestamp, the same on every host.
+    now: String,
+}
+
+/// Runs `plan` and returns one summary per host, in plan order. Setting
+/// `interrupt` to true (Ctrl-C) stops every host, which then rolls back a
+/// switch it made and releases its lock.
+pub async fn run(
+    plan: Plan,
+    templates: Templates,
+    options: RunOptions,
+    reporter: Arc<dyn Reporter>,
+    interrupt: watch::Receiver<bool>,
+) -> Vec<HostSummary> {
+    let started = Instant::now();
+    reporter.report(&Event::RunStarted {
+        env: plan.env.clone(),
+        hosts: plan.hosts.iter().map(|h| h.name.clone()).collect(),
+        commit: plan.commit.clone(),
+        check: options.check,
+    });
+    let forks = Arc::new(Semaphore::new(options.forks.max(1)));
+    let shared = Arc::new(Shared {
+        plan,
+        templates,
+        options,
+        reporter: reporter.clone(),
+        now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    });
+    let tasks: Vec<_> = (0..shared.plan.hosts.len())
+        .map(|index| {
+            let shared = shared.clone();
+            let forks = forks.clone();
+            let interrupt = interrupt.clone();
+            tokio::spawn(async move {
+                let _permit = forks.acquire_owned().await.expect("semaphore open");
+                let summary = host::run(shared.clone(), index, interrupt).await;
+                shared.reporter.report(&Event::HostFinished {
+                    summary: summary.clone(),
+                });
+                summary
+            })
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for task in tasks {
+        summaries.push(task.await.expect("host task panicked"));
+    }
+    reporter.report(&Event::RunFinished {
+        ok: summaries
+            .iter()
+            .all(|s| matches!(s.result, HostResult::Deployed | HostResult::Planned)),
+        ms: started.elapsed().as_millis() as u64,
+    });
+    summaries
+}

@@ -1,0 +1,60 @@
+//! The errors a command can end with, each with `hint:` lines saying what to do.
+
+use crate::inventory::InventoryError;
+use crate::playbook::PlaybookError;
+
+/// Why a wptdeploy command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The inventory could not be used.
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    /// A playbook could not be used.
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
+    /// Bad input on the command line or in variables.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hints: Vec<String>,
+    },
+    /// One or more hosts failed.
+    #[error("{message}")]
+    Failed {
+        /// Which hosts, and why.
+        message: String,
+        /// What to do.
+        hints: Vec<String>,
+    },
+    /// Stopped by Ctrl-C.
+    #[error("interrupted{detail}")]
+    Interrupted {
+        /// What was cleaned up.
+        detail: String,
+    },
+    /// Local I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Lines telling the user what to do.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            Error::Inventory(e) => e.hints(),
+            Error::Usage { hints, .. } | Error::Failed { hints, .. } => hints.clone(),
+            Error::Playbook(_) | Error::Interrupted { .. } | Error::Io(_) => Vec::new(),
+        }
+    }
+
+    /// The process exit code: 1 for a failed deploy, 2 for bad input, 130 for Ctrl-C.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Failed { .. } => 1,
+            Error::Interrupted { .. } => 130,
+            _ => 2,
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Why an inventory could not be used.
+
+use std::path::PathBuf;
+
+/// A problem with inventory files or the environment asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// A file is malformed.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// No inventory where we looked.
+    #[error("no inventory found (looked for {looked})")]
+    NotFound {
+        /// The places searched.
+        looked: String,
+    },
+    /// The environment is neither a file nor a group.
+    #[error("environment `{env}` is not an inventory file or group in {}", inventory.display())]
+    UnknownEnvironment {
+        /// What the user typed.
+        env: String,
+        /// Where we looked.
+        inventory: PathBuf,
+        /// Environments that do exist.
+        known: Vec<String>,
+    },
+    /// The environment has no hosts.
+    #[error("environment `{env}` has no hosts")]
+    NoHosts {
+        /// What the user typed.
+        env: String,
+    },
+}
+
+impl InventoryError {
+    /// A YAML error, located at its file and line.
+    pub fn from_yaml(path: &std::path::Path, error: &serde_yaml::Error) -> Self {
+        let line = error.location().map_or(1, |l| l.line());
+        let message = error.to_string();
+        // serde_yaml appends " at line N column M"; the location is shown up front instead.
+        let message = match message.rfind(" at line ") {
+            Some(at) => format!(
+                "{} (column {})",
+                &message[..at],
+                error.location().map_or(1, |l| l.column())
+            ),
+            None => message,
+        };
+        InventoryError::Syntax {
+            path: path.to_owned(),
+            line,
+            message,
+        }
+    }
+
+    /// Lines telling the user what to do.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            InventoryError::NotFound { .. } => vec![
+                "create `inventory/ENV` (an Ansible INI or YAML inventory), or pass `--inventory PATH`".into(),
+            ],
+            InventoryError::UnknownEnvironment { known, .. } if !known.is_empty() => {
+                vec![format!("known environments: {}", known.join(", "))]
+            }
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Inventories: existing Ansible inventories (INI or YAML, with
+//! `group_vars/` and `host_vars/`) work unchanged.
+//!
+//! `wptdeploy ENV` finds ENV as an inventory file of that name, or as a
+//! group in the inventory files; `prod` means `production`.
+
+mod error;
+mod ini;
+mod model;
+mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+pub use error::InventoryError;
+use model::Groups;
+pub use model::Vars;
+
+/// The hosts of one environment, with their variables merged.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// The environment's canonical name (`production` for `prod`).
+    pub env: String,
+    /// The inventory file or directory read.
+    pub source: PathBuf,
+    /// The environment's hosts, in name order.
+    pub hosts: Vec<InventoryHost>,
+    /// Things the user should know (e.g. vault files skipped).
+    pub warnings: Vec<String>,
+}
+
+/// One host and its inventory variables, Ansible's precedence applied.
+#[derive(Debug, Clone)]
+pub struct InventoryHost {
+    /// The inventory name of the host.
+    pub name: String,
+    /// Variables from the inventory, group_vars and host_vars.
+    pub vars: Vars,
+}
+
+/// Where inventories are looked for when `--inventory` is not given.
+pub const DEFAULT_LOCATIONS: [&str; 2] = ["inventory", "ansible/inventory"];
+
+/// Other names users type for an environment.
+fn aliases(env: &str) -> Vec<String> {
+    let mut names = vec![env.to_owned()];
+    match env {
+        "prod" => names.push("production".into()),
+        "stage" => names.push("staging".into()),
+        _ => {}
+    }
+    names
+}
+
+/// Loads the hosts of `env` from `location` (a file or directory), or from
+/// the default locations.
+pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryError> {
+    let base = match location {
+        Some(path) => path.to_owned(),
+        None => DEFAULT_LOCATIONS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .ok_or_else(|| InventoryError::NotFound {
+                looked: DEFAULT_LOCATIONS.map(|l| format!("./{l}")).join(", "),
+            })?,
+    };
+    if !base.exists() {
+        return Err(InventoryError::NotFound {
+            looked: base.display().to_string(),
+        });
+    }
+    let names = aliases(env);
+    let (groups, selected, canonical, inventory_dir) = if base.is_file() {
+        let groups = read_files(std::slice::from_ref(&base))?;
+        let stem = base
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let dir = base.parent().unwrap_or(Path::new(".")).to_owned();
+        if names.iter().any(|n| n == stem) {
+            let hosts = groups.hosts_of("all");
+            (groups, hosts, stem.to_owned(), dir)
+        } else {
+            let (name, hosts) = select_group(&groups, &names, &base)?;
+            (groups, hosts, name, dir)
+        }
+    } else if let Some((name, file)) = env_file(&base, &names) {
+        let groups = read_files(&[file])?;
+        let hosts = groups.hosts_of("all");
+        (groups, hosts, name, base.clone())
+    } else {
+        let groups = read_files(&inventory_files(&base)?)?;
+        let (name, hosts) = select_group(&groups, &names, &base)?;
+        (groups, hosts, name, base.clone())
+    };
+    if selected.is_empty() {
+        return Err(InventoryError::NoHosts {
+            env: env.to_owned(),
+        });
+    }
+    let mut warnings = Vec::new();
+    let var_dirs = vars_dirs(&inventory_dir);
+    let mut hosts = Vec::new();
+    for name in selected {
+        let vars = host_vars(&groups, &name, &var_dirs, &mut warnings)?;
+        hosts.push(InventoryHost { name, vars });
+    }
+    warnings.dedup();
+    Ok(Inventory {
+        env: canonical,
+        source: base,
+        hosts,
+        warnings,
+    })
+}
+
+fn env_file(dir: &Path, names: &[String]) -> Option<(String, PathBuf)> {
+    names.iter().find_map(|name| {
+        ["", ".yml", ".yaml", ".ini"]
+            .iter()
+            .map(|ext| dir.join(format!("{name}{ext}")))
+            .find(|p| p.is_file())
+            .map(|p| (name.clone(), p))
+    })
+}
+
+fn inventory_files(dir: &Path) -> Result<Vec<PathBuf>, InventoryError> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            !name.starts_with('.') && !name.ends_with(".md") && !name.ends_with('~')
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read_files(files: &[PathBuf]) -> Result<Groups, InventoryError> {
+    let mut groups = Groups::default();
+    groups.entry("all");
+    groups.entry("ungrouped");
+    for file in files {
+        let text = fs::read_to_string(file)?;
+        let is_yaml = matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml" | "json")
+        );
+        if is_yaml {
+            yaml::parse(&text, file, &mut groups)?;
+        } else {
+            ini::parse(&text, file, &mut groups)?;
+        }
+    }
+    Ok(groups)
+}
+
+fn select_group(
+    groups: &Groups,
+    names: &[String],
+    inventory: &Path,
+) -> Result<(String, std::collections::BTreeSet<String>), InventoryError> {
+    for name in names {
+        if groups.groups.contains_key(name) {
+            return Ok((name.clone(), groups.hosts_of(name)));
+        }
+    }
+    let mut known: Vec<String> = groups
+        .groups
+        .keys()
+        .filter(|g| !matches!(g.as_str(), "all" | "ungrouped"))
+        .cloned()
+        .collect();
+    if inventory.is_dir() {
+        known.extend(
+            inventory_files(inventory)?
+                .iter()
+                .filter_map(|f| f.file_stem().and_then(|s| s.to_str()).map(str::to_owned)),
+        );
+    }
+    known.sort();
+    known.dedup();
+    Err(InventoryError::UnknownEnvironment {
+        env: names[0].clone(),
+        inventory: inventory.to_owned(),
+        known,
+    })
+}
+
+/// `group_vars/` and `host_vars/` beside the inventory, then (as Ansible
+/// reads playbook-adjacent vars, which win) in the inventory's parent.
+fn vars_dirs(inventory_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = vec![inventory_dir.to_owned()];
+    if let Some(parent) = inventory_dir.parent() {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if parent.join("group_vars").is_dir() || parent.join("host_vars").is_dir() {
+            dirs.push(parent.to_owned());
+        }
+    }
+    dirs
+}
+
+fn host_vars(
+    groups: &Groups,
+    host: &str,
+    var_dirs: &[PathBuf],
+    warnings: &mut Vec<String>,
+) -> Result<Vars, InventoryError> {
+    let host_groups = groups.groups_of(host);
+    let mut vars = Vars::new();
+    for group in &host_groups {
+        if let Some(g) = groups.groups.get(group) {
+            vars.extend(g.vars.clone());
+        }
+    }
+    // `all` from every vars directory first, then the other groups.
+    let (all, others) = host_groups.split_at(1);
+    for chunk in [all, others] {
+        for dir in var_dirs {
+            for group in chunk {
+                vars.extend(read_vars_entry(&dir.join("group_vars"), group, warnings)?);
+            }
+        }
+    }
+    if let Some(line_vars) = groups.host_vars.get(host) {
+        vars.extend(line_vars.clone());
+    }
+    for dir in var_dirs {
+        vars.extend(read_vars_entry(&dir.join("host_vars"), host, warnings)?);
+    }
+    Ok(vars)
+}
+
+/// `dir/name`, `dir/name.yml`, `dir/name.yaml`, `dir/name.json`, or every
+/// file in the directory `dir/name/`, in name order.
+fn read_vars_entry(
+    dir: &Path,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vars, InventoryError> {
+    let mut vars = Vars::new();
+    let as_dir = dir.join(name);
+    let mut files: Vec<PathBuf> = if as_dir.is_dir() {
+        let mut found = Vec::new();
+        collect_files(&as_dir, &mut found)?;
+        found
+    } else {
+        ["", ".yml", ".yaml", ".json"]
+            .iter()
+            .map(|ext| dir.join(format!("{name}{ext}")))
+            .filter(|p| p.is_file())
+            .collect()
+    };
+    files.sort();
+    for file in files {
+        let text = fs::read_to_string(&file)?;
+        if text.starts_with("$ANSIBLE_VAULT") {
+            warnings.push(format!(
+                "{} is encrypted with ansible-vault and was not read; its variables are undefined",
+                file.display()
+            ));
+            continue;
+        }
+        let parsed: Option<Vars> =
+            serde_yaml::from_str(&text).map_err(|e| InventoryError::from_yaml(&file, &e))?;
+        vars.extend(parsed.unwrap_or_default());
+    }
+    Ok(vars)
+}
+
+fn collect_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InventoryError> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(&path, found)?;
+        } else {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_yaml::Value;
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    /// wptdash's layout: `ansible/inventory/staging`, vars in `ansible/group_vars/all/`.
+    #[test]
+    fn wptdash_layout_with_playbook_adjacent_group_vars() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ansible");
+        write(
+            &root.join("inventory/staging"),
+            "pulls-staging.example.org site_fqdn=pulls-staging.example.org\n[all:vars]\nansible_python_interpreter=python3\n",
+        );
+        write(&root.join("inventory/production"), "pulls.example.org\n");
+        write(
+            &root.join("group_vars/all/vars.yml"),
+            "project_name: wpt-pullresults\ncommit: master\n",
+        );
+        write(
+            &root.join("group_vars/all/vault"),
+            "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+        );
+        let inv = load("staging", Some(&root.join("inventory"))).unwrap();
+        assert_eq!(inv.hosts.len(), 1);
+        let vars = &inv.hosts[0].vars;
+        assert_eq!(vars["project_name"], Value::from("wpt-pullresults"));
+        assert_eq!(vars["site_fqdn"], Value::from("pulls-staging.example.org"));
+        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
+        let prod = load("prod", Some(&root.join("inventory"))).unwrap();
+        assert_eq!(prod.env, "production");
+        assert_eq!(prod.hosts[0].name, "pulls.example.org");
+    }
+
+    #[test]
+    fn precedence_host_over_child_group_over_parent_over_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inv = tmp.path().join("inventory");
+        write(
+            &inv.join("hosts.ini"),
+            "[web]\nh1 x=host\nh2\n[staging:children]\nweb\n[staging:vars]\nx=staging\ny=staging\n[all:vars]\nx=all\ny=all\nz=all\n",
+        );
+        write(&inv.join("group_vars/web.yml"), "y: web\n");
+        write(&inv.join("host_vars/h2.yml"), "x: h2file\n");
+        let loaded = load("staging", Some(&inv)).unwrap();
+        let h1 = &loaded.hosts[0].vars;
+        let h2 = &loaded.hosts[1].vars;
+        assert_eq!(h1["x"], Value::from("host"));
+        assert_eq!(h1["y"], Value::from("web"));
+        assert_eq!(h1["z"], Value::from("all"));
+        assert_eq!(h2["x"], Value::from("h2file"));
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join("staging"), "h1\n");
+        let err = load("qa", Some(tmp.path())).unwrap_err();
+        assert!(err.to_string().contains("environment `qa`"));
+        assert_eq!(err.hints(), ["known environments: staging"]);
+    }
+
+    #[test]
+    fn malformed_group_vars_point_at_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        write(&tmp.path().join("staging"), "h1\n");
+        write(
+            &tmp.path().join("group_vars/all.yml"),
+            "a: 1\nb: [unclosed\n",
+        );
+        let err = load("staging", Some(tmp.path())).unwrap_err().to_string();
+        assert!(err.contains("group_vars/all.yml:"), "{err}");
+    }
+}

@@ -1,0 +1,288 @@
+//! Playbooks: YAML files of typed steps, with default variables.
+//!
+//! ```yaml
+//! vars:                 # defaults, overridden by the inventory and `-e`
+//!   app_user: www-data
+//! steps:
+//!   - name: restart
+//!     restart: "{{ restart_command | safe }}"
+//!     become: root
+//! ```
+//!
+//! The project's `playbooks/` ship inside the binary; a `playbooks/`
+//! directory in the current project, or `--playbooks DIR`, overrides them
+//! file by file.
+
+pub mod step;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::inventory::Vars;
+use crate::template::Templates;
+pub use step::{Action, Step, Tmpl};
+
+/// Playbook files built into the binary, by path relative to `playbooks/`.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
+    (
+        "templates/config.txt.j2",
+        include_str!("../../playbooks/templates/config.txt.j2"),
+    ),
+];
+
+/// A playbook could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybookError {
+    /// Malformed or invalid content, located.
+    #[error("{origin}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        origin: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// No such playbook or template file.
+    #[error("playbook file `{name}` not found (looked in {looked})")]
+    NotFound {
+        /// The relative name.
+        name: String,
+        /// Where we looked.
+        looked: String,
+    },
+    /// A file could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Where playbook files are looked up, first match wins.
+#[derive(Debug, Clone)]
+pub struct PlaybookDirs {
+    dirs: Vec<PathBuf>,
+}
+
+impl PlaybookDirs {
+    /// `explicit` (from `--playbooks`), then `./playbooks`, then built-in.
+    pub fn new(explicit: Option<&Path>) -> Self {
+        let mut dirs = Vec::new();
+        if let Some(dir) = explicit {
+            dirs.push(dir.to_owned());
+        }
+        let local = PathBuf::from("playbooks");
+        if local.is_dir() && explicit != Some(local.as_path()) {
+            dirs.push(local);
+        }
+        PlaybookDirs { dirs }
+    }
+
+    /// The text of `name` and a label for messages (the path, or `built-in:name`).
+    pub fn read(&self, name: &str) -> Result<(String, String), PlaybookError> {
+        for dir in &self.dirs {
+            let path = dir.join(name);
+            if path.is_file() {
+                let text = fs_err::read_to_string(&path)?;
+                return Ok((path.display().to_string(), text));
+            }
+        }
+        BUILT_IN
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, text)| (format!("built-in:playbooks/{n}"), (*text).to_owned()))
+            .ok_or_else(|| PlaybookError::NotFound {
+                name: name.to_owned(),
+                looked: self
+                    .dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .chain(["the built-in playbooks".to_owned()])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// A loaded, validated playbook.
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    /// Where it came from, for messages.
+    pub origin: String,
+    /// Default variables (lowest precedence).
+    pub vars: Vars,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlaybook {
+    #[serde(default)]
+    vars: Vars,
+    steps: Vec<Step>,
+}
+
+impl Playbook {
+    /// Loads `name` (e.g. `deploy.yml`) and checks every step and template.
+    pub fn load(
+        dirs: &PlaybookDirs,
+        name: &str,
+        templates: &Templates,
+    ) -> Result<Self, PlaybookError> {
+        let (origin, text) = dirs.read(name)?;
+        let invalid = |line: usize, message: String| PlaybookError::Invalid {
+            origin: origin.clone(),
+            line,
+            message,
+        };
+        let raw: RawPlaybook = serde_yaml::from_str(&text).map_err(|e| {
+            let line = e.location().map_or(0, |l| l.line());
+            let message = e.to_string();
+            let message = message
+                .rfind(" at line ")
+                .map_or(message.clone(), |at| message[..at].to_owned());
+            invalid(line, message)
+        })?;
+        let lines = step_lines(&text);
+        let mut steps = raw.steps;
+        let mut locks = 0;
+        for (index, step) in steps.iter_mut().enumerate() {
+            step.line = lines.get(index).copied().unwrap_or(0);
+            let at = step.line;
+            if let Action::Template(args, body) = &mut step.action {
+                *body = match (&args.src, &args.content) {
+                    (Some(src), _) => {
+                        let (file_origin, text) =
+                            dirs.read(src).map_err(|e| invalid(at, e.to_string()))?;
+                        step::TemplateBody {
+                            origin: file_origin,
+                            text,
+                        }
+                    }
+                    (None, content) => step::TemplateBody {
+                        origin: "inline".into(),
+                        text: content.clone().unwrap_or_default(),
+                    },
+                };
+            }
+            if matches!(step.action, Action::Lock(_)) {
+                locks += 1;
+            }
+            for text in step.templates() {
+                templates
+                    .check_syntax(text)
+                    .map_err(|e| invalid(at, format!("step `{}`: {}", step.name.0, e.message)))?;
+            }
+            if let Some(when) = &step.when {
+                templates.check_expression(when).map_err(|e| {
+                    invalid(at, format!("step `{}`: when: {}", step.name.0, e.message))
+                })?;
+            }
+        }
+        if locks > 1 {
+            return Err(invalid(0, "more than one `lock` step".into()));
+        }
+        Ok(Playbook {
+            origin,
+            vars: raw.vars,
+            steps,
+        })
+    }
+
+    /// The lock step, if the playbook takes one.
+    pub fn lock_step(&self) -> Option<&Step> {
+        self.steps
+            .iter()
+            .find(|s| matches!(s.action, Action::Lock(_)))
+    }
+}
+
+/// The line of each item of the top-level `steps:` list.
+fn step_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut in_steps = false;
+    let mut indent: Option<usize> = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let depth = line.len() - trimmed.len();
+        if depth == 0 && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            in_steps = trimmed.starts_with("steps:");
+            continue;
+        }
+        if in_steps && trimmed.starts_with("- ") && indent.is_none_or(|i| i == depth) {
+            indent = Some(depth);
+            lines.push(index + 1);
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Playbook, PlaybookError> {
+        let tmp = tempfile::tempdir().unwrap();
+        fs_err::write(tmp.path().join("p.yml"), text).unwrap();
+        Playbook::load(
+            &PlaybookDirs::new(Some(tmp.path())),
+            "p.yml",
+            &Templates::new(),
+        )
+    }
+
+    #[test]
+    fn the_built_in_deploy_playbook_is_valid() {
+        let dirs = PlaybookDirs { dirs: Vec::new() };
+        let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
+        assert!(playbook.lock_step().is_some());
+        assert!(playbook.steps.iter().all(|s| s.line > 0));
+    }
+
+    #[test]
+    fn unknown_keys_point_at_the_line() {
+        let err = load_text("steps:\n  - name: a\n    run: ls\n  - name: b\n    runn: ls\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":5: steps[1]: unknown field `runn`"), "{err}");
+    }
+
+    #[test]
+    fn a_step_needs_exactly_one_kind() {
+        let err = load_text("steps:\n  - name: a\n    become: root\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("step `a` has no kind; add one of: run, lock"),
+            "{err}"
+        );
+        let err = load_text("steps:\n  - name: a\n    run: ls\n    restart: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than one kind (run, restart)"), "{err}");
+    }
+
+    #[test]
+    fn template_syntax_errors_name_the_step_and_line() {
+        let err =
+            load_text("steps:\n  - name: ok\n    run: ls\n  - name: bad\n    run: echo {{ x\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains(":4: step `bad`:"), "{err}");
+    }
+
+    #[test]
+    fn a_local_file_overrides_the_built_in_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(tmp.path().join("templates")).unwrap();
+        fs_err::write(tmp.path().join("templates/config.txt.j2"), "mine\n").unwrap();
+        let dirs = PlaybookDirs::new(Some(tmp.path()));
+        assert_eq!(dirs.read("templates/config.txt.j2").unwrap().1, "mine\n");
+        let (origin, _) = dirs.read("deploy.yml").unwrap();
+        assert!(
+            !origin.starts_with(&tmp.path().display().to_string()),
+            "{origin}"
+        );
+    }
+}

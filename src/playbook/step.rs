@@ -1,0 +1,411 @@
+//! The step vocabulary of a playbook.
+//!
+//! ```yaml
+//! - name: install dependencies
+//!   pip:
+//!     venv: "{{ venv_path }}"
+//!     requirements: "{{ release.build_path }}/requirements.txt"
+//!   become: "{{ app_user }}"
+//!   when: release.new
+//!   timeout: 10m
+//! ```
+//!
+//! Every value is a template, rendered when the step runs (so it can use
+//! what earlier steps registered). Exactly one kind key per step.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A template: any YAML scalar, kept as text until the step runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpl(pub String);
+
+impl<'de> Deserialize<'de> for Tmpl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(Tmpl(s)),
+            serde_yaml::Value::Number(n) => Ok(Tmpl(n.to_string())),
+            serde_yaml::Value::Bool(b) => Ok(Tmpl(b.to_string())),
+            _ => Err(D::Error::custom("expected a string, number or boolean")),
+        }
+    }
+}
+
+/// `checkout:` clone `repo` at `ref` and resolve it to a full SHA.
+///
+/// Registers `{sha, new, path, build_path}`: `path` is `releases/SHA`;
+/// `build_path` is where to build (`clone_path` for a new release).
+/// An already-deployed SHA is not cloned again unless `force` is true.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutArgs {
+    /// The git repository URL or path.
+    pub repo: Tmpl,
+    /// Branch, tag or commit.
+    #[serde(rename = "ref")]
+    pub reference: Tmpl,
+    /// The directory holding one directory per release, named by SHA.
+    pub releases: Tmpl,
+    /// Where a new release is cloned and built before it is published.
+    pub clone_path: Tmpl,
+    /// Rebuild even if the release exists.
+    #[serde(default)]
+    pub force: Option<Tmpl>,
+}
+
+/// `pip:` install requirements into a virtualenv (created if missing);
+/// skipped when the requirements are unchanged since the last install.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipArgs {
+    /// The virtualenv directory.
+    pub venv: Tmpl,
+    /// The requirements file.
+    pub requirements: Tmpl,
+    /// The Python that creates the virtualenv (default `python3`).
+    #[serde(default)]
+    pub python: Option<Tmpl>,
+}
+
+/// `template:` render a file locally and write it on the host, atomically.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateArgs {
+    /// A template file, relative to the playbooks directory.
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Or the template text itself.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Destination path on the host.
+    pub dest: Tmpl,
+    /// Octal file mode (default `0644`).
+    #[serde(default)]
+    pub mode: Option<Tmpl>,
+}
+
+/// `switch:` point the symlink `link` at `target`, atomically.
+/// Registers `{previous, current}`; a later failure switches back.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchArgs {
+    /// The symlink (e.g. `site_path`).
+    pub link: Tmpl,
+    /// The release it should point at.
+    pub target: Tmpl,
+}
+
+/// `prune:` keep the `keep` newest release directories (40-hex names) in
+/// `releases`, never removing the live one or those in `protect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneArgs {
+    /// The directory holding the releases.
+    pub releases: Tmpl,
+    /// How many to keep.
+    pub keep: Tmpl,
+    /// The live symlink, whose target is never removed.
+    pub link: Tmpl,
+    /// More release paths never to remove.
+    #[serde(default)]
+    pub protect: Vec<Tmpl>,
+}
+
+/// `healthcheck:` a command that must exit 0, or a URL that must answer
+/// 2xx (fetched on the host with curl), retried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthcheckArgs {
+    /// A shell command.
+    #[serde(default)]
+    pub command: Option<Tmpl>,
+    /// A URL.
+    #[serde(default)]
+    pub url: Option<Tmpl>,
+    /// Attempts before failing (default 5).
+    #[serde(default)]
+    pub retries: Option<Tmpl>,
+    /// Seconds between attempts (default 2).
+    #[serde(default)]
+    pub delay: Option<Tmpl>,
+}
+
+/// `lock:` take the deploy lock (a directory created atomically);
+/// released when the run ends, however it ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockArgs {
+    /// The lock directory.
+    pub path: Tmpl,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// `run:` a shell command (values auto-quoted).
+    Run(Tmpl),
+    /// `lock:`
+    Lock(LockArgs),
+    /// `checkout:`
+    Checkout(CheckoutArgs),
+    /// `pip:`
+    Pip(PipArgs),
+    /// `template:` (with the template text loaded)
+    Template(TemplateArgs, TemplateBody),
+    /// `switch:`
+    Switch(SwitchArgs),
+    /// `prune:`
+    Prune(PruneArgs),
+    /// `restart:` a command that restarts the app; rerun after a switch-back.
+    Restart(Tmpl),
+    /// `healthcheck:`
+    Healthcheck(HealthcheckArgs),
+}
+
+/// The text of a `template:` step and where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateBody {
+    /// For messages: the file, or `inline`.
+    pub origin: String,
+    /// The template source.
+    pub text: String,
+}
+
+/// One validated step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawStep")]
+pub struct Step {
+    /// Shown while it runs (a template).
+    pub name: Tmpl,
+    /// Run only when this expression is true.
+    pub when: Option<String>,
+    /// Run as this user (sudo), unless it is the login user.
+    pub become_user: Option<Tmpl>,
+    /// Working directory.
+    pub cwd: Option<Tmpl>,
+    /// Environment variables.
+    pub env: BTreeMap<String, Tmpl>,
+    /// Killed after this long.
+    pub timeout: Option<Duration>,
+    /// Store the result under this name for later steps.
+    pub register: Option<String>,
+    /// `false` for a `run:` that only looks (it then also runs in `--check`).
+    pub changes: bool,
+    /// What it does.
+    pub action: Action,
+    /// Line of the step in its playbook (0 when unknown).
+    pub line: usize,
+}
+
+/// The step as written, before its kind is checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    name: Tmpl,
+    #[serde(default)]
+    when: Option<Tmpl>,
+    #[serde(default, rename = "become")]
+    become_user: Option<Tmpl>,
+    #[serde(default)]
+    cwd: Option<Tmpl>,
+    #[serde(default)]
+    env: BTreeMap<String, Tmpl>,
+    #[serde(default)]
+    timeout: Option<Tmpl>,
+    #[serde(default)]
+    register: Option<String>,
+    #[serde(default)]
+    changes: Option<bool>,
+    #[serde(default)]
+    run: Option<Tmpl>,
+    #[serde(default)]
+    lock: Option<LockArgs>,
+    #[serde(default)]
+    checkout: Option<CheckoutArgs>,
+    #[serde(default)]
+    pip: Option<PipArgs>,
+    #[serde(default)]
+    template: Option<TemplateArgs>,
+    #[serde(default)]
+    switch: Option<SwitchArgs>,
+    #[serde(default)]
+    prune: Option<PruneArgs>,
+    #[serde(default)]
+    restart: Option<Tmpl>,
+    #[serde(default)]
+    healthcheck: Option<HealthcheckArgs>,
+}
+
+/// The step kinds, as their keys.
+pub const KINDS: [&str; 9] = [
+    "run",
+    "lock",
+    "checkout",
+    "pip",
+    "template",
+    "switch",
+    "prune",
+    "restart",
+    "healthcheck",
+];
+
+impl TryFrom<RawStep> for Step {
+    type Error = String;
+
+    fn try_from(raw: RawStep) -> Result<Self, String> {
+        let name = raw.name.0.clone();
+        let mut actions = Vec::new();
+        if let Some(c) = raw.run {
+            actions.push(("run", Action::Run(c)));
+        }
+        if let Some(a) = raw.lock {
+            actions.push(("lock", Action::Lock(a)));
+        }
+        if let Some(a) = raw.checkout {
+            actions.push(("checkout", Action::Checkout(a)));
+        }
+        if let Some(a) = raw.pip {
+            actions.push(("pip", Action::Pip(a)));
+        }
+        if let Some(a) = raw.template {
+            actions.push(("template", Action::Template(a, TemplateBody::default())));
+        }
+        if let Some(a) = raw.switch {
+            actions.push(("switch", Action::Switch(a)));
+        }
+        if let Some(a) = raw.prune {
+            actions.push(("prune", Action::Prune(a)));
+        }
+        if let Some(c) = raw.restart {
+            actions.push(("restart", Action::Restart(c)));
+        }
+        if let Some(a) = raw.healthcheck {
+            actions.push(("healthcheck", Action::Healthcheck(a)));
+        }
+        if actions.len() != 1 {
+            let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
+            return Err(if found.is_empty() {
+                format!(
+                    "step `{name}` has no kind; add one of: {}",
+                    KINDS.join(", ")
+                )
+            } else {
+                format!(
+                    "step `{name}` has more than one kind ({})",
+                    found.join(", ")
+                )
+            });
+        }
+        let (kind, action) = actions.pop().expect("one action");
+        if raw.changes.is_some() && kind != "run" {
+            return Err(format!(
+                "step `{name}`: `changes` applies only to `run` steps"
+            ));
+        }
+        if let Action::Healthcheck(h) = &action
+            && h.command.is_some() == h.url.is_some()
+        {
+            return Err(format!(
+                "step `{name}`: healthcheck needs exactly one of `command` or `url`"
+            ));
+        }
+        if let Action::Template(t, _) = &action
+            && t.src.is_some() == t.content.is_some()
+        {
+            return Err(format!(
+                "step `{name}`: template needs exactly one of `src` or `content`"
+            ));
+        }
+        if let Some(bad) = raw
+            .env
+            .keys()
+            .find(|k| !crate::transport::command::is_env_name(k))
+        {
+            return Err(format!(
+                "step `{name}`: `{bad}` is not a valid environment variable name"
+            ));
+        }
+        if let Some(reg) = &raw.register
+            && !(reg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && reg
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_'))
+        {
+            return Err(format!(
+                "step `{name}`: `{reg}` is not a valid variable name for `register`"
+            ));
+        }
+        let timeout = raw
+            .timeout
+            .map(|t| parse_duration(&t.0))
+            .transpose()
+            .map_err(|e| format!("step `{name}`: timeout: {e}"))?;
+        Ok(Step {
+            name: raw.name,
+            when: raw.when.map(|w| w.0),
+            become_user: raw.become_user,
+            cwd: raw.cwd,
+            env: raw.env,
+            timeout,
+            register: raw.register,
+            changes: raw.changes.unwrap_or(true),
+            action,
+            line: 0,
+        })
+    }
+}
+
+/// `90` (seconds), `30s`, `10m`, `1h 30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration ({e})"))
+}
+
+impl Step {
+    /// Every template in the step, for a syntax check before anything runs.
+    pub fn templates(&self) -> Vec<&str> {
+        let mut all: Vec<&Tmpl> = vec![&self.name];
+        all.extend(self.become_user.iter());
+        all.extend(self.cwd.iter());
+        all.extend(self.env.values());
+        match &self.action {
+            Action::Run(c) | Action::Restart(c) => all.push(c),
+            Action::Lock(a) => all.push(&a.path),
+            Action::Checkout(a) => {
+                all.extend([&a.repo, &a.reference, &a.releases, &a.clone_path]);
+                all.extend(a.force.iter());
+            }
+            Action::Pip(a) => {
+                all.extend([&a.venv, &a.requirements]);
+                all.extend(a.python.iter());
+            }
+            Action::Template(a, _) => {
+                all.push(&a.dest);
+                all.extend(a.mode.iter());
+            }
+            Action::Switch(a) => all.extend([&a.link, &a.target]),
+            Action::Prune(a) => {
+                all.extend([&a.releases, &a.keep, &a.link]);
+                all.extend(a.protect.iter());
+            }
+            Action::Healthcheck(a) => {
+                all.extend(a.command.iter());
+                all.extend(a.url.iter());
+                all.extend(a.retries.iter());
+                all.extend(a.delay.iter());
+            }
+        }
+        let mut texts: Vec<&str> = all.into_iter().map(|t| t.0.as_str()).collect();
+        if let Action::Template(_, body) = &self.action {
+            texts.push(&body.text);
+        }
+        texts
+    }
+}

@@ -1,0 +1,255 @@
+//! What the engine tells the user: events, and the renderers for them.
+//!
+//! The engine never prints; it calls a [`Reporter`]. The CLI picks one:
+//! progress spinners on a terminal, plain lines otherwise, or JSON lines
+//! for CI. Every reporter is wrapped in [`Redacted`], so secrets are masked
+//! in one place whatever the renderer.
+
+mod json;
+mod plain;
+mod progress;
+mod redact;
+
+use serde::{Deserialize, Serialize};
+
+use crate::transport::Stream;
+
+pub use json::JsonReporter;
+pub use plain::PlainReporter;
+pub use progress::ProgressReporter;
+pub use redact::{Redacted, Redactor};
+
+/// How much the user wants to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// Steps and the summary.
+    Normal,
+    /// Also every line of remote output.
+    Verbose,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Ran and changed nothing.
+    Ok,
+    /// Ran and changed the host.
+    Changed,
+    /// Its `when:` was false.
+    Skipped,
+    /// Ran and failed.
+    Failed,
+    /// Shown, not run (`--check`).
+    Planned,
+}
+
+/// How a host's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostResult {
+    /// Every step succeeded.
+    Deployed,
+    /// `--check`: the plan was shown.
+    Planned,
+    /// A step failed; the live release was not touched.
+    Failed,
+    /// A step failed after the switch, and the previous release is live again.
+    RolledBack,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+/// The end of one host's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostSummary {
+    /// Inventory name.
+    pub host: String,
+    /// How it ended.
+    pub result: HostResult,
+    /// The commit asked for.
+    pub commit: String,
+    /// The release (full SHA) deployed or planned, when known.
+    pub release: Option<String>,
+    /// Steps that ran and changed nothing.
+    pub ok: usize,
+    /// Steps that changed the host.
+    pub changed: usize,
+    /// Steps skipped by `when:`.
+    pub skipped: usize,
+    /// Steps that failed.
+    pub failed: usize,
+    /// Wall time, milliseconds.
+    pub ms: u64,
+    /// The failure, if any.
+    pub error: Option<String>,
+    /// What to do about it.
+    pub hints: Vec<String>,
+}
+
+/// Something that happened during a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run begins.
+    RunStarted {
+        /// Environment.
+        env: String,
+        /// Hosts, in order.
+        hosts: Vec<String>,
+        /// Commit asked for.
+        commit: String,
+        /// `--check`.
+        check: bool,
+    },
+    /// A connection is being opened.
+    Connecting {
+        /// Inventory name.
+        host: String,
+        /// `user@address:port`.
+        target: String,
+    },
+    /// Connected and logged in.
+    Connected {
+        /// Inventory name.
+        host: String,
+        /// Handshake and login time.
+        ms: u64,
+    },
+    /// A step begins.
+    StepStarted {
+        /// Inventory name.
+        host: String,
+        /// 1-based.
+        index: usize,
+        /// Steps in the playbook.
+        total: usize,
+        /// Rendered name.
+        name: String,
+    },
+    /// A line of remote output.
+    StepOutput {
+        /// Inventory name.
+        host: String,
+        /// stdout or stderr.
+        stream: Stream,
+        /// The line.
+        line: String,
+    },
+    /// `--check`: what a step would run.
+    StepPlanned {
+        /// Inventory name.
+        host: String,
+        /// 1-based.
+        index: usize,
+        /// Steps in the playbook.
+        total: usize,
+        /// Rendered name.
+        name: String,
+        /// The exact command line.
+        command: String,
+    },
+    /// A step ended.
+    StepFinished {
+        /// Inventory name.
+        host: String,
+        /// 1-based.
+        index: usize,
+        /// Steps in the playbook.
+        total: usize,
+        /// Rendered name.
+        name: String,
+        /// How it ended.
+        status: StepStatus,
+        /// Duration.
+        ms: u64,
+        /// A short note or the failure.
+        note: Option<String>,
+    },
+    /// The deploy lock is held by someone else; waiting.
+    LockWaiting {
+        /// Inventory name.
+        host: String,
+        /// Who holds it.
+        holder: String,
+    },
+    /// The previous release was switched back after a failure.
+    RolledBack {
+        /// Inventory name.
+        host: String,
+        /// The release live again.
+        to: String,
+    },
+    /// Something the user should know.
+    Warning {
+        /// The host concerned, if one.
+        host: Option<String>,
+        /// The warning.
+        message: String,
+    },
+    /// A host is done.
+    HostFinished {
+        /// How it went.
+        summary: HostSummary,
+    },
+    /// Every host is done.
+    RunFinished {
+        /// All hosts succeeded.
+        ok: bool,
+        /// Wall time.
+        ms: u64,
+    },
+}
+
+/// Receives events. Implementations must not block the engine for long.
+pub trait Reporter: Send + Sync {
+    /// Handles one event.
+    fn report(&self, event: &Event);
+}
+
+/// The final table: one line per host.
+pub fn summary_table(summaries: &[HostSummary]) -> String {
+    let width = summaries
+        .iter()
+        .map(|s| s.host.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = format!(
+        "{:width$}  {:11}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
+        "host", "result", "release", "ok", "changed", "skipped", "failed", "time"
+    );
+    for s in summaries {
+        let result = match s.result {
+            HostResult::Deployed => "deployed",
+            HostResult::Planned => "planned",
+            HostResult::Failed => "FAILED",
+            HostResult::RolledBack => "ROLLED BACK",
+            HostResult::Interrupted => "INTERRUPTED",
+        };
+        let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
+        out.push_str(&format!(
+            "{:width$}  {:11}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
+            s.host,
+            result,
+            release,
+            s.ok,
+            s.changed,
+            s.skipped,
+            s.failed,
+            s.ms as f64 / 1000.0
+        ));
+    }
+    out
+}
+
+/// `1.2s` or `340ms`.
+pub fn format_ms(ms: u64) -> String {
+    if ms >= 1000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{ms}ms")
+    }
+}

@@ -1,0 +1,129 @@
+//! Plain lines on stderr: for pipes, CI logs and `--no-progress`.
+
+use std::io::Write as _;
+
+use super::{Event, Reporter, StepStatus, Verbosity, format_ms, summary_table};
+use crate::transport::Stream;
+
+/// Writes one line per event to stderr.
+pub struct PlainReporter {
+    verbosity: Verbosity,
+    summaries: std::sync::Mutex<Vec<super::HostSummary>>,
+}
+
+impl PlainReporter {
+    /// A reporter showing what `verbosity` asks for.
+    pub fn new(verbosity: Verbosity) -> Self {
+        PlainReporter {
+            verbosity,
+            summaries: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Collects host summaries and, at the end, returns the table to print.
+    pub(super) fn collect(&self, event: &Event) -> Option<String> {
+        let mut summaries = self.summaries.lock().expect("summaries lock");
+        match event {
+            Event::HostFinished { summary } => {
+                summaries.push(summary.clone());
+                None
+            }
+            Event::RunFinished { .. } if self.verbosity > Verbosity::Quiet => {
+                summaries.sort_by(|a, b| a.host.cmp(&b.host));
+                Some(summary_table(&summaries))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The text of an event at `verbosity`, if it shows at all.
+pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
+    if verbosity == Verbosity::Quiet {
+        return None;
+    }
+    Some(match event {
+        Event::RunStarted {
+            env,
+            hosts,
+            commit,
+            check,
+        } => format!(
+            "{} {commit} to {env} ({} host{})",
+            if *check {
+                "plan: deploying"
+            } else {
+                "deploying"
+            },
+            hosts.len(),
+            if hosts.len() == 1 { "" } else { "s" }
+        ),
+        Event::Connecting { host, target } if verbosity == Verbosity::Verbose => {
+            format!("[{host}] connecting to {target}")
+        }
+        Event::Connected { host, ms } => format!("[{host}] connected in {}", format_ms(*ms)),
+        Event::StepOutput { host, stream, line } if verbosity == Verbosity::Verbose => {
+            let mark = if *stream == Stream::Stderr { "!" } else { "|" };
+            format!("[{host}]   {mark} {line}")
+        }
+        Event::StepPlanned {
+            host,
+            index,
+            total,
+            name,
+            command,
+        } => format!(
+            "[{host}] {index:>2}/{total} {name}\n{}",
+            command
+                .lines()
+                .map(|l| format!("         $ {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        Event::StepFinished {
+            host,
+            index,
+            total,
+            name,
+            status,
+            ms,
+            note,
+        } => {
+            let word = match status {
+                StepStatus::Ok => "ok     ",
+                StepStatus::Changed => "changed",
+                StepStatus::Skipped => "skipped",
+                StepStatus::Failed => "FAILED ",
+                StepStatus::Planned => "planned",
+            };
+            let note = note.as_ref().map(|n| format!(": {n}")).unwrap_or_default();
+            format!(
+                "[{host}] {index:>2}/{total} {word} {name} ({}){note}",
+                format_ms(*ms)
+            )
+        }
+        Event::LockWaiting { host, holder } => {
+            format!("[{host}] waiting for the deploy lock, held by {holder}")
+        }
+        Event::RolledBack { host, to } => {
+            format!("[{host}] rolled back: {to} is live again and was restarted")
+        }
+        Event::Warning { host, message } => match host {
+            Some(host) => format!("[{host}] warning: {message}"),
+            None => format!("warning: {message}"),
+        },
+        _ => return None,
+    })
+}
+
+impl Reporter for PlainReporter {
+    fn report(&self, event: &Event) {
+        let mut err = std::io::stderr().lock();
+        if let Some(line) = line_for(event, self.verbosity) {
+            let _ = writeln!(err, "{line}");
+        }
+        if let Some(table) = self.collect(event) {
+            let _ = write!(err, "\n{table}");
+        }
+    }
+}

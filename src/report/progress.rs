@@ -1,0 +1,77 @@
+//! Spinners on a terminal: one line per host (host, step, elapsed), with
+//! finished steps printed above them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::plain::{PlainReporter, line_for};
+use super::{Event, Reporter, Verbosity};
+
+/// Progress spinners for a terminal.
+pub struct ProgressReporter {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+    table: PlainReporter,
+}
+
+impl Default for ProgressReporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProgressReporter {
+    /// Spinners drawn on stderr.
+    pub fn new() -> Self {
+        ProgressReporter {
+            multi: MultiProgress::new(),
+            bars: Mutex::default(),
+            table: PlainReporter::new(Verbosity::Normal),
+        }
+    }
+
+    fn bar(&self, host: &str) -> ProgressBar {
+        let mut bars = self.bars.lock().expect("bars lock");
+        bars.entry(host.to_owned())
+            .or_insert_with(|| {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {elapsed:.dim}")
+                        .expect("valid template"),
+                );
+                bar.set_prefix(host.to_owned());
+                bar.enable_steady_tick(Duration::from_millis(100));
+                bar
+            })
+            .clone()
+    }
+}
+
+impl Reporter for ProgressReporter {
+    fn report(&self, event: &Event) {
+        match event {
+            Event::Connecting { host, .. } => self.bar(host).set_message("connecting"),
+            Event::StepStarted {
+                host,
+                index,
+                total,
+                name,
+            } => self
+                .bar(host)
+                .set_message(format!("[{index}/{total}] {name}")),
+            Event::HostFinished { summary } => {
+                self.bar(&summary.host).finish_and_clear();
+            }
+            _ => {}
+        }
+        if let Some(line) = line_for(event, Verbosity::Normal) {
+            let _ = self.multi.println(line);
+        }
+        if let Some(table) = self.table.collect(event) {
+            let _ = self.multi.println(format!("\n{table}"));
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Secrets never print: every event passes through here on its way out.
+
+use super::{Event, Reporter};
+
+/// Masks known secret values in text.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+/// What a secret is replaced with.
+pub const MASK: &str = "********";
+
+impl Redactor {
+    /// A redactor for these values (empty and very short ones are ignored,
+    /// as masking them would garble ordinary text).
+    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 3).collect();
+        // Longest first, so a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    /// `text` with every secret masked.
+    pub fn apply(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    fn apply_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => *s = self.apply(s),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.apply_json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.apply_json(v)),
+            _ => {}
+        }
+    }
+
+    /// `event` with every secret in any of its texts masked.
+    pub fn event(&self, event: &Event) -> Event {
+        if self.secrets.is_empty() {
+            return event.clone();
+        }
+        let mut json = serde_json::to_value(event).expect("events serialize");
+        self.apply_json(&mut json);
+        serde_json::from_value(json).expect("a redacted event has the same shape")
+    }
+}
+
+/// A reporter that masks secrets before passing events on.
+pub struct Redacted<R> {
+    inner: R,
+    redactor: Redactor,
+}
+
+impl<R: Reporter> Redacted<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R, redactor: Redactor) -> Self {
+        Redacted { inner, redactor }
+    }
+}
+
+impl<R: Reporter> Reporter for Redacted<R> {
+    fn report(&self, event: &Event) {
+        self.inner.report(&self.redactor.event(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Stream;
+
+    #[test]
+    fn secrets_are_masked_in_every_field() {
+        let redactor = Redactor::new(["hunter22".to_owned(), "x".to_owned()]);
+        let event = Event::StepOutput {
+            host: "web".into(),
+            stream: Stream::Stderr,
+            line: "password=hunter22; x stays".into(),
+        };
+        let Event::StepOutput { line, .. } = redactor.event(&event) else {
+            panic!("shape changed")
+        };
+        assert_eq!(line, "password=********; x stays");
+    }
+}

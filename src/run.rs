@@ -1,0 +1,324 @@
+//! From parsed arguments to an exit code: builds the plan, picks the
+//! reporter, runs the engine, and prints the error with its hints.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command, CommonArgs, DeployArgs, OutputFormat, UnlockArgs};
+use crate::engine::{self, RunOptions};
+use crate::error::Error;
+use crate::plan::{self, ConnectSettings, Plan};
+use crate::playbook::{Playbook, PlaybookDirs};
+use crate::report::{
+    HostResult, JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter,
+    Verbosity,
+};
+use crate::steps::lock::{self, LockOwner};
+use crate::steps::{self, Kind};
+use crate::template::Templates;
+use crate::transport::{Connection, SudoAuth};
+use crate::{gitref, inventory};
+
+/// Runs the command and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut redactor = Redactor::default();
+    let result = runtime.block_on(async {
+        match cli.command {
+            Some(Command::Unlock(args)) => unlock(args, &mut redactor).await,
+            None => deploy(cli.deploy, &mut redactor).await,
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("error: {}", redactor.apply(&error.to_string()));
+            for hint in error.hints() {
+                eprintln!("hint: {}", redactor.apply(&hint));
+            }
+            error.exit_code()
+        }
+    }
+}
+
+fn verbosity(common: &CommonArgs) -> Verbosity {
+    if common.quiet {
+        Verbosity::Quiet
+    } else if common.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+fn reporter(common: &CommonArgs, redactor: Redactor) -> Arc<dyn Reporter> {
+    let verbosity = verbosity(common);
+    if common.output == OutputFormat::Json {
+        return Arc::new(Redacted::new(JsonReporter::new(verbosity), redactor));
+    }
+    let spinners =
+        verbosity == Verbosity::Normal && !common.no_progress && std::io::stderr().is_terminal();
+    if spinners {
+        Arc::new(Redacted::new(ProgressReporter::new(), redactor))
+    } else {
+        Arc::new(Redacted::new(PlainReporter::new(verbosity), redactor))
+    }
+}
+
+/// Loads the inventory and playbook and resolves every host's variables.
+fn load_plan(
+    env: &str,
+    common: &CommonArgs,
+    playbook: &str,
+    extra: &inventory::Vars,
+    templates: &Templates,
+) -> Result<(Plan, Vec<String>), Error> {
+    let inventory = inventory::load(env, common.inventory.as_deref())?;
+    let playbook = Playbook::load(
+        &PlaybookDirs::new(common.playbooks.as_deref()),
+        playbook,
+        templates,
+    )?;
+    let settings = ConnectSettings {
+        user: common.user.clone(),
+        known_hosts: common.known_hosts.clone(),
+        accept_new_host_keys: common.accept_new_host_keys,
+        connect_timeout: common.connect_timeout,
+    };
+    let plan = plan::build(&inventory, playbook, extra, &settings, templates)?;
+    Ok((plan, inventory.warnings))
+}
+
+fn become_password(common: &CommonArgs) -> Result<Option<String>, Error> {
+    if let Some(file) = &common.become_password_file {
+        let text = fs_err::read_to_string(file)?;
+        return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
+    }
+    if !common.ask_become_pass {
+        return Ok(None);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Error::Usage {
+            message: "`-K` needs a terminal to ask for the password".into(),
+            hints: vec!["use `--become-password-file FILE` when there is no terminal".into()],
+        });
+    }
+    dialoguer::Password::new()
+        .with_prompt("sudo password for become")
+        .interact()
+        .map(Some)
+        .map_err(|e| Error::Usage {
+            message: format!("could not read the password: {e}"),
+            hints: vec![],
+        })
+}
+
+fn this_machine() -> String {
+    let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{}@{host}", plan::local_user())
+}
+
+/// A channel that turns true on Ctrl-C.
+fn interrupt_channel() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+    });
+    rx
+}
+
+async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    let env = args.env.clone().unwrap_or_default();
+    if let Some(commit) = &args.commit {
+        gitref::validate(commit).map_err(|problem| Error::Usage {
+            message: format!("`{commit}` is not a valid git ref: {problem}"),
+            hints: vec!["pass a branch, tag or commit SHA with `--commit`".into()],
+        })?;
+    }
+    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    if let Some(commit) = &args.commit {
+        extra.insert("commit".into(), commit.clone().into());
+    }
+    if args.force {
+        extra.insert("force".into(), true.into());
+    }
+    let templates = Templates::new();
+    let (plan, warnings) = load_plan(&env, &args.common, &args.playbook, &extra, &templates)?;
+    let password = become_password(&args.common)?;
+    let mut secrets = plan.secrets.clone();
+    secrets.extend(password.clone());
+    *redactor = Redactor::new(secrets);
+    let reporter = reporter(&args.common, redactor.clone());
+    for message in warnings {
+        reporter.report(&crate::report::Event::Warning {
+            host: None,
+            message,
+        });
+    }
+    let mut command = format!("wptdeploy {} --commit {}", plan.env, plan.commit);
+    if args.force {
+        command.push_str(" --force");
+    }
+    let options = RunOptions {
+        check: args.check,
+        lock_wait: args.lock_wait,
+        forks: args.forks,
+        become_password: password,
+        lock_owner: LockOwner {
+            token: crate::transport::random_token(),
+            who: this_machine(),
+            commit: plan.commit.clone(),
+            command,
+        },
+    };
+    let env_name = plan.env.clone();
+    let summaries = engine::run(plan, templates, options, reporter, interrupt_channel()).await;
+    let failed: Vec<_> = summaries
+        .iter()
+        .filter(|s| !matches!(s.result, HostResult::Deployed | HostResult::Planned))
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    if failed.iter().any(|s| s.result == HostResult::Interrupted) {
+        return Err(Error::Interrupted {
+            detail: "; locks were released and any switched release was switched back".into(),
+        });
+    }
+    let reasons: Vec<String> = failed
+        .iter()
+        .map(|s| {
+            let rolled = if s.result == HostResult::RolledBack {
+                " (rolled back to the previous release)"
+            } else {
+                ""
+            };
+            format!(
+                "{}: {}{rolled}",
+                s.host,
+                s.error.as_deref().unwrap_or("failed")
+            )
+        })
+        .collect();
+    let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
+    hints.dedup();
+    Err(Error::Failed {
+        message: format!(
+            "deploy to {env_name} failed on {} of {} host(s): {}",
+            failed.len(),
+            summaries.len(),
+            reasons.join("; ")
+        ),
+        hints,
+    })
+}
+
+async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    let templates = Templates::new();
+    let extra = plan::parse_extra_vars(&args.extra_vars)?;
+    let (plan, _) = load_plan(&args.env, &args.common, "deploy.yml", &extra, &templates)?;
+    *redactor = Redactor::new(plan.secrets.clone());
+    let Some(lock_step) = plan.playbook.lock_step() else {
+        return Err(Error::Usage {
+            message: format!(
+                "{} has no `lock` step, so there is no lock to remove",
+                plan.playbook.origin
+            ),
+            hints: vec![],
+        });
+    };
+    let password = become_password(&args.common)?;
+    let auth = password
+        .as_deref()
+        .map_or(SudoAuth::NonInteractive, SudoAuth::Password);
+    for host in &plan.hosts {
+        let mut ctx = host.vars.clone();
+        ctx.insert("now".into(), minijinja::Value::from(""));
+        let prepared = steps::prepare(
+            lock_step,
+            &templates,
+            &minijinja::Value::from(ctx),
+            &host.connect.user,
+        )
+        .map_err(|e| Error::Usage {
+            message: format!("host {}: {}", host.name, e.message),
+            hints: vec![],
+        })?;
+        let Kind::Lock(spec) = prepared.kind else {
+            unreachable!("lock_step returns a lock step")
+        };
+        let mut conn = Connection::open(&host.connect)
+            .await
+            .map_err(|e| Error::Failed {
+                message: e.to_string(),
+                hints: e.hints(),
+            })?;
+        let output = conn
+            .run(&spec.inspect(), auth, &mut |_, _| {})
+            .await
+            .map_err(|e| Error::Failed {
+                message: e.to_string(),
+                hints: e.hints(),
+            })?;
+        match lock::holder(&output) {
+            None => eprintln!("{}: not locked ({})", host.name, spec.path),
+            Some(holder) => {
+                eprintln!(
+                    "{}: locked by {}",
+                    host.name,
+                    redactor.apply(&holder.describe())
+                );
+                if !args.yes && !confirm(&format!("Remove the lock on {}?", host.name))? {
+                    eprintln!("{}: lock kept", host.name);
+                    continue;
+                }
+                let removed = conn
+                    .run(&spec.remove(), auth, &mut |_, _| {})
+                    .await
+                    .map_err(|e| Error::Failed {
+                        message: e.to_string(),
+                        hints: e.hints(),
+                    })?;
+                if removed.exit_code != 0 {
+                    return Err(Error::Failed {
+                        message: format!(
+                            "could not remove {}: {}",
+                            spec.path,
+                            removed.stderr.trim()
+                        ),
+                        hints: vec![],
+                    });
+                }
+                eprintln!("{}: lock removed", host.name);
+            }
+        }
+        conn.close().await;
+    }
+    Ok(())
+}
+
+fn confirm(question: &str) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage {
+            message: "removing a lock needs confirmation and there is no terminal".into(),
+            hints: vec!["pass `--yes` to remove it without asking".into()],
+        });
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()
+        .map_err(|e| Error::Usage {
+            message: format!("could not read the answer: {e}"),
+            hints: vec![],
+        })
+}

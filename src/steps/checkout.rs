@@ -1,0 +1,103 @@
+//! `checkout:` resolve a ref to a full SHA and clone it, unless that
+//! release is already deployed.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use super::Outcome;
+use crate::transport::quote;
+
+pub(super) struct Checkout {
+    pub repo: String,
+    pub reference: String,
+    pub releases: String,
+    pub clone_path: String,
+    pub force: bool,
+}
+
+impl Checkout {
+    fn header(&self) -> String {
+        format!(
+            "repo={} ref={} releases={} clone={} force={}\n",
+            quote(&self.repo),
+            quote(&self.reference),
+            quote(&self.releases),
+            quote(&self.clone_path),
+            self.force
+        )
+    }
+
+    /// Clones into `clone_path` and prints `wptdeploy.sha=`/`wptdeploy.new=`.
+    /// A full SHA whose release exists is not cloned at all (the rollback path).
+    pub fn script(&self) -> String {
+        self.header()
+            + r#"set -e
+is_sha() { printf %s "$1" | grep -Eqx '[0-9a-f]{40}'; }
+if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
+  printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$ref"; exit 0
+fi
+rm -rf -- "$clone"
+git clone --quiet --no-checkout -- "$repo" "$clone"
+cd -- "$clone"
+sha=$(git rev-parse --verify --quiet "refs/remotes/origin/$ref^{commit}" \
+   || git rev-parse --verify --quiet "refs/tags/$ref^{commit}" \
+   || git rev-parse --verify --quiet "$ref^{commit}") || {
+  echo "wptdeploy: \`$ref\` is not a branch, tag or commit of $repo" >&2; exit 3; }
+if [ -d "$releases/$sha" ] && [ "$force" != true ]; then
+  cd / && rm -rf -- "$clone"
+  printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$sha"; exit 0
+fi
+git checkout --quiet --detach "$sha"
+printf 'wptdeploy.sha=%s\nwptdeploy.new=true\n' "$sha"
+"#
+    }
+
+    /// The read-only version for `--check`: resolves with `git ls-remote`.
+    pub fn probe_script(&self) -> String {
+        self.header()
+            + r#"if printf %s "$ref" | grep -Eqx '[0-9a-f]{40}'; then sha=$ref
+else sha=$(git ls-remote -- "$repo" "refs/heads/$ref" "refs/tags/$ref" | tail -n 1 | cut -f 1); fi
+new=true
+if [ -n "$sha" ] && [ -d "$releases/$sha" ] && [ "$force" != true ]; then new=false; fi
+printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\n' "$sha" "$new"
+"#
+    }
+}
+
+pub(super) fn outcome(
+    marks: &BTreeMap<String, String>,
+    releases: &str,
+    clone_path: &str,
+) -> Outcome {
+    let sha = marks.get("sha").cloned().unwrap_or_default();
+    let new = marks.get("new").is_some_and(|n| n == "true");
+    let shown = if sha.is_empty() {
+        "(resolved when deploying)".to_owned()
+    } else {
+        sha.clone()
+    };
+    let path = format!("{}/{shown}", releases.trim_end_matches('/'));
+    let release = BTreeMap::from([
+        ("sha", Value::from(shown)),
+        ("new", Value::from(new)),
+        (
+            "build_path",
+            Value::from(if new {
+                clone_path.to_owned()
+            } else {
+                path.clone()
+            }),
+        ),
+        ("path", Value::from(path)),
+    ]);
+    Outcome {
+        changed: new,
+        register: Some(Value::from_serialize(&release)),
+        note: Some(if new {
+            format!("new release {sha}")
+        } else {
+            format!("release {sha} already built")
+        }),
+    }
+}

@@ -1,0 +1,379 @@
+//! From a playbook step to the one remote command that does it, and from
+//! that command's output back to what happened.
+//!
+//! Builtin kinds report through lines of the form `wptdeploy.KEY=VALUE`
+//! on standard output, which are parsed here.
+
+mod checkout;
+mod health;
+mod link;
+pub mod lock;
+mod pip;
+mod upload;
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use crate::playbook::{Action, Step, Tmpl};
+use crate::template::{TemplateError, Templates};
+use crate::transport::{Output, RemoteCommand};
+
+pub use link::switch_script;
+pub use lock::LockSpec;
+
+/// A step rendered for one host: the exact command, ready to run.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The step's rendered name.
+    pub name: String,
+    /// The command that does the step.
+    pub command: RemoteCommand,
+    /// A read-only command run instead under `--check`, when the step has one.
+    pub probe: Option<RemoteCommand>,
+    /// How to read the output.
+    pub kind: Kind,
+}
+
+/// The kind of a prepared step, with what reading its output needs.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// A command; `changes: false` makes it a probe.
+    Run {
+        /// Whether running it changes the host.
+        changes: bool,
+    },
+    /// Takes the deploy lock.
+    Lock(LockSpec),
+    /// Clones and resolves a release.
+    Checkout {
+        /// `releases/SHA` is the release path.
+        releases: String,
+        /// Where new releases are built.
+        clone_path: String,
+    },
+    /// Installs requirements.
+    Pip,
+    /// Writes a file.
+    Template,
+    /// Switches a symlink.
+    Switch {
+        /// The symlink.
+        link: String,
+        /// Its new target.
+        target: String,
+    },
+    /// Removes old releases.
+    Prune,
+    /// Restarts the app.
+    Restart,
+    /// Checks the app is healthy.
+    Healthcheck,
+}
+
+/// What a step did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Whether the host changed.
+    pub changed: bool,
+    /// The value stored by `register:`.
+    pub register: Option<Value>,
+    /// A short note for the user (e.g. `removed 2 releases`).
+    pub note: Option<String>,
+}
+
+/// A step ran and failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct StepFailure {
+    /// What happened.
+    pub message: String,
+    /// What to do about it.
+    pub hints: Vec<String>,
+}
+
+/// Renders `step` for one host. `ctx` holds the host's variables and what
+/// earlier steps registered; `login_user` decides whether `become` needs sudo.
+pub fn prepare(
+    step: &Step,
+    templates: &Templates,
+    ctx: &Value,
+    login_user: &str,
+) -> Result<Prepared, TemplateError> {
+    let text = |t: &Tmpl| templates.render(&t.0, ctx);
+    let name = text(&step.name)?;
+    let become_user = step
+        .become_user
+        .as_ref()
+        .map(text)
+        .transpose()?
+        .filter(|u| !u.is_empty() && u != login_user);
+    let cwd = step.cwd.as_ref().map(text).transpose()?;
+    let env = step
+        .env
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), text(v)?)))
+        .collect::<Result<Vec<_>, TemplateError>>()?;
+    let wrap = |script: String| RemoteCommand {
+        script,
+        become_user: become_user.clone(),
+        cwd: cwd.clone(),
+        env: env.clone(),
+        timeout: step.timeout,
+        stdin: None,
+    };
+    let (command, probe, kind) = match &step.action {
+        Action::Run(command) => {
+            let script = templates.render_shell(&command.0, ctx)?;
+            let command = wrap(script);
+            let probe = (!step.changes).then(|| command.clone());
+            (
+                command,
+                probe,
+                Kind::Run {
+                    changes: step.changes,
+                },
+            )
+        }
+        Action::Restart(command) => (
+            wrap(templates.render_shell(&command.0, ctx)?),
+            None,
+            Kind::Restart,
+        ),
+        Action::Lock(args) => {
+            let spec = LockSpec {
+                path: text(&args.path)?,
+                become_user: become_user.clone(),
+            };
+            (wrap(String::new()), None, Kind::Lock(spec))
+        }
+        Action::Checkout(args) => {
+            let spec = checkout::Checkout {
+                repo: text(&args.repo)?,
+                reference: text(&args.reference)?,
+                releases: text(&args.releases)?,
+                clone_path: text(&args.clone_path)?,
+                force: args
+                    .force
+                    .as_ref()
+                    .map(text)
+                    .transpose()?
+                    .is_some_and(|f| crate::template::truthy(&Value::from(f))),
+            };
+            let kind = Kind::Checkout {
+                releases: spec.releases.clone(),
+                clone_path: spec.clone_path.clone(),
+            };
+            (wrap(spec.script()), Some(wrap(spec.probe_script())), kind)
+        }
+        Action::Pip(args) => {
+            let python = args.python.as_ref().map(text).transpose()?;
+            let script = pip::script(
+                &text(&args.venv)?,
+                &text(&args.requirements)?,
+                python.as_deref().unwrap_or("python3"),
+            );
+            (wrap(script), None, Kind::Pip)
+        }
+        Action::Template(args, body) => {
+            let content = templates
+                .render(&body.text, ctx)
+                .map_err(|e| TemplateError {
+                    message: format!("{}: {}", body.origin, e.message),
+                })?;
+            let mode = args.mode.as_ref().map(text).transpose()?;
+            let mut command = wrap(upload::script(&text(&args.dest)?, mode.as_deref())?);
+            command.stdin = Some(upload::encode(content.as_bytes()));
+            (command, None, Kind::Template)
+        }
+        Action::Switch(args) => {
+            let link = text(&args.link)?;
+            let target = text(&args.target)?;
+            let script = link::switch_script(&link, &target);
+            (wrap(script), None, Kind::Switch { link, target })
+        }
+        Action::Prune(args) => {
+            let keep = text(&args.keep)?;
+            let keep: usize = keep.trim().parse().map_err(|_| TemplateError {
+                message: format!("prune: keep must be a number, not `{keep}`"),
+            })?;
+            let protect = args
+                .protect
+                .iter()
+                .map(text)
+                .collect::<Result<Vec<_>, _>>()?;
+            let script = link::prune_script(
+                &text(&args.releases)?,
+                keep.max(1),
+                &text(&args.link)?,
+                &protect,
+            );
+            (wrap(script), None, Kind::Prune)
+        }
+        Action::Healthcheck(args) => {
+            let check = match (&args.command, &args.url) {
+                (Some(command), _) => {
+                    health::Check::Command(templates.render_shell(&command.0, ctx)?)
+                }
+                (None, Some(url)) => health::Check::Url(text(url)?),
+                (None, None) => unreachable!("validated when the playbook was loaded"),
+            };
+            let number = |t: &Option<Tmpl>, default: u32| -> Result<u32, TemplateError> {
+                match t {
+                    None => Ok(default),
+                    Some(t) => {
+                        let v = text(t)?;
+                        v.trim().parse().map_err(|_| TemplateError {
+                            message: format!("healthcheck: `{v}` is not a number"),
+                        })
+                    }
+                }
+            };
+            let script = health::script(&check, number(&args.retries, 5)?, number(&args.delay, 2)?);
+            (wrap(script), None, Kind::Healthcheck)
+        }
+    };
+    Ok(Prepared {
+        name,
+        command,
+        probe,
+        kind,
+    })
+}
+
+impl Prepared {
+    /// Reads what the step did from its output; a non-zero exit is a failure.
+    pub fn outcome(&self, output: &Output) -> Result<Outcome, StepFailure> {
+        if output.exit_code != 0 {
+            return Err(failure(&self.command, output));
+        }
+        let marks = markers(&output.stdout);
+        let changed_mark = marks.get("changed").map(|v| v == "true");
+        Ok(match &self.kind {
+            Kind::Run { changes } => Outcome {
+                changed: *changes,
+                register: Some(Value::from(output.stdout.trim().to_owned())),
+                note: None,
+            },
+            Kind::Restart => Outcome {
+                changed: true,
+                ..Outcome::default()
+            },
+            Kind::Checkout {
+                releases,
+                clone_path,
+            } => checkout::outcome(&marks, releases, clone_path),
+            Kind::Switch { link, target } => {
+                let previous = marks.get("previous").cloned().unwrap_or_default();
+                let register = BTreeMap::from([
+                    ("link", link.clone()),
+                    ("previous", previous),
+                    ("current", target.clone()),
+                ]);
+                Outcome {
+                    changed: changed_mark.unwrap_or(true),
+                    register: Some(Value::from_serialize(&register)),
+                    note: None,
+                }
+            }
+            Kind::Prune => {
+                let removed = output
+                    .stdout
+                    .lines()
+                    .filter(|l| l.starts_with("wptdeploy.removed="))
+                    .count();
+                Outcome {
+                    changed: removed > 0,
+                    register: None,
+                    note: (removed > 0).then(|| format!("removed {removed} old release(s)")),
+                }
+            }
+            Kind::Healthcheck => Outcome {
+                changed: false,
+                register: None,
+                note: marks
+                    .get("healthy")
+                    .filter(|n| n.as_str() != "1")
+                    .map(|n| format!("healthy after {n} attempts")),
+            },
+            Kind::Pip | Kind::Template | Kind::Lock(_) => Outcome {
+                changed: changed_mark.unwrap_or(true),
+                register: None,
+                note: None,
+            },
+        })
+    }
+}
+
+/// The `wptdeploy.KEY=VALUE` lines of a builtin step's output.
+pub fn markers(stdout: &str) -> BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("wptdeploy."))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Explains a non-zero exit, recognising sudo's and the timeout's own.
+fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
+    let stderr = output.stderr.trim();
+    let tail: Vec<&str> = stderr
+        .lines()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let said = if tail.is_empty() {
+        String::new()
+    } else {
+        format!(":\n  {}", tail.join("\n  "))
+    };
+    if let Some(user) = &command.become_user {
+        if stderr.contains("a password is required") || stderr.contains("a terminal is required") {
+            return StepFailure {
+                message: format!("sudo needs a password to run commands as `{user}`"),
+                hints: vec![
+                    "pass `-K` (`--ask-become-pass`) to type it once, or `--become-password-file FILE`".into(),
+                    format!("or allow it without a password in sudoers: `LOGIN ALL=({user}) NOPASSWD: ALL`"),
+                ],
+            };
+        }
+        if stderr.contains("incorrect password")
+            || stderr.contains("Sorry, try again")
+            || stderr.contains("no password was provided")
+        {
+            return StepFailure {
+                message: format!("sudo rejected the password given for becoming `{user}`"),
+                hints: vec!["check the password; it is the login user's own sudo password".into()],
+            };
+        }
+        if stderr.contains("unknown user") {
+            return StepFailure {
+                message: format!("there is no user `{user}` on the host{said}"),
+                hints: vec!["set `app_user` to a user that exists, or create it".into()],
+            };
+        }
+        if stderr.contains("sudo: not found") || stderr.contains("sudo: command not found") {
+            return StepFailure {
+                message: "sudo is not installed on the host".into(),
+                hints: vec![format!(
+                    "install sudo, or log in as `{user}` (`--user {user}`)"
+                )],
+            };
+        }
+    }
+    if output.exit_code == 124 && command.timeout.is_some() {
+        let secs = command.timeout.map_or(0, |t| t.as_secs());
+        return StepFailure {
+            message: format!("timed out after {secs}s and was stopped{said}"),
+            hints: vec!["raise the step's `timeout:` in the playbook if it needs longer".into()],
+        };
+    }
+    StepFailure {
+        message: format!("exited with status {}{said}", output.exit_code),
+        hints: Vec::new(),
+    }
+}

@@ -1,0 +1,194 @@
+//! The text of remote commands. The SSH protocol has no argument vector, so
+//! every value that reaches a remote shell is quoted here, and nowhere else.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Quotes `value` as one POSIX shell word.
+///
+/// Words made only of characters that no shell treats specially are left
+/// bare so that `--check` output stays readable; everything else is wrapped
+/// in single quotes, with embedded single quotes written as `'\''`.
+pub fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:=@%+,".contains(&b));
+    if plain {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// Joins words into a command line, quoting each one.
+pub fn quote_words<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Checks that `name` can be used as an environment variable name.
+pub fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// One command to run on a host: a shell script plus how to run it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteCommand {
+    /// The script, already built with every value quoted.
+    pub script: String,
+    /// Run as this user through `sudo` (`None`: the login user).
+    pub become_user: Option<String>,
+    /// Working directory, entered before the script runs.
+    pub cwd: Option<String>,
+    /// Environment variables set for the script.
+    pub env: Vec<(String, String)>,
+    /// Killed on the host after this long.
+    pub timeout: Option<Duration>,
+    /// Text fed to the script's standard input (never shown in plans).
+    pub stdin: Option<String>,
+}
+
+/// How `sudo` gets its password, if it needs one.
+#[derive(Debug, Clone, Copy)]
+pub enum SudoAuth<'a> {
+    /// `sudo -n`: fail at once rather than prompt.
+    NonInteractive,
+    /// `sudo -S`: the password arrives on standard input.
+    Password(&'a str),
+}
+
+impl RemoteCommand {
+    /// A command that runs `script` as the login user.
+    pub fn new(script: impl Into<String>) -> Self {
+        RemoteCommand {
+            script: script.into(),
+            ..RemoteCommand::default()
+        }
+    }
+
+    /// The command line exactly as the host runs it, as shown in plans.
+    /// Standard input (a file's content, a sudo password) is not part of it.
+    pub fn command_line(&self) -> String {
+        self.line(SudoAuth::NonInteractive)
+    }
+
+    /// The command line for `auth`, followed by the here-document that
+    /// carries standard input. `delimiter` must not occur as a line in the
+    /// input: callers pass a random token.
+    pub fn with_input(&self, auth: SudoAuth<'_>, delimiter: &str) -> String {
+        let mut input = String::new();
+        if let (SudoAuth::Password(password), Some(_)) = (auth, &self.become_user) {
+            input.push_str(password);
+            input.push('\n');
+        }
+        if let Some(stdin) = &self.stdin {
+            input.push_str(stdin);
+            if !stdin.ends_with('\n') {
+                input.push('\n');
+            }
+        }
+        let line = self.line(auth);
+        if input.is_empty() {
+            format!("{line} </dev/null\n")
+        } else {
+            format!("{line} <<'{delimiter}'\n{input}{delimiter}\n")
+        }
+    }
+
+    fn line(&self, auth: SudoAuth<'_>) -> String {
+        let mut line = String::new();
+        if let Some(timeout) = self.timeout {
+            let _ = write!(line, "timeout -k 5 {} ", timeout.as_secs().max(1));
+        }
+        if let Some(user) = &self.become_user {
+            let flags = match auth {
+                SudoAuth::NonInteractive => "-n",
+                SudoAuth::Password(_) => "-S -p ''",
+            };
+            let _ = write!(line, "sudo {flags} -u {} -- ", quote(user));
+        }
+        if !self.env.is_empty() {
+            line.push_str("env ");
+            for (name, value) in &self.env {
+                let _ = write!(line, "{name}={} ", quote(value));
+            }
+        }
+        let script = match &self.cwd {
+            Some(dir) => format!("cd {} && {}", quote(dir), self.script),
+            None => self.script.clone(),
+        };
+        let _ = write!(line, "sh -c {}", quote(&script));
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_words_stay_bare_and_the_rest_is_single_quoted() {
+        assert_eq!(quote("/var/www/site"), "/var/www/site");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("x; rm -rf /"), "'x; rm -rf /'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote("$(id)"), "'$(id)'");
+    }
+
+    #[test]
+    fn quoted_values_survive_a_real_shell_unchanged() {
+        for hostile in ["x;touch /tmp/p", "$(id)", "a\nb", "'\"`", "  spaced  ", "*"] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", quote(hostile)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), hostile);
+        }
+    }
+
+    #[test]
+    fn command_line_wraps_become_cwd_env_and_timeout() {
+        let command = RemoteCommand {
+            script: "ls".into(),
+            become_user: Some("www-data".into()),
+            cwd: Some("/srv/my app".into()),
+            env: vec![("FLASK_APP".into(), "manage.py".into())],
+            timeout: Some(Duration::from_secs(30)),
+            stdin: None,
+        };
+        assert_eq!(
+            command.command_line(),
+            r#"timeout -k 5 30 sudo -n -u www-data -- env FLASK_APP=manage.py sh -c 'cd '\''/srv/my app'\'' && ls'"#
+        );
+    }
+
+    #[test]
+    fn password_and_input_travel_in_a_here_document_not_the_command_line() {
+        let command = RemoteCommand {
+            script: "cat".into(),
+            become_user: Some("app".into()),
+            stdin: Some("data".into()),
+            ..RemoteCommand::default()
+        };
+        let text = command.with_input(SudoAuth::Password("s3cret"), "EOF_1");
+        let first_line = text.lines().next().unwrap();
+        assert!(!first_line.contains("s3cret"));
+        assert!(first_line.contains("sudo -S -p ''"));
+        assert!(text.ends_with("<<'EOF_1'\ns3cret\ndata\nEOF_1\n"));
+    }
+
+    #[test]
+    fn env_names_are_checked() {
+        assert!(is_env_name("FLASK_APP"));
+        assert!(!is_env_name("1X"));
+        assert!(!is_env_name("A;B"));
+        assert!(!is_env_name(""));
+    }
+}

@@ -1,0 +1,150 @@
+//! What can go wrong between this machine and a host, with what to do about it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A failure to reach, trust, log into or talk to a host.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// TCP connection failed.
+    #[error("cannot connect to {host}:{port}: {source}")]
+    Connect {
+        /// Host name or address.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// Nothing answered in time.
+    #[error("cannot connect to {host}:{port}: no answer within {}s", timeout.as_secs())]
+    ConnectTimeout {
+        /// Host name or address.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The host's key is not in known_hosts.
+    #[error("host key of {host}:{port} is not known ({fingerprint}); refusing to connect")]
+    UnknownHostKey {
+        /// Host name or address.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// SHA256 fingerprint of the offered key.
+        fingerprint: String,
+        /// The known_hosts file that was searched.
+        known_hosts: PathBuf,
+    },
+    /// The host's key differs from the recorded one.
+    #[error(
+        "host key of {host}:{port} has CHANGED ({fingerprint} does not match line {line} of {}); refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyChanged {
+        /// Host name or address.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// SHA256 fingerprint of the offered key.
+        fingerprint: String,
+        /// The known_hosts file holding the old key.
+        known_hosts: PathBuf,
+        /// Line of the old key.
+        line: usize,
+    },
+    /// No key was accepted.
+    #[error("{user}@{host} refused every key offered ({tried})")]
+    AuthFailed {
+        /// Login user.
+        user: String,
+        /// Host name or address.
+        host: String,
+        /// Which keys were offered, for the message.
+        tried: String,
+    },
+    /// A key file could not be used.
+    #[error("cannot use SSH key {}: {reason}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The SSH layer failed.
+    #[error("SSH error talking to {host}: {source}")]
+    Ssh {
+        /// Host name or address.
+        host: String,
+        /// The protocol error.
+        source: russh::Error,
+    },
+    /// The remote shell went away mid-command.
+    #[error("the connection to {host} closed while a command was running")]
+    ShellClosed {
+        /// Host name or address.
+        host: String,
+    },
+    /// The host stopped answering.
+    #[error("{host} stopped responding (nothing for {}s)", waited.as_secs())]
+    Unresponsive {
+        /// Host name or address.
+        host: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+}
+
+impl TransportError {
+    /// Lines telling the user what to do.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            TransportError::Connect { host, port, .. }
+            | TransportError::ConnectTimeout { host, port, .. } => vec![format!(
+                "check that sshd runs on {host} and listens on port {port} (`ansible_port`), and that `ssh -p {port} {host}` works"
+            )],
+            TransportError::UnknownHostKey {
+                host,
+                port,
+                known_hosts,
+                ..
+            } => vec![
+                format!(
+                    "compare the fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on {host}"
+                ),
+                format!(
+                    "if it matches, re-run with `--accept-new-host-keys` to record it in {} (port {port})",
+                    known_hosts.display()
+                ),
+            ],
+            TransportError::HostKeyChanged {
+                host,
+                port,
+                known_hosts,
+                ..
+            } => vec![
+                "someone may be intercepting the connection, or the host was reinstalled".into(),
+                format!(
+                    "only if you know why it changed: `ssh-keygen -R '[{host}]:{port}' -f {}`, then connect again",
+                    known_hosts.display()
+                ),
+            ],
+            TransportError::AuthFailed { user, host, .. } => vec![
+                format!("check that your public key is in ~{user}/.ssh/authorized_keys on {host}"),
+                "set `ansible_ssh_private_key_file` in the inventory, or load the key into ssh-agent".into(),
+                "pass `--user NAME` (or `ansible_user`) if the login name differs".into(),
+            ],
+            TransportError::KeyFile { .. } => vec![
+                "encrypted keys must be loaded into ssh-agent (`ssh-add KEY`)".into(),
+            ],
+            TransportError::Ssh { .. } | TransportError::ShellClosed { .. } => {
+                vec!["run again with `-v` to see the remote output".into()]
+            }
+            TransportError::Unresponsive { .. } => vec![
+                "the host or the network may be down; the command may still be running there".into(),
+            ],
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! One long-lived `/bin/sh` per host, fed one command at a time.
+//!
+//! Every SSH exec channel starts the user's login shell, and on Debian that
+//! shell reads `~/.bashrc` (often tens of milliseconds, sometimes far more).
+//! Paying that once per host instead of once per step is what makes a step
+//! cost one round trip. Each command is followed by a marker line carrying a
+//! random token and the exit status, printed on both stdout and stderr, so
+//! the end of both streams is known exactly.
+
+use std::time::Duration;
+
+use russh::ChannelMsg;
+use russh::client::Msg;
+
+use super::command::{RemoteCommand, SudoAuth};
+use super::error::TransportError;
+
+/// Which stream a line of remote output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// What a finished remote command left behind.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// The exit status of the command.
+    pub exit_code: i32,
+    /// Everything it printed on standard output.
+    pub stdout: String,
+    /// Everything it printed on standard error.
+    pub stderr: String,
+}
+
+/// A shell running on the host, waiting for commands on its standard input.
+pub struct RemoteShell {
+    channel: russh::Channel<Msg>,
+    token: String,
+    broken: bool,
+}
+
+/// Extra time, beyond a command's own timeout (which the host enforces with
+/// `timeout`), before the host is considered unresponsive.
+const GRACE: Duration = Duration::from_secs(30);
+/// Timeout applied when a command has none of its own.
+const DEFAULT_WAIT: Duration = Duration::from_secs(3600);
+
+impl RemoteShell {
+    /// Starts `/bin/sh` on an open session channel and waits until it answers.
+    pub(crate) async fn start(
+        channel: russh::Channel<Msg>,
+        host: &str,
+    ) -> Result<Self, TransportError> {
+        channel
+            .exec(true, "exec /bin/sh")
+            .await
+            .map_err(|source| TransportError::Ssh {
+                host: host.to_owned(),
+                source,
+            })?;
+        let mut shell = RemoteShell {
+            channel,
+            token: super::random_token(),
+            broken: false,
+        };
+        // Anything the login shell printed before `exec` is discarded here.
+        shell
+            .run(
+                &RemoteCommand::new("true"),
+                SudoAuth::NonInteractive,
+                host,
+                &mut |_, _| {},
+            )
+            .await?;
+        Ok(shell)
+    }
+
+    /// Whether an earlier command left the shell in an unknown state.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Runs one command, calling `on_line` for each line of output as it
+    /// arrives, and returns when both output streams have ended.
+    pub async fn run(
+        &mut self,
+        command: &RemoteCommand,
+        auth: SudoAuth<'_>,
+        host: &str,
+        on_line: &mut (dyn FnMut(Stream, &str) + Send),
+    ) -> Result<Output, TransportError> {
+        let marker = format!("__WPTD_{}", self.token);
+        let mut text = command.with_input(auth, &format!("__WPTD_IN_{}", self.token));
+        text.push_str(&format!(
+            "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
+        ));
+        self.broken = true;
+        self.channel
+            .data_bytes(text.into_bytes())
+            .await
+            .map_err(|source| TransportError::Ssh {
+                host: host.to_owned(),
+                source,
+            })?;
+        let wait = command.timeout.map_or(DEFAULT_WAIT, |t| t + GRACE);
+        let mut stdout = MarkedStream::new(&marker);
+        let mut stderr = MarkedStream::new(&marker);
+        let read = async {
+            while stdout.exit_code.is_none() || stderr.exit_code.is_none() {
+                match self.channel.wait().await {
+                    Some(ChannelMsg::Data { data }) => {
+                        stdout.push(&data, &mut |line| on_line(Stream::Stdout, line));
+                    }
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        stderr.push(&data, &mut |line| on_line(Stream::Stderr, line));
+                    }
+                    Some(ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::ExitStatus { .. })
+                    | None => {
+                        return Err(TransportError::ShellClosed {
+                            host: host.to_owned(),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(wait, read).await {
+            Err(_) => {
+                return Err(TransportError::Unresponsive {
+                    host: host.to_owned(),
+                    waited: wait,
+                });
+            }
+            Ok(result) => result?,
+        }
+        self.broken = false;
+        Ok(Output {
+            exit_code: stdout.exit_code.unwrap_or(-1),
+            stdout: stdout.into_text(),
+            stderr: stderr.into_text(),
+        })
+    }
+
+    /// Ends the shell.
+    pub async fn close(self) {
+        let _ = self.channel.eof().await;
+        let _ = self.channel.close().await;
+    }
+}
+
+/// One output stream, read up to the marker line that ends a command.
+struct MarkedStream {
+    marker: Vec<u8>,
+    buf: Vec<u8>,
+    emitted: usize,
+    end: Option<usize>,
+    exit_code: Option<i32>,
+}
+
+impl MarkedStream {
+    fn new(marker: &str) -> Self {
+        MarkedStream {
+            marker: format!("\n{marker} ").into_bytes(),
+            buf: Vec::new(),
+            emitted: 0,
+            end: None,
+            exit_code: None,
+        }
+    }
+
+    fn push(&mut self, data: &[u8], emit: &mut dyn FnMut(&str)) {
+        if self.exit_code.is_some() {
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        if let Some(pos) = find(&self.buf, &self.marker) {
+            let status_start = pos + self.marker.len();
+            if let Some(nl) = self.buf[status_start..].iter().position(|&b| b == b'\n') {
+                let status = String::from_utf8_lossy(&self.buf[status_start..status_start + nl]);
+                self.exit_code = Some(status.trim().parse().unwrap_or(-1));
+                self.end = Some(pos);
+                self.emit_lines(pos, true, emit);
+                return;
+            }
+        }
+        let limit = self.buf.len();
+        self.emit_lines(limit, false, emit);
+    }
+
+    /// Emits complete lines before `limit`. An empty line at the very end is
+    /// held back while streaming: its newline may be the marker's own.
+    fn emit_lines(&mut self, limit: usize, finished: bool, emit: &mut dyn FnMut(&str)) {
+        while self.emitted < limit {
+            let rest = &self.buf[self.emitted..limit];
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(0) if !finished && self.emitted + 1 == limit => break,
+                Some(nl) => {
+                    emit(&String::from_utf8_lossy(&rest[..nl]));
+                    self.emitted += nl + 1;
+                }
+                None if finished => {
+                    emit(&String::from_utf8_lossy(rest));
+                    self.emitted = limit;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn into_text(mut self) -> String {
+        self.buf.truncate(self.end.unwrap_or(self.buf.len()));
+        String::from_utf8_lossy(&self.buf).into_owned()
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&str]) -> (Vec<String>, String, Option<i32>) {
+        let mut stream = MarkedStream::new("__M");
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            stream.push(chunk.as_bytes(), &mut |l| lines.push(l.to_owned()));
+        }
+        let code = stream.exit_code;
+        (lines, stream.into_text(), code)
+    }
+
+    #[test]
+    fn output_ending_in_newline_keeps_it_and_no_phantom_line_appears() {
+        let (lines, text, code) = feed(&["abc\n", "\n", "__M 0\n"]);
+        assert_eq!(lines, ["abc"]);
+        assert_eq!(text, "abc\n");
+        assert_eq!(code, Some(0));
+    }
+
+    #[test]
+    fn output_without_final_newline_is_complete() {
+        let (lines, text, code) = feed(&["ab", "c\n__M 7", "\n"]);
+        assert_eq!(lines, ["abc"]);
+        assert_eq!(text, "abc");
+        assert_eq!(code, Some(7));
+    }
+
+    #[test]
+    fn empty_output_and_inner_blank_lines() {
+        assert_eq!(feed(&["\n__M 0\n"]), (vec![], String::new(), Some(0)));
+        let (lines, text, _) = feed(&["a\n\n", "b\n\n__M 1\n"]);
+        assert_eq!(lines, ["a", "", "b"]);
+        assert_eq!(text, "a\n\nb\n");
+    }
+
+    #[test]
+    fn a_marker_split_across_chunks_is_found() {
+        let (_, text, code) = feed(&["out\n\n__", "M 12", "3\n"]);
+        assert_eq!(text, "out\n");
+        assert_eq!(code, Some(123));
+    }
+}
