@@ -1,1 +1,5 @@
-//! Integration tests.
+//! The integration suite: the real binary against real sshd, git and Python.
+
+mod support;
+
+mod deploy;

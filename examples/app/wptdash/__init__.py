@@ -1,0 +1,48 @@
+"""A small Flask + PostgreSQL app modelled on wptdash, for wptdeploy's sandbox and tests."""
+import configparser
+import os
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+migrate = Migrate()
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def database_url(config_path):
+    """Builds the SQLAlchemy URL from config.txt's [postgresql] section,
+    as wptdash does. A socket directory works as `host`."""
+    parser = configparser.ConfigParser()
+    parser.read(config_path)
+    if not parser.has_section("postgresql"):
+        return "postgresql+psycopg2:///wptdash"
+    pg = parser["postgresql"]
+    user = pg.get("user", "")
+    password = pg.get("password", "")
+    auth = user + (":" + password if password else "") + ("@" if user else "")
+    host = pg.get("host", "")
+    port = pg.get("port", "")
+    url = "postgresql+psycopg2://" + auth + "/" + pg.get("name", "wptdash")
+    params = []
+    if host:
+        params.append("host=" + host)
+    if port:
+        params.append("port=" + port)
+    return url + ("?" + "&".join(params) if params else "")
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_url(os.path.join(ROOT, "config.txt"))
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+
+    from . import models  # noqa: F401  (registers the tables)
+    from .views import views
+
+    app.register_blueprint(views)
+    return app

@@ -1,0 +1,92 @@
+//! The test harness: a sandbox per test, and the real binary run against it.
+
+pub mod sandbox;
+
+use std::path::Path;
+use std::process::Output;
+
+pub use sandbox::{Sandbox, is_root, shared_venv};
+
+/// The binary under test.
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_wptdeploy"))
+}
+
+/// What a run of the binary did.
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts success, showing the output if not.
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts exit code `code`.
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts that stderr contains `text`.
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Run {
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A sandbox whose inventory uses the shared, prebuilt virtualenv.
+pub fn sandbox() -> Sandbox {
+    let venv = shared_venv();
+    let sandbox = Sandbox::start();
+    sandbox.write_inventory(&[("venv_path", &json(&venv.display().to_string()))]);
+    sandbox
+}
+
+/// A YAML (JSON) string literal.
+pub fn json(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+impl Sandbox {
+    /// Runs `wptdeploy ARGS` against the sandbox, with plain output.
+    pub fn wptdeploy(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command(bin())
+                .arg("--no-progress")
+                .args(args)
+                .output()
+                .expect("run wptdeploy"),
+        )
+    }
+}

@@ -1,0 +1,449 @@
+//! A local stand-in for a server: a real OpenSSH sshd on a free loopback
+//! port with throwaway keys, a `git daemon` serving the example app's
+//! repository (as a network remote would), and a directory for releases.
+//!
+//! Shared by the test suite and the sandbox (`scripts/sandbox`), so the
+//! demo and the proof run against the same thing.
+
+#![allow(dead_code)] // Each user of this file needs a different part of it.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Branches of the example app's origin, and what each is for.
+pub const BRANCHES: &[&str] = &[
+    "master",
+    "feature/comment-url",
+    "broken-build",
+    "broken-app",
+];
+
+/// The running sandbox. Dropping it stops sshd and the git daemon.
+pub struct Sandbox {
+    /// Everything lives here.
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    sshd: Child,
+    git_daemon: Child,
+    /// sshd's port on 127.0.0.1.
+    pub ssh_port: u16,
+    /// The bare origin repository.
+    pub origin: PathBuf,
+    /// `git://127.0.0.1:PORT/origin.git`.
+    pub origin_url: String,
+    /// The login user (this process's user).
+    pub user: String,
+    /// The client's private key.
+    pub key: PathBuf,
+    /// known_hosts holding the sandbox host's key.
+    pub known_hosts: PathBuf,
+    /// Where releases go.
+    pub base_path: PathBuf,
+    /// The inventory directory (`staging` inside it).
+    pub inventory: PathBuf,
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    run(Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=wptdeploy tests",
+            "-c",
+            "user.email=tests@wptdeploy.invalid",
+        ])
+        .args(args))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "{what} exited ({status}) before listening: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{what} did not listen on port {port} within 10s");
+}
+
+/// The current user's name.
+pub fn current_user() -> String {
+    run(Command::new("id").arg("-un")).trim().to_owned()
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    run(Command::new("id").arg("-u")).trim() == "0"
+}
+
+/// The example app's source.
+pub fn example_app() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl Sandbox {
+    /// Starts a sandbox in a fresh temporary directory.
+    pub fn start() -> Sandbox {
+        let tmp = tempfile::Builder::new()
+            .prefix("wptdeploy-sandbox-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_owned();
+        let mut sandbox = Sandbox::start_in(&dir);
+        sandbox._tmp = Some(tmp);
+        sandbox
+    }
+
+    /// Starts a sandbox in `dir` (which is kept).
+    pub fn start_in(dir: &Path) -> Sandbox {
+        let sshd_bin = Path::new("/usr/sbin/sshd");
+        assert!(
+            sshd_bin.exists(),
+            "OpenSSH's sshd is not installed: run `scripts/test` (it installs it) or `apt-get install openssh-server`"
+        );
+        std::fs::create_dir_all(dir).unwrap();
+        // Other users (become tests, a root sshd reading authorized_keys as the user) must get in.
+        run(Command::new("chmod").arg("755").arg(dir));
+        let user = current_user();
+        for name in ["host_ed25519", "client_key"] {
+            run(Command::new("ssh-keygen")
+                .args([
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    "wptdeploy-sandbox",
+                    "-f",
+                ])
+                .arg(dir.join(name)));
+        }
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+        run(Command::new("chmod")
+            .arg("644")
+            .arg(dir.join("authorized_keys")));
+        let ssh_port = free_port();
+        let config = format!(
+            "Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nPidFile {dir}/sshd.pid\n\
+             AuthorizedKeysFile {dir}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n",
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).unwrap();
+        if is_root() {
+            std::fs::create_dir_all("/run/sshd").unwrap();
+        }
+        let log = dir.join("sshd.log");
+        let mut sshd = Command::new(sshd_bin)
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start sshd");
+        wait_for_port(ssh_port, &mut sshd, "sshd", &log);
+        let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).unwrap();
+        let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        let known_hosts = dir.join("known_hosts");
+        std::fs::write(
+            &known_hosts,
+            format!("[127.0.0.1]:{ssh_port} {}\n", key_fields.join(" ")),
+        )
+        .unwrap();
+
+        let origin = build_origin(dir);
+        let git_port = free_port();
+        let git_log = dir.join("git-daemon.log");
+        let mut git_daemon = Command::new("git")
+            .args([
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--informative-errors",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={git_port}"))
+            .arg(format!("--base-path={}", dir.join("git").display()))
+            .arg(dir.join("git"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&git_log).unwrap())
+            .spawn()
+            .expect("start git daemon");
+        wait_for_port(git_port, &mut git_daemon, "git daemon", &git_log);
+
+        let sandbox = Sandbox {
+            dir: dir.to_owned(),
+            _tmp: None,
+            sshd,
+            git_daemon,
+            ssh_port,
+            origin,
+            origin_url: format!("git://127.0.0.1:{git_port}/origin.git"),
+            user,
+            key: dir.join("client_key"),
+            known_hosts,
+            base_path: dir.join("srv/wptdash"),
+            inventory: dir.join("inventory"),
+        };
+        sandbox.write_inventory(&[]);
+        sandbox
+    }
+
+    /// The full SHA of a branch or tag of the origin.
+    pub fn sha(&self, reference: &str) -> String {
+        git(
+            &self.origin,
+            &["rev-parse", &format!("{reference}^{{commit}}")],
+        )
+        .trim()
+        .to_owned()
+    }
+
+    /// Writes `inventory/staging` for this host, and `group_vars/all.yml`
+    /// with the sandbox defaults, overridden by `vars` (YAML values).
+    pub fn write_inventory(&self, vars: &[(&str, &str)]) {
+        std::fs::create_dir_all(self.inventory.join("group_vars")).unwrap();
+        std::fs::write(
+            self.inventory.join("staging"),
+            format!(
+                "[staging]\nsandbox-host ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+                self.ssh_port,
+                self.user,
+                self.key.display()
+            ),
+        )
+        .unwrap();
+        let q = |s: &str| serde_json::to_string(s).unwrap();
+        let mut defaults: Vec<(String, String)> = vec![
+            ("project_name".into(), q("wptdash")),
+            ("git_repo".into(), q(&self.origin_url)),
+            ("base_path".into(), q(&self.base_path.display().to_string())),
+            ("app_user".into(), q(&self.user)),
+            ("env".into(), q("staging")),
+            ("build_info_path".into(), q("wptdash/static/build.txt")),
+            ("restart_command".into(), q("")),
+            (
+                "healthcheck_command".into(),
+                q("{{ venv_path }}/bin/python manage.py routes"),
+            ),
+            ("db_password".into(), q("sandbox-db-secret")),
+            ("python".into(), q(SYSTEM_PYTHON)),
+        ];
+        for (key, value) in vars {
+            defaults.retain(|(k, _)| k != key);
+            defaults.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        let text: String = defaults
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
+        std::fs::write(self.inventory.join("group_vars/all.yml"), text).unwrap();
+    }
+
+    /// A `wptdeploy` command pointed at this sandbox, run from its directory
+    /// (so the built-in playbooks apply) with no ssh-agent.
+    pub fn command(&self, bin: &Path) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.current_dir(&self.dir)
+            .env_remove("SSH_AUTH_SOCK")
+            .env("HOME", &self.dir)
+            .arg("--inventory")
+            .arg(&self.inventory)
+            .arg("--known-hosts")
+            .arg(&self.known_hosts);
+        cmd
+    }
+
+    /// The release the `site` symlink points at, if any.
+    pub fn live_release(&self) -> Option<String> {
+        std::fs::read_link(self.base_path.join("site"))
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    }
+
+    /// The release directories (40-hex names) under `base_path`, sorted.
+    pub fn releases(&self) -> Vec<String> {
+        let mut found: Vec<String> = std::fs::read_dir(&self.base_path)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.len() == 40 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for child in [&mut self.sshd, &mut self.git_daemon] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Builds `git/origin.git` from the example app, with a branch per scenario.
+fn build_origin(dir: &Path) -> PathBuf {
+    let work = dir.join("work");
+    copy_tree(&example_app(), &work);
+    git(&work, &["init", "-q", "-b", "master"]);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "The example app"]);
+    git(&work, &["tag", "v1.0"]);
+
+    git(&work, &["checkout", "-q", "-b", "feature/comment-url"]);
+    let models = work.join("wptdash/models.py");
+    let text = std::fs::read_to_string(&models).unwrap();
+    std::fs::write(
+        &models,
+        text.replace(
+            "    repository_id = db.Column",
+            "    comment_url = db.Column(db.Text)\n    repository_id = db.Column",
+        ),
+    )
+    .unwrap();
+    git(
+        &work,
+        &["commit", "-q", "-am", "Add pull_request.comment_url"],
+    );
+
+    git(&work, &["checkout", "-q", "-b", "broken-build", "master"]);
+    git(&work, &["rm", "-q", "requirements.txt"]);
+    git(&work, &["commit", "-q", "-m", "Lose the requirements file"]);
+
+    git(&work, &["checkout", "-q", "-b", "broken-app", "master"]);
+    std::fs::write(
+        work.join("manage.py"),
+        "import sys\nsys.exit('broken on purpose')\n",
+    )
+    .unwrap();
+    git(&work, &["commit", "-q", "-am", "Break the app"]);
+
+    let origin = dir.join("git/origin.git");
+    std::fs::create_dir_all(dir.join("git")).unwrap();
+    run(Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&work)
+        .arg(&origin));
+    git(&origin, &["update-server-info"]);
+    origin
+}
+
+/// The Python every user on the machine can run.
+pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// A virtualenv with the example app's requirements, built once and reused
+/// (the deploy's `pip` step sees its stamp and skips the install).
+pub fn shared_venv() -> PathBuf {
+    let requirements = example_app().join("requirements.txt");
+    let digest = run(Command::new("sh")
+        .arg("-c")
+        .arg("sha256sum < \"$1\" | cut -d ' ' -f 1")
+        .arg("sh")
+        .arg(&requirements));
+    let digest = digest.trim();
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
+    let venv = target.join(format!("wptdeploy-venv-{}", &digest[..12]));
+    let stamp = venv.join(".wptdeploy-requirements");
+    if stamp.exists() {
+        return venv;
+    }
+    // One builder at a time, across test processes; the stamp is written last.
+    let lock = target.join(format!("wptdeploy-venv-{}.lock", &digest[..12]));
+    std::fs::create_dir_all(&target).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    struct Unlock(PathBuf);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+    while std::fs::create_dir(&lock).is_err() {
+        if stamp.exists() {
+            return venv;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited 15 minutes for {}",
+            lock.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _unlock = Unlock(lock);
+    if !stamp.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        // Debian's python, not a per-user one: other users (become) must run it.
+        run(Command::new(SYSTEM_PYTHON).args(["-m", "venv"]).arg(&venv));
+        run(Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "-r",
+            ])
+            .arg(&requirements));
+        run(Command::new("chmod").args(["-R", "a+rX"]).arg(&venv));
+        std::fs::write(&stamp, format!("{digest}\n")).unwrap();
+    }
+    venv
+}
