@@ -1,4 +1,7 @@
-//! Deploying a git ref as a release, end to end.
+//! Deploying a git ref as a release, end to end: build, switch, relink,
+//! force, prune, and failures that leave the live release alone.
+
+use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::sandbox;
 
@@ -13,6 +16,248 @@ fn first_deploy_builds_the_release_and_switches_to_it() {
         "{}",
         run.stderr
     );
-    let build = std::fs::read_to_string(s.base_path.join("site/wptdash/static/build.txt")).unwrap();
+    let site = s.base_path.join("site");
+    let build = std::fs::read_to_string(site.join("wptdash/static/build.txt")).unwrap();
     assert!(build.contains(&sha) && build.contains("staging"), "{build}");
+    let config = site.join("config.txt");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("name = wptdash")
+    );
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    assert!(
+        !s.base_path.join("temp").exists(),
+        "the clone was published, not left behind"
+    );
+    assert!(
+        !s.base_path.join(".wptdeploy-lock").exists(),
+        "the lock was released"
+    );
+    assert!(
+        run.stderr.contains("deployed"),
+        "summary table: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn redeploying_a_deployed_commit_relinks_without_rebuilding() {
+    let s = sandbox();
+    let sha = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let marker = s.base_path.join(&sha).join("built-once");
+    std::fs::write(&marker, "").unwrap();
+    // By branch name: cloned to resolve it, then found already built.
+    let by_branch = s.wptdeploy(&["staging", "--commit", "master"]).success();
+    assert!(
+        by_branch.stderr.contains("already built"),
+        "{}",
+        by_branch.stderr
+    );
+    // By full SHA (the rollback path): not even cloned.
+    let by_sha = s
+        .wptdeploy(&["staging", "--commit", &sha, "-e", "force=false"])
+        .success();
+    assert!(
+        by_sha
+            .stderr
+            .contains(&format!("release {sha} already built")),
+        "{}",
+        by_sha.stderr
+    );
+    assert!(
+        by_sha.stderr.contains("skipped publish release"),
+        "{}",
+        by_sha.stderr
+    );
+    assert!(marker.exists(), "the release was not rebuilt");
+    assert_eq!(s.releases(), vec![sha.clone()]);
+    assert_eq!(s.live_release(), Some(sha));
+}
+
+#[test]
+fn a_second_branch_then_back_to_the_first_sha() {
+    let s = sandbox();
+    let first = s.sha("master");
+    let second = s.sha("feature/comment-url");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
+        .success();
+    assert_eq!(s.live_release().as_deref(), Some(second.as_str()));
+    let models = std::fs::read_to_string(s.base_path.join("site/wptdash/models.py")).unwrap();
+    assert!(models.contains("comment_url"));
+    let back = s.wptdeploy(&["staging", "--commit", &first]).success();
+    assert_eq!(
+        s.live_release().as_deref(),
+        Some(first.as_str()),
+        "{}",
+        back.stderr
+    );
+    let mut both = vec![first, second];
+    both.sort();
+    assert_eq!(s.releases(), both);
+}
+
+#[test]
+fn force_rebuilds_a_deployed_commit() {
+    let s = sandbox();
+    let sha = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let marker = s.base_path.join(&sha).join("built-once");
+    std::fs::write(&marker, "").unwrap();
+    let run = s
+        .wptdeploy(&["staging", "--commit", &sha, "--force"])
+        .success();
+    assert!(
+        run.stderr.contains("changed publish release"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !marker.exists(),
+        "--force rebuilt the release from a fresh clone"
+    );
+    assert_eq!(s.live_release(), Some(sha));
+}
+
+#[test]
+fn pruning_keeps_the_newest_and_never_the_live_or_previous_release() {
+    let s = sandbox();
+    let shas: Vec<String> = ["one", "two", "three", "four"]
+        .iter()
+        .map(|b| s.new_branch(b))
+        .collect();
+    for branch in ["one", "two", "three", "four"] {
+        s.wptdeploy(&["staging", "--commit", branch, "-e", "keep_n_most_recent=2"])
+            .success();
+    }
+    let mut expected = vec![shas[2].clone(), shas[3].clone()];
+    expected.sort();
+    assert_eq!(s.releases(), expected, "two newest kept");
+    // Back to `three`: live is now the older release; `four` is the previous one.
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        &shas[2],
+        "-e",
+        "keep_n_most_recent=1",
+    ])
+    .success();
+    assert_eq!(
+        s.releases(),
+        expected,
+        "neither the live nor the previous release is pruned"
+    );
+    assert_eq!(s.live_release().as_deref(), Some(shas[2].as_str()));
+}
+
+#[test]
+fn a_failing_build_leaves_the_live_release_untouched() {
+    let s = sandbox();
+    let live = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let run = s
+        .wptdeploy(&["staging", "--commit", "broken-build"])
+        .failure(1)
+        .stderr_has("requirements file")
+        .stderr_has("deploy to staging failed on 1 of 1 host(s)");
+    assert_eq!(s.live_release(), Some(live.clone()), "{}", run.stderr);
+    assert_eq!(
+        s.releases(),
+        vec![live],
+        "the broken release was never published"
+    );
+    assert!(
+        !s.base_path.join(".wptdeploy-lock").exists(),
+        "the lock was released after the failure"
+    );
+}
+
+#[test]
+fn a_failing_health_check_switches_back_and_restarts_the_previous_release() {
+    let s = sandbox();
+    let restarts = s.dir.join("restarts.log");
+    s.write_inventory(&[
+        (
+            "venv_path",
+            &crate::support::json(&crate::support::shared_venv().display().to_string()),
+        ),
+        (
+            "restart_command",
+            &crate::support::json(&format!(
+                "readlink {{{{ site_path }}}} >> {}",
+                restarts.display()
+            )),
+        ),
+        ("healthcheck_retries", "2"),
+        ("healthcheck_delay", "0"),
+    ]);
+    let live = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let run = s
+        .wptdeploy(&["staging", "--commit", "broken-app"])
+        .failure(1)
+        .stderr_has("broken on purpose")
+        .stderr_has("rolled back");
+    assert_eq!(s.live_release(), Some(live.clone()), "{}", run.stderr);
+    let log = std::fs::read_to_string(&restarts).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "restart, restart of the new release, restart after switching back: {log}"
+    );
+    assert!(lines[1].ends_with(&s.sha("broken-app")));
+    assert!(lines[2].ends_with(&live));
+    assert!(!s.base_path.join(".wptdeploy-lock").exists());
+}
+
+#[test]
+fn check_shows_the_exact_commands_and_changes_nothing() {
+    let s = sandbox();
+    let tree = |s: &crate::support::Sandbox| {
+        let out = std::process::Command::new("find")
+            .arg(s.dir.join("srv"))
+            .arg("-printf")
+            .arg("%p %s %T@\n")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let before = tree(&s);
+    let fresh = s
+        .wptdeploy(&["staging", "--commit", "feature/comment-url", "--check"])
+        .success();
+    assert_eq!(tree(&s), before, "--check on a fresh host changed nothing");
+    assert!(
+        fresh.stderr.contains("git clone --quiet --no-checkout"),
+        "{}",
+        fresh.stderr
+    );
+    assert!(fresh.stderr.contains("mv -Tf"), "{}", fresh.stderr);
+    assert!(
+        fresh.stderr.contains(&s.sha("feature/comment-url")),
+        "the ref was resolved read-only: {}",
+        fresh.stderr
+    );
+    assert!(
+        !fresh.stderr.contains("sandbox-db-secret"),
+        "templates' content is not shown"
+    );
+
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let before = tree(&s);
+    let deployed = s
+        .wptdeploy(&["staging", "--commit", "feature/comment-url", "--check"])
+        .success();
+    assert_eq!(
+        tree(&s),
+        before,
+        "--check on a deployed host changed nothing"
+    );
+    assert!(deployed.stderr.contains("planned"), "{}", deployed.stderr);
 }

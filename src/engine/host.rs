@@ -240,23 +240,24 @@ impl HostRun {
         index: usize,
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
+        let mut outcome = None;
         if let Some(probe) = &prepared.probe {
             let output = self.exec(probe).await?;
-            return prepared
-                .outcome(&output)
-                .map(Some)
-                .map_err(|failure| Stop::Step {
-                    step: prepared.name.clone(),
-                    failure,
-                });
-        }
-        let step = &self.shared.plan.playbook.steps[index];
-        if let Some(name) = &step.register {
+            let mut probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
+                step: prepared.name.clone(),
+                failure,
+            })?;
+            probed.changed = false;
+            if matches!(prepared.kind, Kind::Run { changes: false }) {
+                return Ok(Some(probed));
+            }
+            outcome = Some(probed);
+        } else if let Some(name) = &self.shared.plan.playbook.steps[index].register {
             self.registered.insert(name.clone(), Unknown::value(name));
         }
         let command = match &prepared.kind {
-            Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).command_line(),
-            _ => prepared.command.command_line(),
+            Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).plan_text(),
+            _ => prepared.command.plan_text(),
         };
         self.shared.reporter.report(&Event::StepPlanned {
             host: self.host().name.clone(),
@@ -264,7 +265,14 @@ impl HostRun {
             total: self.shared.plan.playbook.steps.len(),
             name: prepared.name.clone(),
             command,
+            note: outcome.as_ref().and_then(|o| o.note.clone()),
         });
+        if let (Some(probed), Some(name)) =
+            (outcome, &self.shared.plan.playbook.steps[index].register)
+        {
+            self.registered
+                .insert(name.clone(), probed.register.unwrap_or_default());
+        }
         Ok(None)
     }
 

@@ -148,8 +148,10 @@ pub enum Event {
         total: usize,
         /// Rendered name.
         name: String,
-        /// The exact command line.
+        /// The exact command.
         command: String,
+        /// What a read-only probe found out (e.g. the resolved release).
+        note: Option<String>,
     },
     /// A step ended.
     StepFinished {

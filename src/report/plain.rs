@@ -72,14 +72,25 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             total,
             name,
             command,
-        } => format!(
-            "[{host}] {index:>2}/{total} {name}\n{}",
-            command
+            note,
+        } => {
+            let note = note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let body: Vec<String> = command
                 .lines()
-                .map(|l| format!("         $ {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
+                .enumerate()
+                .map(|(i, l)| {
+                    if i == 0 {
+                        format!("         $ {l}")
+                    } else {
+                        format!("           {l}")
+                    }
+                })
+                .collect();
+            format!(
+                "[{host}] {index:>2}/{total} planned {name}{note}\n{}",
+                body.join("\n")
+            )
+        }
         Event::StepFinished {
             host,
             index,

@@ -101,7 +101,38 @@ impl RemoteCommand {
         }
     }
 
+    /// For plans: a one-line script as its exact command line; a longer
+    /// script as the wrapper line followed by the script itself, verbatim.
+    pub fn plan_text(&self) -> String {
+        let script = self.script_with_cwd();
+        if !script.trim_end().contains('\n') {
+            return self.command_line();
+        }
+        let mut text = self.prefix(SudoAuth::NonInteractive);
+        text.push_str("sh -c \"$SCRIPT\", SCRIPT being:\n");
+        for line in script.trim_end().lines() {
+            text.push_str("| ");
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.trim_end().to_owned()
+    }
+
+    fn script_with_cwd(&self) -> String {
+        match &self.cwd {
+            Some(dir) => format!("cd {} && {}", quote(dir), self.script),
+            None => self.script.clone(),
+        }
+    }
+
     fn line(&self, auth: SudoAuth<'_>) -> String {
+        let mut line = self.prefix(auth);
+        let _ = write!(line, "sh -c {}", quote(&self.script_with_cwd()));
+        line
+    }
+
+    /// `timeout`, `sudo` and `env`, as they precede `sh -c`.
+    fn prefix(&self, auth: SudoAuth<'_>) -> String {
         let mut line = String::new();
         if let Some(timeout) = self.timeout {
             let _ = write!(line, "timeout -k 5 {} ", timeout.as_secs().max(1));
@@ -119,11 +150,6 @@ impl RemoteCommand {
                 let _ = write!(line, "{name}={} ", quote(value));
             }
         }
-        let script = match &self.cwd {
-            Some(dir) => format!("cd {} && {}", quote(dir), self.script),
-            None => self.script.clone(),
-        };
-        let _ = write!(line, "sh -c {}", quote(&script));
         line
     }
 }

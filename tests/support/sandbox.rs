@@ -250,6 +250,22 @@ impl Sandbox {
         .to_owned()
     }
 
+    /// Adds a branch with one more commit on top of master; returns its SHA.
+    pub fn new_branch(&self, name: &str) -> String {
+        let work = self.dir.join("work");
+        git(&work, &["checkout", "-q", "-B", name, "master"]);
+        std::fs::write(work.join(format!("{name}.txt")), name).unwrap();
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", name]);
+        run(Command::new("git")
+            .arg("-C")
+            .arg(&work)
+            .args(["push", "-q", "--force"])
+            .arg(&self.origin)
+            .arg(format!("{name}:{name}")));
+        self.sha(name)
+    }
+
     /// Writes `inventory/staging` for this host, and `group_vars/all.yml`
     /// with the sandbox defaults, overridden by `vars` (YAML values).
     pub fn write_inventory(&self, vars: &[(&str, &str)]) {
