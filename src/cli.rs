@@ -83,10 +83,10 @@ pub struct UnlockArgs {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// Inventory file or directory [default: ./inventory, then ./ansible/inventory].
-    #[arg(short, long, value_name = "PATH")]
+    #[arg(short, long, value_name = "PATH", env = "WPTDEPLOY_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// Directory whose files override the built-in playbooks [default: ./playbooks].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", env = "WPTDEPLOY_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,
     /// Log in as this user (over `ansible_user`).
     #[arg(short, long, value_name = "NAME")]
@@ -98,7 +98,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     pub become_password_file: Option<PathBuf>,
     /// known_hosts file to check host keys against [default: ~/.ssh/known_hosts].
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = "WPTDEPLOY_KNOWN_HOSTS")]
     pub known_hosts: Option<PathBuf>,
     /// Record the keys of hosts not yet in known_hosts (changed keys are still refused).
     #[arg(long)]

@@ -3,4 +3,5 @@
 mod support;
 
 mod deploy;
+mod lock;
 mod safety;

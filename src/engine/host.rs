@@ -377,8 +377,9 @@ impl HostRun {
             .await
     }
 
-    /// Switches back to the previous release and restarts it again.
-    async fn roll_back(&mut self) -> Result<Option<String>, String> {
+    /// Switches back to the previous release and restarts it again;
+    /// returns the release live again and whether it was restarted.
+    async fn roll_back(&mut self) -> Result<Option<(String, bool)>, String> {
         let Some(switched) = self.switched.take() else {
             return Ok(None);
         };
@@ -407,7 +408,7 @@ impl HostRun {
                 ));
             }
         }
-        Ok(Some(switched.previous))
+        Ok(Some((switched.previous, !self.restarts.is_empty())))
     }
 
     async fn finish(mut self, result: Result<(), Stop>, started: Instant) -> HostSummary {
@@ -428,11 +429,14 @@ impl HostRun {
                 HostResult::Failed
             };
             match self.roll_back().await {
-                Ok(Some(to)) => {
-                    self.summary.result = HostResult::RolledBack;
+                Ok(Some((to, restarted))) => {
+                    if !matches!(stop, Stop::Interrupted) {
+                        self.summary.result = HostResult::RolledBack;
+                    }
                     self.shared.reporter.report(&Event::RolledBack {
                         host: name.clone(),
                         to,
+                        restarted,
                     });
                 }
                 Ok(None) => {}

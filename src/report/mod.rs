@@ -183,6 +183,8 @@ pub enum Event {
         host: String,
         /// The release live again.
         to: String,
+        /// Whether the restart steps ran again for it.
+        restarted: bool,
     },
     /// Something the user should know.
     Warning {

@@ -116,9 +116,14 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
         Event::LockWaiting { host, holder } => {
             format!("[{host}] waiting for the deploy lock, held by {holder}")
         }
-        Event::RolledBack { host, to } => {
-            format!("[{host}] rolled back: {to} is live again and was restarted")
-        }
+        Event::RolledBack {
+            host,
+            to,
+            restarted,
+        } => format!(
+            "[{host}] rolled back: {to} is live again{}",
+            if *restarted { " and was restarted" } else { "" }
+        ),
         Event::Warning { host, message } => match host {
             Some(host) => format!("[{host}] warning: {message}"),
             None => format!("warning: {message}"),

@@ -23,6 +23,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `command` to completion.
+    pub fn from_command(command: &mut std::process::Command) -> Run {
+        Run::from(command.output().expect("run wptdeploy"))
+    }
+
     fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),

@@ -314,10 +314,8 @@ impl Sandbox {
         cmd.current_dir(&self.dir)
             .env_remove("SSH_AUTH_SOCK")
             .env("HOME", &self.dir)
-            .arg("--inventory")
-            .arg(&self.inventory)
-            .arg("--known-hosts")
-            .arg(&self.known_hosts);
+            .env("WPTDEPLOY_INVENTORY", &self.inventory)
+            .env("WPTDEPLOY_KNOWN_HOSTS", &self.known_hosts);
         cmd
     }
 

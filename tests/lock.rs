@@ -1,0 +1,163 @@
+//! The deploy lock: two deploys never interleave, and the lock never
+//! outlives the deploy that took it, however it ends.
+
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Sandbox, bin, json, sandbox, shared_venv};
+
+fn slow_health_sandbox(seconds: u32) -> Sandbox {
+    let s = sandbox();
+    s.write_inventory(&[
+        ("venv_path", &json(&shared_venv().display().to_string())),
+        ("healthcheck_command", &json(&format!("sleep {seconds}"))),
+    ]);
+    s
+}
+
+fn spawn(s: &Sandbox, args: &[&str]) -> Child {
+    s.command(bin())
+        .arg("--no-progress")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lock_dir(s: &Sandbox) -> std::path::PathBuf {
+    s.base_path.join(".wptdeploy-lock")
+}
+
+#[test]
+fn a_second_deploy_is_refused_naming_the_holder_and_the_lock_goes_with_success() {
+    let s = slow_health_sandbox(3);
+    let mut first = spawn(&s, &["staging", "--commit", "master"]);
+    wait_for(&lock_dir(&s).join("info"));
+    let second = s
+        .wptdeploy(&["staging", "--commit", "feature/comment-url"])
+        .failure(1)
+        .stderr_has("the deploy lock on sandbox-host is held by")
+        .stderr_has("(commit master, `wptdeploy staging --commit master`)")
+        .stderr_has("hint: if that deploy is dead: `wptdeploy unlock staging`");
+    assert!(
+        second.stderr.contains(&format!("{}@", s.user)),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        lock_dir(&s).exists(),
+        "the refused deploy did not remove the holder's lock"
+    );
+    assert!(first.wait().unwrap().success());
+    assert!(!lock_dir(&s).exists(), "released after success");
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+}
+
+#[test]
+fn lock_wait_waits_for_the_holder_to_finish() {
+    let s = slow_health_sandbox(2);
+    let mut first = spawn(&s, &["staging", "--commit", "master"]);
+    wait_for(&lock_dir(&s).join("info"));
+    let second = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "feature/comment-url",
+            "--lock-wait",
+            "60s",
+        ])
+        .success()
+        .stderr_has("waiting for the deploy lock");
+    assert!(first.wait().unwrap().success(), "{}", second.stderr);
+    assert_eq!(s.live_release(), Some(s.sha("feature/comment-url")));
+}
+
+#[test]
+fn ctrl_c_releases_the_lock_and_switches_back() {
+    let s = slow_health_sandbox(60);
+    s.write_inventory(&[("venv_path", &json(&shared_venv().display().to_string()))]);
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    s.write_inventory(&[
+        ("venv_path", &json(&shared_venv().display().to_string())),
+        ("healthcheck_command", &json("sleep 60")),
+    ]);
+    let mut deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
+    // Wait until the new release is live and the health check is running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while s.live_release() != Some(s.sha("feature/comment-url")) {
+        assert!(Instant::now() < deadline, "never switched");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let pid = deploy.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let output = deploy.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "stopped promptly"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!lock_dir(&s).exists(), "released after Ctrl-C: {stderr}");
+    assert_eq!(
+        s.live_release(),
+        Some(s.sha("master")),
+        "switched back: {stderr}"
+    );
+}
+
+#[test]
+fn unlock_shows_a_stale_lock_and_removes_it() {
+    let s = sandbox();
+    std::fs::create_dir_all(lock_dir(&s)).unwrap();
+    std::fs::write(
+        lock_dir(&s).join("info"),
+        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
+    )
+    .unwrap();
+    s.wptdeploy(&["staging"])
+        .failure(1)
+        .stderr_has("held by alice@laptop since");
+    // No terminal: it will not remove without --yes.
+    let refused = crate::support::Run::from_command(
+        s.command(bin())
+            .args(["unlock", "staging"])
+            .stdin(Stdio::null()),
+    );
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("pass `--yes`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(lock_dir(&s).exists());
+    let unlocked =
+        crate::support::Run::from_command(s.command(bin()).args(["unlock", "staging", "--yes"]));
+    assert_eq!(unlocked.code, 0, "{}", unlocked.stderr);
+    assert!(
+        unlocked.stderr.contains("locked by alice@laptop"),
+        "{}",
+        unlocked.stderr
+    );
+    assert!(unlocked.stderr.contains("lock removed"));
+    assert!(!lock_dir(&s).exists());
+    s.wptdeploy(&["staging"]).success();
+}
