@@ -2,6 +2,7 @@
 
 mod support;
 
+mod become_user;
 mod deploy;
 mod lock;
 mod safety;

@@ -316,16 +316,19 @@ impl HostRun {
             .map(|wait| Instant::now() + wait);
         let mut announced = false;
         loop {
-            let output = self
-                .exec(&spec.acquire(&self.shared.options.lock_owner))
-                .await?;
+            let acquire = spec.acquire(&self.shared.options.lock_owner);
+            let output = self.exec(&acquire).await?;
             if output.exit_code != 0 {
+                let mut failure = steps::failure(&acquire, &output);
+                if failure.hints.is_empty() {
+                    failure.hints.push(format!(
+                        "the parent of {} must exist and be writable by the `become` user",
+                        spec.path
+                    ));
+                }
                 return Err(Stop::Step {
                     step: "take the deploy lock".into(),
-                    failure: StepFailure {
-                        message: format!("could not create {}: {}", spec.path, output.stderr.trim()),
-                        hints: vec!["the lock's parent directory must exist and be writable by the `become` user".into()],
-                    },
+                    failure,
                 });
             }
             let Some(holder) = lock::holder(&output) else {

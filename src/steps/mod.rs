@@ -316,7 +316,7 @@ pub fn markers(stdout: &str) -> BTreeMap<String, String> {
 }
 
 /// Explains a non-zero exit, recognising sudo's and the timeout's own.
-fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
+pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
     let stderr = output.stderr.trim();
     let tail: Vec<&str> = stderr
         .lines()

@@ -75,16 +75,25 @@ impl RemoteCommand {
     /// The command line exactly as the host runs it, as shown in plans.
     /// Standard input (a file's content, a sudo password) is not part of it.
     pub fn command_line(&self) -> String {
-        self.line(SudoAuth::NonInteractive)
+        self.line(SudoAuth::NonInteractive, "")
     }
 
     /// The command line for `auth`, followed by the here-document that
     /// carries standard input. `delimiter` must not occur as a line in the
     /// input: callers pass a random token.
+    ///
+    /// With a sudo password, the input starts with the password and a marker
+    /// line. sudo reads the password only when it needs one (not when its
+    /// credentials are cached, nor for a `NOPASSWD` rule), so a wrapper
+    /// under sudo discards lines up to the marker: the command's input is
+    /// right either way, and the password never reaches the command.
     pub fn with_input(&self, auth: SudoAuth<'_>, delimiter: &str) -> String {
+        let marker = format!("{delimiter}_DATA");
         let mut input = String::new();
         if let (SudoAuth::Password(password), Some(_)) = (auth, &self.become_user) {
             input.push_str(password);
+            input.push('\n');
+            input.push_str(&marker);
             input.push('\n');
         }
         if let Some(stdin) = &self.stdin {
@@ -93,7 +102,7 @@ impl RemoteCommand {
                 input.push('\n');
             }
         }
-        let line = self.line(auth);
+        let line = self.line(auth, &marker);
         if input.is_empty() {
             format!("{line} </dev/null\n")
         } else {
@@ -108,7 +117,7 @@ impl RemoteCommand {
         if !script.trim_end().contains('\n') {
             return self.command_line();
         }
-        let mut text = self.prefix(SudoAuth::NonInteractive);
+        let mut text = self.prefix() + &self.env_prefix();
         text.push_str("sh -c \"$SCRIPT\", SCRIPT being:\n");
         for line in script.trim_end().lines() {
             text.push_str("| ");
@@ -125,32 +134,53 @@ impl RemoteCommand {
         }
     }
 
-    fn line(&self, auth: SudoAuth<'_>) -> String {
-        let mut line = self.prefix(auth);
-        let _ = write!(line, "sh -c {}", quote(&self.script_with_cwd()));
+    fn line(&self, auth: SudoAuth<'_>, marker: &str) -> String {
+        let command = format!(
+            "{}sh -c {}",
+            self.env_prefix(),
+            quote(&self.script_with_cwd())
+        );
+        match (&self.become_user, auth) {
+            (Some(user), SudoAuth::Password(_)) => {
+                let skip = format!(
+                    "read -r l; [ \"$l\" = {m} ] || read -r l; [ \"$l\" = {m} ] || exit 98; exec {command}",
+                    m = quote(marker)
+                );
+                format!(
+                    "{}sudo -S -p '' -u {} -- sh -c {}",
+                    self.timeout_prefix(),
+                    quote(user),
+                    quote(&skip)
+                )
+            }
+            _ => format!("{}{command}", self.prefix()),
+        }
+    }
+
+    /// `timeout` and `sudo -n`, as they precede `env` and `sh -c`.
+    fn prefix(&self) -> String {
+        let mut line = self.timeout_prefix();
+        if let Some(user) = &self.become_user {
+            let _ = write!(line, "sudo -n -u {} -- ", quote(user));
+        }
         line
     }
 
-    /// `timeout`, `sudo` and `env`, as they precede `sh -c`.
-    fn prefix(&self, auth: SudoAuth<'_>) -> String {
-        let mut line = String::new();
-        if let Some(timeout) = self.timeout {
-            let _ = write!(line, "timeout -k 5 {} ", timeout.as_secs().max(1));
+    fn timeout_prefix(&self) -> String {
+        self.timeout
+            .map(|t| format!("timeout -k 5 {} ", t.as_secs().max(1)))
+            .unwrap_or_default()
+    }
+
+    fn env_prefix(&self) -> String {
+        if self.env.is_empty() {
+            return String::new();
         }
-        if let Some(user) = &self.become_user {
-            let flags = match auth {
-                SudoAuth::NonInteractive => "-n",
-                SudoAuth::Password(_) => "-S -p ''",
-            };
-            let _ = write!(line, "sudo {flags} -u {} -- ", quote(user));
+        let mut text = "env ".to_owned();
+        for (name, value) in &self.env {
+            let _ = write!(text, "{name}={} ", quote(value));
         }
-        if !self.env.is_empty() {
-            line.push_str("env ");
-            for (name, value) in &self.env {
-                let _ = write!(line, "{name}={} ", quote(value));
-            }
-        }
-        line
+        text
     }
 }
 
@@ -206,8 +236,34 @@ mod tests {
         let text = command.with_input(SudoAuth::Password("s3cret"), "EOF_1");
         let first_line = text.lines().next().unwrap();
         assert!(!first_line.contains("s3cret"));
-        assert!(first_line.contains("sudo -S -p ''"));
-        assert!(text.ends_with("<<'EOF_1'\ns3cret\ndata\nEOF_1\n"));
+        assert!(first_line.starts_with("sudo -S -p '' -u app -- sh -c "));
+        assert!(text.ends_with("<<'EOF_1'\ns3cret\nEOF_1_DATA\ndata\nEOF_1\n"));
+    }
+
+    /// Whether or not sudo reads the password line, the command gets only its data.
+    #[test]
+    fn the_password_line_never_reaches_the_command() {
+        let command = RemoteCommand {
+            script: "cat".into(),
+            become_user: Some("app".into()),
+            stdin: Some("data".into()),
+            ..RemoteCommand::default()
+        };
+        let text = command.with_input(SudoAuth::Password("s3cret"), "EOF_1");
+        // Stand in for sudo: one that consumes the password, one that does not.
+        for fake_sudo in ["read -r pw; shift 6; \"$@\"", "shift 6; \"$@\""] {
+            let script = format!("sudo() {{ {fake_sudo}; }}\n{text}");
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                "data\n",
+                "{fake_sudo}"
+            );
+        }
     }
 
     #[test]

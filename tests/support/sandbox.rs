@@ -107,6 +107,38 @@ pub fn is_root() -> bool {
     run(Command::new("id").arg("-u")).trim() == "0"
 }
 
+/// A login user whose sudo asks for a password (created once; needs root).
+/// Returns its name and password.
+pub fn password_sudo_user() -> (&'static str, &'static str) {
+    const USER: &str = "wptd-sudo-pw";
+    const PASSWORD: &str = "Correct-Horse-7";
+    assert!(
+        is_root(),
+        "this test creates a user and a sudoers rule, so it needs root (CI runs as root); run `scripts/test` as root"
+    );
+    if !Command::new("id")
+        .arg(USER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+    {
+        run(Command::new("useradd").args(["-m", "-s", "/bin/sh", USER]));
+    }
+    run(Command::new("sh")
+        .arg("-c")
+        .arg(format!("echo '{USER}:{PASSWORD}' | chpasswd")));
+    let rule = format!("{USER} ALL=(ALL:ALL) ALL\n");
+    let path = Path::new("/etc/sudoers.d/wptdeploy-tests");
+    if std::fs::read_to_string(path).ok().as_deref() != Some(rule.as_str()) {
+        std::fs::write(path, rule).unwrap();
+        run(Command::new("chmod").arg("0440").arg(path));
+        run(Command::new("visudo").arg("-cf").arg(path));
+    }
+    (USER, PASSWORD)
+}
+
 /// The example app's source.
 pub fn example_app() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app")
