@@ -95,7 +95,7 @@ fn ctrl_c_releases_the_lock_and_switches_back() {
         ("venv_path", &json(&shared_venv().display().to_string())),
         ("healthcheck_command", &json("sleep 60")),
     ]);
-    let mut deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
+    let deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
     // Wait until the new release is live and the health check is running.
     let deadline = Instant::now() + Duration::from_secs(30);
     while s.live_release() != Some(s.sha("feature/comment-url")) {
