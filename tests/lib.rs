@@ -4,5 +4,7 @@ mod support;
 
 mod become_user;
 mod deploy;
+mod input;
 mod lock;
+mod output;
 mod safety;

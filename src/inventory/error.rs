@@ -42,20 +42,23 @@ pub enum InventoryError {
     },
 }
 
+/// serde_yaml's message without the " at line N column M" of the problem
+/// itself (shown up front as `file:line:`); other locations stay.
+pub fn without_location(message: &str, location: Option<serde_yaml::Location>) -> String {
+    match location {
+        Some(l) => {
+            let mark = format!(" at line {} column {}", l.line(), l.column());
+            message.replacen(&mark, "", 1)
+        }
+        None => message.to_owned(),
+    }
+}
+
 impl InventoryError {
     /// A YAML error, located at its file and line.
     pub fn from_yaml(path: &std::path::Path, error: &serde_yaml::Error) -> Self {
         let line = error.location().map_or(1, |l| l.line());
-        let message = error.to_string();
-        // serde_yaml appends " at line N column M"; the location is shown up front instead.
-        let message = match message.rfind(" at line ") {
-            Some(at) => format!(
-                "{} (column {})",
-                &message[..at],
-                error.location().map_or(1, |l| l.column())
-            ),
-            None => message,
-        };
+        let message = without_location(&error.to_string(), error.location());
         InventoryError::Syntax {
             path: path.to_owned(),
             line,

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
-pub use error::InventoryError;
+pub use error::{InventoryError, without_location};
+
 use model::Groups;
 pub use model::Vars;
 

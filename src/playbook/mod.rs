@@ -138,11 +138,10 @@ impl Playbook {
         };
         let raw: RawPlaybook = serde_yaml::from_str(&text).map_err(|e| {
             let line = e.location().map_or(0, |l| l.line());
-            let message = e.to_string();
-            let message = message
-                .rfind(" at line ")
-                .map_or(message.clone(), |at| message[..at].to_owned());
-            invalid(line, message)
+            invalid(
+                line,
+                crate::inventory::without_location(&e.to_string(), e.location()),
+            )
         })?;
         let lines = step_lines(&text);
         let mut steps = raw.steps;

@@ -1,0 +1,150 @@
+//! Inventories and playbooks as users write them, and as they get them
+//! wrong: errors point at the file and line, before any connection.
+
+use crate::support::{Run, bin, json, sandbox, shared_venv};
+
+#[test]
+fn a_malformed_inventory_line_points_at_file_and_line() {
+    let s = sandbox();
+    std::fs::write(
+        s.inventory.join("staging"),
+        "[staging]\nweb1 ansible_port\n",
+    )
+    .unwrap();
+    s.wptdeploy(&["staging"])
+        .failure(2)
+        .stderr_has("staging:2: expected `key=value` after the host name, found `ansible_port`");
+}
+
+#[test]
+fn malformed_group_vars_point_at_file_and_line() {
+    let s = sandbox();
+    std::fs::write(
+        s.inventory.join("group_vars/all.yml"),
+        "project_name: x\ngit_repo: a: b\n",
+    )
+    .unwrap();
+    let run = s.wptdeploy(&["staging"]).failure(2);
+    assert!(
+        run.stderr
+            .contains("group_vars/all.yml:2: mapping values are not allowed in this context"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_playbook_with_an_unknown_key_points_at_file_and_line() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("deploy.yml"),
+        "steps:\n  - name: one\n    run: true\n  - name: two\n    runn: true\n",
+    )
+    .unwrap();
+    let run = Run::from_command(s.command(bin()).args(["staging", "--playbooks"]).arg(&dir));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("deploy.yml:5: steps[1]: unknown field `runn`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_undefined_variable_is_named_with_where_to_define_it() {
+    let s = sandbox();
+    std::fs::write(s.inventory.join("group_vars/all.yml"), "git_repo: x\n").unwrap();
+    s.wptdeploy(&["staging"])
+        .failure(2)
+        .stderr_has("undefined variable `project_name`")
+        .stderr_has("hint: define it in");
+}
+
+#[test]
+fn an_unknown_environment_lists_the_known_ones() {
+    let s = sandbox();
+    s.wptdeploy(&["qa"])
+        .failure(2)
+        .stderr_has("environment `qa` is not an inventory file or group")
+        .stderr_has("hint: known environments: staging");
+}
+
+#[test]
+fn prod_means_production() {
+    let s = sandbox();
+    std::fs::rename(s.inventory.join("staging"), s.inventory.join("production")).unwrap();
+    let run = s.wptdeploy(&["prod", "--commit", "master"]).success();
+    assert!(
+        run.stderr.contains("deploying master to production"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+}
+
+#[test]
+fn a_yaml_inventory_works_like_an_ini_one() {
+    let s = sandbox();
+    std::fs::remove_file(s.inventory.join("staging")).unwrap();
+    std::fs::write(
+        s.inventory.join("hosts.yml"),
+        format!(
+            "all:\n  children:\n    staging:\n      hosts:\n        web1:\n          ansible_host: 127.0.0.1\n          ansible_port: {}\n          ansible_user: {}\n          ansible_ssh_private_key_file: {}\n",
+            s.ssh_port,
+            s.user,
+            s.key.display()
+        ),
+    )
+    .unwrap();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+}
+
+/// wptdash's own layout: `ansible/inventory/staging`, its variables in
+/// `ansible/group_vars/all/`, including a vault file wptdeploy cannot read.
+#[test]
+fn wptdash_ansible_tree_works_unchanged() {
+    let s = sandbox();
+    let ansible = s.dir.join("ansible");
+    std::fs::create_dir_all(ansible.join("inventory")).unwrap();
+    std::fs::create_dir_all(ansible.join("group_vars/all")).unwrap();
+    std::fs::copy(
+        s.inventory.join("staging"),
+        ansible.join("inventory/staging"),
+    )
+    .unwrap();
+    let vars = std::fs::read_to_string(s.inventory.join("group_vars/all.yml")).unwrap();
+    std::fs::write(ansible.join("group_vars/all/vars.yml"), vars).unwrap();
+    std::fs::write(
+        ansible.join("group_vars/all/vault"),
+        "$ANSIBLE_VAULT;1.1;AES256\n3130\n",
+    )
+    .unwrap();
+    let run = Run::from_command(s.command(bin()).env_remove("WPTDEPLOY_INVENTORY").args([
+        "--no-progress",
+        "staging",
+        "--commit",
+        "master",
+        "--inventory",
+        "ansible/inventory",
+    ]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("encrypted with ansible-vault and was not read"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    // With no --inventory at all, ./ansible/inventory is found too.
+    let found = Run::from_command(s.command(bin()).env_remove("WPTDEPLOY_INVENTORY").args([
+        "--no-progress",
+        "staging",
+        "--check",
+    ]));
+    assert_eq!(found.code, 0, "{}", found.stderr);
+    let _ = (json, shared_venv);
+}

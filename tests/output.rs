@@ -1,0 +1,60 @@
+//! What a user or CI sees: JSON events, quiet runs, error lines.
+
+use crate::support::sandbox;
+
+#[test]
+fn json_output_is_one_event_per_line_with_the_host_on_step_events() {
+    let s = sandbox();
+    let run = s
+        .wptdeploy(&["staging", "--commit", "master", "--output", "json"])
+        .success();
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert_eq!(kinds.last(), Some(&"run_finished"));
+    assert!(events.last().unwrap()["ok"].as_bool().unwrap());
+    for event in events.iter().filter(|e| e["event"] == "step_finished") {
+        assert_eq!(event["host"], "sandbox-host");
+    }
+    let summary = events
+        .iter()
+        .find(|e| e["event"] == "host_finished")
+        .unwrap();
+    assert_eq!(summary["summary"]["result"], "deployed");
+    assert_eq!(summary["summary"]["release"], s.sha("master").as_str());
+    assert!(
+        run.stderr.is_empty(),
+        "stderr stays quiet with --output json: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
+    let s = sandbox();
+    let ok = s
+        .wptdeploy(&["staging", "--commit", "master", "-q"])
+        .success();
+    assert_eq!((ok.stdout.as_str(), ok.stderr.as_str()), ("", ""));
+    let failed = s
+        .wptdeploy(&["staging", "--commit", "broken-build", "-q"])
+        .failure(1);
+    let lines: Vec<&str> = failed.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: deploy to staging failed on 1 of 1 host(s)"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !failed.stderr.contains("changed"),
+        "no step lines when quiet: {}",
+        failed.stderr
+    );
+}
