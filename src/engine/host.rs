@@ -187,7 +187,7 @@ impl HostRun {
                 if !go {
                     let name = templates
                         .render(&step.name.0, &ctx)
-                        .unwrap_or_else(|_| step.name.0.clone());
+                        .map_or_else(|_| step.name.0.clone(), |n| n.trim().to_owned());
                     self.summary.skipped += 1;
                     self.report_step(index, &name, StepStatus::Skipped, started, None);
                     continue;

@@ -101,7 +101,7 @@ pub fn prepare(
     login_user: &str,
 ) -> Result<Prepared, TemplateError> {
     let text = |t: &Tmpl| templates.render(&t.0, ctx);
-    let name = text(&step.name)?;
+    let name = text(&step.name)?.trim().to_owned();
     let become_user = step
         .become_user
         .as_ref()
