@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let keep = std::env::args().any(|a| a == "--keep");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".sandbox");
     if dir.exists() {
-        if let Some(pid) = std::fs::read_to_string(dir.join("sshd.pid")).ok() {
+        if let Ok(pid) = std::fs::read_to_string(dir.join("sshd.pid")) {
             // A kept sandbox from an earlier run: stop its sshd first.
             let _ = std::process::Command::new("kill").arg(pid.trim()).status();
         }

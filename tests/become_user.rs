@@ -26,15 +26,7 @@ fn as_www_data(s: &Sandbox) {
 }
 
 fn login_as(s: &Sandbox, user: &str) {
-    std::fs::write(
-        s.inventory.join("staging"),
-        format!(
-            "[staging]\nsandbox-host ansible_host=127.0.0.1 ansible_port={} ansible_user={user} ansible_ssh_private_key_file={}\n",
-            s.ssh_port,
-            s.key.display()
-        ),
-    )
-    .unwrap();
+    s.write_host(user, &s.key);
 }
 
 #[test]

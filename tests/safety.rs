@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use crate::support::sandbox::keygen;
 use crate::support::{json, sandbox, shared_venv};
 
 #[test]
@@ -95,11 +96,7 @@ fn an_unknown_host_key_is_refused_with_its_fingerprint_then_accepted_on_request(
 fn a_changed_host_key_is_always_refused() {
     let s = sandbox();
     let other = s.dir.join("other_host_key");
-    std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
+    keygen(&other);
     let fields: Vec<String> = std::fs::read_to_string(other.with_extension("pub"))
         .unwrap()
         .split_whitespace()
@@ -127,21 +124,8 @@ fn a_changed_host_key_is_always_refused() {
 fn a_key_the_host_does_not_accept_fails_with_what_was_tried() {
     let s = sandbox();
     let stranger = s.dir.join("stranger_key");
-    std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&stranger)
-        .status()
-        .unwrap();
-    std::fs::write(
-        s.inventory.join("staging"),
-        format!(
-            "[staging]\nsandbox-host ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            s.ssh_port,
-            s.user,
-            stranger.display()
-        ),
-    )
-    .unwrap();
+    keygen(&stranger);
+    s.write_host(&s.user, &stranger);
     s.wptdeploy(&["staging"])
         .failure(1)
         .stderr_has("refused every key offered")

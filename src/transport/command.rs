@@ -225,15 +225,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn password_and_input_travel_in_a_here_document_not_the_command_line() {
-        let command = RemoteCommand {
+    fn cat_as_app_with_data() -> RemoteCommand {
+        RemoteCommand {
             script: "cat".into(),
             become_user: Some("app".into()),
             stdin: Some("data".into()),
             ..RemoteCommand::default()
-        };
-        let text = command.with_input(SudoAuth::Password("s3cret"), "EOF_1");
+        }
+    }
+
+    #[test]
+    fn password_and_input_travel_in_a_here_document_not_the_command_line() {
+        let text = cat_as_app_with_data().with_input(SudoAuth::Password("s3cret"), "EOF_1");
         let first_line = text.lines().next().unwrap();
         assert!(!first_line.contains("s3cret"));
         assert!(first_line.starts_with("sudo -S -p '' -u app -- sh -c "));
@@ -243,13 +246,7 @@ mod tests {
     /// Whether or not sudo reads the password line, the command gets only its data.
     #[test]
     fn the_password_line_never_reaches_the_command() {
-        let command = RemoteCommand {
-            script: "cat".into(),
-            become_user: Some("app".into()),
-            stdin: Some("data".into()),
-            ..RemoteCommand::default()
-        };
-        let text = command.with_input(SudoAuth::Password("s3cret"), "EOF_1");
+        let text = cat_as_app_with_data().with_input(SudoAuth::Password("s3cret"), "EOF_1");
         // Stand in for sudo: one that consumes the password, one that does not.
         for fake_sudo in ["read -r pw; shift 6; \"$@\"", "shift 6; \"$@\""] {
             let script = format!("sudo() {{ {fake_sudo}; }}\n{text}");

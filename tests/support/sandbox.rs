@@ -102,6 +102,22 @@ pub fn current_user() -> String {
     run(Command::new("id").arg("-un")).trim().to_owned()
 }
 
+/// Makes an ed25519 key pair at `path` and `path.pub`.
+pub fn keygen(path: &Path) {
+    run(Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "wptdeploy-sandbox",
+            "-f",
+        ])
+        .arg(path));
+}
+
 /// Whether this process runs as root.
 pub fn is_root() -> bool {
     run(Command::new("id").arg("-u")).trim() == "0"
@@ -186,18 +202,7 @@ impl Sandbox {
         run(Command::new("chmod").arg("755").arg(dir));
         let user = current_user();
         for name in ["host_ed25519", "client_key"] {
-            run(Command::new("ssh-keygen")
-                .args([
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "wptdeploy-sandbox",
-                    "-f",
-                ])
-                .arg(dir.join(name)));
+            keygen(&dir.join(name));
         }
         std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
         run(Command::new("chmod")
@@ -298,20 +303,24 @@ impl Sandbox {
         self.sha(name)
     }
 
+    /// Writes `inventory/staging`: this host, logging in as `user` with `key`.
+    pub fn write_host(&self, user: &str, key: &Path) {
+        std::fs::write(
+            self.inventory.join("staging"),
+            format!(
+                "[staging]\nsandbox-host ansible_host=127.0.0.1 ansible_port={} ansible_user={user} ansible_ssh_private_key_file={}\n",
+                self.ssh_port,
+                key.display()
+            ),
+        )
+        .unwrap();
+    }
+
     /// Writes `inventory/staging` for this host, and `group_vars/all.yml`
     /// with the sandbox defaults, overridden by `vars` (YAML values).
     pub fn write_inventory(&self, vars: &[(&str, &str)]) {
         std::fs::create_dir_all(self.inventory.join("group_vars")).unwrap();
-        std::fs::write(
-            self.inventory.join("staging"),
-            format!(
-                "[staging]\nsandbox-host ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-                self.ssh_port,
-                self.user,
-                self.key.display()
-            ),
-        )
-        .unwrap();
+        self.write_host(&self.user, &self.key);
         let q = |s: &str| serde_json::to_string(s).unwrap();
         let mut defaults: Vec<(String, String)> = vec![
             ("project_name".into(), q("wptdash")),
