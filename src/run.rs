@@ -202,14 +202,24 @@ async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> 
             } else {
                 ""
             };
-            format!(
-                "{}: {}{rolled}",
-                s.host,
-                s.error.as_deref().unwrap_or("failed")
-            )
+            let reason = s.error.as_deref().unwrap_or("failed");
+            let first_line = reason
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(':');
+            format!("{}: {first_line}{rolled}", s.host)
         })
         .collect();
     let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
+    if failed
+        .iter()
+        .any(|s| s.error.as_deref().is_some_and(|e| e.contains('\n')))
+    {
+        hints.push(
+            "the failed step's last lines of output are shown above; `-v` shows all of it".into(),
+        );
+    }
     hints.dedup();
     Err(Error::Failed {
         message: format!(

@@ -261,3 +261,89 @@ fn check_shows_the_exact_commands_and_changes_nothing() {
     );
     assert!(deployed.stderr.contains("planned"), "{}", deployed.stderr);
 }
+
+#[test]
+fn every_host_of_the_environment_is_deployed_with_its_own_variables() {
+    let s = sandbox();
+    let line = |name: &str| {
+        format!(
+            "{name} ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={} base_path={}\n",
+            s.ssh_port,
+            s.user,
+            s.key.display(),
+            s.dir.join("srv").join(name).display()
+        )
+    };
+    std::fs::write(
+        s.inventory.join("staging"),
+        format!("[staging]\n{}{}", line("web1"), line("web2")),
+    )
+    .unwrap();
+    let run = s.wptdeploy(&["staging", "--commit", "master"]).success();
+    for name in ["web1", "web2"] {
+        let live = std::fs::read_link(s.dir.join("srv").join(name).join("site")).unwrap();
+        assert!(live.ends_with(s.sha("master")), "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("\n{name} ")),
+            "a summary row for {name}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_health_check_url_is_fetched_on_the_host() {
+    let s = sandbox();
+    let www = s.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "ok\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new(crate::support::sandbox::SYSTEM_PYTHON)
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+        ])
+        .arg(&www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(server);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let venv = crate::support::json(&crate::support::shared_venv().display().to_string());
+    let url = |path: &str| crate::support::json(&format!("http://127.0.0.1:{port}/{path}"));
+    s.write_inventory(&[
+        ("venv_path", &venv),
+        ("healthcheck_command", "''"),
+        ("healthcheck_url", &url("health")),
+    ]);
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    s.write_inventory(&[
+        ("venv_path", &venv),
+        ("healthcheck_command", "''"),
+        ("healthcheck_url", &url("missing")),
+        ("healthcheck_retries", "1"),
+    ]);
+    s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
+        .failure(1)
+        .stderr_has("404")
+        .stderr_has("rolled back");
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+}

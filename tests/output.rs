@@ -46,15 +46,26 @@ fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
     let failed = s
         .wptdeploy(&["staging", "--commit", "broken-build", "-q"])
         .failure(1);
-    let lines: Vec<&str> = failed.stderr.lines().collect();
+    let errors: Vec<&str> = failed
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {}", failed.stderr);
+    assert!(errors[0].starts_with("error: deploy to staging failed on 1 of 1 host(s): sandbox-host: step `install requirements"), "{}", failed.stderr);
     assert!(
-        lines[0].starts_with("error: deploy to staging failed on 1 of 1 host(s)"),
-        "{}",
+        failed.stderr.contains("FAILED  install requirements"),
+        "the failed step still shows: {}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("requirements file"),
+        "with its output: {}",
         failed.stderr
     );
     assert!(
         !failed.stderr.contains("changed"),
-        "no step lines when quiet: {}",
+        "no other step lines when quiet: {}",
         failed.stderr
     );
 }

@@ -194,3 +194,44 @@ fn secrets_never_print_not_even_with_verbose_or_json() {
         "the real value reached the host"
     );
 }
+
+#[test]
+fn a_step_that_outlives_its_timeout_is_stopped_with_a_clear_error() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.yml"),
+        "steps:\n  - name: too slow\n    run: sleep 60\n    timeout: 1s\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args([
+                "--no-progress",
+                "staging",
+                "--playbook",
+                "slow.yml",
+                "--playbooks",
+            ])
+            .arg(&dir),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("step `too slow` timed out after 1s and was stopped"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: raise the step's `timeout:`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        started.elapsed().as_secs() < 15,
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -215,15 +215,19 @@ pub trait Reporter: Send + Sync {
 
 /// The final table: one line per host.
 pub fn summary_table(summaries: &[HostSummary]) -> String {
-    let width = summaries
-        .iter()
-        .map(|s| s.host.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let width = |column: &dyn Fn(&HostSummary) -> usize, title: &str| {
+        summaries
+            .iter()
+            .map(column)
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let host_width = width(&|s| s.host.len(), "host");
+    let commit_width = width(&|s| s.commit.len(), "commit");
     let mut out = format!(
-        "{:width$}  {:11}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
-        "host", "result", "release", "ok", "changed", "skipped", "failed", "time"
+        "{:host_width$}  {:11}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
+        "host", "result", "commit", "release", "ok", "changed", "skipped", "failed", "time"
     );
     for s in summaries {
         let result = match s.result {
@@ -235,9 +239,10 @@ pub fn summary_table(summaries: &[HostSummary]) -> String {
         };
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(
-            "{:width$}  {:11}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
+            "{:host_width$}  {:11}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
             s.host,
             result,
+            s.commit,
             release,
             s.ok,
             s.changed,

@@ -39,7 +39,16 @@ impl PlainReporter {
 
 /// The text of an event at `verbosity`, if it shows at all.
 pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
-    if verbosity == Verbosity::Quiet {
+    // Quiet still shows what went wrong: failed steps, rollbacks, warnings.
+    let problem = matches!(
+        event,
+        Event::StepFinished {
+            status: StepStatus::Failed,
+            ..
+        } | Event::RolledBack { .. }
+            | Event::Warning { .. }
+    );
+    if verbosity == Verbosity::Quiet && !problem {
         return None;
     }
     Some(match event {
