@@ -118,3 +118,52 @@ fn a_become_password_is_fed_to_sudo_and_never_shown() {
     );
     assert_eq!(s.live_release(), Some(s.sha("master")), "nothing switched");
 }
+
+/// `-K` asks on the terminal (driven here through `script`'s pseudo-terminal).
+#[test]
+fn ask_become_pass_prompts_on_the_terminal_once() {
+    use std::io::{Read as _, Write as _};
+    let (user, password) = password_sudo_user();
+    let s = sandbox();
+    as_www_data(&s);
+    login_as(&s, user);
+    let mut command = s.command(bin());
+    command.args(["--no-progress", "staging", "--commit", "master", "-K"]);
+    let line: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| wptdeploy::transport::quote(&a.to_string_lossy()))
+        .collect();
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .env_remove("SSH_AUTH_SOCK")
+        .current_dir(&s.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("sudo password") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\r").as_bytes()).unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let screen = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{screen}");
+    assert!(
+        !screen.contains(password),
+        "the password is not echoed: {screen}"
+    );
+    assert_eq!(
+        screen.matches("[hidden]").count(),
+        1,
+        "answered once: {screen}"
+    );
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+}
