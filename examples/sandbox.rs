@@ -18,9 +18,11 @@ fn main() -> ExitCode {
     let keep = std::env::args().any(|a| a == "--keep");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".sandbox");
     if dir.exists() {
-        if let Ok(pid) = std::fs::read_to_string(dir.join("sshd.pid")) {
-            // A kept sandbox from an earlier run: stop its sshd first.
-            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        // A sandbox kept by an earlier run: stop its servers first.
+        for pid_file in ["sshd.pid", "git-daemon.pid"] {
+            if let Ok(pid) = std::fs::read_to_string(dir.join(pid_file)) {
+                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+            }
         }
         std::fs::remove_dir_all(&dir).expect("remove the old .sandbox");
     }

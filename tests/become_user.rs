@@ -142,17 +142,57 @@ fn ask_become_pass_prompts_on_the_terminal_once() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read the screen on a thread, so that nothing here can block forever.
     let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
     let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("sudo password") {
-        let n = stdout.read(&mut buf).unwrap();
-        assert!(n > 0, "no prompt: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let wait_for = |seen: &mut Vec<u8>, text: &str, limit: std::time::Duration| -> bool {
+        let until = Instant::now() + limit;
+        while !String::from_utf8_lossy(seen).contains(text) {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(chunk) => seen.extend(chunk),
+                Err(_) => return false,
+            }
+        }
+        true
+    };
     let mut stdin = child.stdin.take().unwrap();
+    assert!(
+        wait_for(
+            &mut seen,
+            "sudo password",
+            std::time::Duration::from_secs(30)
+        ),
+        "no prompt: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    // The prompt discards what was typed before it reads (TCSAFLUSH), so
+    // type only once the terminal's echo is off: it is reading by then.
+    let tty = terminal_of_child(child.id());
+    while !echo_is_off(&tty) {
+        assert!(Instant::now() < deadline, "echo never went off on {tty}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     stdin.write_all(format!("{password}\r").as_bytes()).unwrap();
-    stdout.read_to_end(&mut seen).unwrap();
+    assert!(
+        wait_for(&mut seen, "[hidden]", std::time::Duration::from_secs(30)),
+        "the prompt never took the password: {}",
+        String::from_utf8_lossy(&seen)
+    );
+    while let Ok(chunk) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        seen.extend(chunk);
+    }
+    let _ = child.kill();
     let status = child.wait().unwrap();
     let screen = String::from_utf8_lossy(&seen);
     assert!(status.success(), "{screen}");
@@ -166,4 +206,31 @@ fn ask_become_pass_prompts_on_the_terminal_once() {
         "answered once: {screen}"
     );
     assert_eq!(s.live_release(), Some(s.sha("master")));
+}
+
+/// The terminal (`/dev/pts/N`) of the process `script` (pid `parent`) started.
+fn terminal_of_child(parent: u32) -> String {
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next()
+            && let Ok(tty) = std::fs::read_link(format!("/proc/{pid}/fd/0"))
+            && tty.starts_with("/dev/pts")
+        {
+            return tty.display().to_string();
+        }
+        assert!(Instant::now() < deadline, "script started no child");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+fn echo_is_off(tty: &str) -> bool {
+    let out = std::process::Command::new("stty")
+        .args(["-F", tty])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|w| w == "-echo")
 }

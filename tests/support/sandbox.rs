@@ -7,7 +7,8 @@
 
 #![allow(dead_code)] // Each user of this file needs a different part of it.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -80,21 +81,35 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path) {
+/// Waits until `child` writes `ready` to its log: readiness from the server
+/// itself, not from a connection that another sandbox's server on a
+/// colliding port could have answered.
+fn wait_for_log(child: &mut Child, ready: &str, what: &str, log: &Path) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(ready) {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+            panic!("{what} exited ({status}) before it was ready: {text}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    panic!("{what} did not listen on port {port} within 10s");
+    panic!(
+        "{what} was not ready within 10s: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// Stops a server and everything it forked (its process group).
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("--")
+        .arg(format!("-{}", child.id()))
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The current user's name.
@@ -226,9 +241,15 @@ impl Sandbox {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
             .spawn()
             .expect("start sshd");
-        wait_for_port(ssh_port, &mut sshd, "sshd", &log);
+        wait_for_log(
+            &mut sshd,
+            &format!("Server listening on 127.0.0.1 port {ssh_port}"),
+            "sshd",
+            &log,
+        );
         let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).unwrap();
         let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
         let known_hosts = dir.join("known_hosts");
@@ -241,23 +262,32 @@ impl Sandbox {
         let origin = build_origin(dir);
         let git_port = free_port();
         let git_log = dir.join("git-daemon.log");
-        let mut git_daemon = Command::new("git")
+        // `git daemon` would fork `git-daemon` and leave it behind when killed.
+        let exec_path = run(Command::new("git").arg("--exec-path"));
+        let mut git_daemon = Command::new(Path::new(exec_path.trim()).join("git-daemon"))
             .args([
-                "daemon",
+                "--verbose",
+                "--timeout=120",
+                "--init-timeout=10",
                 "--reuseaddr",
                 "--export-all",
                 "--informative-errors",
                 "--listen=127.0.0.1",
             ])
             .arg(format!("--port={git_port}"))
+            .arg(format!(
+                "--pid-file={}",
+                dir.join("git-daemon.pid").display()
+            ))
             .arg(format!("--base-path={}", dir.join("git").display()))
             .arg(dir.join("git"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&git_log).unwrap())
+            .process_group(0)
             .spawn()
             .expect("start git daemon");
-        wait_for_port(git_port, &mut git_daemon, "git daemon", &git_log);
+        wait_for_log(&mut git_daemon, "Ready to rumble", "git daemon", &git_log);
 
         let sandbox = Sandbox {
             dir: dir.to_owned(),
@@ -385,10 +415,8 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        for child in [&mut self.sshd, &mut self.git_daemon] {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        stop(&mut self.sshd);
+        stop(&mut self.git_daemon);
     }
 }
 
