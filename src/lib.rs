@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod gitref;
 pub mod inventory;
+pub mod migrations;
 pub mod plan;
 pub mod playbook;
 pub mod report;

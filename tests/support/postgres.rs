@@ -1,0 +1,115 @@
+//! A throwaway PostgreSQL cluster for one sandbox: `initdb`, started on a
+//! Unix socket in the sandbox (no TCP port, so clusters never collide).
+//! As root the cluster runs as the `postgres` user, as on a server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A running cluster; dropping it stops it.
+pub struct Postgres {
+    data: PathBuf,
+    /// The socket directory (libpq's `host`).
+    pub socket_dir: PathBuf,
+    /// The port that names the socket file.
+    pub port: u16,
+    bin: PathBuf,
+    owner: Option<&'static str>,
+}
+
+/// The newest installed PostgreSQL's `bin` directory.
+pub fn bin_dir() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found.pop().expect("PostgreSQL is not installed: run `scripts/test` (it installs it) or `apt-get install postgresql`")
+}
+
+fn as_owner(owner: Option<&str>, program: &Path) -> Command {
+    match owner {
+        Some(user) => {
+            let mut cmd = Command::new("sudo");
+            cmd.args(["-n", "-u", user, "--"]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+fn check(cmd: &mut Command) {
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run a PostgreSQL tool");
+    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+impl Postgres {
+    /// Starts a cluster under `dir` with a database `wptdash`.
+    pub fn start(dir: &Path) -> Postgres {
+        let bin = bin_dir();
+        let owner = super::sandbox::is_root().then_some("postgres");
+        let data = dir.join("pg/data");
+        let socket_dir = dir.join("pg/socket");
+        let log = dir.join("pg/log");
+        for d in [&data, &socket_dir, &log] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        if let Some(user) = owner {
+            check(Command::new("chown").args(["-R", user]).arg(dir.join("pg")));
+        }
+        check(as_owner(owner, &bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]));
+        let port = 5432;
+        let options = format!("-p {port} -k {} -c listen_addresses='' -c fsync=off", socket_dir.display());
+        check(as_owner(owner, &bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(log.join("postgres.log"))
+            .args(["-w", "-o", &options, "start"]));
+        let pg = Postgres { data, socket_dir, port, bin, owner };
+        pg.psql("CREATE DATABASE wptdash");
+        pg
+    }
+
+    /// Runs SQL in the `wptdash` database (or `postgres` to create it) and returns the output.
+    pub fn psql(&self, sql: &str) -> String {
+        let database = if sql.starts_with("CREATE DATABASE") { "postgres" } else { "wptdash" };
+        let out = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The database's alembic revision, if any.
+    pub fn revision(&self) -> Option<String> {
+        let exists = self.psql("SELECT to_regclass('alembic_version') IS NOT NULL");
+        (exists.trim() == "t").then(|| self.psql("SELECT version_num FROM alembic_version").trim().to_owned())
+    }
+
+    /// `name type` lines for a table's columns.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        self.psql(&format!(
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = '{table}' ORDER BY ordinal_position"
+        ))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = as_owner(self.owner, &self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
