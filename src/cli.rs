@@ -29,6 +29,30 @@ pub struct Cli {
 pub enum Command {
     /// Show who holds the deploy lock of ENV, and remove it.
     Unlock(UnlockArgs),
+    /// Show the columns of tables as the database has them (the checklist's step 8).
+    Verify(VerifyArgs),
+}
+
+/// `wptdeploy verify ENV --table T ...`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Environment whose database to read.
+    pub env: String,
+    /// A table to show (repeatable).
+    #[arg(short, long = "table", value_name = "TABLE")]
+    pub tables: Vec<String>,
+    /// A column that must exist (`name`, `name:type`, `table.name:type`) or be gone (`!name`). Repeatable.
+    #[arg(long, value_name = "COLUMN[:TYPE]")]
+    pub expect: Vec<String>,
+    /// Expect what this migration file's `upgrade()` does to its tables.
+    #[arg(long, value_name = "FILE")]
+    pub from_migration: Option<PathBuf>,
+    /// Extra variables, as for a deploy.
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Options shared with deploys.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// `wptdeploy ENV ...`
@@ -46,6 +70,9 @@ pub struct DeployArgs {
     /// Show the plan (hosts, steps, exact remote commands) and change nothing.
     #[arg(long)]
     pub check: bool,
+    /// Check the new release's migrations and upgrade the database before the switch.
+    #[arg(long)]
+    pub migrate: bool,
     /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
     #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
     pub extra_vars: Vec<String>,

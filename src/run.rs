@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, CommonArgs, DeployArgs, OutputFormat, UnlockArgs};
+use crate::cli::{Cli, Command, CommonArgs, DeployArgs, OutputFormat, UnlockArgs, VerifyArgs};
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
 use crate::plan::{self, ConnectSettings, Plan};
@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> i32 {
     let result = runtime.block_on(async {
         match cli.command {
             Some(Command::Unlock(args)) => unlock(args, &mut redactor).await,
+            Some(Command::Verify(args)) => verify(args, &mut redactor).await,
             None => deploy(cli.deploy, &mut redactor).await,
         }
     });
@@ -151,85 +152,183 @@ async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> 
     if args.force {
         extra.insert("force".into(), true.into());
     }
-    let templates = Templates::new();
-    let (plan, warnings) = load_plan(&env, &args.common, &args.playbook, &extra, &templates)?;
-    let password = become_password(&args.common)?;
-    let mut secrets = plan.secrets.clone();
-    secrets.extend(password.clone());
-    *redactor = Redactor::new(secrets);
-    let reporter = reporter(&args.common, redactor.clone());
-    for message in warnings {
-        reporter.report(&crate::report::Event::Warning {
-            host: None,
-            message,
-        });
+    if args.migrate {
+        extra.insert("migrate".into(), true.into());
     }
-    let mut command = format!("wptdeploy {} --commit {}", plan.env, plan.commit);
-    if args.force {
-        command.push_str(" --force");
-    }
-    let options = RunOptions {
+    let run = Run {
+        what: "deploy to",
+        env: &env,
+        playbook: &args.playbook,
+        extra,
         check: args.check,
         lock_wait: args.lock_wait,
         forks: args.forks,
-        become_password: password,
-        lock_owner: LockOwner {
-            token: crate::transport::random_token(),
-            who: this_machine(),
-            commit: plan.commit.clone(),
-            command,
-        },
+        force: args.force,
     };
-    let env_name = plan.env.clone();
-    let summaries = engine::run(plan, templates, options, reporter, interrupt_channel()).await;
-    let failed: Vec<_> = summaries
-        .iter()
-        .filter(|s| !matches!(s.result, HostResult::Deployed | HostResult::Planned))
-        .collect();
-    if failed.is_empty() {
-        return Ok(());
+    run.execute(&args.common, redactor).await
+}
+
+async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    let usage = |message: String| Error::Usage {
+        message,
+        hints: vec![],
+    };
+    let mut tables = args.tables.clone();
+    let mut expects: Vec<String> = Vec::new();
+    if let Some(path) = &args.from_migration {
+        let file = crate::migrations::file::parse(&fs_err::read_to_string(path)?);
+        if file.upgrade.is_empty() {
+            return Err(usage(format!(
+                "{} has no schema operations in `upgrade()`",
+                path.display()
+            )));
+        }
+        for table in file.tables() {
+            if !tables.contains(&table) {
+                tables.push(table);
+            }
+        }
+        for e in file.expectations() {
+            let negated = if e.present { "" } else { "!" };
+            let data_type = e.data_type.map(|t| format!(":{t}")).unwrap_or_default();
+            expects.push(format!("{negated}{}.{}{data_type}", e.table, e.column));
+        }
     }
-    if failed.iter().any(|s| s.result == HostResult::Interrupted) {
-        return Err(Error::Interrupted {
-            detail: "; locks were released and any switched release was switched back".into(),
+    for item in &args.expect {
+        let bare = item.trim_start_matches('!');
+        if bare.split(':').next().is_some_and(|c| c.contains('.')) {
+            expects.push(item.clone());
+        } else if let [table] = args.tables.as_slice() {
+            let negated = if item.starts_with('!') { "!" } else { "" };
+            expects.push(format!("{negated}{table}.{bare}"));
+        } else {
+            return Err(usage(format!(
+                "`--expect {item}`: say which table, as `table.{bare}`"
+            )));
+        }
+    }
+    if tables.is_empty() {
+        return Err(Error::Usage {
+            message: "which table? pass `--table NAME` or `--from-migration FILE`".into(),
+            hints: vec!["e.g. `wptdeploy verify staging --table pull_request`".into()],
         });
     }
-    let reasons: Vec<String> = failed
-        .iter()
-        .map(|s| {
-            let rolled = if s.result == HostResult::RolledBack {
-                " (rolled back to the previous release)"
-            } else {
-                ""
-            };
-            let reason = s.error.as_deref().unwrap_or("failed");
-            let first_line = reason
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(':');
-            format!("{}: {first_line}{rolled}", s.host)
-        })
-        .collect();
-    let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
-    if failed
-        .iter()
-        .any(|s| s.error.as_deref().is_some_and(|e| e.contains('\n')))
-    {
-        hints.push(
-            "the failed step's last lines of output are shown above; `-v` shows all of it".into(),
-        );
+    if let Some(bad) = tables.iter().chain(&expects).find(|t| t.contains(',')) {
+        return Err(usage(format!("`{bad}` contains a comma")));
     }
-    hints.dedup();
-    Err(Error::Failed {
-        message: format!(
-            "deploy to {env_name} failed on {} of {} host(s): {}",
-            failed.len(),
-            summaries.len(),
-            reasons.join("; ")
-        ),
-        hints,
-    })
+    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    extra.insert("verify_tables".into(), tables.join(",").into());
+    extra.insert("verify_expect".into(), expects.join(",").into());
+    let run = Run {
+        what: "verify of",
+        env: &args.env,
+        playbook: "verify.yml",
+        extra,
+        check: false,
+        lock_wait: None,
+        forks: 10,
+        force: false,
+    };
+    run.execute(&args.common, redactor).await
+}
+
+/// One run of a playbook on an environment, from plan to exit status.
+struct Run<'a> {
+    /// For the error: "deploy to", "verify of".
+    what: &'a str,
+    env: &'a str,
+    playbook: &'a str,
+    extra: inventory::Vars,
+    check: bool,
+    lock_wait: Option<std::time::Duration>,
+    forks: usize,
+    force: bool,
+}
+
+impl Run<'_> {
+    async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
+        let templates = Templates::new();
+        let (plan, warnings) = load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        let password = become_password(common)?;
+        let mut secrets = plan.secrets.clone();
+        secrets.extend(password.clone());
+        *redactor = Redactor::new(secrets);
+        let reporter = reporter(common, redactor.clone());
+        for message in warnings {
+            reporter.report(&crate::report::Event::Warning {
+                host: None,
+                message,
+            });
+        }
+        let mut command = format!("wptdeploy {} --commit {}", plan.env, plan.commit);
+        if self.force {
+            command.push_str(" --force");
+        }
+        let options = RunOptions {
+            check: self.check,
+            lock_wait: self.lock_wait,
+            forks: self.forks,
+            become_password: password,
+            lock_owner: LockOwner {
+                token: crate::transport::random_token(),
+                who: this_machine(),
+                commit: plan.commit.clone(),
+                command,
+            },
+        };
+        let env_name = plan.env.clone();
+        let summaries = engine::run(plan, templates, options, reporter, interrupt_channel()).await;
+        let failed: Vec<_> = summaries
+            .iter()
+            .filter(|s| !matches!(s.result, HostResult::Deployed | HostResult::Planned))
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if failed.iter().any(|s| s.result == HostResult::Interrupted) {
+            return Err(Error::Interrupted {
+                detail: "; locks were released and any switched release was switched back".into(),
+            });
+        }
+        let reasons: Vec<String> = failed
+            .iter()
+            .map(|s| {
+                let rolled = if s.result == HostResult::RolledBack {
+                    " (rolled back to the previous release)"
+                } else {
+                    ""
+                };
+                let reason = s.error.as_deref().unwrap_or("failed");
+                let first_line = reason
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':');
+                format!("{}: {first_line}{rolled}", s.host)
+            })
+            .collect();
+        let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
+        if failed
+            .iter()
+            .any(|s| s.error.as_deref().is_some_and(|e| e.contains('\n')))
+        {
+            hints.push(
+                "the failed step's last lines of output are shown above; `-v` shows all of it"
+                    .into(),
+            );
+        }
+        hints.dedup();
+        Err(Error::Failed {
+            message: format!(
+                "{} {env_name} failed on {} of {} host(s): {}",
+                self.what,
+                failed.len(),
+                summaries.len(),
+                reasons.join("; ")
+            ),
+            hints,
+        })
+    }
 }
 
 async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> {

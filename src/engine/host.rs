@@ -218,6 +218,28 @@ impl HostRun {
                 })?
             };
             let Some(outcome) = outcome else { continue };
+            if let Some(report) = &outcome.columns {
+                self.shared.reporter.report(&Event::Columns {
+                    host: self.host().name.clone(),
+                    tables: report.tables.clone(),
+                    columns: report.columns.clone(),
+                    problems: report.problems.clone(),
+                });
+                if !report.problems.is_empty() {
+                    self.summary.failed += 1;
+                    self.report_step(index, &prepared.name, StepStatus::Failed, started, None);
+                    return Err(Stop::Step {
+                        step: prepared.name.clone(),
+                        failure: StepFailure {
+                            message: format!(
+                                "found the database different: {}",
+                                report.problems.join("; ")
+                            ),
+                            hints: vec!["the columns above are what the database has now".into()],
+                        },
+                    });
+                }
+            }
             if let Some(name) = &step.register {
                 let value = outcome.register.clone().unwrap_or(Value::from(()));
                 self.registered.insert(name.clone(), value);

@@ -25,7 +25,9 @@ pub use step::{Action, Step, Tmpl};
 
 /// Playbook files built into the binary, by path relative to `playbooks/`.
 const BUILT_IN: &[(&str, &str)] = &[
+    ("vars.yml", include_str!("../../playbooks/vars.yml")),
     ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
+    ("verify.yml", include_str!("../../playbooks/verify.yml")),
     (
         "templates/config.txt.j2",
         include_str!("../../playbooks/templates/config.txt.j2"),
@@ -125,11 +127,20 @@ struct RawPlaybook {
 
 impl Playbook {
     /// Loads `name` (e.g. `deploy.yml`) and checks every step and template.
+    /// Its variables are the shared defaults of `vars.yml`, then its own.
     pub fn load(
         dirs: &PlaybookDirs,
         name: &str,
         templates: &Templates,
     ) -> Result<Self, PlaybookError> {
+        let (vars_origin, vars_text) = dirs.read("vars.yml")?;
+        let mut vars: Vars = serde_yaml::from_str::<Option<Vars>>(&vars_text)
+            .map_err(|e| PlaybookError::Invalid {
+                origin: vars_origin.clone(),
+                line: e.location().map_or(0, |l| l.line()),
+                message: crate::inventory::without_location(&e.to_string(), e.location()),
+            })?
+            .unwrap_or_default();
         let (origin, text) = dirs.read(name)?;
         let invalid = |line: usize, message: String| PlaybookError::Invalid {
             origin: origin.clone(),
@@ -182,9 +193,10 @@ impl Playbook {
         if locks > 1 {
             return Err(invalid(0, "more than one `lock` step".into()));
         }
+        vars.extend(raw.vars);
         Ok(Playbook {
             origin,
-            vars: raw.vars,
+            vars,
             steps,
         })
     }

@@ -142,6 +142,50 @@ pub struct LockArgs {
     pub path: Tmpl,
 }
 
+/// `migrations:` Flask-Migrate/alembic through `command` (e.g.
+/// `{{ venv_path }}/bin/python manage.py db`) in the release at `path`.
+///
+/// `action: check` (read-only, so it also runs under `--check`) requires
+/// exactly one head and a database revision this release knows, and
+/// registers `{head, current, pending}`. `action: upgrade` runs `upgrade`
+/// and requires the database to be at `head` afterwards; when it fails it
+/// says which revision the database is at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsArgs {
+    /// The migrate command, without the subcommand (a shell template).
+    pub command: Tmpl,
+    /// The release directory to run it in.
+    pub path: Tmpl,
+    /// `check` or `upgrade`.
+    pub action: Tmpl,
+    /// `upgrade`: the revision the database must reach.
+    #[serde(default)]
+    pub head: Option<Tmpl>,
+    /// `upgrade`: the revision the database was at before.
+    #[serde(default)]
+    pub from: Option<Tmpl>,
+}
+
+/// `columns:` the seed's step 8: the columns of `tables` (comma-separated)
+/// from `information_schema`, through `psql` (a shell template such as
+/// `sudo -n -u postgres psql`), with table names passed as data. Fails when
+/// `expect` (comma-separated `table.column[:type]` or `!table.column`) does
+/// not hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsArgs {
+    /// The psql command.
+    pub psql: Tmpl,
+    /// The database.
+    pub database: Tmpl,
+    /// Tables, comma-separated.
+    pub tables: Tmpl,
+    /// Expectations, comma-separated.
+    #[serde(default)]
+    pub expect: Option<Tmpl>,
+}
+
 /// What a step does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -163,6 +207,10 @@ pub enum Action {
     Restart(Tmpl),
     /// `healthcheck:`
     Healthcheck(HealthcheckArgs),
+    /// `migrations:`
+    Migrations(MigrationsArgs),
+    /// `columns:`
+    Columns(ColumnsArgs),
 }
 
 /// The text of a `template:` step and where it came from.
@@ -237,10 +285,14 @@ pub(super) struct RawStep {
     restart: Option<Tmpl>,
     #[serde(default)]
     healthcheck: Option<HealthcheckArgs>,
+    #[serde(default)]
+    migrations: Option<MigrationsArgs>,
+    #[serde(default)]
+    columns: Option<ColumnsArgs>,
 }
 
 /// The step kinds, as their keys.
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 11] = [
     "run",
     "lock",
     "checkout",
@@ -250,6 +302,8 @@ pub const KINDS: [&str; 9] = [
     "prune",
     "restart",
     "healthcheck",
+    "migrations",
+    "columns",
 ];
 
 impl TryFrom<RawStep> for Step {
@@ -284,6 +338,12 @@ impl TryFrom<RawStep> for Step {
         }
         if let Some(a) = raw.healthcheck {
             actions.push(("healthcheck", Action::Healthcheck(a)));
+        }
+        if let Some(a) = raw.migrations {
+            actions.push(("migrations", Action::Migrations(a)));
+        }
+        if let Some(a) = raw.columns {
+            actions.push(("columns", Action::Columns(a)));
         }
         if actions.len() != 1 {
             let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
@@ -400,6 +460,15 @@ impl Step {
                 all.extend(a.url.iter());
                 all.extend(a.retries.iter());
                 all.extend(a.delay.iter());
+            }
+            Action::Migrations(a) => {
+                all.extend([&a.command, &a.path, &a.action]);
+                all.extend(a.head.iter());
+                all.extend(a.from.iter());
+            }
+            Action::Columns(a) => {
+                all.extend([&a.psql, &a.database, &a.tables]);
+                all.extend(a.expect.iter());
             }
         }
         let mut texts: Vec<&str> = all.into_iter().map(|t| t.0.as_str()).collect();

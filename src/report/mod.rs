@@ -186,6 +186,17 @@ pub enum Event {
         /// Whether the restart steps ran again for it.
         restarted: bool,
     },
+    /// Columns read from the database (`verify`, `columns:` steps).
+    Columns {
+        /// Inventory name.
+        host: String,
+        /// The tables asked about.
+        tables: Vec<String>,
+        /// Their columns.
+        columns: Vec<crate::migrations::columns::Column>,
+        /// Differences from what was expected.
+        problems: Vec<String>,
+    },
     /// Something the user should know.
     Warning {
         /// The host concerned, if one.
@@ -250,6 +261,32 @@ pub fn summary_table(summaries: &[HostSummary]) -> String {
             s.failed,
             s.ms as f64 / 1000.0
         ));
+    }
+    out
+}
+
+/// A table's columns as the seed's query shows them: name and type.
+pub fn columns_table(
+    host: &str,
+    tables: &[String],
+    columns: &[crate::migrations::columns::Column],
+) -> String {
+    let mut out = String::new();
+    for table in tables {
+        let rows: Vec<_> = columns.iter().filter(|c| &c.table == table).collect();
+        let width = rows
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0)
+            .max("column".len());
+        out.push_str(&format!("{host}: {table}\n  {:width$}  type\n", "column"));
+        if rows.is_empty() {
+            out.push_str("  (no such table)\n");
+        }
+        for column in rows {
+            out.push_str(&format!("  {:width$}  {}\n", column.name, column.data_type));
+        }
     }
     out
 }

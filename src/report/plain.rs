@@ -143,6 +143,17 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
 
 impl Reporter for PlainReporter {
     fn report(&self, event: &Event) {
+        if let Event::Columns {
+            host,
+            tables,
+            columns,
+            ..
+        } = event
+        {
+            // The command's result: data, on stdout.
+            print!("{}", super::columns_table(host, tables, columns));
+            return;
+        }
         let mut err = std::io::stderr().lock();
         if let Some(line) = line_for(event, self.verbosity) {
             let _ = writeln!(err, "{line}");

@@ -65,6 +65,15 @@ impl Reporter for ProgressReporter {
             Event::HostFinished { summary } => {
                 self.bar(&summary.host).finish_and_clear();
             }
+            Event::Columns {
+                host,
+                tables,
+                columns,
+                ..
+            } => {
+                self.multi
+                    .suspend(|| print!("{}", super::columns_table(host, tables, columns)));
+            }
             _ => {}
         }
         if let Some(line) = line_for(event, Verbosity::Normal) {

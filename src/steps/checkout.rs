@@ -99,5 +99,6 @@ pub(super) fn outcome(
         } else {
             format!("release {sha} already built")
         }),
+        ..Outcome::default()
     }
 }

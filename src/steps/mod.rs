@@ -5,9 +5,11 @@
 //! on standard output, which are parsed here.
 
 mod checkout;
+pub mod columns;
 mod health;
 mod link;
 pub mod lock;
+pub mod migrations;
 mod pip;
 mod upload;
 
@@ -69,6 +71,15 @@ pub enum Kind {
     Restart,
     /// Checks the app is healthy.
     Healthcheck,
+    /// Checks or upgrades the database's migrations.
+    Migrations(migrations::Action),
+    /// Reads tables' columns.
+    Columns {
+        /// The tables.
+        tables: Vec<String>,
+        /// What they should hold.
+        expects: Vec<crate::migrations::columns::Expect>,
+    },
 }
 
 /// What a step did.
@@ -80,6 +91,8 @@ pub struct Outcome {
     pub register: Option<Value>,
     /// A short note for the user (e.g. `removed 2 releases`).
     pub note: Option<String>,
+    /// Columns read from the database, for the user to see.
+    pub columns: Option<columns::ColumnReport>,
 }
 
 /// A step ran and failed.
@@ -232,6 +245,51 @@ pub fn prepare(
             let script = health::script(&check, number(&args.retries, 5)?, number(&args.delay, 2)?);
             (wrap(script), None, Kind::Healthcheck)
         }
+        Action::Migrations(args) => {
+            let command = templates.render_shell(&args.command.0, ctx)?;
+            let action = match text(&args.action)?.as_str() {
+                "check" => migrations::Action::Check,
+                "upgrade" => migrations::Action::Upgrade {
+                    head: args
+                        .head
+                        .as_ref()
+                        .map(text)
+                        .transpose()?
+                        .unwrap_or_default(),
+                    from: args
+                        .from
+                        .as_ref()
+                        .map(text)
+                        .transpose()?
+                        .unwrap_or_default(),
+                },
+                other => {
+                    return Err(TemplateError {
+                        message: format!(
+                            "migrations: action must be `check` or `upgrade`, not `{other}`"
+                        ),
+                    });
+                }
+            };
+            let command = wrap(migrations::script(&command, &text(&args.path)?, &action));
+            let probe = (action == migrations::Action::Check).then(|| command.clone());
+            (command, probe, Kind::Migrations(action))
+        }
+        Action::Columns(args) => {
+            let psql = templates.render_shell(&args.psql.0, ctx)?;
+            let expect = args
+                .expect
+                .as_ref()
+                .map(text)
+                .transpose()?
+                .unwrap_or_default();
+            let (tables, expects) = columns::parse_args(&text(&args.tables)?, &expect)
+                .map_err(|message| TemplateError { message })?;
+            let mut command = wrap(columns::script(&psql, &text(&args.database)?, &tables));
+            command.stdin = Some(crate::migrations::columns::QUERY.to_owned());
+            let probe = Some(command.clone());
+            (command, probe, Kind::Columns { tables, expects })
+        }
     };
     Ok(Prepared {
         name,
@@ -244,6 +302,9 @@ pub fn prepare(
 impl Prepared {
     /// Reads what the step did from its output; a non-zero exit is a failure.
     pub fn outcome(&self, output: &Output) -> Result<Outcome, StepFailure> {
+        if let Kind::Migrations(migrations::Action::Upgrade { head, from }) = &self.kind {
+            return migrations::upgrade_outcome(output, head, from);
+        }
         if output.exit_code != 0 {
             return Err(failure(&self.command, output));
         }
@@ -254,6 +315,7 @@ impl Prepared {
                 changed: *changes,
                 register: Some(Value::from(output.stdout.trim().to_owned())),
                 note: None,
+                ..Outcome::default()
             },
             Kind::Restart => Outcome {
                 changed: true,
@@ -274,6 +336,7 @@ impl Prepared {
                     changed: changed_mark.unwrap_or(true),
                     register: Some(Value::from_serialize(&register)),
                     note: None,
+                    ..Outcome::default()
                 }
             }
             Kind::Prune => {
@@ -286,6 +349,7 @@ impl Prepared {
                     changed: removed > 0,
                     register: None,
                     note: (removed > 0).then(|| format!("removed {removed} old release(s)")),
+                    ..Outcome::default()
                 }
             }
             Kind::Healthcheck => Outcome {
@@ -295,11 +359,15 @@ impl Prepared {
                     .get("healthy")
                     .filter(|n| n.as_str() != "1")
                     .map(|n| format!("healthy after {n} attempts")),
+                ..Outcome::default()
             },
+            Kind::Migrations(_) => migrations::check_outcome(output)?,
+            Kind::Columns { tables, expects } => columns::outcome(output, tables, expects)?,
             Kind::Pip | Kind::Template | Kind::Lock(_) => Outcome {
                 changed: changed_mark.unwrap_or(true),
                 register: None,
                 note: None,
+                ..Outcome::default()
             },
         })
     }

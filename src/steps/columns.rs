@@ -1,0 +1,107 @@
+//! `columns:` the columns of tables, as the database reports them.
+
+use super::{Outcome, StepFailure};
+use crate::migrations::columns::{self, Column, Expect};
+use crate::transport::{Output, quote};
+
+/// The tables' columns and whether they match what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnReport {
+    /// The tables asked about.
+    pub tables: Vec<String>,
+    /// Their columns.
+    pub columns: Vec<Column>,
+    /// Differences from the expectations (empty: all good).
+    pub problems: Vec<String>,
+}
+
+/// The psql invocation; the query arrives on standard input and the table
+/// names as a psql variable, so neither is spliced into SQL or shell.
+pub fn script(psql: &str, database: &str, tables: &[String]) -> String {
+    format!(
+        "{psql} -X -d {} -At -F \"$(printf '\\t')\" -v ON_ERROR_STOP=1 -v tables={}\n",
+        quote(database),
+        quote(&tables.join(","))
+    )
+}
+
+/// Splits `tables` and `expect` (`table.column[:type]`, `!table.column`).
+pub fn parse_args(tables: &str, expect: &str) -> Result<(Vec<String>, Vec<Expect>), String> {
+    let tables: Vec<String> = tables
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let expects = expect
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|item| {
+            let bare = item.trim_start_matches('!');
+            let (table, column) = bare
+                .split_once('.')
+                .ok_or_else(|| format!("`{item}` is not `table.column[:type]`"))?;
+            let negated = if item.starts_with('!') { "!" } else { "" };
+            columns::parse_expect(table, &format!("{negated}{column}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if tables.is_empty() {
+        return Err("no table given".into());
+    }
+    Ok((tables, expects))
+}
+
+/// Reads psql's output into a report.
+pub fn outcome(
+    output: &Output,
+    tables: &[String],
+    expects: &[Expect],
+) -> Result<Outcome, StepFailure> {
+    let found = columns::parse_output(&output.stdout);
+    let mut problems = columns::differences(&found, expects);
+    for table in tables {
+        if !found.iter().any(|c| &c.table == table)
+            && expects.iter().all(|e| &e.table != table || e.present)
+        {
+            problems.push(format!("table {table} does not exist"));
+        }
+    }
+    Ok(Outcome {
+        changed: false,
+        register: None,
+        note: None,
+        columns: Some(ColumnReport {
+            tables: tables.to_vec(),
+            columns: found,
+            problems,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_table_names_stay_data() {
+        let script = script("psql", "wptdash", &["x'; drop table y; --".into()]);
+        assert!(
+            script.contains(r"-v tables='x'\''; drop table y; --'"),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn expectations_name_their_table() {
+        let (tables, expects) = parse_args(
+            "pull_request",
+            "pull_request.comment_url:text,!pull_request.old",
+        )
+        .unwrap();
+        assert_eq!(tables, ["pull_request"]);
+        assert_eq!(expects.len(), 2);
+        assert!(!expects[1].present);
+        assert!(parse_args("t", "nodot").is_err());
+    }
+}

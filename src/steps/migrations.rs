@@ -1,0 +1,231 @@
+//! `migrations:` preflight checks and the upgrade, through the app's own
+//! migrate command (Flask-Migrate's `python manage.py db`, or `flask db`).
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use super::{Outcome, StepFailure};
+use crate::migrations::alembic;
+use crate::transport::{Output, quote};
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Read-only: heads, current revision, pending revisions.
+    Check,
+    /// `upgrade`, then confirm the database reached `head`.
+    Upgrade {
+        /// The revision to reach.
+        head: String,
+        /// The revision before.
+        from: String,
+    },
+}
+
+fn lines(section: &str, text: &str) -> String {
+    let prefix = format!("@{section} ");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The script; `command` is shell text (already rendered, values quoted).
+pub fn script(command: &str, path: &str, action: &Action) -> String {
+    let header = format!("cd -- {} || exit 3\n", quote(path));
+    let body = match action {
+        Action::Check => format!(
+            "set -e\nheads=$({command} heads)\ncurrent=$({command} current)\nhistory=$({command} history)\n\
+             printf '%s\\n' \"$heads\" | sed 's/^/@heads /'\n\
+             printf '%s\\n' \"$current\" | sed 's/^/@current /'\n\
+             printf '%s\\n' \"$history\" | sed 's/^/@history /'\n"
+        ),
+        Action::Upgrade { .. } => format!(
+            "{command} upgrade && status=0 || status=$?\n\
+             {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
+        ),
+    };
+    header + &body
+}
+
+/// Reads a check: exactly one head, and a current revision the release knows.
+pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+    let heads = alembic::revision_ids(&lines("heads", &output.stdout));
+    let current = alembic::revision_ids(&lines("current", &output.stdout))
+        .into_iter()
+        .next();
+    let history = alembic::history(&lines("history", &output.stdout));
+    let head = match heads.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(StepFailure {
+                message: "found no migrations in this release".into(),
+                hints: vec!["run `flask db init` and commit the `migrations` directory, or drop `--migrate`".into()],
+            });
+        }
+        many => {
+            return Err(StepFailure {
+                message: format!(
+                    "this release's migrations have {} heads ({}): `upgrade` cannot choose between them",
+                    many.len(),
+                    many.join(", ")
+                ),
+                hints: vec![format!(
+                    "merge them in your checkout: `flask db merge -m 'merge heads' {}`, commit, and deploy that",
+                    many.join(" ")
+                )],
+            });
+        }
+    };
+    let Some(pending) = alembic::pending(&history, current.as_deref(), &head) else {
+        let current = current.unwrap_or_default();
+        return Err(StepFailure {
+            message: format!(
+                "the database is at revision {current}, which this release's migrations do not contain: the database is ahead of this code, or on another branch"
+            ),
+            hints: vec![
+                format!("deploy a commit whose migrations include {current}"),
+                "or downgrade the database on purpose first, with the code that has that revision"
+                    .into(),
+            ],
+        });
+    };
+    let note = if pending.is_empty() {
+        format!("database at the head, {head}")
+    } else {
+        format!(
+            "{} pending: {}",
+            pending.len(),
+            pending
+                .iter()
+                .map(|r| format!("{} ({})", r.id, r.message))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let register = BTreeMap::from([
+        ("head", Value::from(head)),
+        ("current", Value::from(current.unwrap_or_default())),
+        (
+            "pending",
+            Value::from(pending.iter().map(|r| r.id.clone()).collect::<Vec<_>>()),
+        ),
+    ]);
+    Ok(Outcome {
+        changed: false,
+        register: Some(Value::from_serialize(&register)),
+        note: Some(note),
+        columns: None,
+    })
+}
+
+/// Reads an upgrade: the database must be at `head`; when the upgrade
+/// failed, say where the database is.
+pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
+    let current = alembic::revision_ids(&lines("current", &output.stdout))
+        .into_iter()
+        .next();
+    let shown = |rev: &Option<String>| rev.clone().unwrap_or_else(|| "no revision (empty)".into());
+    let from_shown = if from.is_empty() {
+        "no revision (empty)"
+    } else {
+        from
+    };
+    if output.exit_code != 0 {
+        let tail: Vec<&str> = output
+            .stderr
+            .trim()
+            .lines()
+            .rev()
+            .take(6)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let state = if current.as_deref().unwrap_or("") == from {
+            format!("the database is still at {from_shown}, as before")
+        } else {
+            format!(
+                "the database is now at {} (it was at {from_shown}; the head is {head})",
+                shown(&current)
+            )
+        };
+        return Err(StepFailure {
+            message: format!("upgrade failed; {state}:\n  {}", tail.join("\n  ")),
+            hints: vec![
+                "the live release was not switched; fix the migration and deploy again".into(),
+                format!("`wptdeploy verify ENV --table TABLE` shows the columns as they are now"),
+            ],
+        });
+    }
+    if current.as_deref() != Some(head) {
+        return Err(StepFailure {
+            message: format!(
+                "after the upgrade the database is at {}, not at the head {head}",
+                shown(&current)
+            ),
+            hints: vec!["check `db heads` and `db current` in the release".into()],
+        });
+    }
+    Ok(Outcome {
+        changed: from != head,
+        register: None,
+        note: Some(format!("{from_shown} -> {head}")),
+        columns: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(stdout: &str) -> Output {
+        Output {
+            exit_code: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        }
+    }
+
+    #[test]
+    fn two_heads_stop_the_deploy_with_the_revisions_named() {
+        let failure = check_outcome(&output(
+            "@heads aaaa1111 (head)\n@heads bbbb2222 (head)\n@current \n",
+        ))
+        .unwrap_err();
+        assert!(
+            failure.message.contains("2 heads (aaaa1111, bbbb2222)"),
+            "{}",
+            failure.message
+        );
+        assert!(failure.hints[0].contains("flask db merge"));
+    }
+
+    #[test]
+    fn an_unknown_current_revision_is_refused() {
+        let failure = check_outcome(&output(
+            "@heads 4dafe3eac60e (head)\n@current ffff0000ffff\n@history 735093c03092 -> 4dafe3eac60e (head), add\n@history <base> -> 735093c03092, init\n",
+        ))
+        .unwrap_err();
+        assert!(
+            failure
+                .message
+                .contains("at revision ffff0000ffff, which this release"),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn pending_revisions_are_listed_in_order() {
+        let outcome = check_outcome(&output(
+            "@heads 4dafe3eac60e (head)\n@current \n@history 735093c03092 -> 4dafe3eac60e (head), add comment url\n@history <base> -> 735093c03092, initial tables\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            outcome.note.as_deref(),
+            Some("2 pending: 735093c03092 (initial tables), 4dafe3eac60e (add comment url)")
+        );
+    }
+}
