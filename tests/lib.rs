@@ -6,5 +6,6 @@ mod become_user;
 mod deploy;
 mod input;
 mod lock;
+mod migrate;
 mod output;
 mod safety;

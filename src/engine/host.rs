@@ -292,8 +292,10 @@ impl HostRun {
         if let (Some(probed), Some(name)) =
             (outcome, &self.shared.plan.playbook.steps[index].register)
         {
-            self.registered
-                .insert(name.clone(), probed.register.unwrap_or_default());
+            self.registered.insert(
+                name.clone(),
+                probed.register.unwrap_or_else(|| Unknown::value(name)),
+            );
         }
         Ok(None)
     }

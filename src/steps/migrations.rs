@@ -33,24 +33,38 @@ fn lines(section: &str, text: &str) -> String {
 
 /// The script; `command` is shell text (already rendered, values quoted).
 pub fn script(command: &str, path: &str, action: &Action) -> String {
-    let header = format!("cd -- {} || exit 3\n", quote(path));
-    let body = match action {
+    let dir = quote(path);
+    match action {
+        // A release not built yet (under --check) has nothing to inspect.
+        // `current` fails when the database is at a revision the code lacks:
+        // that is reported, not treated as a crash.
         Action::Check => format!(
-            "set -e\nheads=$({command} heads)\ncurrent=$({command} current)\nhistory=$({command} history)\n\
+            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir}\nset -e\nerr=$(mktemp)\ntrap 'rm -f \"$err\"' EXIT\n\
+             heads=$({command} heads)\n\
+             if ! current=$({command} current 2>\"$err\"); then\n\
+             \x20 rev=$(sed -n \"s/.*Can't locate revision identified by '\\([^']*\\)'.*/\\1/p\" \"$err\" | head -n 1)\n\
+             \x20 [ -n \"$rev\" ] || {{ cat \"$err\" >&2; exit 1; }}\n\
+             \x20 current=\"$rev (unknown)\"\nfi\n\
+             history=$({command} history)\n\
              printf '%s\\n' \"$heads\" | sed 's/^/@heads /'\n\
              printf '%s\\n' \"$current\" | sed 's/^/@current /'\n\
              printf '%s\\n' \"$history\" | sed 's/^/@history /'\n"
         ),
         Action::Upgrade { .. } => format!(
-            "{command} upgrade && status=0 || status=$?\n\
+            "cd -- {dir} || exit 3\n{command} upgrade && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
         ),
-    };
-    header + &body
+    }
 }
 
 /// Reads a check: exactly one head, and a current revision the release knows.
 pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+    if output.stdout.lines().any(|l| l == "@absent") {
+        return Ok(Outcome {
+            note: Some("the release is not built yet: its pending migrations are known once it is checked out".into()),
+            ..Outcome::default()
+        });
+    }
     let heads = alembic::revision_ids(&lines("heads", &output.stdout));
     let current = alembic::revision_ids(&lines("current", &output.stdout))
         .into_iter()

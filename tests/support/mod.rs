@@ -86,12 +86,46 @@ pub fn json(text: &str) -> String {
 impl Sandbox {
     /// Runs `wptdeploy ARGS` against the sandbox, with plain output.
     pub fn wptdeploy(&self, args: &[&str]) -> Run {
+        // `--no-progress` goes after a subcommand's name, before a deploy's arguments.
+        let (head, rest) = match args.first() {
+            Some(&sub @ ("verify" | "unlock")) => (vec![sub, "--no-progress"], &args[1..]),
+            _ => (vec!["--no-progress"], args),
+        };
         Run::from(
             self.command(bin())
-                .arg("--no-progress")
-                .args(args)
+                .args(head)
+                .args(rest)
                 .output()
                 .expect("run wptdeploy"),
         )
     }
+}
+
+pub mod postgres;
+
+/// A sandbox whose host has a PostgreSQL database `wptdash` the app uses,
+/// with `vars` on top; the database handle is returned too.
+pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
+    let s = sandbox();
+    let pg = postgres::Postgres::start(&s.dir);
+    let socket = pg.socket_dir.display().to_string();
+    let psql = if is_root() {
+        format!("sudo -n -u postgres psql -h {socket} -p {}", pg.port)
+    } else {
+        format!("psql -h {socket} -p {} -U postgres", pg.port)
+    };
+    let mut all: Vec<(String, String)> = vec![
+        (
+            "venv_path".into(),
+            json(&shared_venv().display().to_string()),
+        ),
+        ("db_user".into(), json("postgres")),
+        ("db_host".into(), json(&socket)),
+        ("db_port".into(), pg.port.to_string()),
+        ("psql_command".into(), json(&psql)),
+    ];
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    s.write_inventory(&borrowed);
+    (s, pg)
 }

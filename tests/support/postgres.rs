@@ -19,7 +19,12 @@ pub struct Postgres {
 /// The newest installed PostgreSQL's `bin` directory.
 pub fn bin_dir() -> PathBuf {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     found.sort();
     found.pop().expect("PostgreSQL is not installed: run `scripts/test` (it installs it) or `apt-get install postgresql`")
@@ -37,8 +42,17 @@ fn as_owner(owner: Option<&str>, program: &Path) -> Command {
 }
 
 fn check(cmd: &mut Command) {
-    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run a PostgreSQL tool");
-    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run a PostgreSQL tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Postgres {
@@ -55,40 +69,77 @@ impl Postgres {
         if let Some(user) = owner {
             check(Command::new("chown").args(["-R", user]).arg(dir.join("pg")));
         }
-        check(as_owner(owner, &bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]));
+        check(
+            as_owner(owner, &bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
+        );
         let port = 5432;
-        let options = format!("-p {port} -k {} -c listen_addresses='' -c fsync=off", socket_dir.display());
-        check(as_owner(owner, &bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(log.join("postgres.log"))
-            .args(["-w", "-o", &options, "start"]));
-        let pg = Postgres { data, socket_dir, port, bin, owner };
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses='' -c fsync=off",
+            socket_dir.display()
+        );
+        check(
+            as_owner(owner, &bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(log.join("postgres.log"))
+                .args(["-w", "-o", &options, "start"]),
+        );
+        let pg = Postgres {
+            data,
+            socket_dir,
+            port,
+            bin,
+            owner,
+        };
         pg.psql("CREATE DATABASE wptdash");
         pg
     }
 
     /// Runs SQL in the `wptdash` database (or `postgres` to create it) and returns the output.
     pub fn psql(&self, sql: &str) -> String {
-        let database = if sql.starts_with("CREATE DATABASE") { "postgres" } else { "wptdash" };
+        let database = if sql.starts_with("CREATE DATABASE") {
+            "postgres"
+        } else {
+            "wptdash"
+        };
         let out = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
             .output()
             .expect("run psql");
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The database's alembic revision, if any.
     pub fn revision(&self) -> Option<String> {
         let exists = self.psql("SELECT to_regclass('alembic_version') IS NOT NULL");
-        (exists.trim() == "t").then(|| self.psql("SELECT version_num FROM alembic_version").trim().to_owned())
+        (exists.trim() == "t").then(|| {
+            self.psql("SELECT version_num FROM alembic_version")
+                .trim()
+                .to_owned()
+        })
     }
 
     /// `name type` lines for a table's columns.

@@ -457,6 +457,64 @@ fn build_origin(dir: &Path) -> PathBuf {
     .unwrap();
     git(&work, &["commit", "-q", "-am", "Break the app"]);
 
+    // Migration scenarios, on top of `feature/comment-url`'s model change.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/4dafe3eac60e_add_comment_url.py");
+    let versions = work.join("migrations/versions");
+    git(
+        &work,
+        &[
+            "checkout",
+            "-q",
+            "-b",
+            "feature/with-migration",
+            "feature/comment-url",
+        ],
+    );
+    std::fs::copy(&fixture, versions.join("4dafe3eac60e_add_comment_url.py")).unwrap();
+    git(&work, &["add", "-A"]);
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "Migration: add pull_request.comment_url",
+        ],
+    );
+
+    git(&work, &["checkout", "-q", "-b", "two-heads", "master"]);
+    for (rev, column) in [("aaaa00000001", "one"), ("bbbb00000002", "two")] {
+        std::fs::write(
+            versions.join(format!("{rev}_{column}.py")),
+            migration(
+                rev,
+                &format!("op.add_column('pull_request', sa.Column('{column}', sa.Text()))"),
+            ),
+        )
+        .unwrap();
+    }
+    git(&work, &["add", "-A"]);
+    git(
+        &work,
+        &["commit", "-q", "-m", "Two migrations from the same parent"],
+    );
+
+    git(
+        &work,
+        &["checkout", "-q", "-b", "broken-migration", "master"],
+    );
+    std::fs::write(
+        versions.join("cccc00000003_broken.py"),
+        migration("cccc00000003", "op.add_column('pull_request', sa.Column('half', sa.Text()))\n    op.execute('SELECT 1/0')"),
+    )
+    .unwrap();
+    git(&work, &["add", "-A"]);
+    git(
+        &work,
+        &["commit", "-q", "-m", "A migration that fails halfway"],
+    );
+
     let origin = dir.join("git/origin.git");
     std::fs::create_dir_all(dir.join("git")).unwrap();
     run(Command::new("git")
@@ -469,6 +527,13 @@ fn build_origin(dir: &Path) -> PathBuf {
 
 /// The Python every user on the machine can run.
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+
+/// A migration file on top of the example app's first revision.
+fn migration(revision: &str, upgrade: &str) -> String {
+    format!(
+        "\"\"\"{revision}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = '{revision}'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    {upgrade}\n\n\ndef downgrade():\n    pass\n"
+    )
+}
 
 /// A virtualenv with the example app's requirements, built once and reused
 /// (the deploy's `pip` step sees its stamp and skips the install).
