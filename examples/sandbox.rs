@@ -1,29 +1,41 @@
 //! The sandbox (`scripts/sandbox`): this machine plays "staging". It starts
-//! a real sshd on a loopback port and a git origin holding the example app,
-//! writes an inventory for them, and deploys with the real `wptdeploy`:
-//! a first release (virtualenv built for real with pip), a second branch,
-//! then back to the first commit (relinked, not rebuilt).
+//! a real sshd on a loopback port, a PostgreSQL cluster and a git origin
+//! holding the example app, writes an inventory for them, and runs the real
+//! `wptdeploy`: the first release with `--migrate` (virtualenv built for real
+//! with pip, database upgraded before the switch), a branch whose migration
+//! adds a column, the seed's column check with `verify`, then back to the
+//! first commit (relinked, not rebuilt).
 //!
-//! `--keep` leaves sshd running and prints the commands to use it.
+//! `--keep` leaves sshd and PostgreSQL running and prints how to use them.
 
+#[path = "../tests/support/postgres.rs"]
+mod postgres;
 #[path = "../tests/support/sandbox.rs"]
 mod sandbox;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use sandbox::Sandbox;
+
+/// Stops the servers of a sandbox kept by an earlier run.
+fn stop_kept(dir: &Path) {
+    for pid_file in ["sshd.pid", "git-daemon.pid", "pg/data/postmaster.pid"] {
+        let pid = std::fs::read_to_string(dir.join(pid_file))
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_owned));
+        if let Some(pid) = pid {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+}
 
 fn main() -> ExitCode {
     let keep = std::env::args().any(|a| a == "--keep");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(".sandbox");
     if dir.exists() {
-        // A sandbox kept by an earlier run: stop its servers first.
-        for pid_file in ["sshd.pid", "git-daemon.pid"] {
-            if let Ok(pid) = std::fs::read_to_string(dir.join(pid_file)) {
-                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
-            }
-        }
+        stop_kept(&dir);
         std::fs::remove_dir_all(&dir).expect("remove the old .sandbox");
     }
     let bin = std::env::current_exe()
@@ -32,15 +44,27 @@ fn main() -> ExitCode {
         .filter(|p| p.exists())
         .expect("build wptdeploy first (scripts/sandbox does)");
     let s = Sandbox::start_in(&dir);
-    let venv = dir.join("srv/venv");
-    s.write_inventory(&[(
-        "venv_path",
-        &serde_json::to_string(&venv.display().to_string()).unwrap(),
-    )]);
+    let pg = postgres::Postgres::start(&dir);
+    let json = |v: &str| serde_json::to_string(v).unwrap();
+    let venv = dir.join("srv/venv").display().to_string();
+    let socket = pg.socket_dir.display().to_string();
+    let psql = if sandbox::is_root() {
+        format!("sudo -n -u postgres psql -h {socket} -p {}", pg.port)
+    } else {
+        format!("psql -h {socket} -p {} -U postgres", pg.port)
+    };
+    s.write_inventory(&[
+        ("venv_path", &json(&venv)),
+        ("db_user", &json("postgres")),
+        ("db_host", &json(&socket)),
+        ("db_port", &pg.port.to_string()),
+        ("psql_command", &json(&psql)),
+    ]);
     println!(
         "sandbox \"staging\": sshd on 127.0.0.1:{}, origin {}",
         s.ssh_port, s.origin_url
     );
+    println!("PostgreSQL on the socket in {socket}, database wptdash");
     println!(
         "inventory {}, releases in {}\n",
         s.inventory.display(),
@@ -48,60 +72,51 @@ fn main() -> ExitCode {
     );
 
     let master = s.sha("master");
-    let deploys: [(&str, Vec<&str>); 3] = [
+    let runs: [(&str, Vec<&str>); 4] = [
         (
-            "first deploy of master (builds the virtualenv with pip)",
-            vec!["staging", "--commit", "master"],
+            "first deploy: virtualenv built with pip, database upgraded before the switch",
+            vec!["staging", "--commit", "master", "--migrate"],
         ),
         (
-            "a branch with a slash in its name",
-            vec!["staging", "--commit", "feature/comment-url"],
+            "a branch whose migration adds pull_request.comment_url",
+            vec!["staging", "--commit", "feature/with-migration", "--migrate"],
+        ),
+        (
+            "the checklist's step 8: the table's columns",
+            vec!["verify", "staging", "--table", "pull_request"],
         ),
         (
             "back to master's commit: relinked, not rebuilt",
             vec!["staging", "--commit", &master],
         ),
     ];
-    for (what, args) in deploys {
+    for (what, args) in runs {
         println!("==> wptdeploy {}    # {what}", args.join(" "));
         let status = s.command(&bin).args(&args).status().expect("run wptdeploy");
         if !status.success() {
-            eprintln!(
-                "sandbox: the deploy failed; everything is in {}",
-                dir.display()
-            );
+            eprintln!("sandbox: that failed; everything is in {}", dir.display());
             return ExitCode::FAILURE;
         }
         println!();
     }
-    show(&s);
+    println!("==> the result on the \"server\"");
+    println!("releases: {}", s.releases().join(", "));
+    println!("site -> {}", s.live_release().unwrap_or_default());
+    let build = std::fs::read_to_string(s.base_path.join("site/wptdash/static/build.txt"))
+        .unwrap_or_default();
+    println!("build.txt: {}", build.trim().replace('\n', " | "));
+    println!("database revision: {}", pg.revision().unwrap_or_default());
     if keep {
+        println!("\nsshd and PostgreSQL keep running. Try:");
         println!(
-            "\nsshd keeps running (pid in {}/sshd.pid). Try:",
-            dir.display()
-        );
-        println!(
-            "  WPTDEPLOY_INVENTORY={} WPTDEPLOY_KNOWN_HOSTS={} HOME={} {} staging --commit feature/comment-url --check",
+            "  WPTDEPLOY_INVENTORY={} WPTDEPLOY_KNOWN_HOSTS={} HOME={} {} staging --commit feature/with-migration --migrate --check",
             s.inventory.display(),
             s.known_hosts.display(),
             dir.display(),
             bin.display()
         );
         std::mem::forget(s);
+        std::mem::forget(pg);
     }
     ExitCode::SUCCESS
-}
-
-fn show(s: &Sandbox) {
-    let site: PathBuf = s.base_path.join("site");
-    println!("==> the result on the \"server\"");
-    println!("releases: {}", s.releases().join(", "));
-    println!(
-        "site -> {}",
-        std::fs::read_link(&site)
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    );
-    let build = std::fs::read_to_string(site.join("wptdash/static/build.txt")).unwrap_or_default();
-    println!("build.txt: {}", build.trim().replace('\n', " | "));
 }

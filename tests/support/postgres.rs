@@ -2,6 +2,8 @@
 //! Unix socket in the sandbox (no TCP port, so clusters never collide).
 //! As root the cluster runs as the `postgres` user, as on a server.
 
+#![allow(dead_code)] // The sandbox example uses only part of it.
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
