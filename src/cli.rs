@@ -31,6 +31,44 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs),
+    /// Database migrations.
+    Migration {
+        /// What to do.
+        #[command(subcommand)]
+        command: MigrationCommand,
+    },
+}
+
+/// `wptdeploy migration ...`
+#[derive(Debug, Subcommand)]
+pub enum MigrationCommand {
+    /// Deploy a branch, generate its migration on the host, pull the file into this checkout, apply and check it.
+    New(MigrationNewArgs),
+}
+
+/// `wptdeploy migration new ENV --commit BRANCH -m MESSAGE`
+#[derive(Debug, Args)]
+pub struct MigrationNewArgs {
+    /// Environment to generate on (a staging server with a real database).
+    pub env: String,
+    /// The branch whose models changed.
+    #[arg(short, long, value_name = "REF")]
+    pub commit: String,
+    /// The migration's message (its file name's slug).
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: String,
+    /// Local directory for the file [default: ./migrations/versions].
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Use this revision id instead of a random one.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Extra variables, as for a deploy.
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Options shared with deploys.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// `wptdeploy verify ENV --table T ...`

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, CommonArgs, DeployArgs, OutputFormat, UnlockArgs, VerifyArgs};
+use crate::cli::{
+    Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs, OutputFormat,
+    UnlockArgs, VerifyArgs,
+};
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
 use crate::plan::{self, ConnectSettings, Plan};
@@ -32,6 +35,9 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Some(Command::Unlock(args)) => unlock(args, &mut redactor).await,
             Some(Command::Verify(args)) => verify(args, &mut redactor).await,
+            Some(Command::Migration {
+                command: MigrationCommand::New(args),
+            }) => migration_new(args, &mut redactor).await,
             None => deploy(cli.deploy, &mut redactor).await,
         }
     });
@@ -230,6 +236,80 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
         force: false,
     };
     run.execute(&args.common, redactor).await
+}
+
+async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    gitref::validate(&args.commit).map_err(|problem| Error::Usage {
+        message: format!("`{}` is not a valid git ref: {problem}", args.commit),
+        hints: vec![],
+    })?;
+    if let Some(rev) = &args.rev_id
+        && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(Error::Usage {
+            message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
+            hints: vec![],
+        });
+    }
+    let into = args
+        .into
+        .clone()
+        .unwrap_or_else(|| "migrations/versions".into());
+    if !into.is_dir() {
+        return Err(Error::Usage {
+            message: format!("{} is not a directory", into.display()),
+            hints: vec![
+                "run this in your app's checkout, or pass `--into DIR` for the pulled file".into(),
+            ],
+        });
+    }
+    let into = fs_err::canonicalize(&into)?;
+    let listing = |dir: &std::path::Path| -> Result<Vec<std::path::PathBuf>, Error> {
+        Ok(fs_err::read_dir(dir)?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect())
+    };
+    let before = listing(&into)?;
+    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    extra.insert("commit".into(), args.commit.clone().into());
+    extra.insert("migrate".into(), true.into());
+    extra.insert("migration_message".into(), args.message.clone().into());
+    extra.insert(
+        "migration_rev_id".into(),
+        args.rev_id.clone().unwrap_or_default().into(),
+    );
+    extra.insert("migration_into".into(), into.display().to_string().into());
+    let run = Run {
+        what: "migration new on",
+        env: &args.env,
+        playbook: "migration-new.yml",
+        extra,
+        check: false,
+        lock_wait: None,
+        forks: 1,
+        force: false,
+    };
+    run.execute(&args.common, redactor).await?;
+    let pulled: Vec<_> = listing(&into)?
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    if args.common.quiet || args.common.output == OutputFormat::Json {
+        return Ok(());
+    }
+    match pulled.first() {
+        None => eprintln!(
+            "\nno migration was generated (no changes in schema detected), so nothing was pulled"
+        ),
+        Some(file) => eprintln!(
+            "\nnext: review {file} (autogenerate misses renames, constraints and enum changes),\n  \
+             `git add {file}` and commit it with the model change, open a PR,\n  \
+             and once it is merged: `wptdeploy prod --migrate`",
+            file = file.display()
+        ),
+    }
+    Ok(())
 }
 
 /// One run of a playbook on an environment, from plan to exit status.

@@ -210,3 +210,155 @@ fn verify_with_a_hostile_table_name_is_harmless() {
         .stderr_has("does not exist");
     assert_eq!(pg.columns("y"), ["id integer"], "table y survived");
 }
+
+fn checkout(s: &crate::support::Sandbox) -> std::path::PathBuf {
+    let dir = s.dir.join("checkout/migrations/versions");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_checked() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let into_arg = into.display().to_string();
+    let run = s
+        .wptdeploy(&[
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "feature/comment-url",
+            "-m",
+            "add comment url",
+            "--into",
+            &into_arg,
+        ])
+        .success();
+    let pulled = files(&into);
+    assert_eq!(pulled.len(), 1, "{}", run.stderr);
+    let name = &pulled[0];
+    assert!(name.ends_with("_add_comment_url.py"), "{name}");
+    let text = std::fs::read_to_string(into.join(name)).unwrap();
+    assert!(
+        text.contains("add_column(sa.Column('comment_url', sa.Text()"),
+        "{text}"
+    );
+    let revision = name.split('_').next().unwrap();
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some(revision),
+        "the generated migration was applied"
+    );
+    assert!(
+        pg.columns("pull_request")
+            .contains(&"comment_url text".to_owned())
+    );
+    assert!(
+        run.stderr
+            .contains("ok      check the columns of pull_request"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("next: review"), "{}", run.stderr);
+    // Generated in the release as the app user: the file is there on the host too.
+    assert!(
+        s.base_path
+            .join("site/migrations/versions")
+            .join(name)
+            .exists()
+    );
+}
+
+#[test]
+fn migration_new_with_no_model_change_pulls_nothing() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let run = s
+        .wptdeploy(&[
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "master",
+            "-m",
+            "nothing",
+            "--into",
+            &into.display().to_string(),
+        ])
+        .success();
+    assert!(
+        run.stderr
+            .contains("no changes in schema detected: nothing to pull"),
+        "{}",
+        run.stderr
+    );
+    assert!(files(&into).is_empty());
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+}
+
+#[test]
+fn migration_new_never_overwrites_a_local_file() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let mine = into.join("abc123_add_comment_url.py");
+    std::fs::write(&mine, "my edited migration\n").unwrap();
+    s.wptdeploy(&[
+        "migration",
+        "new",
+        "staging",
+        "--commit",
+        "feature/comment-url",
+        "-m",
+        "add comment url",
+        "--rev-id",
+        "abc123",
+        "--into",
+        &into.display().to_string(),
+    ])
+    .failure(1)
+    .stderr_has("already exists locally; wptdeploy never overwrites a local file");
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        "my edited migration\n"
+    );
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "not applied either"
+    );
+}
+
+#[test]
+fn migration_new_review_flags_a_rename_that_autogenerate_turned_into_drop_and_add() {
+    let (s, _pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let run = s
+        .wptdeploy(&[
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "rename-title",
+            "-m",
+            "rename title",
+            "--into",
+            &into.display().to_string(),
+        ])
+        .success();
+    assert!(
+        run.stderr.contains("drops pull_request.title and adds pull_request.headline: if this is a rename, autogenerate loses the data"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(files(&into).len(), 1);
+}

@@ -176,7 +176,7 @@ impl HostRun {
             let located = |message: String| Stop::Step {
                 step: step.name.0.clone(),
                 failure: StepFailure {
-                    message: format!("({}:{}): {message}", shared.plan.playbook.origin, step.line),
+                    message: format!("({}:{}): {message}", step.origin, step.line),
                     hints: Vec::new(),
                 },
             };
@@ -218,6 +218,12 @@ impl HostRun {
                 })?
             };
             let Some(outcome) = outcome else { continue };
+            for message in &outcome.warnings {
+                self.shared.reporter.report(&Event::Warning {
+                    host: Some(self.host().name.clone()),
+                    message: message.clone(),
+                });
+            }
             if let Some(report) = &outcome.columns {
                 self.shared.reporter.report(&Event::Columns {
                     host: self.host().name.clone(),
@@ -309,7 +315,14 @@ impl HostRun {
             }));
         }
         let output = self.exec(&prepared.command).await?;
-        let outcome = prepared.outcome(&output).map_err(|failure| Stop::Step {
+        let outcome = match &prepared.kind {
+            Kind::Fetch { src, dest } if output.exit_code == 0 => {
+                let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
+                steps::fetch::save(&bytes, &output.stdout, src, dest)
+            }
+            _ => prepared.outcome(&output),
+        }
+        .map_err(|failure| Stop::Step {
             step: prepared.name.clone(),
             failure,
         });

@@ -260,6 +260,44 @@ impl MigrationFile {
         tables
     }
 
+    /// What a person must look at before merging: `upgrade()` operations
+    /// that lose data or change types, and a drop plus an add in one table,
+    /// which is how autogenerate writes a rename (losing the column's data).
+    pub fn review(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for op in &self.upgrade {
+            match op {
+                Operation::DropTable { table } => notes.push(format!("drops table {table}: its rows are lost")),
+                Operation::DropColumn { table, column } => {
+                    let added: Vec<&str> = self
+                        .upgrade
+                        .iter()
+                        .filter_map(|o| match o {
+                            Operation::AddColumn { table: t, column: c, .. } if t == table => Some(c.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    match added.as_slice() {
+                        [new] => notes.push(format!(
+                            "drops {table}.{column} and adds {table}.{new}: if this is a rename, autogenerate loses the data; write `op.alter_column('{table}', '{column}', new_column_name='{new}')` instead"
+                        )),
+                        _ => notes.push(format!("drops column {table}.{column}: its data is lost")),
+                    }
+                }
+                Operation::AlterColumn {
+                    table,
+                    column,
+                    sa_type: Some(sa_type),
+                    ..
+                } => notes.push(format!(
+                    "changes the type of {table}.{column} to {sa_type}: check that existing values convert"
+                )),
+                _ => {}
+            }
+        }
+        notes
+    }
+
     /// The columns that must exist (with their types) or be gone once
     /// `upgrade()` has run. A dropped table is expected to have no columns
     /// left, checked through the columns it was known to have here.
@@ -359,6 +397,27 @@ mod tests {
         assert!(columns.contains(&("state".into(), "Enum".into())));
         assert!(columns.contains(&("head_sha".into(), "String".into())));
         assert_eq!(file.expectations().len(), 10);
+    }
+
+    #[test]
+    fn review_flags_drops_type_changes_and_rename_shaped_pairs() {
+        let file = parse(
+            "def upgrade():\n    with op.batch_alter_table('pull_request', schema=None) as batch_op:\n        batch_op.add_column(sa.Column('headline', sa.Text(), nullable=True))\n        batch_op.drop_column('title')\n        batch_op.alter_column('number', existing_type=sa.INTEGER(), type_=sa.BigInteger())\n    op.drop_table('test_mirror')\n",
+        );
+        let notes = file.review();
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(notes[0].starts_with(
+            "drops pull_request.title and adds pull_request.headline: if this is a rename"
+        ));
+        assert!(notes[1].contains("changes the type of pull_request.number to BigInteger"));
+        assert_eq!(notes[2], "drops table test_mirror: its rows are lost");
+        assert!(
+            parse(include_str!(
+                "../../tests/fixtures/4dafe3eac60e_add_comment_url.py"
+            ))
+            .review()
+            .is_empty()
+        );
     }
 
     #[test]

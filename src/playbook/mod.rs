@@ -29,6 +29,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
     ("verify.yml", include_str!("../../playbooks/verify.yml")),
     (
+        "migration-new.yml",
+        include_str!("../../playbooks/migration-new.yml"),
+    ),
+    (
         "templates/config.txt.j2",
         include_str!("../../playbooks/templates/config.txt.j2"),
     ),
@@ -120,6 +124,9 @@ pub struct Playbook {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlaybook {
+    /// Another playbook whose steps (and variables) come first.
+    #[serde(default)]
+    import: Option<String>,
     #[serde(default)]
     vars: Vars,
     steps: Vec<Step>,
@@ -156,9 +163,18 @@ impl Playbook {
         })?;
         let lines = step_lines(&text);
         let mut steps = raw.steps;
-        let mut locks = 0;
+        let mut imported = Vec::new();
+        if let Some(other) = &raw.import {
+            if other == name {
+                return Err(invalid(0, format!("`{name}` imports itself")));
+            }
+            let base = Playbook::load(dirs, other, templates)?;
+            vars.extend(base.vars);
+            imported = base.steps;
+        }
         for (index, step) in steps.iter_mut().enumerate() {
             step.line = lines.get(index).copied().unwrap_or(0);
+            step.origin.clone_from(&origin);
             let at = step.line;
             if let Action::Template(args, body) = &mut step.action {
                 *body = match (&args.src, &args.content) {
@@ -176,9 +192,6 @@ impl Playbook {
                     },
                 };
             }
-            if matches!(step.action, Action::Lock(_)) {
-                locks += 1;
-            }
             for text in step.templates() {
                 templates
                     .check_syntax(text)
@@ -190,8 +203,18 @@ impl Playbook {
                 })?;
             }
         }
-        if locks > 1 {
-            return Err(invalid(0, "more than one `lock` step".into()));
+        imported.extend(steps);
+        let steps = imported;
+        if steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Lock(_)))
+            .count()
+            > 1
+        {
+            return Err(invalid(
+                0,
+                "more than one `lock` step (imported playbooks included)".into(),
+            ));
         }
         vars.extend(raw.vars);
         Ok(Playbook {

@@ -165,6 +165,25 @@ pub struct MigrationsArgs {
     /// `upgrade`: the revision the database was at before.
     #[serde(default)]
     pub from: Option<Tmpl>,
+    /// `generate`: the migration's message (`migrate -m`).
+    #[serde(default)]
+    pub message: Option<Tmpl>,
+    /// `generate`: the revision id to use (`migrate --rev-id`); empty: alembic picks one.
+    #[serde(default)]
+    pub rev_id: Option<Tmpl>,
+}
+
+/// `fetch:` copy a file from the host to a local directory over SFTP,
+/// checked against the host's SHA-256, never overwriting a local file. A
+/// migration file is also read: registers `{local, revision, parent,
+/// tables, expect}` and warns about what its review finds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchArgs {
+    /// The file on the host.
+    pub src: Tmpl,
+    /// The local directory.
+    pub dest: Tmpl,
 }
 
 /// `columns:` the seed's step 8: the columns of `tables` (comma-separated)
@@ -211,6 +230,8 @@ pub enum Action {
     Migrations(MigrationsArgs),
     /// `columns:`
     Columns(ColumnsArgs),
+    /// `fetch:`
+    Fetch(FetchArgs),
 }
 
 /// The text of a `template:` step and where it came from.
@@ -246,6 +267,8 @@ pub struct Step {
     pub action: Action,
     /// Line of the step in its playbook (0 when unknown).
     pub line: usize,
+    /// The playbook file it comes from (playbooks can import others).
+    pub origin: String,
 }
 
 /// The step as written, before its kind is checked.
@@ -289,10 +312,12 @@ pub(super) struct RawStep {
     migrations: Option<MigrationsArgs>,
     #[serde(default)]
     columns: Option<ColumnsArgs>,
+    #[serde(default)]
+    fetch: Option<FetchArgs>,
 }
 
 /// The step kinds, as their keys.
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "run",
     "lock",
     "checkout",
@@ -304,6 +329,7 @@ pub const KINDS: [&str; 11] = [
     "healthcheck",
     "migrations",
     "columns",
+    "fetch",
 ];
 
 impl TryFrom<RawStep> for Step {
@@ -344,6 +370,9 @@ impl TryFrom<RawStep> for Step {
         }
         if let Some(a) = raw.columns {
             actions.push(("columns", Action::Columns(a)));
+        }
+        if let Some(a) = raw.fetch {
+            actions.push(("fetch", Action::Fetch(a)));
         }
         if actions.len() != 1 {
             let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
@@ -415,6 +444,7 @@ impl TryFrom<RawStep> for Step {
             changes: raw.changes.unwrap_or(true),
             action,
             line: 0,
+            origin: String::new(),
         })
     }
 }
@@ -465,7 +495,10 @@ impl Step {
                 all.extend([&a.command, &a.path, &a.action]);
                 all.extend(a.head.iter());
                 all.extend(a.from.iter());
+                all.extend(a.message.iter());
+                all.extend(a.rev_id.iter());
             }
+            Action::Fetch(a) => all.extend([&a.src, &a.dest]),
             Action::Columns(a) => {
                 all.extend([&a.psql, &a.database, &a.tables]);
                 all.extend(a.expect.iter());

@@ -76,6 +76,7 @@ pub fn outcome(
             columns: found,
             problems,
         }),
+        ..Outcome::default()
     })
 }
 

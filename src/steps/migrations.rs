@@ -21,6 +21,13 @@ pub enum Action {
         /// The revision before.
         from: String,
     },
+    /// `migrate -m MESSAGE`: autogenerate a migration file.
+    Generate {
+        /// The migration's message.
+        message: String,
+        /// A fixed revision id, if wanted.
+        rev_id: Option<String>,
+    },
 }
 
 fn lines(section: &str, text: &str) -> String {
@@ -50,6 +57,20 @@ pub fn script(command: &str, path: &str, action: &Action) -> String {
              printf '%s\\n' \"$current\" | sed 's/^/@current /'\n\
              printf '%s\\n' \"$history\" | sed 's/^/@history /'\n"
         ),
+        // The new file must appear in the listing, not only in the output.
+        Action::Generate { message, rev_id } => {
+            let rev = rev_id
+                .as_ref()
+                .map(|r| format!(" --rev-id {}", quote(r)))
+                .unwrap_or_default();
+            format!(
+                "cd -- {dir} || exit 3\nbefore=$(ls -1 migrations/versions 2>/dev/null || true)\n\
+                 {command} migrate -m {}{rev} || exit $?\n\
+                 ls -1 migrations/versions 2>/dev/null | while read -r f; do\n\
+                 \x20 printf '%s\\n' \"$before\" | grep -qxF -- \"$f\" || printf '@new %s\\n' \"$f\"\ndone\n",
+                quote(message)
+            )
+        }
         Action::Upgrade { .. } => format!(
             "cd -- {dir} || exit 3\n{command} upgrade && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
@@ -130,7 +151,56 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
         changed: false,
         register: Some(Value::from_serialize(&register)),
         note: Some(note),
-        columns: None,
+        ..Outcome::default()
+    })
+}
+
+/// Reads a generate: the file named on the `Generating` line, which must
+/// also be new in `migrations/versions`; or plainly, no changes.
+pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+    let new: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("@new "))
+        .collect();
+    let Some(path) = alembic::generated_file(&output.stdout) else {
+        // Flask-Migrate 4 logs this on stderr; older versions print it on stdout.
+        let said = |text: &str| text.contains("No changes in schema detected");
+        if said(&output.stdout) || said(&output.stderr) {
+            let register = BTreeMap::from([("path", ""), ("file", "")]);
+            return Ok(Outcome {
+                register: Some(Value::from_serialize(&register)),
+                note: Some("no changes in schema detected: nothing to pull".into()),
+                ..Outcome::default()
+            });
+        }
+        return Err(StepFailure {
+            message: "printed neither `Generating ...` nor `No changes in schema detected.`".into(),
+            hints: vec!["run it with `-v` to see what the migrate command said".into()],
+        });
+    };
+    let file = path.rsplit('/').next().unwrap_or_default().to_owned();
+    if !new.contains(&file.as_str()) {
+        return Err(StepFailure {
+            message: format!(
+                "said it generated {path}, but migrations/versions has no new file of that name (new: {})",
+                if new.is_empty() {
+                    "none".into()
+                } else {
+                    new.join(", ")
+                }
+            ),
+            hints: vec![
+                "check `migrate_command`: it must run in the release's own directory".into(),
+            ],
+        });
+    }
+    let register = BTreeMap::from([("path", path.clone()), ("file", file)]);
+    Ok(Outcome {
+        changed: true,
+        register: Some(Value::from_serialize(&register)),
+        note: Some(format!("generated {path}")),
+        ..Outcome::default()
     })
 }
 
@@ -186,7 +256,7 @@ pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcom
         changed: from != head,
         register: None,
         note: Some(format!("{from_shown} -> {head}")),
-        columns: None,
+        ..Outcome::default()
     })
 }
 

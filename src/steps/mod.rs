@@ -6,6 +6,7 @@
 
 mod checkout;
 pub mod columns;
+pub mod fetch;
 mod health;
 mod link;
 pub mod lock;
@@ -73,6 +74,13 @@ pub enum Kind {
     Healthcheck,
     /// Checks or upgrades the database's migrations.
     Migrations(migrations::Action),
+    /// Copies a file from the host (`src`) into a local directory (`dest`).
+    Fetch {
+        /// The file on the host.
+        src: String,
+        /// The local directory.
+        dest: std::path::PathBuf,
+    },
     /// Reads tables' columns.
     Columns {
         /// The tables.
@@ -93,6 +101,8 @@ pub struct Outcome {
     pub note: Option<String>,
     /// Columns read from the database, for the user to see.
     pub columns: Option<columns::ColumnReport>,
+    /// Things the user must look at (e.g. a migration's review).
+    pub warnings: Vec<String>,
 }
 
 /// A step ran and failed.
@@ -114,6 +124,12 @@ pub fn prepare(
     login_user: &str,
 ) -> Result<Prepared, TemplateError> {
     let text = |t: &Tmpl| templates.render(&t.0, ctx);
+    let optional = |t: &Option<Tmpl>| {
+        t.as_ref()
+            .map(text)
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
     let name = text(&step.name)?.trim().to_owned();
     let become_user = step
         .become_user
@@ -250,18 +266,12 @@ pub fn prepare(
             let action = match text(&args.action)?.as_str() {
                 "check" => migrations::Action::Check,
                 "upgrade" => migrations::Action::Upgrade {
-                    head: args
-                        .head
-                        .as_ref()
-                        .map(text)
-                        .transpose()?
-                        .unwrap_or_default(),
-                    from: args
-                        .from
-                        .as_ref()
-                        .map(text)
-                        .transpose()?
-                        .unwrap_or_default(),
+                    head: optional(&args.head)?,
+                    from: optional(&args.from)?,
+                },
+                "generate" => migrations::Action::Generate {
+                    message: optional(&args.message)?,
+                    rev_id: Some(optional(&args.rev_id)?).filter(|r| !r.is_empty()),
                 },
                 other => {
                     return Err(TemplateError {
@@ -274,6 +284,13 @@ pub fn prepare(
             let command = wrap(migrations::script(&command, &text(&args.path)?, &action));
             let probe = (action == migrations::Action::Check).then(|| command.clone());
             (command, probe, Kind::Migrations(action))
+        }
+        Action::Fetch(args) => {
+            let src = text(&args.src)?;
+            let dest = std::path::PathBuf::from(text(&args.dest)?);
+            let mut command = fetch::checksum_command(&src);
+            command.become_user = become_user.clone();
+            (command, None, Kind::Fetch { src, dest })
         }
         Action::Columns(args) => {
             let psql = templates.render_shell(&args.psql.0, ctx)?;
@@ -361,7 +378,13 @@ impl Prepared {
                     .map(|n| format!("healthy after {n} attempts")),
                 ..Outcome::default()
             },
+            Kind::Migrations(migrations::Action::Generate { .. }) => {
+                migrations::generate_outcome(output)?
+            }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
+            Kind::Fetch { .. } => {
+                unreachable!("the engine reads a fetch's outcome from the bytes it fetched")
+            }
             Kind::Columns { tables, expects } => columns::outcome(output, tables, expects)?,
             Kind::Pip | Kind::Template | Kind::Lock(_) => Outcome {
                 changed: changed_mark.unwrap_or(true),

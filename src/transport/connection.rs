@@ -175,6 +175,26 @@ impl Connection {
         shell.run(command, auth, &self.host, on_line).await
     }
 
+    /// Reads a whole remote file over SFTP, on its own channel of this connection.
+    pub async fn download(&self, path: &str) -> Result<Vec<u8>, TransportError> {
+        let sftp_error = |message: String| TransportError::Sftp {
+            host: self.host.clone(),
+            path: path.to_owned(),
+            message,
+        };
+        let channel = self.open_channel().await?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| sftp_error(e.to_string()))?;
+        let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|e| sftp_error(e.to_string()))?;
+        let bytes = sftp.read(path).await.map_err(|e| sftp_error(e.to_string()));
+        let _ = sftp.close().await;
+        bytes
+    }
+
     async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, TransportError> {
         self.handle
             .channel_open_session()

@@ -87,6 +87,16 @@ pub enum TransportError {
         /// Host name or address.
         host: String,
     },
+    /// An SFTP transfer failed.
+    #[error("cannot fetch {path} from {host} over SFTP: {message}")]
+    Sftp {
+        /// Host name or address.
+        host: String,
+        /// The remote file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The host stopped answering.
     #[error("{host} stopped responding (nothing for {}s)", waited.as_secs())]
     Unresponsive {
@@ -142,6 +152,9 @@ impl TransportError {
             TransportError::Ssh { .. } | TransportError::ShellClosed { .. } => {
                 vec!["run again with `-v` to see the remote output".into()]
             }
+            TransportError::Sftp { .. } => vec![
+                "the host's sshd needs the sftp subsystem (`Subsystem sftp internal-sftp`), and the login user must be able to read the file".into(),
+            ],
             TransportError::Unresponsive { .. } => vec![
                 "the host or the network may be down; the command may still be running there".into(),
             ],

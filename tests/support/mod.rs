@@ -86,15 +86,11 @@ pub fn json(text: &str) -> String {
 impl Sandbox {
     /// Runs `wptdeploy ARGS` against the sandbox, with plain output.
     pub fn wptdeploy(&self, args: &[&str]) -> Run {
-        // `--no-progress` goes after a subcommand's name, before a deploy's arguments.
-        let (head, rest) = match args.first() {
-            Some(&sub @ ("verify" | "unlock")) => (vec![sub, "--no-progress"], &args[1..]),
-            _ => (vec!["--no-progress"], args),
-        };
+        // Last, so that it follows any subcommand's name.
         Run::from(
             self.command(bin())
-                .args(head)
-                .args(rest)
+                .args(args)
+                .arg("--no-progress")
                 .output()
                 .expect("run wptdeploy"),
         )

@@ -515,6 +515,26 @@ fn build_origin(dir: &Path) -> PathBuf {
         &["commit", "-q", "-m", "A migration that fails halfway"],
     );
 
+    git(&work, &["checkout", "-q", "-b", "rename-title", "master"]);
+    let text = std::fs::read_to_string(&models).unwrap();
+    std::fs::write(
+        &models,
+        text.replace(
+            "    title = db.Column(db.Text)",
+            "    headline = db.Column(db.Text)",
+        ),
+    )
+    .unwrap();
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "Rename pull_request.title to headline",
+        ],
+    );
+
     let origin = dir.join("git/origin.git");
     std::fs::create_dir_all(dir.join("git")).unwrap();
     run(Command::new("git")

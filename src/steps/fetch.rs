@@ -1,0 +1,144 @@
+//! `fetch:` a file from the host into a local directory: the bytes come
+//! over SFTP, are checked against the host's `sha256sum`, and are written
+//! to a new file only (a local file of that name is never overwritten).
+//! A migration file is then read and reviewed.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use minijinja::Value;
+use sha2::Digest as _;
+
+use super::{Outcome, StepFailure};
+use crate::migrations::file;
+use crate::transport::{RemoteCommand, quote};
+
+/// The command giving the host's checksum of `src`.
+pub fn checksum_command(src: &str) -> RemoteCommand {
+    RemoteCommand::new(format!("sha256sum -- {}", quote(src)))
+}
+
+/// Saves `bytes` (fetched from `src`) into `dest`, if they match the host's
+/// `sha256sum` output, as a file that did not exist.
+pub fn save(
+    bytes: &[u8],
+    sha256sum_output: &str,
+    src: &str,
+    dest: &Path,
+) -> Result<Outcome, StepFailure> {
+    let expected = sha256sum_output
+        .split_whitespace()
+        .next()
+        .unwrap_or_default();
+    let actual: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if expected != actual {
+        return Err(StepFailure {
+            message: format!(
+                "the bytes received for {src} do not match the host's checksum ({actual} != {expected}); nothing was written"
+            ),
+            hints: vec!["run it again; if it persists, the file changed during the copy".into()],
+        });
+    }
+    let name = src.rsplit('/').next().unwrap_or(src);
+    let local = dest.join(name);
+    let written = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&local)
+        .and_then(|mut f| f.write_all(bytes));
+    if let Err(e) = written {
+        let exists = e.kind() == std::io::ErrorKind::AlreadyExists;
+        return Err(StepFailure {
+            message: if exists {
+                format!(
+                    "{} already exists locally; wptdeploy never overwrites a local file",
+                    local.display()
+                )
+            } else {
+                format!("cannot write {}: {e}", local.display())
+            },
+            hints: vec!["move the local file away, or pass `--into DIR`".into()],
+        });
+    }
+    let parsed = file::parse(&String::from_utf8_lossy(bytes));
+    let expect: Vec<String> = parsed
+        .expectations()
+        .into_iter()
+        .map(|e| {
+            let negated = if e.present { "" } else { "!" };
+            let data_type = e.data_type.map(|t| format!(":{t}")).unwrap_or_default();
+            format!("{negated}{}.{}{data_type}", e.table, e.column)
+        })
+        .collect();
+    let register = BTreeMap::from([
+        ("local", local.display().to_string()),
+        ("revision", parsed.revision.clone().unwrap_or_default()),
+        ("parent", parsed.down_revision.clone().unwrap_or_default()),
+        ("tables", parsed.tables().join(",")),
+        ("expect", expect.join(",")),
+    ]);
+    Ok(Outcome {
+        changed: true,
+        register: Some(Value::from_serialize(&register)),
+        note: Some(format!("saved as {} (SHA-256 checked)", local.display())),
+        warnings: parsed
+            .review()
+            .into_iter()
+            .map(|w| format!("review {name}: {w}"))
+            .collect(),
+        columns: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIGRATION: &[u8] = include_bytes!("../../tests/fixtures/4dafe3eac60e_add_comment_url.py");
+
+    fn sum(bytes: &[u8]) -> String {
+        let hex: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("{hex}  /srv/x.py\n")
+    }
+
+    #[test]
+    fn a_verified_file_is_saved_read_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = "/srv/r/migrations/versions/4dafe3eac60e_add_comment_url.py";
+        let outcome = save(MIGRATION, &sum(MIGRATION), src, dir.path()).unwrap();
+        let register = outcome.register.unwrap();
+        assert_eq!(
+            register.get_attr("revision").unwrap().as_str(),
+            Some("4dafe3eac60e")
+        );
+        assert_eq!(
+            register.get_attr("expect").unwrap().as_str(),
+            Some("pull_request.comment_url:text")
+        );
+        let local = dir.path().join("4dafe3eac60e_add_comment_url.py");
+        assert_eq!(std::fs::read(&local).unwrap(), MIGRATION);
+        std::fs::write(&local, "my edits").unwrap();
+        let again = save(MIGRATION, &sum(MIGRATION), src, dir.path()).unwrap_err();
+        assert!(
+            again.message.contains("never overwrites"),
+            "{}",
+            again.message
+        );
+        assert_eq!(std::fs::read_to_string(&local).unwrap(), "my edits");
+    }
+
+    #[test]
+    fn a_checksum_mismatch_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = save(MIGRATION, &sum(b"other"), "/srv/x.py", dir.path()).unwrap_err();
+        assert!(err.message.contains("do not match"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
