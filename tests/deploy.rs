@@ -131,6 +131,12 @@ fn pruning_keeps_the_newest_and_never_the_live_or_previous_release() {
         .iter()
         .map(|b| s.new_branch(b))
         .collect();
+    // Backups are named after their release, and go with it.
+    let backups = s.base_path.join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    for sha in &shas {
+        std::fs::write(backups.join(format!("wptdash-{sha}-1700000000.dump")), "x").unwrap();
+    }
     for branch in ["one", "two", "three", "four"] {
         s.wptdeploy(&["staging", "--commit", branch, "-e", "keep_n_most_recent=2"])
             .success();
@@ -138,6 +144,16 @@ fn pruning_keeps_the_newest_and_never_the_live_or_previous_release() {
     let mut expected = vec![shas[2].clone(), shas[3].clone()];
     expected.sort();
     assert_eq!(s.releases(), expected, "two newest kept");
+    let mut kept: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    let mut want = [2, 3]
+        .map(|i| format!("wptdash-{}-1700000000.dump", shas[i]))
+        .to_vec();
+    want.sort();
+    assert_eq!(kept, want, "backups pruned with their releases");
     // Back to `three`: live is now the older release; `four` is the previous one.
     s.wptdeploy(&[
         "staging",

@@ -15,6 +15,11 @@ fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_col
         "{}",
         run.stderr
     );
+    assert!(
+        run.stderr.contains("skipped back up wptdash"),
+        "staging does not back up by default: {}",
+        run.stderr
+    );
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
     assert_eq!(s.live_release(), Some(s.sha("master")));
     let verify = s
@@ -361,4 +366,69 @@ fn migration_new_review_flags_a_rename_that_autogenerate_turned_into_drop_and_ad
         run.stderr
     );
     assert_eq!(files(&into).len(), 1);
+}
+
+/// Production migrations are backed up first, and the backup fails closed.
+#[test]
+fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (s, pg) = sandbox_with_database(&[]);
+    std::fs::rename(s.inventory.join("staging"), s.inventory.join("production")).unwrap();
+    let failed = s
+        .wptdeploy(&[
+            "production",
+            "--commit",
+            "master",
+            "--migrate",
+            "-e",
+            "pg_dump_command=false",
+        ])
+        .failure(1);
+    assert!(
+        failed
+            .stderr
+            .contains("pg_dump failed; no backup, so no migration"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(pg.revision(), None, "not migrated");
+    assert_eq!(s.live_release(), None, "not switched");
+
+    s.wptdeploy(&["production", "--commit", "master", "--migrate"])
+        .success();
+    let backups = s.base_path.join("backups");
+    let dumps = files(&backups);
+    assert_eq!(
+        dumps.len(),
+        1,
+        "one backup for the one migration run: {dumps:?}"
+    );
+    let dump = backups.join(&dumps[0]);
+    assert!(
+        dumps[0].starts_with(&format!("wptdash-{}-", s.sha("master"))),
+        "{dumps:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&dump).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let listed = std::process::Command::new(crate::support::postgres::bin_dir().join("pg_restore"))
+        .arg("--list")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "pg_restore --list reads it");
+
+    let run = s
+        .wptdeploy(&[
+            "production",
+            "--commit",
+            "feature/with-migration",
+            "--migrate",
+        ])
+        .success();
+    assert!(run.stderr.contains("to restore: "), "{}", run.stderr);
+    assert_eq!(files(&backups).len(), 2);
+    // Staging does not back up by default.
+    assert!(!run.stderr.contains("skipped back up"), "{}", run.stderr);
 }

@@ -99,7 +99,8 @@ pub struct SwitchArgs {
 }
 
 /// `prune:` keep the `keep` newest release directories (40-hex names) in
-/// `releases`, never removing the live one or those in `protect`.
+/// `releases`, never removing the live one or those in `protect`; with
+/// `backups`, a removed release's database backups go with it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PruneArgs {
@@ -112,6 +113,9 @@ pub struct PruneArgs {
     /// More release paths never to remove.
     #[serde(default)]
     pub protect: Vec<Tmpl>,
+    /// The directory of database backups named after releases.
+    #[serde(default)]
+    pub backups: Option<Tmpl>,
 }
 
 /// `healthcheck:` a command that must exit 0, or a URL that must answer
@@ -173,6 +177,25 @@ pub struct MigrationsArgs {
     pub rev_id: Option<Tmpl>,
 }
 
+/// `backup:` a `pg_dump -Fc` of `database` into `dir`, named after the
+/// release, that fails closed: it must be non-empty and readable by
+/// `pg_restore --list`, is written with mode 0600, and its restore command
+/// is shown. Registers `{file}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupArgs {
+    /// The pg_dump command (a shell template, e.g. `sudo -n -u postgres pg_dump`).
+    pub dump: Tmpl,
+    /// The pg_restore command, to check the backup reads back.
+    pub restore: Tmpl,
+    /// The database.
+    pub database: Tmpl,
+    /// The directory for backups.
+    pub dir: Tmpl,
+    /// The release the backup belongs to (pruned with it).
+    pub release: Tmpl,
+}
+
 /// `fetch:` copy a file from the host to a local directory over SFTP,
 /// checked against the host's SHA-256, never overwriting a local file. A
 /// migration file is also read: registers `{local, revision, parent,
@@ -232,6 +255,8 @@ pub enum Action {
     Columns(ColumnsArgs),
     /// `fetch:`
     Fetch(FetchArgs),
+    /// `backup:`
+    Backup(BackupArgs),
 }
 
 /// The text of a `template:` step and where it came from.
@@ -314,10 +339,12 @@ pub(super) struct RawStep {
     columns: Option<ColumnsArgs>,
     #[serde(default)]
     fetch: Option<FetchArgs>,
+    #[serde(default)]
+    backup: Option<BackupArgs>,
 }
 
 /// The step kinds, as their keys.
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     "run",
     "lock",
     "checkout",
@@ -330,6 +357,7 @@ pub const KINDS: [&str; 12] = [
     "migrations",
     "columns",
     "fetch",
+    "backup",
 ];
 
 impl TryFrom<RawStep> for Step {
@@ -373,6 +401,9 @@ impl TryFrom<RawStep> for Step {
         }
         if let Some(a) = raw.fetch {
             actions.push(("fetch", Action::Fetch(a)));
+        }
+        if let Some(a) = raw.backup {
+            actions.push(("backup", Action::Backup(a)));
         }
         if actions.len() != 1 {
             let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
@@ -484,6 +515,7 @@ impl Step {
             Action::Prune(a) => {
                 all.extend([&a.releases, &a.keep, &a.link]);
                 all.extend(a.protect.iter());
+                all.extend(a.backups.iter());
             }
             Action::Healthcheck(a) => {
                 all.extend(a.command.iter());
@@ -499,6 +531,7 @@ impl Step {
                 all.extend(a.rev_id.iter());
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),
+            Action::Backup(a) => all.extend([&a.dump, &a.restore, &a.database, &a.dir, &a.release]),
             Action::Columns(a) => {
                 all.extend([&a.psql, &a.database, &a.tables]);
                 all.extend(a.expect.iter());

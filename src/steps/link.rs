@@ -20,8 +20,15 @@ echo wptdeploy.changed=true
 }
 
 /// Removes all but the `keep` most recently used release directories,
-/// never the live one nor any of `protect`.
-pub(super) fn prune_script(releases: &str, keep: usize, link: &str, protect: &[String]) -> String {
+/// never the live one nor any of `protect`; and, with `backups`, the
+/// database backups named after a removed release.
+pub(super) fn prune_script(
+    releases: &str,
+    keep: usize,
+    link: &str,
+    protect: &[String],
+    backups: Option<&str>,
+) -> String {
     let mut protected: Vec<String> = protect
         .iter()
         .filter_map(|p| p.trim_end_matches('/').rsplit('/').next())
@@ -30,9 +37,10 @@ pub(super) fn prune_script(releases: &str, keep: usize, link: &str, protect: &[S
         .collect();
     protected.push("\"$live\"".into());
     format!(
-        "releases={} keep={keep} link={}\n",
+        "releases={} keep={keep} link={} backups={}\n",
         quote(releases),
-        quote(link)
+        quote(link),
+        quote(backups.unwrap_or_default())
     ) + &format!(
         r#"set -e
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}
@@ -45,6 +53,7 @@ for d in $(ls -1t); do
   [ "$n" -le "$keep" ] && continue
   case "$d" in {}) continue ;; esac
   rm -rf -- "$d"
+  if [ -n "$backups" ]; then rm -f -- "$backups"/*-"$d"-*.dump; fi
   echo "wptdeploy.removed=$d"
 done
 "#,

@@ -4,6 +4,7 @@
 //! Builtin kinds report through lines of the form `wptdeploy.KEY=VALUE`
 //! on standard output, which are parsed here.
 
+mod backup;
 mod checkout;
 pub mod columns;
 pub mod fetch;
@@ -74,6 +75,13 @@ pub enum Kind {
     Healthcheck,
     /// Checks or upgrades the database's migrations.
     Migrations(migrations::Action),
+    /// Backs the database up.
+    Backup {
+        /// The pg_restore command, for the restore hint.
+        restore: String,
+        /// The database.
+        database: String,
+    },
     /// Copies a file from the host (`src`) into a local directory (`dest`).
     Fetch {
         /// The file on the host.
@@ -231,11 +239,13 @@ pub fn prepare(
                 .iter()
                 .map(text)
                 .collect::<Result<Vec<_>, _>>()?;
+            let backups = args.backups.as_ref().map(text).transpose()?;
             let script = link::prune_script(
                 &text(&args.releases)?,
                 keep.max(1),
                 &text(&args.link)?,
                 &protect,
+                backups.as_deref().filter(|b| !b.is_empty()),
             );
             (wrap(script), None, Kind::Prune)
         }
@@ -284,6 +294,19 @@ pub fn prepare(
             let command = wrap(migrations::script(&command, &text(&args.path)?, &action));
             let probe = (action == migrations::Action::Check).then(|| command.clone());
             (command, probe, Kind::Migrations(action))
+        }
+        Action::Backup(args) => {
+            let dump = templates.render_shell(&args.dump.0, ctx)?;
+            let restore = templates.render_shell(&args.restore.0, ctx)?;
+            let database = text(&args.database)?;
+            let script = backup::script(
+                &dump,
+                &restore,
+                &database,
+                &text(&args.dir)?,
+                &text(&args.release)?,
+            );
+            (wrap(script), None, Kind::Backup { restore, database })
         }
         Action::Fetch(args) => {
             let src = text(&args.src)?;
@@ -382,6 +405,7 @@ impl Prepared {
                 migrations::generate_outcome(output)?
             }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
+            Kind::Backup { restore, database } => backup::outcome(output, restore, database)?,
             Kind::Fetch { .. } => {
                 unreachable!("the engine reads a fetch's outcome from the bytes it fetched")
             }

@@ -105,10 +105,13 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
     let s = sandbox();
     let pg = postgres::Postgres::start(&s.dir);
     let socket = pg.socket_dir.display().to_string();
-    let psql = if is_root() {
-        format!("sudo -n -u postgres psql -h {socket} -p {}", pg.port)
-    } else {
-        format!("psql -h {socket} -p {} -U postgres", pg.port)
+    let tool = |name: &str| {
+        let bin = postgres::bin_dir().join(name).display().to_string();
+        if is_root() {
+            format!("sudo -n -u postgres {bin} -h {socket} -p {}", pg.port)
+        } else {
+            format!("{bin} -h {socket} -p {} -U postgres", pg.port)
+        }
     };
     let mut all: Vec<(String, String)> = vec![
         (
@@ -118,7 +121,9 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
         ("db_user".into(), json("postgres")),
         ("db_host".into(), json(&socket)),
         ("db_port".into(), pg.port.to_string()),
-        ("psql_command".into(), json(&psql)),
+        ("psql_command".into(), json(&tool("psql"))),
+        ("pg_dump_command".into(), json(&tool("pg_dump"))),
+        ("pg_restore_command".into(), json(&tool("pg_restore"))),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
