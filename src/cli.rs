@@ -44,6 +44,21 @@ pub enum Command {
 pub enum MigrationCommand {
     /// Deploy a branch, generate its migration on the host, pull the file into this checkout, apply and check it.
     New(MigrationNewArgs),
+    /// The database's revision, the live release's head, and the pending migrations.
+    Status(MigrationStatusArgs),
+}
+
+/// `wptdeploy migration status ENV`
+#[derive(Debug, Args)]
+pub struct MigrationStatusArgs {
+    /// Environment whose database to read.
+    pub env: String,
+    /// Extra variables, as for a deploy.
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Options shared with deploys.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// `wptdeploy migration new ENV --commit BRANCH -m MESSAGE`

@@ -38,6 +38,21 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Migration {
                 command: MigrationCommand::New(args),
             }) => migration_new(args, &mut redactor).await,
+            Some(Command::Migration {
+                command: MigrationCommand::Status(args),
+            }) => {
+                let run = Run {
+                    what: "migration status of",
+                    env: &args.env,
+                    playbook: "migration-status.yml",
+                    extra: plan::parse_extra_vars(&args.extra_vars)?,
+                    check: false,
+                    lock_wait: None,
+                    forks: 10,
+                    force: false,
+                };
+                run.execute(&args.common, &mut redactor).await
+            }
             None => deploy(cli.deploy, &mut redactor).await,
         }
     });

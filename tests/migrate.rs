@@ -432,3 +432,19 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
     // Staging does not back up by default.
     assert!(!run.stderr.contains("skipped back up"), "{}", run.stderr);
 }
+
+#[test]
+fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    s.wptdeploy(&["migration", "status", "staging"])
+        .success()
+        .stderr_has("database at the head, 735093c03092");
+    s.wptdeploy(&["staging", "--commit", "feature/with-migration"])
+        .success();
+    s.wptdeploy(&["migration", "status", "staging"])
+        .success()
+        .stderr_has("database at 735093c03092; 1 pending: 4dafe3eac60e (add comment url)");
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+}

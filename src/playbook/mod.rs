@@ -33,6 +33,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../playbooks/migration-new.yml"),
     ),
     (
+        "migration-status.yml",
+        include_str!("../../playbooks/migration-status.yml"),
+    ),
+    (
         "templates/config.txt.j2",
         include_str!("../../playbooks/templates/config.txt.j2"),
     ),
@@ -272,6 +276,22 @@ mod tests {
         let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
         assert!(playbook.lock_step().is_some());
         assert!(playbook.steps.iter().all(|s| s.line > 0));
+        for name in ["verify.yml", "migration-new.yml", "migration-status.yml"] {
+            let other = Playbook::load(&dirs, name, &Templates::new()).unwrap();
+            assert!(!other.steps.is_empty(), "{name}");
+        }
+        let new = Playbook::load(&dirs, "migration-new.yml", &Templates::new()).unwrap();
+        assert!(
+            new.steps.len() > playbook.steps.len(),
+            "imports deploy.yml's steps"
+        );
+        assert!(
+            new.steps
+                .last()
+                .unwrap()
+                .origin
+                .ends_with("migration-new.yml")
+        );
     }
 
     #[test]

@@ -126,11 +126,15 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
             ],
         });
     };
+    let at = current.as_deref().map_or_else(
+        || "database empty (no revision)".to_owned(),
+        |c| format!("database at {c}"),
+    );
     let note = if pending.is_empty() {
         format!("database at the head, {head}")
     } else {
         format!(
-            "{} pending: {}",
+            "{at}; {} pending: {}",
             pending.len(),
             pending
                 .iter()
@@ -309,7 +313,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             outcome.note.as_deref(),
-            Some("2 pending: 735093c03092 (initial tables), 4dafe3eac60e (add comment url)")
+            Some(
+                "database empty (no revision); 2 pending: 735093c03092 (initial tables), 4dafe3eac60e (add comment url)"
+            )
         );
     }
 }
