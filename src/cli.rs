@@ -46,6 +46,26 @@ pub enum MigrationCommand {
     New(MigrationNewArgs),
     /// The database's revision, the live release's head, and the pending migrations.
     Status(MigrationStatusArgs),
+    /// Put a locally edited migration file into the live release, re-apply it there and check it.
+    Test(MigrationTestArgs),
+}
+
+/// `wptdeploy migration test ENV FILE`
+#[derive(Debug, Args)]
+pub struct MigrationTestArgs {
+    /// Environment to test on (a staging server).
+    pub env: String,
+    /// The migration file, as edited locally.
+    pub file: PathBuf,
+    /// Also downgrade, check the columns went back, and upgrade again.
+    #[arg(long)]
+    pub roundtrip: bool,
+    /// Extra variables, as for a deploy.
+    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
+    pub extra_vars: Vec<String>,
+    /// Options shared with deploys.
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// `wptdeploy migration status ENV`
@@ -78,6 +98,9 @@ pub struct MigrationNewArgs {
     /// Use this revision id instead of a random one.
     #[arg(long, value_name = "ID")]
     pub rev_id: Option<String>,
+    /// Also downgrade, check the columns went back, and upgrade again.
+    #[arg(long)]
+    pub roundtrip: bool,
     /// Extra variables, as for a deploy.
     #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
     pub extra_vars: Vec<String>,

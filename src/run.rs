@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::cli::{
-    Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs, OutputFormat,
-    UnlockArgs, VerifyArgs,
+    Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs, MigrationTestArgs,
+    OutputFormat, UnlockArgs, VerifyArgs,
 };
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
@@ -38,6 +38,9 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Migration {
                 command: MigrationCommand::New(args),
             }) => migration_new(args, &mut redactor).await,
+            Some(Command::Migration {
+                command: MigrationCommand::Test(args),
+            }) => migration_test(args, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::Status(args),
             }) => {
@@ -204,16 +207,13 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
                 path.display()
             )));
         }
-        for table in file.tables() {
-            if !tables.contains(&table) {
-                tables.push(table);
+        let description = file.description("");
+        for table in description["tables"].split(',') {
+            if !tables.iter().any(|t| t == table) {
+                tables.push(table.to_owned());
             }
         }
-        for e in file.expectations() {
-            let negated = if e.present { "" } else { "!" };
-            let data_type = e.data_type.map(|t| format!(":{t}")).unwrap_or_default();
-            expects.push(format!("{negated}{}.{}{data_type}", e.table, e.column));
-        }
+        expects.extend(description["expect"].split(',').map(str::to_owned));
     }
     for item in &args.expect {
         let bare = item.trim_start_matches('!');
@@ -295,6 +295,7 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
         args.rev_id.clone().unwrap_or_default().into(),
     );
     extra.insert("migration_into".into(), into.display().to_string().into());
+    extra.insert("roundtrip".into(), args.roundtrip.into());
     let run = Run {
         what: "migration new on",
         env: &args.env,
@@ -325,6 +326,51 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
         ),
     }
     Ok(())
+}
+
+async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    use base64::Engine as _;
+    let text = fs_err::read_to_string(&args.file)?;
+    let parsed = crate::migrations::file::parse(&text);
+    let name = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    if parsed.revision.is_none() || !name.ends_with(".py") {
+        return Err(Error::Usage {
+            message: format!(
+                "{} is not a migration file (no `revision = '...'`)",
+                args.file.display()
+            ),
+            hints: vec![],
+        });
+    }
+    let mut pulled = serde_yaml::Mapping::new();
+    for (key, value) in parsed.description(&name) {
+        pulled.insert(key.into(), value.into());
+    }
+    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    extra.insert("pulled".into(), serde_yaml::Value::Mapping(pulled));
+    extra.insert(
+        "migration_text_b64".into(),
+        base64::engine::general_purpose::STANDARD
+            .encode(text.as_bytes())
+            .into(),
+    );
+    extra.insert("roundtrip".into(), args.roundtrip.into());
+    let run = Run {
+        what: "migration test on",
+        env: &args.env,
+        playbook: "migration-test.yml",
+        extra,
+        check: false,
+        lock_wait: None,
+        forks: 1,
+        force: false,
+    };
+    run.execute(&args.common, redactor).await
 }
 
 /// One run of a playbook on an environment, from plan to exit status.

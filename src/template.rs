@@ -26,7 +26,8 @@ const SHELL: &str = "command.sh";
 /// The template environment shared by inventories and playbooks.
 pub struct Templates {
     env: Environment<'static>,
-    /// For `when:` conditions, which may test names a skipped step never registered.
+    /// For `when:` conditions, which may test names (and their fields) that a
+    /// skipped step never registered: those are undefined, hence false.
     lenient: Environment<'static>,
 }
 
@@ -60,6 +61,21 @@ impl Templates {
             }
         });
         env.add_filter("bool", |value: Value| truthy(&value));
+        // Text that must pass variable resolution untouched travels base64-encoded.
+        env.add_filter(
+            "b64decode",
+            |value: String| -> Result<String, minijinja::Error> {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(value.trim())
+                    .map_err(|e| {
+                        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+                    })?;
+                String::from_utf8(bytes).map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+                })
+            },
+        );
         env.add_filter("quote", |value: Value| {
             Value::from_safe_string(quote(&value.to_string()))
         });
@@ -69,7 +85,7 @@ impl Templates {
                 .is_some_and(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
         });
         let mut lenient = env.clone();
-        lenient.set_undefined_behavior(UndefinedBehavior::Lenient);
+        lenient.set_undefined_behavior(UndefinedBehavior::Chainable);
         Templates { env, lenient }
     }
 
@@ -328,6 +344,10 @@ mod tests {
         assert!(!t.condition("force | bool", &c).unwrap());
         assert!(t.condition("commit is sha", &c).unwrap());
         assert!(t.condition("not release", &c).unwrap());
+        assert!(
+            !t.condition("pulled.revision and pulled.tables", &c)
+                .unwrap()
+        );
     }
 
     #[test]

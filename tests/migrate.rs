@@ -448,3 +448,93 @@ fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it()
         .stderr_has("database at 735093c03092; 1 pending: 4dafe3eac60e (add comment url)");
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
 }
+
+#[test]
+fn roundtrip_passes_for_a_sound_migration() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let run = s
+        .wptdeploy(&[
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "feature/comment-url",
+            "-m",
+            "add comment url",
+            "--rev-id",
+            "feed0001",
+            "--roundtrip",
+            "--into",
+            &into.display().to_string(),
+        ])
+        .success();
+    for step in [
+        "roundtrip, down to 735093c03092",
+        "roundtrip, check the columns went back",
+        "roundtrip, up again",
+        "roundtrip, check the columns again",
+    ] {
+        assert!(run.stderr.contains(step), "{step}: {}", run.stderr);
+    }
+    assert_eq!(pg.revision().as_deref(), Some("feed0001"));
+}
+
+/// The person edits the pulled file; `migration test --roundtrip` catches
+/// the `downgrade()` they broke, before the PR.
+#[test]
+fn migration_test_roundtrip_catches_a_broken_downgrade() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    s.wptdeploy(&[
+        "migration",
+        "new",
+        "staging",
+        "--commit",
+        "feature/comment-url",
+        "-m",
+        "add comment url",
+        "--rev-id",
+        "feed0002",
+        "--into",
+        &into.display().to_string(),
+    ])
+    .success();
+    let file = into.join("feed0002_add_comment_url.py");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (head, _) = text.split_once("def downgrade():").unwrap();
+    std::fs::write(&file, format!("{head}def downgrade():\n    pass\n")).unwrap();
+    let run = s
+        .wptdeploy(&[
+            "migration",
+            "test",
+            "staging",
+            &file.display().to_string(),
+            "--roundtrip",
+        ])
+        .failure(1);
+    assert!(
+        run.stderr.contains("FAILED  check the columns went back"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("pull_request.comment_url should be gone but is there"),
+        "{}",
+        run.stderr
+    );
+    // The edited file went into the live release.
+    let uploaded = std::fs::read_to_string(
+        s.base_path
+            .join("site/migrations/versions/feed0002_add_comment_url.py"),
+    )
+    .unwrap();
+    assert!(uploaded.contains("def downgrade():\n    pass"));
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "left at the parent, where the broken downgrade took it"
+    );
+    assert!(!s.base_path.join(".wptdeploy-lock").exists());
+}

@@ -62,6 +62,13 @@ pub async fn run(
         env: plan.env.clone(),
         hosts: plan.hosts.iter().map(|h| h.name.clone()).collect(),
         commit: plan.commit.clone(),
+        playbook: plan
+            .playbook
+            .origin
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
         check: options.check,
     });
     let forks = Arc::new(Semaphore::new(options.forks.max(1)));

@@ -242,6 +242,41 @@ pub fn pg_type(sa_type: &str) -> Option<&'static str> {
 }
 
 impl MigrationFile {
+    /// What the playbooks need to apply and check this migration, as
+    /// template values: `file`, `revision`, `parent`, `tables` (comma-
+    /// separated), `expect` (after `upgrade()`, see `columns:`) and
+    /// `unexpect` (after `downgrade()`: what it added gone, what it dropped back).
+    pub fn description(&self, file: &str) -> std::collections::BTreeMap<&'static str, String> {
+        let spec = |expects: Vec<Expect>| -> String {
+            expects
+                .into_iter()
+                .map(|e| {
+                    let negated = if e.present { "" } else { "!" };
+                    let data_type = e.data_type.map(|t| format!(":{t}")).unwrap_or_default();
+                    format!("{negated}{}.{}{data_type}", e.table, e.column)
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let after = self.expectations();
+        let before = after
+            .iter()
+            .map(|e| Expect {
+                present: !e.present,
+                data_type: None,
+                ..e.clone()
+            })
+            .collect();
+        std::collections::BTreeMap::from([
+            ("file", file.to_owned()),
+            ("revision", self.revision.clone().unwrap_or_default()),
+            ("parent", self.down_revision.clone().unwrap_or_default()),
+            ("tables", self.tables().join(",")),
+            ("expect", spec(after)),
+            ("unexpect", spec(before)),
+        ])
+    }
+
     /// The tables `upgrade()` touches, in order of first mention.
     pub fn tables(&self) -> Vec<String> {
         let mut tables: Vec<String> = Vec::new();

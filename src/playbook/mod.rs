@@ -37,6 +37,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../playbooks/migration-status.yml"),
     ),
     (
+        "migration-apply.yml",
+        include_str!("../../playbooks/migration-apply.yml"),
+    ),
+    (
+        "migration-test.yml",
+        include_str!("../../playbooks/migration-test.yml"),
+    ),
+    (
         "templates/config.txt.j2",
         include_str!("../../playbooks/templates/config.txt.j2"),
     ),
@@ -128,17 +136,18 @@ pub struct Playbook {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlaybook {
-    /// Another playbook whose steps (and variables) come first.
-    #[serde(default)]
-    import: Option<String>,
     #[serde(default)]
     vars: Vars,
     steps: Vec<Step>,
 }
 
+/// How deep `- import:` may nest.
+const MAX_IMPORT_DEPTH: usize = 4;
+
 impl Playbook {
     /// Loads `name` (e.g. `deploy.yml`) and checks every step and template.
-    /// Its variables are the shared defaults of `vars.yml`, then its own.
+    /// Its variables are the shared defaults of `vars.yml`, then those of the
+    /// playbooks it imports, then its own.
     pub fn load(
         dirs: &PlaybookDirs,
         name: &str,
@@ -152,75 +161,19 @@ impl Playbook {
                 message: crate::inventory::without_location(&e.to_string(), e.location()),
             })?
             .unwrap_or_default();
-        let (origin, text) = dirs.read(name)?;
-        let invalid = |line: usize, message: String| PlaybookError::Invalid {
-            origin: origin.clone(),
-            line,
-            message,
-        };
-        let raw: RawPlaybook = serde_yaml::from_str(&text).map_err(|e| {
-            let line = e.location().map_or(0, |l| l.line());
-            invalid(
-                line,
-                crate::inventory::without_location(&e.to_string(), e.location()),
-            )
-        })?;
-        let lines = step_lines(&text);
-        let mut steps = raw.steps;
-        let mut imported = Vec::new();
-        if let Some(other) = &raw.import {
-            if other == name {
-                return Err(invalid(0, format!("`{name}` imports itself")));
-            }
-            let base = Playbook::load(dirs, other, templates)?;
-            vars.extend(base.vars);
-            imported = base.steps;
-        }
-        for (index, step) in steps.iter_mut().enumerate() {
-            step.line = lines.get(index).copied().unwrap_or(0);
-            step.origin.clone_from(&origin);
-            let at = step.line;
-            if let Action::Template(args, body) = &mut step.action {
-                *body = match (&args.src, &args.content) {
-                    (Some(src), _) => {
-                        let (file_origin, text) =
-                            dirs.read(src).map_err(|e| invalid(at, e.to_string()))?;
-                        step::TemplateBody {
-                            origin: file_origin,
-                            text,
-                        }
-                    }
-                    (None, content) => step::TemplateBody {
-                        origin: "inline".into(),
-                        text: content.clone().unwrap_or_default(),
-                    },
-                };
-            }
-            for text in step.templates() {
-                templates
-                    .check_syntax(text)
-                    .map_err(|e| invalid(at, format!("step `{}`: {}", step.name.0, e.message)))?;
-            }
-            if let Some(when) = &step.when {
-                templates.check_expression(when).map_err(|e| {
-                    invalid(at, format!("step `{}`: when: {}", step.name.0, e.message))
-                })?;
-            }
-        }
-        imported.extend(steps);
-        let steps = imported;
+        let (origin, steps) = load_steps(dirs, name, templates, &mut vars, 0)?;
         if steps
             .iter()
             .filter(|s| matches!(s.action, Action::Lock(_)))
             .count()
             > 1
         {
-            return Err(invalid(
-                0,
-                "more than one `lock` step (imported playbooks included)".into(),
-            ));
+            return Err(PlaybookError::Invalid {
+                origin,
+                line: 0,
+                message: "more than one `lock` step (imported playbooks included)".into(),
+            });
         }
-        vars.extend(raw.vars);
         Ok(Playbook {
             origin,
             vars,
@@ -234,6 +187,78 @@ impl Playbook {
             .iter()
             .find(|s| matches!(s.action, Action::Lock(_)))
     }
+}
+
+/// The steps of `name`, with its `- import:` items replaced by the
+/// imported playbooks' steps; adds its variables to `vars`.
+fn load_steps(
+    dirs: &PlaybookDirs,
+    name: &str,
+    templates: &Templates,
+    vars: &mut Vars,
+    depth: usize,
+) -> Result<(String, Vec<Step>), PlaybookError> {
+    let (origin, text) = dirs.read(name)?;
+    let invalid = |line: usize, message: String| PlaybookError::Invalid {
+        origin: origin.clone(),
+        line,
+        message,
+    };
+    let raw: RawPlaybook = serde_yaml::from_str(&text).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        invalid(
+            line,
+            crate::inventory::without_location(&e.to_string(), e.location()),
+        )
+    })?;
+    let lines = step_lines(&text);
+    let mut steps = Vec::new();
+    let mut own_vars = raw.vars;
+    for (index, mut step) in raw.steps.into_iter().enumerate() {
+        step.line = lines.get(index).copied().unwrap_or(0);
+        step.origin.clone_from(&origin);
+        let at = step.line;
+        if let Action::Import(other) = &step.action {
+            if depth >= MAX_IMPORT_DEPTH {
+                return Err(invalid(
+                    at,
+                    format!("`import: {other}` nests too deep (a loop?)"),
+                ));
+            }
+            let (_, imported) = load_steps(dirs, other, templates, vars, depth + 1)?;
+            steps.extend(imported);
+            continue;
+        }
+        if let Action::Template(args, body) = &mut step.action {
+            *body = match (&args.src, &args.content) {
+                (Some(src), _) => {
+                    let (file_origin, text) =
+                        dirs.read(src).map_err(|e| invalid(at, e.to_string()))?;
+                    step::TemplateBody {
+                        origin: file_origin,
+                        text,
+                    }
+                }
+                (None, content) => step::TemplateBody {
+                    origin: "inline".into(),
+                    text: content.clone().unwrap_or_default(),
+                },
+            };
+        }
+        for text in step.templates() {
+            templates
+                .check_syntax(text)
+                .map_err(|e| invalid(at, format!("step `{}`: {}", step.name.0, e.message)))?;
+        }
+        if let Some(when) = &step.when {
+            templates
+                .check_expression(when)
+                .map_err(|e| invalid(at, format!("step `{}`: when: {}", step.name.0, e.message)))?;
+        }
+        steps.push(step);
+    }
+    vars.append(&mut own_vars);
+    Ok((origin, steps))
 }
 
 /// The line of each item of the top-level `steps:` list.
@@ -276,7 +301,13 @@ mod tests {
         let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
         assert!(playbook.lock_step().is_some());
         assert!(playbook.steps.iter().all(|s| s.line > 0));
-        for name in ["verify.yml", "migration-new.yml", "migration-status.yml"] {
+        for name in [
+            "verify.yml",
+            "migration-new.yml",
+            "migration-status.yml",
+            "migration-apply.yml",
+            "migration-test.yml",
+        ] {
             let other = Playbook::load(&dirs, name, &Templates::new()).unwrap();
             assert!(!other.steps.is_empty(), "{name}");
         }
@@ -287,10 +318,15 @@ mod tests {
         );
         assert!(
             new.steps
+                .iter()
+                .any(|s| s.origin.ends_with("migration-new.yml"))
+        );
+        assert!(
+            new.steps
                 .last()
                 .unwrap()
                 .origin
-                .ends_with("migration-new.yml")
+                .ends_with("migration-apply.yml")
         );
     }
 

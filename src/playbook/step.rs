@@ -152,6 +152,7 @@ pub struct LockArgs {
 /// `action: check` (read-only, so it also runs under `--check`) requires
 /// exactly one head and a database revision this release knows, and
 /// registers `{head, current, pending}`. `action: upgrade` runs `upgrade`
+/// (`action: downgrade`, `downgrade TO`)
 /// and requires the database to be at `head` afterwards; when it fails it
 /// says which revision the database is at.
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +170,9 @@ pub struct MigrationsArgs {
     /// `upgrade`: the revision the database was at before.
     #[serde(default)]
     pub from: Option<Tmpl>,
+    /// `downgrade`: the revision to go back to (empty: `base`).
+    #[serde(default)]
+    pub to: Option<Tmpl>,
     /// `generate`: the migration's message (`migrate -m`).
     #[serde(default)]
     pub message: Option<Tmpl>,
@@ -257,6 +261,9 @@ pub enum Action {
     Fetch(FetchArgs),
     /// `backup:`
     Backup(BackupArgs),
+    /// `- import: other.yml`: that playbook's steps, in place (replaced when
+    /// the playbook is loaded, so the engine never sees it).
+    Import(String),
 }
 
 /// The text of a `template:` step and where it came from.
@@ -300,7 +307,10 @@ pub struct Step {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStep {
-    name: Tmpl,
+    #[serde(default)]
+    name: Option<Tmpl>,
+    #[serde(default)]
+    import: Option<String>,
     #[serde(default)]
     when: Option<Tmpl>,
     #[serde(default, rename = "become")]
@@ -364,7 +374,35 @@ impl TryFrom<RawStep> for Step {
     type Error = String;
 
     fn try_from(raw: RawStep) -> Result<Self, String> {
-        let name = raw.name.0.clone();
+        if let Some(file) = raw.import {
+            let alone = raw.name.is_none()
+                && raw.when.is_none()
+                && raw.become_user.is_none()
+                && raw.register.is_none();
+            if !alone {
+                return Err(format!(
+                    "`import: {file}` stands alone: no name, when, become or register beside it"
+                ));
+            }
+            return Ok(Step {
+                name: Tmpl(format!("import {file}")),
+                when: None,
+                become_user: None,
+                cwd: None,
+                env: BTreeMap::new(),
+                timeout: None,
+                register: None,
+                changes: true,
+                action: Action::Import(file),
+                line: 0,
+                origin: String::new(),
+            });
+        }
+        let name = raw
+            .name
+            .as_ref()
+            .map(|n| n.0.clone())
+            .ok_or("a step needs a `name`")?;
         let mut actions = Vec::new();
         if let Some(c) = raw.run {
             actions.push(("run", Action::Run(c)));
@@ -465,7 +503,7 @@ impl TryFrom<RawStep> for Step {
             .transpose()
             .map_err(|e| format!("step `{name}`: timeout: {e}"))?;
         Ok(Step {
-            name: raw.name,
+            name: raw.name.expect("checked above"),
             when: raw.when.map(|w| w.0),
             become_user: raw.become_user,
             cwd: raw.cwd,
@@ -528,10 +566,12 @@ impl Step {
                 all.extend(a.head.iter());
                 all.extend(a.from.iter());
                 all.extend(a.message.iter());
+                all.extend(a.to.iter());
                 all.extend(a.rev_id.iter());
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),
             Action::Backup(a) => all.extend([&a.dump, &a.restore, &a.database, &a.dir, &a.release]),
+            Action::Import(_) => {}
             Action::Columns(a) => {
                 all.extend([&a.psql, &a.database, &a.tables]);
                 all.extend(a.expect.iter());

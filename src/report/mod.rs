@@ -101,6 +101,8 @@ pub enum Event {
         hosts: Vec<String>,
         /// Commit asked for.
         commit: String,
+        /// The playbook run.
+        playbook: String,
         /// `--check`.
         check: bool,
     },

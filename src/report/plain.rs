@@ -56,17 +56,18 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             env,
             hosts,
             commit,
+            playbook,
             check,
-        } => format!(
-            "{} {commit} to {env} ({} host{})",
-            if *check {
-                "plan: deploying"
+        } => {
+            let what = if playbook == "deploy.yml" || playbook.starts_with("migration-new") {
+                format!("deploying {commit} to {env}")
             } else {
-                "deploying"
-            },
-            hosts.len(),
-            if hosts.len() == 1 { "" } else { "s" }
-        ),
+                format!("{playbook} on {env}")
+            };
+            let plural = if hosts.len() == 1 { "" } else { "s" };
+            let plan = if *check { "plan: " } else { "" };
+            format!("{plan}{what} ({} host{plural})", hosts.len())
+        }
         Event::Connecting { host, target } if verbosity == Verbosity::Verbose => {
             format!("[{host}] connecting to {target}")
         }

@@ -3,7 +3,6 @@
 //! to a new file only (a local file of that name is never overwritten).
 //! A migration file is then read and reviewed.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::Path;
 
@@ -65,22 +64,8 @@ pub fn save(
         });
     }
     let parsed = file::parse(&String::from_utf8_lossy(bytes));
-    let expect: Vec<String> = parsed
-        .expectations()
-        .into_iter()
-        .map(|e| {
-            let negated = if e.present { "" } else { "!" };
-            let data_type = e.data_type.map(|t| format!(":{t}")).unwrap_or_default();
-            format!("{negated}{}.{}{data_type}", e.table, e.column)
-        })
-        .collect();
-    let register = BTreeMap::from([
-        ("local", local.display().to_string()),
-        ("revision", parsed.revision.clone().unwrap_or_default()),
-        ("parent", parsed.down_revision.clone().unwrap_or_default()),
-        ("tables", parsed.tables().join(",")),
-        ("expect", expect.join(",")),
-    ]);
+    let mut register = parsed.description(name);
+    register.insert("local", local.display().to_string());
     Ok(Outcome {
         changed: true,
         register: Some(Value::from_serialize(&register)),

@@ -21,6 +21,13 @@ pub enum Action {
         /// The revision before.
         from: String,
     },
+    /// `downgrade TO`, then confirm the database is at `to` (`base`: empty).
+    Downgrade {
+        /// The revision to go back to.
+        to: String,
+        /// The revision before.
+        from: String,
+    },
     /// `migrate -m MESSAGE`: autogenerate a migration file.
     Generate {
         /// The migration's message.
@@ -74,6 +81,11 @@ pub fn script(command: &str, path: &str, action: &Action) -> String {
         Action::Upgrade { .. } => format!(
             "cd -- {dir} || exit 3\n{command} upgrade && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
+        ),
+        Action::Downgrade { to, .. } => format!(
+            "cd -- {dir} || exit 3\n{command} downgrade {} && status=0 || status=$?\n\
+             {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
+            quote(to)
         ),
     }
 }
@@ -211,6 +223,21 @@ pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
 /// Reads an upgrade: the database must be at `head`; when the upgrade
 /// failed, say where the database is.
 pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
+    move_outcome(output, "upgrade", head, from)
+}
+
+/// Reads a downgrade: the database must be at `to` (`base`: no revision).
+pub fn downgrade_outcome(output: &Output, to: &str, from: &str) -> Result<Outcome, StepFailure> {
+    let target = if to == "base" { "" } else { to };
+    move_outcome(output, "downgrade", target, from)
+}
+
+fn move_outcome(
+    output: &Output,
+    verb: &str,
+    head: &str,
+    from: &str,
+) -> Result<Outcome, StepFailure> {
     let current = alembic::revision_ids(&lines("current", &output.stdout))
         .into_iter()
         .next();
@@ -240,14 +267,18 @@ pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcom
             )
         };
         return Err(StepFailure {
-            message: format!("upgrade failed; {state}:\n  {}", tail.join("\n  ")),
+            message: format!("{verb} failed; {state}:\n  {}", tail.join("\n  ")),
             hints: vec![
-                "the live release was not switched; fix the migration and deploy again".into(),
+                if verb == "upgrade" {
+                    "the live release was not switched; fix the migration and deploy again".into()
+                } else {
+                    "fix `downgrade()` in the migration file, then `wptdeploy migration test ENV FILE --roundtrip`".into()
+                },
                 format!("`wptdeploy verify ENV --table TABLE` shows the columns as they are now"),
             ],
         });
     }
-    if current.as_deref() != Some(head) {
+    if current.as_deref().unwrap_or("") != head {
         return Err(StepFailure {
             message: format!(
                 "after the upgrade the database is at {}, not at the head {head}",
@@ -259,7 +290,14 @@ pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcom
     Ok(Outcome {
         changed: from != head,
         register: None,
-        note: Some(format!("{from_shown} -> {head}")),
+        note: Some(format!(
+            "{from_shown} -> {}",
+            if head.is_empty() {
+                "no revision (empty)"
+            } else {
+                head
+            }
+        )),
         ..Outcome::default()
     })
 }

@@ -279,6 +279,12 @@ pub fn prepare(
                     head: optional(&args.head)?,
                     from: optional(&args.from)?,
                 },
+                "downgrade" => migrations::Action::Downgrade {
+                    to: Some(optional(&args.to)?)
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "base".into()),
+                    from: optional(&args.from)?,
+                },
                 "generate" => migrations::Action::Generate {
                     message: optional(&args.message)?,
                     rev_id: Some(optional(&args.rev_id)?).filter(|r| !r.is_empty()),
@@ -286,7 +292,7 @@ pub fn prepare(
                 other => {
                     return Err(TemplateError {
                         message: format!(
-                            "migrations: action must be `check` or `upgrade`, not `{other}`"
+                            "migrations: action must be `check`, `upgrade`, `downgrade` or `generate`, not `{other}`"
                         ),
                     });
                 }
@@ -307,6 +313,9 @@ pub fn prepare(
                 &text(&args.release)?,
             );
             (wrap(script), None, Kind::Backup { restore, database })
+        }
+        Action::Import(file) => {
+            unreachable!("`import: {file}` is expanded when the playbook is loaded")
         }
         Action::Fetch(args) => {
             let src = text(&args.src)?;
@@ -344,6 +353,9 @@ impl Prepared {
     pub fn outcome(&self, output: &Output) -> Result<Outcome, StepFailure> {
         if let Kind::Migrations(migrations::Action::Upgrade { head, from }) = &self.kind {
             return migrations::upgrade_outcome(output, head, from);
+        }
+        if let Kind::Migrations(migrations::Action::Downgrade { to, from }) = &self.kind {
+            return migrations::downgrade_outcome(output, to, from);
         }
         if output.exit_code != 0 {
             return Err(failure(&self.command, output));
