@@ -79,8 +79,21 @@ fn a_migration_branch_adds_its_column_and_verify_from_the_migration_agrees() {
         "{}",
         before.stderr
     );
-    s.wptdeploy(&["staging", "--commit", "feature/with-migration", "--migrate"])
+    let run = s
+        .wptdeploy(&["staging", "--commit", "feature/with-migration", "--migrate"])
         .success();
+    assert!(
+        run.stderr
+            .contains("4dafe3eac60e_add_comment_url.py touch: pull_request"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("ok      check the columns of pull_request"),
+        "verified after the upgrade: {}",
+        run.stderr
+    );
     assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
     assert!(
         pg.columns("pull_request")

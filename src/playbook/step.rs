@@ -170,6 +170,9 @@ pub struct MigrationsArgs {
     /// `upgrade`: the revision the database was at before.
     #[serde(default)]
     pub from: Option<Tmpl>,
+    /// `describe`: the revisions to read, comma-separated.
+    #[serde(default)]
+    pub revisions: Option<Tmpl>,
     /// `downgrade`: the revision to go back to (empty: `base`).
     #[serde(default)]
     pub to: Option<Tmpl>,
@@ -567,6 +570,7 @@ impl Step {
                 all.extend(a.from.iter());
                 all.extend(a.message.iter());
                 all.extend(a.to.iter());
+                all.extend(a.revisions.iter());
                 all.extend(a.rev_id.iter());
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),

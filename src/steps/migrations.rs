@@ -28,6 +28,12 @@ pub enum Action {
         /// The revision before.
         from: String,
     },
+    /// Read-only: the files of `revisions` (comma-separated, in order),
+    /// merged into what they do to tables and columns.
+    Describe {
+        /// The revisions.
+        revisions: Vec<String>,
+    },
     /// `migrate -m MESSAGE`: autogenerate a migration file.
     Generate {
         /// The migration's message.
@@ -82,6 +88,21 @@ pub fn script(command: &str, path: &str, action: &Action) -> String {
             "cd -- {dir} || exit 3\n{command} upgrade && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
         ),
+        // Each revision's file, found by its `revision = '...'` line.
+        Action::Describe { revisions } => {
+            let mut script = format!(
+                "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir}/migrations/versions || exit 3\n"
+            );
+            for revision in revisions {
+                let pattern = quote(&format!("^revision = ['\"]{revision}['\"]"));
+                script.push_str(&format!(
+                    "f=$(grep -lE {pattern} -- *.py | head -n 1)\n\
+                     [ -n \"$f\" ] || {{ echo \"wptdeploy: no file for revision {revision}\" >&2; exit 3; }}\n\
+                     printf '@file %s\\n' \"$f\"; sed 's/^/@| /' -- \"$f\"\n"
+                ));
+            }
+            script
+        }
         Action::Downgrade { to, .. } => format!(
             "cd -- {dir} || exit 3\n{command} downgrade {} && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
@@ -169,6 +190,52 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
         note: Some(note),
         ..Outcome::default()
     })
+}
+
+/// Reads a describe: every file's `upgrade()` operations, in order, as one.
+pub fn describe_outcome(output: &Output) -> Outcome {
+    if output.stdout.lines().any(|l| l == "@absent") {
+        return Outcome::default();
+    }
+    let mut merged = crate::migrations::file::MigrationFile::default();
+    let mut names = Vec::new();
+    let mut text = String::new();
+    let flush = |text: &mut String, merged: &mut crate::migrations::file::MigrationFile| {
+        if !text.is_empty() {
+            merged
+                .upgrade
+                .extend(crate::migrations::file::parse(text).upgrade);
+            text.clear();
+        }
+    };
+    for line in output.stdout.lines() {
+        if let Some(name) = line.strip_prefix("@file ") {
+            flush(&mut text, &mut merged);
+            names.push(name.to_owned());
+        } else if let Some(content) = line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")) {
+            text.push_str(content);
+            text.push('\n');
+        }
+    }
+    flush(&mut text, &mut merged);
+    let description = merged.description("");
+    let register = BTreeMap::from([
+        ("tables", description["tables"].clone()),
+        ("expect", description["expect"].clone()),
+    ]);
+    Outcome {
+        register: Some(Value::from_serialize(&register)),
+        note: Some(format!(
+            "{} touch: {}",
+            names.join(", "),
+            if description["tables"].is_empty() {
+                "no tables"
+            } else {
+                &description["tables"]
+            }
+        )),
+        ..Outcome::default()
+    }
 }
 
 /// Reads a generate: the file named on the `Generating` line, which must

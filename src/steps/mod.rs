@@ -285,6 +285,14 @@ pub fn prepare(
                         .unwrap_or_else(|| "base".into()),
                     from: optional(&args.from)?,
                 },
+                "describe" => migrations::Action::Describe {
+                    revisions: optional(&args.revisions)?
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                },
                 "generate" => migrations::Action::Generate {
                     message: optional(&args.message)?,
                     rev_id: Some(optional(&args.rev_id)?).filter(|r| !r.is_empty()),
@@ -298,7 +306,11 @@ pub fn prepare(
                 }
             };
             let command = wrap(migrations::script(&command, &text(&args.path)?, &action));
-            let probe = (action == migrations::Action::Check).then(|| command.clone());
+            let read_only = matches!(
+                action,
+                migrations::Action::Check | migrations::Action::Describe { .. }
+            );
+            let probe = read_only.then(|| command.clone());
             (command, probe, Kind::Migrations(action))
         }
         Action::Backup(args) => {
@@ -415,6 +427,9 @@ impl Prepared {
             },
             Kind::Migrations(migrations::Action::Generate { .. }) => {
                 migrations::generate_outcome(output)?
+            }
+            Kind::Migrations(migrations::Action::Describe { .. }) => {
+                migrations::describe_outcome(output)
             }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
             Kind::Backup { restore, database } => backup::outcome(output, restore, database)?,
