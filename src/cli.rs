@@ -60,12 +60,9 @@ pub struct MigrationTestArgs {
     /// Also downgrade, check the columns went back, and upgrade again.
     #[arg(long)]
     pub roundtrip: bool,
-    /// Extra variables, as for a deploy.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
-    /// Options shared with deploys.
+    /// Variables and connection options.
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub target: Target,
 }
 
 /// `wptdeploy migration status ENV`
@@ -73,12 +70,9 @@ pub struct MigrationTestArgs {
 pub struct MigrationStatusArgs {
     /// Environment whose database to read.
     pub env: String,
-    /// Extra variables, as for a deploy.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
-    /// Options shared with deploys.
+    /// Variables and connection options.
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub target: Target,
 }
 
 /// `wptdeploy migration new ENV --commit BRANCH -m MESSAGE`
@@ -101,12 +95,9 @@ pub struct MigrationNewArgs {
     /// Also downgrade, check the columns went back, and upgrade again.
     #[arg(long)]
     pub roundtrip: bool,
-    /// Extra variables, as for a deploy.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
-    /// Options shared with deploys.
+    /// Variables and connection options.
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub target: Target,
 }
 
 /// `wptdeploy verify ENV --table T ...`
@@ -123,12 +114,9 @@ pub struct VerifyArgs {
     /// Expect what this migration file's `upgrade()` does to its tables.
     #[arg(long, value_name = "FILE")]
     pub from_migration: Option<PathBuf>,
-    /// Extra variables, as for a deploy.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
-    /// Options shared with deploys.
+    /// Variables and connection options.
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub target: Target,
 }
 
 /// `wptdeploy ENV ...`
@@ -174,10 +162,18 @@ pub struct UnlockArgs {
     /// Remove without asking.
     #[arg(short, long)]
     pub yes: bool,
-    /// Extra variables, as for a deploy (the lock path may depend on them).
+    /// Variables and connection options.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// What every command but a deploy takes: extra variables and the common options.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
     #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
     pub extra_vars: Vec<String>,
-    /// Options shared with deploys.
+    /// Connection, output and input options.
     #[command(flatten)]
     pub common: CommonArgs,
 }

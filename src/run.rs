@@ -44,17 +44,13 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Migration {
                 command: MigrationCommand::Status(args),
             }) => {
-                let run = Run {
-                    what: "migration status of",
-                    env: &args.env,
-                    playbook: "migration-status.yml",
-                    extra: plan::parse_extra_vars(&args.extra_vars)?,
-                    check: false,
-                    lock_wait: None,
-                    forks: 10,
-                    force: false,
-                };
-                run.execute(&args.common, &mut redactor).await
+                let run = Run::new(
+                    "migration status of",
+                    &args.env,
+                    "migration-status.yml",
+                    plan::parse_extra_vars(&args.target.extra_vars)?,
+                );
+                run.execute(&args.target.common, &mut redactor).await
             }
             None => deploy(cli.deploy, &mut redactor).await,
         }
@@ -237,20 +233,11 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
     if let Some(bad) = tables.iter().chain(&expects).find(|t| t.contains(',')) {
         return Err(usage(format!("`{bad}` contains a comma")));
     }
-    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
     extra.insert("verify_tables".into(), tables.join(",").into());
     extra.insert("verify_expect".into(), expects.join(",").into());
-    let run = Run {
-        what: "verify of",
-        env: &args.env,
-        playbook: "verify.yml",
-        extra,
-        check: false,
-        lock_wait: None,
-        forks: 10,
-        force: false,
-    };
-    run.execute(&args.common, redactor).await
+    let run = Run::new("verify of", &args.env, "verify.yml", extra);
+    run.execute(&args.target.common, redactor).await
 }
 
 async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
@@ -286,7 +273,7 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
             .collect())
     };
     let before = listing(&into)?;
-    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
     extra.insert("commit".into(), args.commit.clone().into());
     extra.insert("migrate".into(), true.into());
     extra.insert("migration_message".into(), args.message.clone().into());
@@ -296,22 +283,13 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
     );
     extra.insert("migration_into".into(), into.display().to_string().into());
     extra.insert("roundtrip".into(), args.roundtrip.into());
-    let run = Run {
-        what: "migration new on",
-        env: &args.env,
-        playbook: "migration-new.yml",
-        extra,
-        check: false,
-        lock_wait: None,
-        forks: 1,
-        force: false,
-    };
-    run.execute(&args.common, redactor).await?;
+    let run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
+    run.execute(&args.target.common, redactor).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
-    if args.common.quiet || args.common.output == OutputFormat::Json {
+    if args.target.common.quiet || args.target.common.output == OutputFormat::Json {
         return Ok(());
     }
     match pulled.first() {
@@ -351,7 +329,7 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
     for (key, value) in parsed.description(&name) {
         pulled.insert(key.into(), value.into());
     }
-    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
     extra.insert("pulled".into(), serde_yaml::Value::Mapping(pulled));
     extra.insert(
         "migration_text_b64".into(),
@@ -360,17 +338,8 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
             .into(),
     );
     extra.insert("roundtrip".into(), args.roundtrip.into());
-    let run = Run {
-        what: "migration test on",
-        env: &args.env,
-        playbook: "migration-test.yml",
-        extra,
-        check: false,
-        lock_wait: None,
-        forks: 1,
-        force: false,
-    };
-    run.execute(&args.common, redactor).await
+    let run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
+    run.execute(&args.target.common, redactor).await
 }
 
 /// One run of a playbook on an environment, from plan to exit status.
@@ -386,7 +355,22 @@ struct Run<'a> {
     force: bool,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    /// A run of `playbook` that changes nothing but what its steps say:
+    /// no `--check`, no lock wait, ten hosts at a time.
+    fn new(what: &'a str, env: &'a str, playbook: &'a str, extra: inventory::Vars) -> Self {
+        Run {
+            what,
+            env,
+            playbook,
+            extra,
+            check: false,
+            lock_wait: None,
+            forks: 10,
+            force: false,
+        }
+    }
+
     async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
         let templates = Templates::new();
         let (plan, warnings) = load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
@@ -474,8 +458,14 @@ impl Run<'_> {
 
 async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> {
     let templates = Templates::new();
-    let extra = plan::parse_extra_vars(&args.extra_vars)?;
-    let (plan, _) = load_plan(&args.env, &args.common, "deploy.yml", &extra, &templates)?;
+    let extra = plan::parse_extra_vars(&args.target.extra_vars)?;
+    let (plan, _) = load_plan(
+        &args.env,
+        &args.target.common,
+        "deploy.yml",
+        &extra,
+        &templates,
+    )?;
     *redactor = Redactor::new(plan.secrets.clone());
     let Some(lock_step) = plan.playbook.lock_step() else {
         return Err(Error::Usage {
@@ -486,7 +476,7 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
             hints: vec![],
         });
     };
-    let password = become_password(&args.common)?;
+    let password = become_password(&args.target.common)?;
     let auth = password
         .as_deref()
         .map_or(SudoAuth::NonInteractive, SudoAuth::Password);

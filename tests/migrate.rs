@@ -229,6 +229,30 @@ fn verify_with_a_hostile_table_name_is_harmless() {
     assert_eq!(pg.columns("y"), ["id integer"], "table y survived");
 }
 
+/// `wptdeploy migration new staging --commit BRANCH -m MESSAGE --into INTO ARGS...`
+fn migration_new(
+    s: &crate::support::Sandbox,
+    into: &std::path::Path,
+    branch: &str,
+    message: &str,
+    args: &[&str],
+) -> crate::support::Run {
+    let into = into.display().to_string();
+    let mut all = vec![
+        "migration",
+        "new",
+        "staging",
+        "--commit",
+        branch,
+        "-m",
+        message,
+        "--into",
+        &into,
+    ];
+    all.extend_from_slice(args);
+    s.wptdeploy(&all)
+}
+
 fn checkout(s: &crate::support::Sandbox) -> std::path::PathBuf {
     let dir = s.dir.join("checkout/migrations/versions");
     std::fs::create_dir_all(&dir).unwrap();
@@ -248,20 +272,7 @@ fn files(dir: &std::path::Path) -> Vec<String> {
 fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_checked() {
     let (s, pg) = sandbox_with_database(&[]);
     let into = checkout(&s);
-    let into_arg = into.display().to_string();
-    let run = s
-        .wptdeploy(&[
-            "migration",
-            "new",
-            "staging",
-            "--commit",
-            "feature/comment-url",
-            "-m",
-            "add comment url",
-            "--into",
-            &into_arg,
-        ])
-        .success();
+    let run = migration_new(&s, &into, "feature/comment-url", "add comment url", &[]).success();
     let pulled = files(&into);
     assert_eq!(pulled.len(), 1, "{}", run.stderr);
     let name = &pulled[0];
@@ -301,19 +312,7 @@ fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_ch
 fn migration_new_with_no_model_change_pulls_nothing() {
     let (s, pg) = sandbox_with_database(&[]);
     let into = checkout(&s);
-    let run = s
-        .wptdeploy(&[
-            "migration",
-            "new",
-            "staging",
-            "--commit",
-            "master",
-            "-m",
-            "nothing",
-            "--into",
-            &into.display().to_string(),
-        ])
-        .success();
+    let run = migration_new(&s, &into, "master", "nothing", &[]).success();
     assert!(
         run.stderr
             .contains("no changes in schema detected: nothing to pull"),
@@ -330,19 +329,13 @@ fn migration_new_never_overwrites_a_local_file() {
     let into = checkout(&s);
     let mine = into.join("abc123_add_comment_url.py");
     std::fs::write(&mine, "my edited migration\n").unwrap();
-    s.wptdeploy(&[
-        "migration",
-        "new",
-        "staging",
-        "--commit",
+    migration_new(
+        &s,
+        &into,
         "feature/comment-url",
-        "-m",
         "add comment url",
-        "--rev-id",
-        "abc123",
-        "--into",
-        &into.display().to_string(),
-    ])
+        &["--rev-id", "abc123"],
+    )
     .failure(1)
     .stderr_has("already exists locally; wptdeploy never overwrites a local file");
     assert_eq!(
@@ -360,19 +353,7 @@ fn migration_new_never_overwrites_a_local_file() {
 fn migration_new_review_flags_a_rename_that_autogenerate_turned_into_drop_and_add() {
     let (s, _pg) = sandbox_with_database(&[]);
     let into = checkout(&s);
-    let run = s
-        .wptdeploy(&[
-            "migration",
-            "new",
-            "staging",
-            "--commit",
-            "rename-title",
-            "-m",
-            "rename title",
-            "--into",
-            &into.display().to_string(),
-        ])
-        .success();
+    let run = migration_new(&s, &into, "rename-title", "rename title", &[]).success();
     assert!(
         run.stderr.contains("drops pull_request.title and adds pull_request.headline: if this is a rename, autogenerate loses the data"),
         "{}",
@@ -466,22 +447,14 @@ fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it()
 fn roundtrip_passes_for_a_sound_migration() {
     let (s, pg) = sandbox_with_database(&[]);
     let into = checkout(&s);
-    let run = s
-        .wptdeploy(&[
-            "migration",
-            "new",
-            "staging",
-            "--commit",
-            "feature/comment-url",
-            "-m",
-            "add comment url",
-            "--rev-id",
-            "feed0001",
-            "--roundtrip",
-            "--into",
-            &into.display().to_string(),
-        ])
-        .success();
+    let run = migration_new(
+        &s,
+        &into,
+        "feature/comment-url",
+        "add comment url",
+        &["--rev-id", "feed0001", "--roundtrip"],
+    )
+    .success();
     for step in [
         "roundtrip, down to 735093c03092",
         "roundtrip, check the columns went back",
@@ -499,19 +472,13 @@ fn roundtrip_passes_for_a_sound_migration() {
 fn migration_test_roundtrip_catches_a_broken_downgrade() {
     let (s, pg) = sandbox_with_database(&[]);
     let into = checkout(&s);
-    s.wptdeploy(&[
-        "migration",
-        "new",
-        "staging",
-        "--commit",
+    migration_new(
+        &s,
+        &into,
         "feature/comment-url",
-        "-m",
         "add comment url",
-        "--rev-id",
-        "feed0002",
-        "--into",
-        &into.display().to_string(),
-    ])
+        &["--rev-id", "feed0002"],
+    )
     .success();
     let file = into.join("feed0002_add_comment_url.py");
     let text = std::fs::read_to_string(&file).unwrap();
