@@ -518,3 +518,21 @@ fn migration_test_roundtrip_catches_a_broken_downgrade() {
     );
     assert!(!s.base_path.join(".wptdeploy-lock").exists());
 }
+
+/// A wrong `migrations_dir` is caught with a message naming the variable.
+#[test]
+fn a_wrong_migrations_dir_is_caught() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    migration_new(
+        &s,
+        &into,
+        "feature/comment-url",
+        "add comment url",
+        &["-e", "migrations_dir=elsewhere"],
+    )
+    .failure(1)
+    .stderr_has("the release has no directory elsewhere/versions: set migrations_dir");
+    assert!(files(&into).is_empty(), "nothing pulled");
+    assert_eq!(pg.revision(), None, "stopped before any upgrade");
+}

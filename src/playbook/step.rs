@@ -170,6 +170,9 @@ pub struct MigrationsArgs {
     /// `upgrade`: the revision the database was at before.
     #[serde(default)]
     pub from: Option<Tmpl>,
+    /// The migration files' directory, relative to `path` (default `migrations/versions`).
+    #[serde(default)]
+    pub versions: Option<Tmpl>,
     /// `describe`: the revisions to read, comma-separated.
     #[serde(default)]
     pub revisions: Option<Tmpl>,
@@ -571,6 +574,7 @@ impl Step {
                 all.extend(a.message.iter());
                 all.extend(a.to.iter());
                 all.extend(a.revisions.iter());
+                all.extend(a.versions.iter());
                 all.extend(a.rev_id.iter());
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),

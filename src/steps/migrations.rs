@@ -51,9 +51,11 @@ fn lines(section: &str, text: &str) -> String {
         .join("\n")
 }
 
-/// The script; `command` is shell text (already rendered, values quoted).
-pub fn script(command: &str, path: &str, action: &Action) -> String {
+/// The script; `command` is shell text (already rendered, values quoted);
+/// `versions` is the migration files' directory, relative to `path`.
+pub fn script(command: &str, path: &str, versions: &str, action: &Action) -> String {
     let dir = quote(path);
+    let listing = quote(versions);
     match action {
         // A release not built yet (under --check) has nothing to inspect.
         // `current` fails when the database is at a revision the code lacks:
@@ -77,9 +79,9 @@ pub fn script(command: &str, path: &str, action: &Action) -> String {
                 .map(|r| format!(" --rev-id {}", quote(r)))
                 .unwrap_or_default();
             format!(
-                "cd -- {dir} || exit 3\nbefore=$(ls -1 migrations/versions 2>/dev/null || true)\n\
+                "cd -- {dir} || exit 3\nbefore=$(ls -1 -- {listing} 2>/dev/null || true)\n\
                  {command} migrate -m {}{rev} || exit $?\n\
-                 ls -1 migrations/versions 2>/dev/null | while read -r f; do\n\
+                 ls -1 -- {listing} 2>/dev/null | while read -r f; do\n\
                  \x20 printf '%s\\n' \"$before\" | grep -qxF -- \"$f\" || printf '@new %s\\n' \"$f\"\ndone\n",
                 quote(message)
             )
@@ -91,7 +93,7 @@ pub fn script(command: &str, path: &str, action: &Action) -> String {
         // Each revision's file, found by its `revision = '...'` line.
         Action::Describe { revisions } => {
             let mut script = format!(
-                "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir}/migrations/versions || exit 3\n"
+                "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\n[ -d {listing} ] || {{ echo \"wptdeploy: the release has no directory {listing}: set migrations_dir\" >&2; exit 3; }}\ncd -- {listing}\n"
             );
             for revision in revisions {
                 let pattern = quote(&format!("^revision = ['\"]{revision}['\"]"));
@@ -239,7 +241,7 @@ pub fn describe_outcome(output: &Output) -> Outcome {
 }
 
 /// Reads a generate: the file named on the `Generating` line, which must
-/// also be new in `migrations/versions`; or plainly, no changes.
+/// also be new in the migrations directory; or plainly, no changes.
 pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     let new: Vec<&str> = output
         .stdout
@@ -266,7 +268,7 @@ pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     if !new.contains(&file.as_str()) {
         return Err(StepFailure {
             message: format!(
-                "said it generated {path}, but migrations/versions has no new file of that name (new: {})",
+                "said it generated {path}, but the migrations directory has no new file of that name (new: {})",
                 if new.is_empty() {
                     "none".into()
                 } else {

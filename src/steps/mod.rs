@@ -305,7 +305,15 @@ pub fn prepare(
                     });
                 }
             };
-            let command = wrap(migrations::script(&command, &text(&args.path)?, &action));
+            let versions = Some(optional(&args.versions)?)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "migrations/versions".into());
+            let command = wrap(migrations::script(
+                &command,
+                &text(&args.path)?,
+                &versions,
+                &action,
+            ));
             let read_only = matches!(
                 action,
                 migrations::Action::Check | migrations::Action::Describe { .. }
