@@ -137,6 +137,15 @@ pub struct DeployArgs {
     /// Check the new release's migrations and upgrade the database before the switch.
     #[arg(long)]
     pub migrate: bool,
+    /// Ask before each step: run, skip, show details or abort (and after a failure: retry, skip, abort).
+    #[arg(long)]
+    pub step: bool,
+    /// Start at this step (its number or the start of its name): earlier steps only run their read-only checks.
+    #[arg(long, value_name = "STEP")]
+    pub start_at: Option<String>,
+    /// List the playbook's steps and exit.
+    #[arg(long)]
+    pub list_steps: bool,
     /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
     #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
     pub extra_vars: Vec<String>,
@@ -159,9 +168,6 @@ pub struct DeployArgs {
 pub struct UnlockArgs {
     /// Environment whose lock to remove.
     pub env: String,
-    /// Remove without asking.
-    #[arg(short, long)]
-    pub yes: bool,
     /// Variables and connection options.
     #[command(flatten)]
     pub target: Target,
@@ -205,6 +211,9 @@ pub struct CommonArgs {
     /// Give up connecting to a host after this long.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,
+    /// Do not ask: confirms production changes and lock removal on the command line.
+    #[arg(short, long)]
+    pub yes: bool,
     /// Show every line of remote output.
     #[arg(short, long, conflicts_with = "quiet")]
     pub verbose: bool,

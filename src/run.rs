@@ -175,16 +175,15 @@ async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> 
     if args.migrate {
         extra.insert("migrate".into(), true.into());
     }
-    let run = Run {
-        what: "deploy to",
-        env: &env,
-        playbook: &args.playbook,
-        extra,
-        check: args.check,
-        lock_wait: args.lock_wait,
-        forks: args.forks,
-        force: args.force,
-    };
+    let mut run = Run::new("deploy to", &env, &args.playbook, extra);
+    run.check = args.check;
+    run.lock_wait = args.lock_wait;
+    run.forks = args.forks;
+    run.force = args.force;
+    run.changes = true;
+    run.step = args.step;
+    run.start_at = args.start_at.clone();
+    run.list_steps = args.list_steps;
     run.execute(&args.common, redactor).await
 }
 
@@ -283,7 +282,8 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
     );
     extra.insert("migration_into".into(), into.display().to_string().into());
     extra.insert("roundtrip".into(), args.roundtrip.into());
-    let run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
+    let mut run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
+    run.changes = true;
     run.execute(&args.target.common, redactor).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
@@ -304,6 +304,24 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
         ),
     }
     Ok(())
+}
+
+/// The 0-based index of `--start-at`'s step: a number, or the start of a name.
+fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
+    let steps = &plan.playbook.steps;
+    let found = match wanted.parse::<usize>() {
+        Ok(number) if (1..=steps.len()).contains(&number) => Some(number - 1),
+        _ => {
+            let wanted = wanted.to_lowercase();
+            steps
+                .iter()
+                .position(|s| s.name.0.to_lowercase().starts_with(&wanted))
+        }
+    };
+    found.ok_or_else(|| Error::Usage {
+        message: format!("no step `{wanted}` in {}", plan.playbook.origin),
+        hints: vec!["`--list-steps` shows the steps, by number and name".into()],
+    })
 }
 
 async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Result<(), Error> {
@@ -338,7 +356,8 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
             .into(),
     );
     extra.insert("roundtrip".into(), args.roundtrip.into());
-    let run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
+    let mut run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
+    run.changes = true;
     run.execute(&args.target.common, redactor).await
 }
 
@@ -353,6 +372,14 @@ struct Run<'a> {
     lock_wait: Option<std::time::Duration>,
     forks: usize,
     force: bool,
+    /// It changes hosts: production asks for its name to be typed.
+    changes: bool,
+    /// `--step`.
+    step: bool,
+    /// `--start-at`.
+    start_at: Option<String>,
+    /// `--list-steps`.
+    list_steps: bool,
 }
 
 impl<'a> Run<'a> {
@@ -368,17 +395,75 @@ impl<'a> Run<'a> {
             lock_wait: None,
             forks: 10,
             force: false,
+            changes: false,
+            step: false,
+            start_at: None,
+            list_steps: false,
         }
     }
 
     async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
         let templates = Templates::new();
         let (plan, warnings) = load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        if self.list_steps {
+            for (index, step) in plan.playbook.steps.iter().enumerate() {
+                println!(
+                    "{:>3}  {}    ({}:{})",
+                    index + 1,
+                    step.name.0,
+                    step.origin,
+                    step.line
+                );
+            }
+            return Ok(());
+        }
+        let start_at = match &self.start_at {
+            Some(wanted) => find_step(&plan, wanted)?,
+            None => 0,
+        };
+        let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if self.step && !attended {
+            return Err(Error::Usage {
+                message: "`--step` asks before each step, and there is no terminal to ask on"
+                    .into(),
+                hints: vec!["drop `--step` to run without asking".into()],
+            });
+        }
+        if self.changes && !self.check && plan.env == "production" && !common.yes {
+            if !attended {
+                return Err(Error::Usage {
+                    message: "a change to production must be confirmed, and there is no terminal to ask on".into(),
+                    hints: vec!["pass `--yes` to confirm on the command line".into()],
+                });
+            }
+            if !crate::report::confirm_environment(&plan.env) {
+                return Err(Error::Usage {
+                    message: format!("you did not type `{}`: nothing was changed", plan.env),
+                    hints: vec![],
+                });
+            }
+        }
         let password = become_password(common)?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
         *redactor = Redactor::new(secrets);
-        let reporter = reporter(common, redactor.clone());
+        let reporter = if self.step {
+            // Prompts and spinners do not mix: plain lines while asking.
+            // Output streams while a step runs, unless -q.
+            let shown = if common.quiet {
+                Verbosity::Quiet
+            } else {
+                Verbosity::Verbose
+            };
+            Arc::new(Redacted::new(PlainReporter::new(shown), redactor.clone()))
+                as Arc<dyn Reporter>
+        } else {
+            reporter(common, redactor.clone())
+        };
+        let gate = self.step.then(|| {
+            Arc::new(crate::report::TerminalGate::new(redactor.clone()))
+                as Arc<dyn crate::engine::gate::Gate>
+        });
         for message in warnings {
             reporter.report(&crate::report::Event::Warning {
                 host: None,
@@ -390,9 +475,11 @@ impl<'a> Run<'a> {
             command.push_str(" --force");
         }
         let options = RunOptions {
+            gate,
+            start_at,
             check: self.check,
             lock_wait: self.lock_wait,
-            forks: self.forks,
+            forks: if self.step { 1 } else { self.forks },
             become_password: password,
             lock_owner: LockOwner {
                 token: crate::transport::random_token(),
@@ -410,9 +497,17 @@ impl<'a> Run<'a> {
         if failed.is_empty() {
             return Ok(());
         }
-        if failed.iter().any(|s| s.result == HostResult::Interrupted) {
+        let stopped: Vec<String> = failed
+            .iter()
+            .filter(|s| s.result == HostResult::Interrupted)
+            .map(|s| format!("{}: {}", s.host, s.error.as_deref().unwrap_or("stopped")))
+            .collect();
+        if !stopped.is_empty() {
             return Err(Error::Interrupted {
-                detail: "; locks were released and any switched release was switched back".into(),
+                detail: format!(
+                    " ({}); locks were released and any switched release was switched back",
+                    stopped.join("; ")
+                ),
             });
         }
         let reasons: Vec<String> = failed
@@ -517,7 +612,9 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
                     host.name,
                     redactor.apply(&holder.describe())
                 );
-                if !args.yes && !confirm(&format!("Remove the lock on {}?", host.name))? {
+                if !args.target.common.yes
+                    && !confirm(&format!("Remove the lock on {}?", host.name))?
+                {
                     eprintln!("{}: lock kept", host.name);
                     continue;
                 }

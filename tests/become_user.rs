@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt as _;
 use std::time::Instant;
 
 use crate::support::sandbox::password_sudo_user;
+use crate::support::terminal::Terminal;
 use crate::support::{Run, Sandbox, bin, is_root, json, sandbox, shared_venv};
 
 const APP_USER_UID: u32 = 33; // www-data on Debian and Ubuntu
@@ -119,83 +120,28 @@ fn a_become_password_is_fed_to_sudo_and_never_shown() {
     assert_eq!(s.live_release(), Some(s.sha("master")), "nothing switched");
 }
 
-/// `-K` asks on the terminal (driven here through `script`'s pseudo-terminal).
+/// `-K` asks on the terminal (driven here through a pseudo-terminal).
 #[test]
 fn ask_become_pass_prompts_on_the_terminal_once() {
-    use std::io::{Read as _, Write as _};
     let (user, password) = password_sudo_user();
     let s = sandbox();
     as_www_data(&s);
     login_as(&s, user);
     let mut command = s.command(bin());
     command.args(["--no-progress", "staging", "--commit", "master", "-K"]);
-    let line: Vec<String> = std::iter::once(command.get_program())
-        .chain(command.get_args())
-        .map(|a| wptdeploy::transport::quote(&a.to_string_lossy()))
-        .collect();
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &line.join(" "), "/dev/null"])
-        .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
-        .env_remove("SSH_AUTH_SOCK")
-        .current_dir(&s.dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read the screen on a thread, so that nothing here can block forever.
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 512];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    let wait_for = |seen: &mut Vec<u8>, text: &str, limit: std::time::Duration| -> bool {
-        let until = Instant::now() + limit;
-        while !String::from_utf8_lossy(seen).contains(text) {
-            let left = until.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(chunk) => seen.extend(chunk),
-                Err(_) => return false,
-            }
-        }
-        true
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    assert!(
-        wait_for(
-            &mut seen,
-            "sudo password",
-            std::time::Duration::from_secs(30)
-        ),
-        "no prompt: {}",
-        String::from_utf8_lossy(&seen)
-    );
+    let mut terminal = Terminal::start(&command);
+    terminal.wait_for("sudo password", 1);
     // The prompt discards what was typed before it reads (TCSAFLUSH), so
     // type only once the terminal's echo is off: it is reading by then.
-    let tty = terminal_of_child(child.id());
+    let tty = terminal_of_child(terminal.id());
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
     while !echo_is_off(&tty) {
         assert!(Instant::now() < deadline, "echo never went off on {tty}");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    stdin.write_all(format!("{password}\r").as_bytes()).unwrap();
-    assert!(
-        wait_for(&mut seen, "[hidden]", std::time::Duration::from_secs(30)),
-        "the prompt never took the password: {}",
-        String::from_utf8_lossy(&seen)
-    );
-    while let Ok(chunk) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-        seen.extend(chunk);
-    }
-    let _ = child.kill();
-    let status = child.wait().unwrap();
-    let screen = String::from_utf8_lossy(&seen);
-    assert!(status.success(), "{screen}");
+    terminal.type_line(password);
+    let (ok, screen) = terminal.finish();
+    assert!(ok, "{screen}");
     assert!(
         !screen.contains(password),
         "the password is not echoed: {screen}"

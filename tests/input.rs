@@ -76,7 +76,9 @@ fn an_unknown_environment_lists_the_known_ones() {
 fn prod_means_production() {
     let s = sandbox();
     std::fs::rename(s.inventory.join("staging"), s.inventory.join("production")).unwrap();
-    let run = s.wptdeploy(&["prod", "--commit", "master"]).success();
+    let run = s
+        .wptdeploy(&["prod", "--commit", "master", "--yes"])
+        .success();
     assert!(
         run.stderr.contains("deploying master to production"),
         "{}",

@@ -5,6 +5,7 @@ mod support;
 mod become_user;
 mod deploy;
 mod input;
+mod interactive;
 mod lock;
 mod migrate;
 mod output;

@@ -371,6 +371,7 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
     let failed = s
         .wptdeploy(&[
             "production",
+            "--yes",
             "--commit",
             "master",
             "--migrate",
@@ -388,7 +389,7 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
     assert_eq!(pg.revision(), None, "not migrated");
     assert_eq!(s.live_release(), None, "not switched");
 
-    s.wptdeploy(&["production", "--commit", "master", "--migrate"])
+    s.wptdeploy(&["production", "--yes", "--commit", "master", "--migrate"])
         .success();
     let backups = s.base_path.join("backups");
     let dumps = files(&backups);
@@ -416,6 +417,7 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
     let run = s
         .wptdeploy(&[
             "production",
+            "--yes",
             "--commit",
             "feature/with-migration",
             "--migrate",

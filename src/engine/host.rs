@@ -9,6 +9,7 @@ use minijinja::Value;
 use tokio::sync::watch;
 
 use super::Shared;
+use super::gate::{AfterFailure, Decision, StepView};
 use super::unknown::Unknown;
 use crate::plan::HostPlan;
 use crate::report::{Event, HostResult, HostSummary, StepStatus};
@@ -19,9 +20,16 @@ use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 /// Why a host's run stopped.
 enum Stop {
     Transport(TransportError),
-    Step { step: String, failure: StepFailure },
+    Step {
+        step: String,
+        failure: StepFailure,
+    },
     LockHeld(Holder),
     Interrupted,
+    /// The person chose "abort" (`--step`).
+    Aborted {
+        step: String,
+    },
 }
 
 impl Stop {
@@ -41,6 +49,7 @@ impl Stop {
                 ],
             ),
             Stop::Interrupted => ("interrupted".into(), Vec::new()),
+            Stop::Aborted { step } => (format!("aborted by you at step `{step}`"), Vec::new()),
         }
     }
 }
@@ -201,21 +210,13 @@ impl HostRun {
                 total,
                 name: prepared.name.clone(),
             });
-            let outcome = if shared.options.check {
+            let outcome = if shared.options.check || index < shared.options.start_at {
                 self.plan_step(index, &prepared).await?
             } else {
-                self.run_step(&prepared).await.inspect_err(|stop| {
-                    if let Stop::Step { failure, .. } = stop {
-                        self.summary.failed += 1;
-                        self.report_step(
-                            index,
-                            &prepared.name,
-                            StepStatus::Failed,
-                            started,
-                            Some(failure.message.clone()),
-                        );
-                    }
-                })?
+                match self.gated_step(index, &prepared, started).await? {
+                    Some(outcome) => Some(outcome),
+                    None => continue,
+                }
             };
             let Some(outcome) = outcome else { continue };
             for message in &outcome.warnings {
@@ -260,6 +261,74 @@ impl HostRun {
             self.report_step(index, &prepared.name, status, started, outcome.note);
         }
         Ok(())
+    }
+
+    /// Runs a step, asking the gate (`--step`) first and after a failure.
+    /// `None`: the person skipped it.
+    async fn gated_step(
+        &mut self,
+        index: usize,
+        prepared: &Prepared,
+        started: Instant,
+    ) -> Result<Option<Outcome>, Stop> {
+        let gate = self.shared.options.gate.clone();
+        let host = self.host().name.clone();
+        let command = prepared.command.plan_text();
+        let view = StepView {
+            host: &host,
+            index: index + 1,
+            total: self.shared.plan.playbook.steps.len(),
+            name: &prepared.name,
+            command: &command,
+        };
+        if let Some(gate) = &gate {
+            match tokio::task::block_in_place(|| gate.before(&view)) {
+                Decision::Run => {}
+                Decision::Skip => {
+                    self.summary.skipped += 1;
+                    self.report_step(
+                        index,
+                        &prepared.name,
+                        StepStatus::Skipped,
+                        started,
+                        Some("skipped by you".into()),
+                    );
+                    return Ok(None);
+                }
+                Decision::Abort => {
+                    return Err(Stop::Aborted {
+                        step: prepared.name.clone(),
+                    });
+                }
+            }
+        }
+        loop {
+            let attempt = Instant::now();
+            match self.run_step(prepared).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(Stop::Step { step, failure }) => {
+                    self.summary.failed += 1;
+                    self.report_step(
+                        index,
+                        &prepared.name,
+                        StepStatus::Failed,
+                        attempt,
+                        Some(failure.message.clone()),
+                    );
+                    let Some(gate) = &gate else {
+                        return Err(Stop::Step { step, failure });
+                    };
+                    match tokio::task::block_in_place(|| {
+                        gate.after_failure(&view, &failure.message, &failure.message)
+                    }) {
+                        AfterFailure::Retry => self.summary.failed -= 1,
+                        AfterFailure::Skip => return Ok(None),
+                        AfterFailure::Abort => return Err(Stop::Aborted { step }),
+                    }
+                }
+                Err(other) => return Err(other),
+            }
+        }
     }
 
     /// `--check`: runs read-only probes, shows everything else.
@@ -463,14 +532,14 @@ impl HostRun {
             let (message, hints) = stop.message(&name, &env);
             self.summary.error = Some(message);
             self.summary.hints = hints;
-            self.summary.result = if matches!(stop, Stop::Interrupted) {
+            self.summary.result = if matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {
                 HostResult::Interrupted
             } else {
                 HostResult::Failed
             };
             match self.roll_back().await {
                 Ok(Some((to, restarted))) => {
-                    if !matches!(stop, Stop::Interrupted) {
+                    if !matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {
                         self.summary.result = HostResult::RolledBack;
                     }
                     self.shared.reporter.report(&Event::RolledBack {

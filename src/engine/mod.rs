@@ -1,6 +1,7 @@
 //! Runs a plan: every host concurrently (bounded by `--forks`), each over
 //! its own single connection, reporting events as it goes.
 
+pub mod gate;
 mod host;
 mod unknown;
 
@@ -27,6 +28,11 @@ pub struct RunOptions {
     pub become_password: Option<String>,
     /// What this run writes into the locks it takes.
     pub lock_owner: LockOwner,
+    /// `--step`: who decides before each step and after a failure.
+    pub gate: Option<Arc<dyn gate::Gate>>,
+    /// `--start-at`: steps before this index (0-based) only run their
+    /// read-only probes, so later steps still see what they register.
+    pub start_at: usize,
 }
 
 impl RunOptions {

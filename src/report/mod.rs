@@ -8,6 +8,7 @@
 mod json;
 mod plain;
 mod progress;
+mod prompt;
 mod redact;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use crate::transport::Stream;
 pub use json::JsonReporter;
 pub use plain::PlainReporter;
 pub use progress::ProgressReporter;
+pub use prompt::{TerminalGate, confirm_environment};
 pub use redact::{Redacted, Redactor};
 
 /// How much the user wants to see.

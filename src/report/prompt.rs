@@ -1,0 +1,89 @@
+//! The terminal side of `--step` and of the production confirmation.
+
+use dialoguer::Input;
+
+use super::Redactor;
+use crate::engine::gate::{AfterFailure, Decision, Gate, StepView};
+
+/// Prompts on the terminal, one step at a time.
+pub struct TerminalGate {
+    redactor: Redactor,
+}
+
+impl TerminalGate {
+    /// A gate that masks secrets in what it shows.
+    pub fn new(redactor: Redactor) -> Self {
+        TerminalGate { redactor }
+    }
+
+    /// Asks until one of `choices` (first letters or whole words) is typed.
+    fn ask(&self, prompt: &str, choices: &[&'static str]) -> &'static str {
+        let menu = choices
+            .iter()
+            .map(|c| format!("[{}]{}", &c[..1], &c[1..]))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        loop {
+            let answer: String = Input::new()
+                .with_prompt(format!("{prompt}  {menu}"))
+                .allow_empty(true)
+                .interact_text()
+                .unwrap_or_else(|_| "abort".into());
+            let answer = answer.trim().to_ascii_lowercase();
+            if let Some(choice) = choices
+                .iter()
+                .find(|c| !answer.is_empty() && (c.starts_with(&answer) || answer == c[..1]))
+            {
+                return choice;
+            }
+        }
+    }
+}
+
+impl Gate for TerminalGate {
+    fn before(&self, step: &StepView<'_>) -> Decision {
+        let prompt = format!(
+            "[{}] {}/{} {}?",
+            step.host, step.index, step.total, step.name
+        );
+        loop {
+            match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
+                "run" => return Decision::Run,
+                "skip" => return Decision::Skip,
+                "details" => eprintln!("{}", self.redactor.apply(step.command)),
+                _ => return Decision::Abort,
+            }
+        }
+    }
+
+    fn after_failure(&self, step: &StepView<'_>, failure: &str, output: &str) -> AfterFailure {
+        eprintln!(
+            "[{}] {} failed: {}",
+            step.host,
+            step.name,
+            self.redactor.apply(failure)
+        );
+        let prompt = format!(
+            "[{}] {}/{} {} failed.",
+            step.host, step.index, step.total, step.name
+        );
+        loop {
+            match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
+                "retry" => return AfterFailure::Retry,
+                "skip" => return AfterFailure::Skip,
+                "output" => eprintln!("{}", self.redactor.apply(output)),
+                _ => return AfterFailure::Abort,
+            }
+        }
+    }
+}
+
+/// Asks the person to type `env` before a change to it; true if they did.
+pub fn confirm_environment(env: &str) -> bool {
+    let typed: String = Input::new()
+        .with_prompt(format!("This changes {env}. Type `{env}` to go on"))
+        .allow_empty(true)
+        .interact_text()
+        .unwrap_or_default();
+    typed.trim() == env
+}

@@ -1,0 +1,99 @@
+//! Driving the real binary through a pseudo-terminal (`script`), as a
+//! person at a terminal would: wait for a prompt, type an answer.
+
+use std::io::{Read as _, Write as _};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// A program running on a pseudo-terminal.
+pub struct Terminal {
+    child: Child,
+    stdin: ChildStdin,
+    screen: Vec<u8>,
+    chunks: Receiver<Vec<u8>>,
+}
+
+impl Terminal {
+    /// Starts `command` (program, arguments, environment, directory) on a terminal.
+    pub fn start(command: &Command) -> Terminal {
+        let line: Vec<String> = std::iter::once(command.get_program())
+            .chain(command.get_args())
+            .map(|a| wptdeploy::transport::quote(&a.to_string_lossy()))
+            .collect();
+        let mut script = Command::new("script");
+        script
+            .args(["-qec", &line.join(" "), "/dev/null"])
+            .envs(command.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some(dir) = command.get_current_dir() {
+            script.current_dir(dir);
+        }
+        let mut child = script.spawn().expect("start script");
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, chunks) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take().unwrap();
+        Terminal {
+            child,
+            stdin,
+            screen: Vec::new(),
+            chunks,
+        }
+    }
+
+    /// Everything shown so far.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen).into_owned()
+    }
+
+    /// Waits until `text` has appeared `count` times; panics after 60 s.
+    pub fn wait_for(&mut self, text: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.screen().matches(text).count() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => self.screen.extend(chunk),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("waited for {text:?} (x{count}):\n{}", self.screen());
+                }
+            }
+        }
+    }
+
+    /// Types `text` and Enter.
+    pub fn type_line(&mut self, text: &str) {
+        self.stdin
+            .write_all(format!("{text}\r").as_bytes())
+            .unwrap();
+    }
+
+    /// The process ID of `script`.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the program to end; returns whether it succeeded and the screen.
+    pub fn finish(mut self) -> (bool, String) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while let Ok(chunk) = self
+            .chunks
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.screen.extend(chunk);
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().unwrap();
+        (status.success(), self.screen())
+    }
+}
