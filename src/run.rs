@@ -284,6 +284,7 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
     extra.insert("roundtrip".into(), args.roundtrip.into());
     let mut run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
     run.changes = true;
+    run.one_host = true;
     run.execute(&args.target.common, redactor).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
@@ -358,6 +359,7 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
     extra.insert("roundtrip".into(), args.roundtrip.into());
     let mut run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
     run.changes = true;
+    run.one_host = true;
     run.execute(&args.target.common, redactor).await
 }
 
@@ -380,6 +382,8 @@ struct Run<'a> {
     start_at: Option<String>,
     /// `--list-steps`.
     list_steps: bool,
+    /// The command works on exactly one host (`migration new`, `migration test`).
+    one_host: bool,
 }
 
 impl<'a> Run<'a> {
@@ -399,12 +403,32 @@ impl<'a> Run<'a> {
             step: false,
             start_at: None,
             list_steps: false,
+            one_host: false,
         }
     }
 
     async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
         let templates = Templates::new();
         let (plan, warnings) = load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        if self.one_host && plan.hosts.len() != 1 {
+            return Err(Error::Usage {
+                message: format!(
+                    "{} works on one host, and {} has {}: {}",
+                    self.what.trim_end_matches(" on"),
+                    plan.env,
+                    plan.hosts.len(),
+                    plan.hosts
+                        .iter()
+                        .map(|h| h.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                hints: vec![
+                    "use an environment (inventory file or group) with just the staging host"
+                        .into(),
+                ],
+            });
+        }
         if self.list_steps {
             for (index, step) in plan.playbook.steps.iter().enumerate() {
                 println!(

@@ -44,6 +44,11 @@ fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_col
         "{}",
         verify.stdout
     );
+    assert!(
+        verify.stderr.contains("sandbox-host  ok "),
+        "a read is `ok`, not `deployed`: {}",
+        verify.stderr
+    );
     // Nothing pending now: the upgrade is skipped.
     let again = s
         .wptdeploy(&["staging", "--commit", "master", "--migrate"])
@@ -537,4 +542,23 @@ fn a_wrong_migrations_dir_is_caught() {
     .stderr_has("the release has no directory elsewhere/versions: set migrations_dir");
     assert!(files(&into).is_empty(), "nothing pulled");
     assert_eq!(pg.revision(), None, "stopped before any upgrade");
+}
+
+#[test]
+fn migration_new_wants_exactly_one_host() {
+    let (s, _pg) = sandbox_with_database(&[]);
+    let into = checkout(&s);
+    let text = std::fs::read_to_string(s.inventory.join("staging")).unwrap();
+    let second = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replacen("sandbox-host", "second-host", 1);
+    std::fs::write(s.inventory.join("staging"), format!("{text}{second}\n")).unwrap();
+    migration_new(&s, &into, "feature/comment-url", "add comment url", &[])
+        .failure(2)
+        .stderr_has(
+            "migration new works on one host, and staging has 2: sandbox-host, second-host",
+        );
+    assert!(files(&into).is_empty());
 }

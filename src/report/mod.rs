@@ -228,8 +228,9 @@ pub trait Reporter: Send + Sync {
     fn report(&self, event: &Event);
 }
 
-/// The final table: one line per host.
-pub fn summary_table(summaries: &[HostSummary]) -> String {
+/// The final table: one line per host. A successful host reads
+/// `deployed` when the run deploys, else `ok`.
+pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
     let width = |column: &dyn Fn(&HostSummary) -> usize, title: &str| {
         summaries
             .iter()
@@ -246,7 +247,8 @@ pub fn summary_table(summaries: &[HostSummary]) -> String {
     );
     for s in summaries {
         let result = match s.result {
-            HostResult::Deployed => "deployed",
+            HostResult::Deployed if deploys => "deployed",
+            HostResult::Deployed => "ok",
             HostResult::Planned => "planned",
             HostResult::Failed => "FAILED",
             HostResult::RolledBack => "ROLLED BACK",

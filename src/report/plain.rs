@@ -9,6 +9,8 @@ use crate::transport::Stream;
 pub struct PlainReporter {
     verbosity: Verbosity,
     summaries: std::sync::Mutex<Vec<super::HostSummary>>,
+    /// Whether the run deploys (its success is "deployed", else "ok").
+    deploys: std::sync::atomic::AtomicBool,
 }
 
 impl PlainReporter {
@@ -17,6 +19,7 @@ impl PlainReporter {
         PlainReporter {
             verbosity,
             summaries: std::sync::Mutex::default(),
+            deploys: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -24,13 +27,22 @@ impl PlainReporter {
     pub(super) fn collect(&self, event: &Event) -> Option<String> {
         let mut summaries = self.summaries.lock().expect("summaries lock");
         match event {
+            Event::RunStarted { playbook, .. } => {
+                let deploys = playbook == "deploy.yml" || playbook.starts_with("migration-new");
+                self.deploys
+                    .store(deploys, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
             Event::HostFinished { summary } => {
                 summaries.push(summary.clone());
                 None
             }
             Event::RunFinished { .. } if self.verbosity > Verbosity::Quiet => {
                 summaries.sort_by(|a, b| a.host.cmp(&b.host));
-                Some(summary_table(&summaries))
+                Some(summary_table(
+                    &summaries,
+                    self.deploys.load(std::sync::atomic::Ordering::Relaxed),
+                ))
             }
             _ => None,
         }
