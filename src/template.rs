@@ -114,6 +114,14 @@ impl Templates {
         self.render_named("text", source, ctx)
     }
 
+    /// Renders text where a missing value is better shown empty than an
+    /// error: the names of steps that did not run.
+    pub fn render_lenient(&self, source: &str, ctx: &Value) -> String {
+        self.lenient
+            .render_named_str("text", source, ctx)
+            .map_or_else(|_| source.to_owned(), |text| text.trim().to_owned())
+    }
+
     /// Renders a shell command: every inserted value is shell-quoted.
     pub fn render_shell(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
         self.render_named(SHELL, source, ctx)

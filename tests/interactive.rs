@@ -129,6 +129,8 @@ fn start_at_skips_the_earlier_steps_and_list_steps_names_them() {
     assert_eq!(listed.code, 0, "{}", listed.stderr);
     assert!(listed.stdout.contains("  3  touch b"), "{}", listed.stdout);
     let mut terminal = Terminal::start(&step_command(&s, &playbooks, &["--start-at", "touch c"]));
+    terminal.wait_for("take the deploy lock?", 1);
+    terminal.type_line("r");
     terminal.wait_for("touch c?", 1);
     terminal.type_line("r");
     let (ok, screen) = terminal.finish();

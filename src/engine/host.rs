@@ -194,9 +194,7 @@ impl HostRun {
                     .condition(when, &ctx)
                     .map_err(|e| located(e.message))?;
                 if !go {
-                    let name = templates
-                        .render(&step.name.0, &ctx)
-                        .map_or_else(|_| step.name.0.clone(), |n| n.trim().to_owned());
+                    let name = templates.render_lenient(&step.name.0, &ctx);
                     self.summary.skipped += 1;
                     self.report_step(index, &name, StepStatus::Skipped, started, None);
                     continue;
@@ -210,7 +208,12 @@ impl HostRun {
                 total,
                 name: prepared.name.clone(),
             });
-            let outcome = if shared.options.check || index < shared.options.start_at {
+            // The lock is taken even before `--start-at`: a resumed run changes the host too.
+            let before_start =
+                index < shared.options.start_at && !matches!(prepared.kind, Kind::Lock(_));
+            let outcome = if before_start && !shared.options.check {
+                self.probe_only(index, &prepared, started).await?
+            } else if shared.options.check {
                 self.plan_step(index, &prepared).await?
             } else {
                 match self.gated_step(index, &prepared, started).await? {
@@ -329,6 +332,37 @@ impl HostRun {
                 Err(other) => return Err(other),
             }
         }
+    }
+
+    /// Before `--start-at`: a step's read-only probe runs (so what it
+    /// registers is there); nothing else does.
+    async fn probe_only(
+        &mut self,
+        index: usize,
+        prepared: &Prepared,
+        started: Instant,
+    ) -> Result<Option<Outcome>, Stop> {
+        let step = &self.shared.plan.playbook.steps[index];
+        let register = step.register.clone();
+        if let Some(probe) = &prepared.probe {
+            let output = self.exec(probe).await?;
+            let probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
+                step: prepared.name.clone(),
+                failure,
+            })?;
+            if let (Some(name), Some(value)) = (register, probed.register) {
+                self.registered.insert(name, value);
+            }
+        }
+        self.summary.skipped += 1;
+        self.report_step(
+            index,
+            &prepared.name,
+            StepStatus::Skipped,
+            started,
+            Some("before --start-at".into()),
+        );
+        Ok(None)
     }
 
     /// `--check`: runs read-only probes, shows everything else.
