@@ -84,6 +84,14 @@ pub fn parse_extra_vars(args: &[String]) -> Result<Vars, Error> {
     Ok(vars)
 }
 
+/// Refuses a ref that git would not accept, or that carries shell syntax.
+pub fn check_ref(reference: &str) -> Result<(), Error> {
+    gitref::validate(reference).map_err(|problem| Error::Usage {
+        message: format!("`{reference}` is not a valid git ref: {problem}"),
+        hints: vec!["pass a branch, tag or commit SHA with `--commit`".into()],
+    })
+}
+
 fn home() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
@@ -128,10 +136,7 @@ pub fn build(
                 .map(|v| v.to_string())
         };
         let host_commit = get(&["commit"]).unwrap_or_else(|| "master".into());
-        gitref::validate(&host_commit).map_err(|problem| Error::Usage {
-            message: format!("`{host_commit}` is not a valid git ref: {problem}"),
-            hints: vec!["pass a branch, tag or commit SHA with `--commit`".into()],
-        })?;
+        check_ref(&host_commit)?;
         commit = host_commit;
         for (name, value) in &vars {
             if is_secret_name(name)

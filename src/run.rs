@@ -12,6 +12,7 @@ use crate::cli::{
 };
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
+use crate::inventory;
 use crate::plan::{self, ConnectSettings, Plan};
 use crate::playbook::{Playbook, PlaybookDirs};
 use crate::report::{
@@ -22,7 +23,6 @@ use crate::steps::lock::{self, LockOwner};
 use crate::steps::{self, Kind};
 use crate::template::Templates;
 use crate::transport::{Connection, SudoAuth};
-use crate::{gitref, inventory};
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -160,10 +160,7 @@ fn interrupt_channel() -> watch::Receiver<bool> {
 async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> {
     let env = args.env.clone().unwrap_or_default();
     if let Some(commit) = &args.commit {
-        gitref::validate(commit).map_err(|problem| Error::Usage {
-            message: format!("`{commit}` is not a valid git ref: {problem}"),
-            hints: vec!["pass a branch, tag or commit SHA with `--commit`".into()],
-        })?;
+        plan::check_ref(commit)?;
     }
     let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
     if let Some(commit) = &args.commit {
@@ -240,10 +237,7 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
 }
 
 async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
-    gitref::validate(&args.commit).map_err(|problem| Error::Usage {
-        message: format!("`{}` is not a valid git ref: {problem}", args.commit),
-        hints: vec![],
-    })?;
+    plan::check_ref(&args.commit)?;
     if let Some(rev) = &args.rev_id
         && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {

@@ -42,6 +42,6 @@ pub struct StepView<'a> {
 pub trait Gate: Send + Sync {
     /// Before a step runs.
     fn before(&self, step: &StepView<'_>) -> Decision;
-    /// After it failed, with what went wrong and the output it printed.
-    fn after_failure(&self, step: &StepView<'_>, failure: &str, output: &str) -> AfterFailure;
+    /// After it failed, with what went wrong (including its last lines of output).
+    fn after_failure(&self, step: &StepView<'_>, failure: &str) -> AfterFailure;
 }

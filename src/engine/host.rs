@@ -322,7 +322,7 @@ impl HostRun {
                         return Err(Stop::Step { step, failure });
                     };
                     match tokio::task::block_in_place(|| {
-                        gate.after_failure(&view, &failure.message, &failure.message)
+                        gate.after_failure(&view, &failure.message)
                     }) {
                         AfterFailure::Retry => self.summary.failed -= 1,
                         AfterFailure::Skip => return Ok(None),
@@ -342,17 +342,11 @@ impl HostRun {
         prepared: &Prepared,
         started: Instant,
     ) -> Result<Option<Outcome>, Stop> {
-        let step = &self.shared.plan.playbook.steps[index];
-        let register = step.register.clone();
-        if let Some(probe) = &prepared.probe {
-            let output = self.exec(probe).await?;
-            let probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
-                step: prepared.name.clone(),
-                failure,
-            })?;
-            if let (Some(name), Some(value)) = (register, probed.register) {
-                self.registered.insert(name, value);
-            }
+        let register = self.shared.plan.playbook.steps[index].register.clone();
+        if let Some(probed) = self.probe(prepared).await?
+            && let (Some(name), Some(value)) = (register, probed.register)
+        {
+            self.registered.insert(name, value);
         }
         self.summary.skipped += 1;
         self.report_step(
@@ -365,26 +359,38 @@ impl HostRun {
         Ok(None)
     }
 
+    /// Runs the step's read-only probe, if it has one; what it found
+    /// changed nothing, whatever the step itself would do.
+    async fn probe(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
+        let Some(probe) = &prepared.probe else {
+            return Ok(None);
+        };
+        let output = self.exec(probe).await?;
+        let mut probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
+            step: prepared.name.clone(),
+            failure,
+        })?;
+        probed.changed = false;
+        Ok(Some(probed))
+    }
+
     /// `--check`: runs read-only probes, shows everything else.
     async fn plan_step(
         &mut self,
         index: usize,
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
-        let mut outcome = None;
-        if let Some(probe) = &prepared.probe {
-            let output = self.exec(probe).await?;
-            let mut probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
-                step: prepared.name.clone(),
-                failure,
-            })?;
-            probed.changed = false;
-            if matches!(prepared.kind, Kind::Run { changes: false }) {
-                return Ok(Some(probed));
+        let outcome = self.probe(prepared).await?;
+        match &outcome {
+            Some(probed) if matches!(prepared.kind, Kind::Run { changes: false }) => {
+                return Ok(Some(probed.clone()));
             }
-            outcome = Some(probed);
-        } else if let Some(name) = &self.shared.plan.playbook.steps[index].register {
-            self.registered.insert(name.clone(), Unknown::value(name));
+            Some(_) => {}
+            None => {
+                if let Some(name) = &self.shared.plan.playbook.steps[index].register {
+                    self.registered.insert(name.clone(), Unknown::value(name));
+                }
+            }
         }
         let command = match &prepared.kind {
             Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).plan_text(),

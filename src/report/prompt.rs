@@ -56,13 +56,9 @@ impl Gate for TerminalGate {
         }
     }
 
-    fn after_failure(&self, step: &StepView<'_>, failure: &str, output: &str) -> AfterFailure {
-        eprintln!(
-            "[{}] {} failed: {}",
-            step.host,
-            step.name,
-            self.redactor.apply(failure)
-        );
+    fn after_failure(&self, step: &StepView<'_>, failure: &str) -> AfterFailure {
+        let failure = self.redactor.apply(failure);
+        eprintln!("[{}] {} failed: {}", step.host, step.name, failure);
         let prompt = format!(
             "[{}] {}/{} {} failed.",
             step.host, step.index, step.total, step.name
@@ -71,7 +67,7 @@ impl Gate for TerminalGate {
             match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
                 "retry" => return AfterFailure::Retry,
                 "skip" => return AfterFailure::Skip,
-                "output" => eprintln!("{}", self.redactor.apply(output)),
+                "output" => eprintln!("{failure}"),
                 _ => return AfterFailure::Abort,
             }
         }

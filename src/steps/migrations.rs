@@ -317,16 +317,7 @@ fn move_outcome(
         from
     };
     if output.exit_code != 0 {
-        let tail: Vec<&str> = output
-            .stderr
-            .trim()
-            .lines()
-            .rev()
-            .take(6)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail = super::last_lines(&output.stderr, 6);
         let state = if current.as_deref().unwrap_or("") == from {
             format!("the database is still at {from_shown}, as before")
         } else {

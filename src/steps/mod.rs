@@ -465,17 +465,16 @@ pub fn markers(stdout: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The last `n` lines of `text`, in order: what a failure message quotes.
+fn last_lines(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.trim().lines().collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
 /// Explains a non-zero exit, recognising sudo's and the timeout's own.
 pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
     let stderr = output.stderr.trim();
-    let tail: Vec<&str> = stderr
-        .lines()
-        .rev()
-        .take(12)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail = last_lines(stderr, 12);
     let said = if tail.is_empty() {
         String::new()
     } else {
