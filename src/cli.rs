@@ -31,6 +31,8 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs),
+    /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
+    Checklist(ChecklistArgs),
     /// Database migrations.
     Migration {
         /// What to do.
@@ -48,6 +50,42 @@ pub enum MigrationCommand {
     Status(MigrationStatusArgs),
     /// Put a locally edited migration file into the live release, re-apply it there and check it.
     Test(MigrationTestArgs),
+}
+
+/// `wptdeploy checklist ENV --commit BRANCH`
+#[derive(Debug, Args)]
+pub struct ChecklistArgs {
+    /// Environment to generate on (a staging server with a real database).
+    pub env: String,
+    /// The branch whose models changed.
+    #[arg(
+        short,
+        long,
+        value_name = "REF",
+        required_unless_present = "list_steps"
+    )]
+    pub commit: Option<String>,
+    /// The migration's message [default: from the branch name].
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+    /// Local directory for the file [default: ./migrations/versions].
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Use this revision id instead of a random one.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Also downgrade, check the columns went back, and upgrade again.
+    #[arg(long)]
+    pub roundtrip: bool,
+    /// Resume at this step (its number or the start of its name).
+    #[arg(long, value_name = "STEP")]
+    pub start_at: Option<String>,
+    /// List the checklist's steps and exit.
+    #[arg(long)]
+    pub list_steps: bool,
+    /// Variables and connection options.
+    #[command(flatten)]
+    pub target: Target,
 }
 
 /// `wptdeploy migration test ENV FILE`

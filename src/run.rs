@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::cli::{
-    Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs, MigrationTestArgs,
-    OutputFormat, UnlockArgs, VerifyArgs,
+    ChecklistArgs, Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs,
+    MigrationTestArgs, OutputFormat, UnlockArgs, VerifyArgs,
 };
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
@@ -16,8 +16,8 @@ use crate::inventory;
 use crate::plan::{self, ConnectSettings, Plan};
 use crate::playbook::{Playbook, PlaybookDirs};
 use crate::report::{
-    HostResult, JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter,
-    Verbosity,
+    HostResult, HostSummary, JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor,
+    Reporter, Verbosity,
 };
 use crate::steps::lock::{self, LockOwner};
 use crate::steps::{self, Kind};
@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         match cli.command {
             Some(Command::Unlock(args)) => unlock(args, &mut redactor).await,
             Some(Command::Verify(args)) => verify(args, &mut redactor).await,
+            Some(Command::Checklist(args)) => checklist(args, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::New(args),
             }) => migration_new(args, &mut redactor).await,
@@ -236,29 +237,67 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
     run.execute(&args.target.common, redactor).await
 }
 
+/// What generating a migration needs (`migration new`, `checklist`): its
+/// arguments checked, as the variables migration-generate.yml reads, with
+/// the local directory the file is pulled into.
+struct NewMigration<'a> {
+    commit: &'a str,
+    message: &'a str,
+    into: Option<&'a std::path::Path>,
+    rev_id: Option<&'a str>,
+    roundtrip: bool,
+    extra_vars: &'a [String],
+}
+
+impl NewMigration<'_> {
+    fn vars(&self) -> Result<(inventory::Vars, std::path::PathBuf), Error> {
+        plan::check_ref(self.commit)?;
+        if let Some(rev) = self.rev_id
+            && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            return Err(Error::Usage {
+                message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
+                hints: vec![],
+            });
+        }
+        let into = self.into.map_or_else(
+            || "migrations/versions".into(),
+            std::path::Path::to_path_buf,
+        );
+        if !into.is_dir() {
+            return Err(Error::Usage {
+                message: format!("{} is not a directory", into.display()),
+                hints: vec![
+                    "run this in your app's checkout, or pass `--into DIR` for the pulled file"
+                        .into(),
+                ],
+            });
+        }
+        let into = fs_err::canonicalize(&into)?;
+        let mut extra = plan::parse_extra_vars(self.extra_vars)?;
+        extra.insert("commit".into(), self.commit.into());
+        extra.insert("migrate".into(), true.into());
+        extra.insert("migration_message".into(), self.message.into());
+        extra.insert(
+            "migration_rev_id".into(),
+            self.rev_id.unwrap_or_default().into(),
+        );
+        extra.insert("migration_into".into(), into.display().to_string().into());
+        extra.insert("roundtrip".into(), self.roundtrip.into());
+        Ok((extra, into))
+    }
+}
+
 async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
-    plan::check_ref(&args.commit)?;
-    if let Some(rev) = &args.rev_id
-        && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    {
-        return Err(Error::Usage {
-            message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
-            hints: vec![],
-        });
+    let (extra, into) = NewMigration {
+        commit: &args.commit,
+        message: &args.message,
+        into: args.into.as_deref(),
+        rev_id: args.rev_id.as_deref(),
+        roundtrip: args.roundtrip,
+        extra_vars: &args.target.extra_vars,
     }
-    let into = args
-        .into
-        .clone()
-        .unwrap_or_else(|| "migrations/versions".into());
-    if !into.is_dir() {
-        return Err(Error::Usage {
-            message: format!("{} is not a directory", into.display()),
-            hints: vec![
-                "run this in your app's checkout, or pass `--into DIR` for the pulled file".into(),
-            ],
-        });
-    }
-    let into = fs_err::canonicalize(&into)?;
+    .vars()?;
     let listing = |dir: &std::path::Path| -> Result<Vec<std::path::PathBuf>, Error> {
         Ok(fs_err::read_dir(dir)?
             .filter_map(Result::ok)
@@ -266,16 +305,6 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
             .collect())
     };
     let before = listing(&into)?;
-    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
-    extra.insert("commit".into(), args.commit.clone().into());
-    extra.insert("migrate".into(), true.into());
-    extra.insert("migration_message".into(), args.message.clone().into());
-    extra.insert(
-        "migration_rev_id".into(),
-        args.rev_id.clone().unwrap_or_default().into(),
-    );
-    extra.insert("migration_into".into(), into.display().to_string().into());
-    extra.insert("roundtrip".into(), args.roundtrip.into());
     let mut run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
     run.changes = true;
     run.one_host = true;
@@ -299,6 +328,83 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
         ),
     }
     Ok(())
+}
+
+/// `wptdeploy checklist ENV --commit BRANCH`: checklist.yml, every step asked.
+async fn checklist(args: ChecklistArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    let commit = args.commit.clone().unwrap_or_default();
+    let message = args
+        .message
+        .clone()
+        .unwrap_or_else(|| message_from_branch(&commit));
+    let mut extra = if args.list_steps {
+        plan::parse_extra_vars(&args.target.extra_vars)?
+    } else {
+        NewMigration {
+            commit: &commit,
+            message: &message,
+            into: args.into.as_deref(),
+            rev_id: args.rev_id.as_deref(),
+            roundtrip: args.roundtrip,
+            extra_vars: &args.target.extra_vars,
+        }
+        .vars()?
+        .0
+    };
+    extra.insert(
+        "wptdeploy_command".into(),
+        this_command(&args.target.common)?.into(),
+    );
+    let editor = ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|e| !e.trim().is_empty());
+    if let Some(editor) = editor {
+        extra.entry("editor".into()).or_insert(editor.into());
+    }
+    let mut run = Run::new("checklist on", &args.env, "checklist.yml", extra);
+    run.changes = true;
+    run.one_host = true;
+    run.step = true;
+    run.start_at = args.start_at.clone();
+    run.list_steps = args.list_steps;
+    run.execute(&args.target.common, redactor).await
+}
+
+/// `feature/comment-url` → `comment url`: a migration message when none is given.
+fn message_from_branch(branch: &str) -> String {
+    branch
+        .rsplit('/')
+        .next()
+        .unwrap_or(branch)
+        .replace(['-', '_'], " ")
+}
+
+/// This program, with the options that say where the inventory, playbooks,
+/// keys and passwords are: how a local step runs wptdeploy again.
+fn this_command(common: &CommonArgs) -> Result<String, Error> {
+    let exe = std::env::current_exe()?;
+    let mut words = vec![crate::transport::quote(&exe.display().to_string())];
+    let mut option = |flag: &str, value: Option<&std::path::Path>| {
+        if let Some(value) = value {
+            words.push(flag.to_owned());
+            words.push(crate::transport::quote(&value.display().to_string()));
+        }
+    };
+    option("--inventory", common.inventory.as_deref());
+    option("--playbooks", common.playbooks.as_deref());
+    option("--known-hosts", common.known_hosts.as_deref());
+    option(
+        "--become-password-file",
+        common.become_password_file.as_deref(),
+    );
+    if let Some(user) = &common.user {
+        words.extend(["--user".to_owned(), crate::transport::quote(user)]);
+    }
+    if common.ask_become_pass {
+        words.push("-K".into());
+    }
+    Ok(words.join(" "))
 }
 
 /// The 0-based index of `--start-at`'s step: a number, or the start of a name.
@@ -441,10 +547,20 @@ impl<'a> Run<'a> {
         };
         let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if self.step && !attended {
+            let (who, hint) = if self.playbook == "checklist.yml" {
+                (
+                    "the checklist",
+                    format!(
+                        "`wptdeploy migration new {} --commit BRANCH -m MESSAGE` runs its steps without asking",
+                        self.env
+                    ),
+                )
+            } else {
+                ("`--step`", "drop `--step` to run without asking".into())
+            };
             return Err(Error::Usage {
-                message: "`--step` asks before each step, and there is no terminal to ask on"
-                    .into(),
-                hints: vec!["drop `--step` to run without asking".into()],
+                message: format!("{who} asks before each step, and there is no terminal to ask on"),
+                hints: vec![hint],
             });
         }
         if self.changes && !self.check && plan.env == "production" && !common.yes {
@@ -507,7 +623,35 @@ impl<'a> Run<'a> {
             },
         };
         let env_name = plan.env.clone();
-        let summaries = engine::run(plan, templates, options, reporter, interrupt_channel()).await;
+        let interrupt = interrupt_channel();
+        if self.step && !self.check {
+            // The whole plan first: what --check shows, then each step asks.
+            let preview = RunOptions {
+                gate: None,
+                start_at: 0,
+                check: true,
+                lock_wait: None,
+                become_password: options.become_password.clone(),
+                lock_owner: options.lock_owner.clone(),
+                forks: 1,
+            };
+            let summaries = engine::run(
+                plan.clone(),
+                Templates::new(),
+                preview,
+                reporter.clone(),
+                interrupt.clone(),
+            )
+            .await;
+            self.conclude(&summaries, &env_name)?;
+            eprintln!("\nThat is the plan. Now each step asks before it runs.\n");
+        }
+        let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
+        self.conclude(&summaries, &env_name)
+    }
+
+    /// Ok if every host succeeded, else the error naming each failure.
+    fn conclude(&self, summaries: &[HostSummary], env_name: &str) -> Result<(), Error> {
         let failed: Vec<_> = summaries
             .iter()
             .filter(|s| !matches!(s.result, HostResult::Deployed | HostResult::Planned))

@@ -3,6 +3,7 @@
 mod support;
 
 mod become_user;
+mod checklist;
 mod deploy;
 mod input;
 mod interactive;

@@ -71,6 +71,9 @@ struct HostRun {
     switched: Option<Switched>,
     restarts: Vec<RemoteCommand>,
     summary: HostSummary,
+    /// `--check`: a step that changes things was shown, not run, so later
+    /// read-only steps may find the host not yet as they need it.
+    planned_changes: bool,
 }
 
 /// Runs the playbook on host `index` of the plan and says how it went.
@@ -136,6 +139,7 @@ pub(super) async fn run(
         switched: None,
         restarts: Vec::new(),
         summary,
+        planned_changes: false,
     };
     let result = run.steps().await;
     run.finish(result, started).await
@@ -276,7 +280,7 @@ impl HostRun {
     ) -> Result<Option<Outcome>, Stop> {
         let gate = self.shared.options.gate.clone();
         let host = self.host().name.clone();
-        let command = prepared.command.plan_text();
+        let command = prepared.shown();
         let view = StepView {
             host: &host,
             index: index + 1,
@@ -284,7 +288,9 @@ impl HostRun {
             name: &prepared.name,
             command: &command,
         };
-        if let Some(gate) = &gate {
+        // Text to read needs no decision.
+        let asks = !matches!(prepared.kind, Kind::Say { .. });
+        if let Some(gate) = gate.as_ref().filter(|_| asks) {
             match tokio::task::block_in_place(|| gate.before(&view)) {
                 Decision::Run => {}
                 Decision::Skip => {
@@ -380,7 +386,16 @@ impl HostRun {
         index: usize,
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
-        let outcome = self.probe(prepared).await?;
+        let read_only_run = matches!(prepared.kind, Kind::Run { changes: false });
+        let outcome = match self.probe(prepared).await {
+            Err(Stop::Step { failure, .. }) if read_only_run && self.planned_changes => {
+                let why = failure.message.lines().next().unwrap_or_default();
+                let why = why.trim_end_matches(':').to_owned();
+                self.not_yet(index, prepared, &why);
+                return Ok(None);
+            }
+            outcome => outcome?,
+        };
         match &outcome {
             Some(probed) if matches!(prepared.kind, Kind::Run { changes: false }) => {
                 return Ok(Some(probed.clone()));
@@ -392,9 +407,14 @@ impl HostRun {
                 }
             }
         }
+        self.planned_changes = true;
         let command = match &prepared.kind {
             Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).plan_text(),
-            _ => prepared.command.plan_text(),
+            _ => prepared.shown(),
+        };
+        let note = match &prepared.kind {
+            Kind::Say { text } => Some(text.clone()),
+            _ => outcome.as_ref().and_then(|o| o.note.clone()),
         };
         self.shared.reporter.report(&Event::StepPlanned {
             host: self.host().name.clone(),
@@ -402,7 +422,7 @@ impl HostRun {
             total: self.shared.plan.playbook.steps.len(),
             name: prepared.name.clone(),
             command,
-            note: outcome.as_ref().and_then(|o| o.note.clone()),
+            note,
         });
         if let (Some(probed), Some(name)) =
             (outcome, &self.shared.plan.playbook.steps[index].register)
@@ -415,6 +435,25 @@ impl HostRun {
         Ok(None)
     }
 
+    /// `--check`: a read-only step that fails now, after steps that were
+    /// only shown, is shown too: it may pass once they have run.
+    fn not_yet(&mut self, index: usize, prepared: &Prepared, why: &str) {
+        let step = &self.shared.plan.playbook.steps[index];
+        if let Some(name) = &step.register {
+            self.registered.insert(name.clone(), Unknown::value(name));
+        }
+        self.shared.reporter.report(&Event::StepPlanned {
+            host: self.host().name.clone(),
+            index: index + 1,
+            total: self.shared.plan.playbook.steps.len(),
+            name: prepared.name.clone(),
+            command: prepared.shown(),
+            note: Some(format!(
+                "cannot run yet, it {why}; the steps shown before it may change that"
+            )),
+        });
+    }
+
     async fn run_step(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
         if let Kind::Lock(spec) = &prepared.kind {
             self.take_lock(spec).await?;
@@ -423,13 +462,35 @@ impl HostRun {
                 ..Outcome::default()
             }));
         }
-        let output = self.exec(&prepared.command).await?;
         let outcome = match &prepared.kind {
-            Kind::Fetch { src, dest } if output.exit_code == 0 => {
-                let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
-                steps::fetch::save(&bytes, &output.stdout, src, dest)
+            Kind::Say { .. } => prepared.outcome(&Output::default()),
+            Kind::Local => {
+                let mut interrupt = self.interrupt.clone();
+                let output = tokio::select! {
+                    output = steps::run_local(&prepared.command) => output,
+                    _ = interrupt.wait_for(|stop| *stop) => return Err(Stop::Interrupted),
+                };
+                prepared.outcome(&output)
             }
-            _ => prepared.outcome(&output),
+            Kind::Upload { src, dest } => match steps::upload::read(src) {
+                Ok(bytes) => {
+                    let mut command = prepared.command.clone();
+                    command.stdin = Some(steps::upload::encode(&bytes));
+                    let output = self.exec(&command).await?;
+                    steps::upload::outcome(&command, &output, &bytes, src, dest)
+                }
+                Err(failure) => Err(failure),
+            },
+            _ => {
+                let output = self.exec(&prepared.command).await?;
+                match &prepared.kind {
+                    Kind::Fetch { src, dest } if output.exit_code == 0 => {
+                        let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
+                        steps::fetch::save(&bytes, &output.stdout, src, dest)
+                    }
+                    _ => prepared.outcome(&output),
+                }
+            }
         }
         .map_err(|failure| Stop::Step {
             step: prepared.name.clone(),

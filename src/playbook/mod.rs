@@ -37,6 +37,14 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../playbooks/migration-status.yml"),
     ),
     (
+        "migration-generate.yml",
+        include_str!("../../playbooks/migration-generate.yml"),
+    ),
+    (
+        "checklist.yml",
+        include_str!("../../playbooks/checklist.yml"),
+    ),
+    (
         "migration-apply.yml",
         include_str!("../../playbooks/migration-apply.yml"),
     ),
@@ -301,33 +309,29 @@ mod tests {
         let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
         assert!(playbook.lock_step().is_some());
         assert!(playbook.steps.iter().all(|s| s.line > 0));
-        for name in [
-            "verify.yml",
-            "migration-new.yml",
-            "migration-status.yml",
-            "migration-apply.yml",
-            "migration-test.yml",
-        ] {
+        for (name, _) in BUILT_IN
+            .iter()
+            .filter(|(n, _)| n.ends_with(".yml") && *n != "vars.yml")
+        {
             let other = Playbook::load(&dirs, name, &Templates::new()).unwrap();
             assert!(!other.steps.is_empty(), "{name}");
         }
         let new = Playbook::load(&dirs, "migration-new.yml", &Templates::new()).unwrap();
-        assert!(
-            new.steps.len() > playbook.steps.len(),
-            "imports deploy.yml's steps"
-        );
-        assert!(
-            new.steps
-                .iter()
-                .any(|s| s.origin.ends_with("migration-new.yml"))
-        );
-        assert!(
-            new.steps
-                .last()
-                .unwrap()
-                .origin
-                .ends_with("migration-apply.yml")
-        );
+        let origins: Vec<&str> = new
+            .steps
+            .iter()
+            .map(|s| s.origin.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(origins.first(), Some(&"deploy.yml"));
+        assert!(origins.contains(&"migration-generate.yml"));
+        assert_eq!(origins.last(), Some(&"migration-apply.yml"));
+        let checklist = Playbook::load(&dirs, "checklist.yml", &Templates::new()).unwrap();
+        let local = checklist
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Local(_)))
+            .count();
+        assert_eq!(local, 3, "editor, git commit, production deploy");
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct CheckoutArgs {
     /// Rebuild even if the release exists.
     #[serde(default)]
     pub force: Option<Tmpl>,
+    /// The live symlink: the note then says which release is live now.
+    #[serde(default)]
+    pub live: Option<Tmpl>,
 }
 
 /// `pip:` install requirements into a virtualenv (created if missing);
@@ -238,6 +241,22 @@ pub struct ColumnsArgs {
     pub expect: Option<Tmpl>,
 }
 
+/// `upload:` copy a local file (read when the step runs, so after any
+/// earlier local edit) to the host, atomically, like `template:` but
+/// verbatim. A migration file is also read: registers `{local, path, file,
+/// revision, parent, tables, expect, unexpect}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadArgs {
+    /// The local file.
+    pub src: Tmpl,
+    /// Destination path on the host.
+    pub dest: Tmpl,
+    /// Octal file mode (default `0644`).
+    #[serde(default)]
+    pub mode: Option<Tmpl>,
+}
+
 /// What a step does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -267,6 +286,13 @@ pub enum Action {
     Fetch(FetchArgs),
     /// `backup:`
     Backup(BackupArgs),
+    /// `upload:`
+    Upload(UploadArgs),
+    /// `local:` a shell command run on this machine with the terminal
+    /// attached (an editor, git), values auto-quoted.
+    Local(Tmpl),
+    /// `say:` text shown to the person; nothing runs.
+    Say(Tmpl),
     /// `- import: other.yml`: that playbook's steps, in place (replaced when
     /// the playbook is loaded, so the engine never sees it).
     Import(String),
@@ -357,10 +383,16 @@ pub(super) struct RawStep {
     fetch: Option<FetchArgs>,
     #[serde(default)]
     backup: Option<BackupArgs>,
+    #[serde(default)]
+    upload: Option<UploadArgs>,
+    #[serde(default)]
+    local: Option<Tmpl>,
+    #[serde(default)]
+    say: Option<Tmpl>,
 }
 
 /// The step kinds, as their keys.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 16] = [
     "run",
     "lock",
     "checkout",
@@ -374,6 +406,9 @@ pub const KINDS: [&str; 13] = [
     "columns",
     "fetch",
     "backup",
+    "upload",
+    "local",
+    "say",
 ];
 
 impl TryFrom<RawStep> for Step {
@@ -449,6 +484,15 @@ impl TryFrom<RawStep> for Step {
         if let Some(a) = raw.backup {
             actions.push(("backup", Action::Backup(a)));
         }
+        if let Some(a) = raw.upload {
+            actions.push(("upload", Action::Upload(a)));
+        }
+        if let Some(c) = raw.local {
+            actions.push(("local", Action::Local(c)));
+        }
+        if let Some(t) = raw.say {
+            actions.push(("say", Action::Say(t)));
+        }
         if actions.len() != 1 {
             let found: Vec<&str> = actions.iter().map(|(k, _)| *k).collect();
             return Err(if found.is_empty() {
@@ -467,6 +511,11 @@ impl TryFrom<RawStep> for Step {
         if raw.changes.is_some() && kind != "run" {
             return Err(format!(
                 "step `{name}`: `changes` applies only to `run` steps"
+            ));
+        }
+        if matches!(kind, "local" | "say") && raw.become_user.is_some() {
+            return Err(format!(
+                "step `{name}`: `become` does not apply to a `{kind}` step, which runs on this machine"
             ));
         }
         if let Action::Healthcheck(h) = &action
@@ -541,11 +590,12 @@ impl Step {
         all.extend(self.cwd.iter());
         all.extend(self.env.values());
         match &self.action {
-            Action::Run(c) | Action::Restart(c) => all.push(c),
+            Action::Run(c) | Action::Restart(c) | Action::Local(c) | Action::Say(c) => all.push(c),
             Action::Lock(a) => all.push(&a.path),
             Action::Checkout(a) => {
                 all.extend([&a.repo, &a.reference, &a.releases, &a.clone_path]);
                 all.extend(a.force.iter());
+                all.extend(a.live.iter());
             }
             Action::Pip(a) => {
                 all.extend([&a.venv, &a.requirements]);
@@ -579,6 +629,10 @@ impl Step {
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),
             Action::Backup(a) => all.extend([&a.dump, &a.restore, &a.database, &a.dir, &a.release]),
+            Action::Upload(a) => {
+                all.extend([&a.src, &a.dest]);
+                all.extend(a.mode.iter());
+            }
             Action::Import(_) => {}
             Action::Columns(a) => {
                 all.extend([&a.psql, &a.database, &a.tables]);

@@ -28,9 +28,10 @@ impl PlainReporter {
         let mut summaries = self.summaries.lock().expect("summaries lock");
         match event {
             Event::RunStarted { playbook, .. } => {
-                let deploys = playbook == "deploy.yml" || playbook.starts_with("migration-new");
+                // A new run (after `--step`'s preview): a new table.
+                summaries.clear();
                 self.deploys
-                    .store(deploys, std::sync::atomic::Ordering::Relaxed);
+                    .store(deploys(playbook), std::sync::atomic::Ordering::Relaxed);
                 None
             }
             Event::HostFinished { summary } => {
@@ -47,6 +48,11 @@ impl PlainReporter {
             _ => None,
         }
     }
+}
+
+/// Whether `playbook` deploys a release: its hosts end `deployed`, not `ok`.
+fn deploys(playbook: &str) -> bool {
+    ["deploy.yml", "migration-new.yml", "checklist.yml"].contains(&playbook)
 }
 
 /// The text of an event at `verbosity`, if it shows at all.
@@ -71,7 +77,9 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             playbook,
             check,
         } => {
-            let what = if playbook == "deploy.yml" || playbook.starts_with("migration-new") {
+            let what = if playbook == "checklist.yml" {
+                format!("the migration checklist for {commit} on {env}")
+            } else if deploys(playbook) {
                 format!("deploying {commit} to {env}")
             } else {
                 format!("{playbook} on {env}")

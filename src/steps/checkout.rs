@@ -14,18 +14,21 @@ pub(super) struct Checkout {
     pub releases: String,
     pub clone_path: String,
     pub force: bool,
+    /// The live symlink, to say which release a new one replaces.
+    pub live: String,
 }
 
 impl Checkout {
     fn header(&self) -> String {
         format!(
-            "repo={} ref={} releases={} clone={} force={}\n",
+            "repo={} ref={} releases={} clone={} force={} live={}\n",
             quote(&self.repo),
             quote(&self.reference),
             quote(&self.releases),
             quote(&self.clone_path),
-            self.force
-        )
+            self.force,
+            quote(&self.live),
+        ) + LIVE
     }
 
     /// Clones into `clone_path` and prints `wptdeploy.sha=`/`wptdeploy.new=`.
@@ -65,6 +68,10 @@ printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\n' "$sha" "$new"
     }
 }
 
+/// Prints the live release's directory name, if there is a live link.
+const LIVE: &str = r#"if [ -n "$live" ] && [ -L "$live" ]; then printf 'wptdeploy.live=%s\n' "$(basename -- "$(readlink -- "$live")")"; fi
+"#;
+
 pub(super) fn outcome(
     marks: &BTreeMap<String, String>,
     releases: &str,
@@ -72,6 +79,7 @@ pub(super) fn outcome(
 ) -> Outcome {
     let sha = marks.get("sha").cloned().unwrap_or_default();
     let new = marks.get("new").is_some_and(|n| n == "true");
+    let live = marks.get("live").cloned().unwrap_or_default();
     let shown = if sha.is_empty() {
         "(resolved when deploying)".to_owned()
     } else {
@@ -90,14 +98,22 @@ pub(super) fn outcome(
             }),
         ),
         ("path", Value::from(path)),
+        ("live", Value::from(live.clone())),
     ]);
+    let replacing = if live.is_empty() {
+        String::new()
+    } else if live == sha {
+        " (live now)".to_owned()
+    } else {
+        format!(" (live now: {live})")
+    };
     Outcome {
         changed: new,
         register: Some(Value::from_serialize(&release)),
         note: Some(if new {
-            format!("new release {sha}")
+            format!("new release {sha}{replacing}")
         } else {
-            format!("release {sha} already built")
+            format!("release {sha} already built{replacing}")
         }),
         ..Outcome::default()
     }

@@ -63,20 +63,32 @@ pub fn save(
             hints: vec!["move the local file away, or pass `--into DIR`".into()],
         });
     }
+    Ok(Outcome {
+        changed: true,
+        note: Some(format!("saved as {} (SHA-256 checked)", local.display())),
+        ..described(bytes, src, &local)
+    })
+}
+
+/// A file copied between `remote` and `local`, as later steps see it:
+/// registers `{local, path, file}` and, for a migration file, what
+/// `migration-apply.yml` needs (`revision`, `parent`, `tables`, `expect`,
+/// `unexpect`), with its review as warnings.
+pub fn described(bytes: &[u8], remote: &str, local: &Path) -> Outcome {
+    let name = remote.rsplit('/').next().unwrap_or(remote);
     let parsed = file::parse(&String::from_utf8_lossy(bytes));
     let mut register = parsed.description(name);
     register.insert("local", local.display().to_string());
-    Ok(Outcome {
-        changed: true,
+    register.insert("path", remote.to_owned());
+    Outcome {
         register: Some(Value::from_serialize(&register)),
-        note: Some(format!("saved as {} (SHA-256 checked)", local.display())),
         warnings: parsed
             .review()
             .into_iter()
             .map(|w| format!("review {name}: {w}"))
             .collect(),
-        columns: None,
-    })
+        ..Outcome::default()
+    }
 }
 
 #[cfg(test)]

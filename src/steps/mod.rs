@@ -10,10 +10,11 @@ pub mod columns;
 pub mod fetch;
 mod health;
 mod link;
+mod local;
 pub mod lock;
 pub mod migrations;
 mod pip;
-mod upload;
+pub mod upload;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ use crate::template::{TemplateError, Templates};
 use crate::transport::{Output, RemoteCommand};
 
 pub use link::switch_script;
+pub use local::run as run_local;
 pub use lock::LockSpec;
 
 /// A step rendered for one host: the exact command, ready to run.
@@ -88,6 +90,21 @@ pub enum Kind {
         src: String,
         /// The local directory.
         dest: std::path::PathBuf,
+    },
+    /// Copies a local file (`src`, read when the step runs) to the host;
+    /// the command reads the bytes, base64-encoded, on standard input.
+    Upload {
+        /// The local file.
+        src: std::path::PathBuf,
+        /// The file on the host.
+        dest: String,
+    },
+    /// Runs the command on this machine, with the terminal attached.
+    Local,
+    /// Shows text to the person; nothing runs.
+    Say {
+        /// The rendered text.
+        text: String,
     },
     /// Reads tables' columns.
     Columns {
@@ -196,6 +213,7 @@ pub fn prepare(
                     .map(text)
                     .transpose()?
                     .is_some_and(|f| crate::template::truthy(&Value::from(f))),
+                live: optional(&args.live)?,
             };
             let kind = Kind::Checkout {
                 releases: spec.releases.clone(),
@@ -344,6 +362,25 @@ pub fn prepare(
             command.become_user = become_user.clone();
             (command, None, Kind::Fetch { src, dest })
         }
+        Action::Upload(args) => {
+            let dest = text(&args.dest)?;
+            let mode = args.mode.as_ref().map(text).transpose()?;
+            let command = wrap(upload::script(&dest, mode.as_deref())?);
+            let src = std::path::PathBuf::from(text(&args.src)?);
+            (command, None, Kind::Upload { src, dest })
+        }
+        Action::Local(command) => (
+            wrap(templates.render_shell(&command.0, ctx)?),
+            None,
+            Kind::Local,
+        ),
+        Action::Say(body) => (
+            RemoteCommand::new(String::new()),
+            None,
+            Kind::Say {
+                text: text(body)?.trim_end().to_owned(),
+            },
+        ),
         Action::Columns(args) => {
             let psql = templates.render_shell(&args.psql.0, ctx)?;
             let expect = args
@@ -369,6 +406,27 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// What the person is shown as the step's command: the exact remote
+    /// command, or what runs on this machine; nothing for a `say:`.
+    pub fn shown(&self) -> String {
+        match &self.kind {
+            Kind::Say { .. } => String::new(),
+            Kind::Local => {
+                let place = match &self.command.cwd {
+                    Some(dir) => format!("on this machine, in {dir}"),
+                    None => "on this machine".into(),
+                };
+                format!("{place}: {}", self.command.script)
+            }
+            Kind::Upload { src, .. } => format!(
+                "{}\n(its standard input: {} from this machine, base64-encoded)",
+                self.command.plan_text(),
+                src.display()
+            ),
+            _ => self.command.plan_text(),
+        }
+    }
+
     /// Reads what the step did from its output; a non-zero exit is a failure.
     pub fn outcome(&self, output: &Output) -> Result<Outcome, StepFailure> {
         if let Kind::Migrations(migrations::Action::Upgrade { head, from }) = &self.kind {
@@ -441,11 +499,15 @@ impl Prepared {
             }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
             Kind::Backup { restore, database } => backup::outcome(output, restore, database)?,
-            Kind::Fetch { .. } => {
-                unreachable!("the engine reads a fetch's outcome from the bytes it fetched")
+            Kind::Fetch { .. } | Kind::Upload { .. } => {
+                unreachable!("the engine reads a copy's outcome with the bytes it copied")
             }
+            Kind::Say { text } => Outcome {
+                note: Some(text.clone()),
+                ..Outcome::default()
+            },
             Kind::Columns { tables, expects } => columns::outcome(output, tables, expects)?,
-            Kind::Pip | Kind::Template | Kind::Lock(_) => Outcome {
+            Kind::Pip | Kind::Template | Kind::Lock(_) | Kind::Local => Outcome {
                 changed: changed_mark.unwrap_or(true),
                 register: None,
                 note: None,

@@ -1,12 +1,47 @@
-//! `template:` write rendered content to a file on the host, atomically
-//! (a temporary file renamed into place) and never world-readable while
-//! being written. The content travels base64-encoded on standard input,
-//! so it appears on no command line and in no plan.
+//! `template:` and `upload:` write content to a file on the host,
+//! atomically (a temporary file renamed into place) and never
+//! world-readable while being written. The content travels base64-encoded
+//! on standard input, so it appears on no command line and in no plan.
+
+use std::path::Path;
 
 use base64::Engine as _;
 
-use super::TemplateError;
-use crate::transport::quote;
+use super::{Outcome, StepFailure, TemplateError, failure, fetch, markers};
+use crate::transport::{Output, RemoteCommand, quote};
+
+/// The upload of `src`'s `bytes` to `dest` ran as `command`: what it did.
+pub fn outcome(
+    command: &RemoteCommand,
+    output: &Output,
+    bytes: &[u8],
+    src: &Path,
+    dest: &str,
+) -> Result<Outcome, StepFailure> {
+    if output.exit_code != 0 {
+        return Err(failure(command, output));
+    }
+    let changed = markers(&output.stdout)
+        .get("changed")
+        .is_none_or(|c| c == "true");
+    Ok(Outcome {
+        changed,
+        note: Some(if changed {
+            format!("{} written to {dest}", src.display())
+        } else {
+            format!("{dest} already had that content")
+        }),
+        ..fetch::described(bytes, dest, src)
+    })
+}
+
+/// Reads the local file an `upload:` sends.
+pub fn read(src: &Path) -> Result<Vec<u8>, StepFailure> {
+    fs_err::read(src).map_err(|e| StepFailure {
+        message: format!("cannot read the local file to upload: {e}"),
+        hints: Vec::new(),
+    })
+}
 
 pub(super) fn script(dest: &str, mode: Option<&str>) -> Result<String, TemplateError> {
     let mode = mode.unwrap_or("0644");
@@ -28,7 +63,7 @@ else mv -f -- "$tmp" "$dest"; echo wptdeploy.changed=true; fi
 }
 
 /// Base64 in 76-character lines, as `base64 -d` reads it.
-pub(super) fn encode(content: &[u8]) -> String {
+pub fn encode(content: &[u8]) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(content);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 76 + 1);
     for chunk in encoded.as_bytes().chunks(76) {

@@ -12,6 +12,8 @@ pub struct Terminal {
     stdin: ChildStdin,
     screen: Vec<u8>,
     chunks: Receiver<Vec<u8>>,
+    /// How far [`Terminal::next_of`] has read the screen.
+    read: usize,
 }
 
 impl Terminal {
@@ -48,6 +50,7 @@ impl Terminal {
             stdin,
             screen: Vec::new(),
             chunks,
+            read: 0,
         }
     }
 
@@ -71,11 +74,49 @@ impl Terminal {
         }
     }
 
+    /// Waits until one of `texts` appears after what was already read;
+    /// returns which, and its line up to it (prompts are answered with
+    /// [`Terminal::answer`]). Panics after 60 s.
+    pub fn next_of(&mut self, texts: &[&str]) -> (usize, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            let found = texts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| screen[self.read..].find(t).map(|at| (at + self.read, i)))
+                .min();
+            if let Some((at, which)) = found {
+                self.read = at + texts[which].len();
+                let start = screen[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+                return (which, screen[start..at].to_owned());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => self.screen.extend(chunk),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("waited for one of {texts:?}:\n{screen}");
+                }
+            }
+        }
+    }
+
+    /// Types `text` and Enter at the prompt `prompt` just read by
+    /// [`Terminal::next_of`], and reads past the prompt shown again with the answer.
+    pub fn answer(&mut self, prompt: &str, text: &str) {
+        self.type_line(text);
+        self.next_of(&[prompt]);
+    }
+
     /// Types `text` and Enter.
     pub fn type_line(&mut self, text: &str) {
-        self.stdin
-            .write_all(format!("{text}\r").as_bytes())
-            .unwrap();
+        if let Err(e) = self.stdin.write_all(format!("{text}\r").as_bytes()) {
+            while let Ok(chunk) = self.chunks.recv_timeout(Duration::from_secs(1)) {
+                self.screen.extend(chunk);
+            }
+            panic!("could not type {text:?} ({e}):\n{}", self.screen());
+        }
     }
 
     /// The process ID of `script`.
