@@ -161,12 +161,17 @@ fn sa_type(text: &str) -> Option<String> {
     let at = text.find("sa.").or_else(|| text.find("postgresql."))?;
     let token = &text[at..];
     let token = &token[token.find('.')? + 1..];
-    Some(
-        token
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect(),
-    )
+    let name: String = token
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    // `sa.DateTime(timezone=True)` is another PostgreSQL type: `DateTime+tz`.
+    let arguments = token[name.len()..]
+        .strip_prefix('(')
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_default();
+    let zoned = arguments.replace(' ', "").contains("timezone=True");
+    Some(if zoned { format!("{name}+tz") } else { name })
 }
 
 fn keyword(text: &str, name: &str) -> Option<String> {
@@ -227,6 +232,8 @@ pub fn pg_type(sa_type: &str) -> Option<&'static str> {
         "Text" | "UnicodeText" | "TEXT" => "text",
         "Boolean" | "BOOLEAN" => "boolean",
         "DateTime" | "TIMESTAMP" => "timestamp without time zone",
+        "DateTime+tz" | "TIMESTAMP+tz" => "timestamp with time zone",
+        "Time+tz" | "TIME+tz" => "time with time zone",
         "Date" | "DATE" => "date",
         "Time" => "time without time zone",
         "Float" | "DOUBLE_PRECISION" => "double precision",
@@ -419,6 +426,20 @@ mod tests {
         let expects = file.expectations();
         assert_eq!(expects[0].data_type.as_deref(), Some("text"));
         assert!(expects[0].present);
+    }
+
+    #[test]
+    fn a_time_zone_makes_another_postgresql_type() {
+        let file = parse(&ADD_COMMENT_URL.replace("sa.Text()", "sa.DateTime(timezone=True)"));
+        assert_eq!(
+            file.expectations()[0].data_type.as_deref(),
+            Some("timestamp with time zone")
+        );
+        let naive = parse(&ADD_COMMENT_URL.replace("sa.Text()", "sa.DateTime()"));
+        assert_eq!(
+            naive.expectations()[0].data_type.as_deref(),
+            Some("timestamp without time zone")
+        );
     }
 
     #[test]
