@@ -78,17 +78,30 @@ fn verbosity(common: &CommonArgs) -> Verbosity {
     }
 }
 
-fn reporter(common: &CommonArgs, redactor: Redactor) -> Arc<dyn Reporter> {
-    let verbosity = verbosity(common);
+/// The reporter `common` asks for, showing `verbosity`; with it, the
+/// spinners' screen when it draws any (prompts hide them while asking).
+fn reporter(
+    common: &CommonArgs,
+    verbosity: Verbosity,
+    redactor: Redactor,
+) -> (Arc<dyn Reporter>, Option<indicatif::MultiProgress>) {
     if common.output == OutputFormat::Json {
-        return Arc::new(Redacted::new(JsonReporter::new(verbosity), redactor));
+        return (
+            Arc::new(Redacted::new(JsonReporter::new(verbosity), redactor)),
+            None,
+        );
     }
     let spinners =
-        verbosity == Verbosity::Normal && !common.no_progress && std::io::stderr().is_terminal();
+        verbosity != Verbosity::Quiet && !common.no_progress && std::io::stderr().is_terminal();
     if spinners {
-        Arc::new(Redacted::new(ProgressReporter::new(), redactor))
+        let progress = ProgressReporter::new(verbosity);
+        let screen = progress.screen();
+        (Arc::new(Redacted::new(progress, redactor)), Some(screen))
     } else {
-        Arc::new(Redacted::new(PlainReporter::new(verbosity), redactor))
+        (
+            Arc::new(Redacted::new(PlainReporter::new(verbosity), redactor)),
+            None,
+        )
     }
 }
 
@@ -581,21 +594,14 @@ impl<'a> Run<'a> {
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
         *redactor = Redactor::new(secrets);
-        let reporter = if self.step {
-            // Prompts and spinners do not mix: plain lines while asking.
-            // Output streams while a step runs, unless -q.
-            let shown = if common.quiet {
-                Verbosity::Quiet
-            } else {
-                Verbosity::Verbose
-            };
-            Arc::new(Redacted::new(PlainReporter::new(shown), redactor.clone()))
-                as Arc<dyn Reporter>
-        } else {
-            reporter(common, redactor.clone())
+        // Under --step, output streams (under the spinner) unless -q.
+        let shown = match verbosity(common) {
+            Verbosity::Normal if self.step => Verbosity::Verbose,
+            asked => asked,
         };
+        let (reporter, spinners) = reporter(common, shown, redactor.clone());
         let gate = self.step.then(|| {
-            Arc::new(crate::report::TerminalGate::new(redactor.clone()))
+            Arc::new(crate::report::TerminalGate::new(redactor.clone(), spinners))
                 as Arc<dyn crate::engine::gate::Gate>
         });
         for message in warnings {
@@ -604,7 +610,15 @@ impl<'a> Run<'a> {
                 message,
             });
         }
-        let mut command = format!("wptdeploy {} --commit {}", plan.env, plan.commit);
+        let mut command = match self.playbook {
+            "migration-test.yml" => format!("wptdeploy migration test {}", plan.env),
+            "migration-new.yml" => format!(
+                "wptdeploy migration new {} --commit {}",
+                plan.env, plan.commit
+            ),
+            "checklist.yml" => format!("wptdeploy checklist {} --commit {}", plan.env, plan.commit),
+            _ => format!("wptdeploy {} --commit {}", plan.env, plan.commit),
+        };
         if self.force {
             command.push_str(" --force");
         }

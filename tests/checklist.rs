@@ -156,6 +156,10 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
         screen.contains("on this machine: ") && screen.contains("editor.sh"),
         "details of a local step: {screen}"
     );
+    assert!(
+        screen.contains("[24/32] upgrade the database to"),
+        "a spinner names the step while it runs: {screen}"
+    );
 
     // Generated on the host, pulled, edited locally, and the edit uploaded and applied.
     let versions = checkout.join("migrations/versions");

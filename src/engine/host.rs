@@ -232,28 +232,6 @@ impl HostRun {
                     message: message.clone(),
                 });
             }
-            if let Some(report) = &outcome.columns {
-                self.shared.reporter.report(&Event::Columns {
-                    host: self.host().name.clone(),
-                    tables: report.tables.clone(),
-                    columns: report.columns.clone(),
-                    problems: report.problems.clone(),
-                });
-                if !report.problems.is_empty() {
-                    self.summary.failed += 1;
-                    self.report_step(index, &prepared.name, StepStatus::Failed, started, None);
-                    return Err(Stop::Step {
-                        step: prepared.name.clone(),
-                        failure: StepFailure {
-                            message: format!(
-                                "found the database different: {}",
-                                report.problems.join("; ")
-                            ),
-                            hints: vec!["the columns above are what the database has now".into()],
-                        },
-                    });
-                }
-            }
             if let Some(name) = &step.register {
                 let value = outcome.register.clone().unwrap_or(Value::from(()));
                 self.registered.insert(name.clone(), value);
@@ -466,9 +444,18 @@ impl HostRun {
             Kind::Say { .. } => prepared.outcome(&Output::default()),
             Kind::Local => {
                 let mut interrupt = self.interrupt.clone();
+                let handed_over = |running| Event::TerminalHandedOver {
+                    host: self.host().name.clone(),
+                    running,
+                };
+                self.shared.reporter.report(&handed_over(true));
                 let output = tokio::select! {
-                    output = steps::run_local(&prepared.command) => output,
-                    _ = interrupt.wait_for(|stop| *stop) => return Err(Stop::Interrupted),
+                    output = steps::run_local(&prepared.command) => Some(output),
+                    _ = interrupt.wait_for(|stop| *stop) => None,
+                };
+                self.shared.reporter.report(&handed_over(false));
+                let Some(output) = output else {
+                    return Err(Stop::Interrupted);
                 };
                 prepared.outcome(&output)
             }
@@ -500,6 +487,26 @@ impl HostRun {
             self.restarts.push(prepared.command.clone());
         }
         let outcome = outcome?;
+        if let Some(report) = &outcome.columns {
+            self.shared.reporter.report(&Event::Columns {
+                host: self.host().name.clone(),
+                tables: report.tables.clone(),
+                columns: report.columns.clone(),
+                problems: report.problems.clone(),
+            });
+            if !report.problems.is_empty() {
+                return Err(Stop::Step {
+                    step: prepared.name.clone(),
+                    failure: StepFailure {
+                        message: format!(
+                            "found the database different: {}",
+                            report.problems.join("; ")
+                        ),
+                        hints: vec!["the columns above are what the database has now".into()],
+                    },
+                });
+            }
+        }
         if let (Kind::Switch { link, .. }, Some(reg)) = (&prepared.kind, &outcome.register)
             && outcome.changed
         {

@@ -5,9 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use minijinja::Value;
-use minijinja::value::Object;
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 
-/// A registered value that is only known once the step really runs.
+/// A registered value that is only known once the step really runs. Its
+/// fields are unknown too; as a list (`| join(',')`) it is one item, its name.
 #[derive(Debug)]
 pub(super) struct Unknown(String);
 
@@ -19,11 +20,40 @@ impl Unknown {
 }
 
 impl Object for Unknown {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        Some(Value::from(format!("<{}.{key}>", self.0)))
+        Some(match key.as_str() {
+            Some(field) => Unknown::value(&format!("{}.{field}", self.0)),
+            None => Value::from(format!("<{}>", self.0)),
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(1)
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{}>", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_lists_and_conditions_of_an_unknown_value_render_as_its_name() {
+        let env = minijinja::Environment::new();
+        let ctx = minijinja::context! { migrations => Unknown::value("migrations") };
+        let render = |t: &str| env.render_str(t, &ctx).unwrap();
+        assert_eq!(render("{{ migrations.head }}"), "<migrations.head>");
+        assert_eq!(
+            render("{{ migrations.pending | join(',') }}"),
+            "<migrations.pending>"
+        );
+        assert_eq!(render("{% if migrations.pending %}yes{% endif %}"), "yes");
     }
 }

@@ -133,6 +133,14 @@ pub enum Event {
         /// Rendered name.
         name: String,
     },
+    /// A `local:` step's command has the terminal (`true`) or gave it back:
+    /// nothing else may draw on the terminal meanwhile.
+    TerminalHandedOver {
+        /// Inventory name.
+        host: String,
+        /// Whether the command is running now.
+        running: bool,
+    },
     /// A line of remote output.
     StepOutput {
         /// Inventory name.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::plain::{PlainReporter, line_for};
 use super::{Event, Reporter, Verbosity};
@@ -15,22 +15,24 @@ pub struct ProgressReporter {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
     table: PlainReporter,
-}
-
-impl Default for ProgressReporter {
-    fn default() -> Self {
-        Self::new()
-    }
+    verbosity: Verbosity,
 }
 
 impl ProgressReporter {
-    /// Spinners drawn on stderr.
-    pub fn new() -> Self {
+    /// Spinners drawn on stderr; finished steps (and, when `verbosity` is
+    /// verbose, remote output) printed above them.
+    pub fn new(verbosity: Verbosity) -> Self {
         ProgressReporter {
             multi: MultiProgress::new(),
             bars: Mutex::default(),
             table: PlainReporter::new(Verbosity::Normal),
+            verbosity,
         }
+    }
+
+    /// A handle that hides the spinners while a prompt asks (`MultiProgress::suspend`).
+    pub fn screen(&self) -> MultiProgress {
+        self.multi.clone()
     }
 
     fn bar(&self, host: &str) -> ProgressBar {
@@ -53,6 +55,14 @@ impl ProgressReporter {
 impl Reporter for ProgressReporter {
     fn report(&self, event: &Event) {
         match event {
+            // A `local:` command (an editor) has the terminal: draw nothing.
+            Event::TerminalHandedOver { running, .. } => {
+                self.multi.set_draw_target(if *running {
+                    ProgressDrawTarget::hidden()
+                } else {
+                    ProgressDrawTarget::stderr()
+                });
+            }
             Event::Connecting { host, .. } => self.bar(host).set_message("connecting"),
             Event::StepStarted {
                 host,
@@ -76,7 +86,7 @@ impl Reporter for ProgressReporter {
             }
             _ => {}
         }
-        if let Some(line) = line_for(event, Verbosity::Normal) {
+        if let Some(line) = line_for(event, self.verbosity) {
             let _ = self.multi.println(line);
         }
         if let Some(table) = self.table.collect(event) {

@@ -8,12 +8,22 @@ use crate::engine::gate::{AfterFailure, Decision, Gate, StepView};
 /// Prompts on the terminal, one step at a time.
 pub struct TerminalGate {
     redactor: Redactor,
+    spinners: Option<indicatif::MultiProgress>,
 }
 
 impl TerminalGate {
-    /// A gate that masks secrets in what it shows.
-    pub fn new(redactor: Redactor) -> Self {
-        TerminalGate { redactor }
+    /// A gate that masks secrets in what it shows, and hides `spinners`
+    /// (if the run shows any) while it asks.
+    pub fn new(redactor: Redactor, spinners: Option<indicatif::MultiProgress>) -> Self {
+        TerminalGate { redactor, spinners }
+    }
+
+    /// Runs `ask` with the spinners out of the way.
+    fn paused<T>(&self, ask: impl FnOnce() -> T) -> T {
+        match &self.spinners {
+            Some(spinners) => spinners.suspend(ask),
+            None => ask(),
+        }
     }
 
     /// Asks until one of `choices` (first letters or whole words) is typed.
@@ -46,31 +56,35 @@ impl Gate for TerminalGate {
             "[{}] {}/{} {}?",
             step.host, step.index, step.total, step.name
         );
-        loop {
-            match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
-                "run" => return Decision::Run,
-                "skip" => return Decision::Skip,
-                "details" => eprintln!("{}", self.redactor.apply(step.command)),
-                _ => return Decision::Abort,
+        self.paused(|| {
+            loop {
+                match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
+                    "run" => return Decision::Run,
+                    "skip" => return Decision::Skip,
+                    "details" => eprintln!("{}", self.redactor.apply(step.command)),
+                    _ => return Decision::Abort,
+                }
             }
-        }
+        })
     }
 
     fn after_failure(&self, step: &StepView<'_>, failure: &str) -> AfterFailure {
         let failure = self.redactor.apply(failure);
-        eprintln!("[{}] {} failed: {}", step.host, step.name, failure);
         let prompt = format!(
             "[{}] {}/{} {} failed.",
             step.host, step.index, step.total, step.name
         );
-        loop {
-            match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
-                "retry" => return AfterFailure::Retry,
-                "skip" => return AfterFailure::Skip,
-                "output" => eprintln!("{failure}"),
-                _ => return AfterFailure::Abort,
+        self.paused(|| {
+            eprintln!("[{}] {} failed: {}", step.host, step.name, failure);
+            loop {
+                match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
+                    "retry" => return AfterFailure::Retry,
+                    "skip" => return AfterFailure::Skip,
+                    "output" => eprintln!("{failure}"),
+                    _ => return AfterFailure::Abort,
+                }
             }
-        }
+        })
     }
 }
 
