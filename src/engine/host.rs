@@ -184,7 +184,7 @@ impl HostRun {
             if *self.interrupt.borrow() {
                 return Err(Stop::Interrupted);
             }
-            let started = Instant::now();
+            let mut started = Instant::now();
             let ctx = self.context();
             let located = |message: String| Stop::Step {
                 step: step.name.0.clone(),
@@ -220,7 +220,7 @@ impl HostRun {
             } else if shared.options.check {
                 self.plan_step(index, &prepared).await?
             } else {
-                match self.gated_step(index, &prepared, started).await? {
+                match self.gated_step(index, &prepared, &mut started).await? {
                     Some(outcome) => Some(outcome),
                     None => continue,
                 }
@@ -249,12 +249,13 @@ impl HostRun {
     }
 
     /// Runs a step, asking the gate (`--step`) first and after a failure.
-    /// `None`: the person skipped it.
+    /// `None`: the person skipped it. `started` becomes when the step's
+    /// last attempt started, so its time leaves out the person's thinking.
     async fn gated_step(
         &mut self,
         index: usize,
         prepared: &Prepared,
-        started: Instant,
+        started: &mut Instant,
     ) -> Result<Option<Outcome>, Stop> {
         let gate = self.shared.options.gate.clone();
         let host = self.host().name.clone();
@@ -277,7 +278,7 @@ impl HostRun {
                         index,
                         &prepared.name,
                         StepStatus::Skipped,
-                        started,
+                        *started,
                         Some("skipped by you".into()),
                     );
                     return Ok(None);
@@ -290,7 +291,8 @@ impl HostRun {
             }
         }
         loop {
-            let attempt = Instant::now();
+            *started = Instant::now();
+            let attempt = *started;
             match self.run_step(prepared).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(Stop::Step { step, failure }) => {

@@ -116,10 +116,12 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
                     }
                 })
                 .collect();
-            format!(
-                "[{host}] {index:>2}/{total} planned {name}{note}\n{}",
-                body.join("\n")
-            )
+            let mut line = format!("[{host}] {index:>2}/{total} planned {name}{note}");
+            for command_line in body {
+                line.push('\n');
+                line.push_str(&command_line);
+            }
+            line
         }
         Event::StepFinished {
             host,
