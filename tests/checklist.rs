@@ -206,6 +206,8 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
 #[test]
 fn skipping_the_editor_and_aborting_before_the_commit_leaves_the_checkout_alone() {
     let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
     let checkout = developer_checkout(&s, "feature/comment-url");
     let head = git(&checkout, &["rev-parse", "HEAD"]);
     let mut terminal = Terminal::start(&checklist_command(&s, &checkout, &[]));
@@ -248,7 +250,11 @@ fn skipping_the_editor_and_aborting_before_the_commit_leaves_the_checkout_alone(
         git(&checkout, &["status", "--porcelain"]).contains("?? "),
         "the file is left untracked for the person: {screen}"
     );
-    assert_eq!(s.live_release(), Some(s.sha("feature/comment-url")));
+    assert_eq!(
+        s.live_release(),
+        Some(s.sha("feature/comment-url")),
+        "the finished deploy stays: the database has its migration now"
+    );
     assert!(
         !s.base_path.join(".wptdeploy-lock").exists(),
         "lock released"

@@ -489,6 +489,13 @@ impl HostRun {
             self.restarts.push(prepared.command.clone());
         }
         let outcome = outcome?;
+        if matches!(prepared.kind, Kind::Prune) {
+            // Pruning comes once the new release is live and healthy: the
+            // deploy is done, and what follows (a migration generated in
+            // it) no longer switches back when it fails or is aborted.
+            self.switched = None;
+            self.restarts.clear();
+        }
         if let Some(report) = &outcome.columns {
             self.shared.reporter.report(&Event::Columns {
                 host: self.host().name.clone(),
