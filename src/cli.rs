@@ -68,15 +68,9 @@ pub struct ChecklistArgs {
     /// The migration's message [default: from the branch name].
     #[arg(short, long, value_name = "TEXT")]
     pub message: Option<String>,
-    /// Local directory for the file [default: ./migrations/versions].
-    #[arg(long, value_name = "DIR")]
-    pub into: Option<PathBuf>,
-    /// Use this revision id instead of a random one.
-    #[arg(long, value_name = "ID")]
-    pub rev_id: Option<String>,
-    /// Also downgrade, check the columns went back, and upgrade again.
-    #[arg(long)]
-    pub roundtrip: bool,
+    /// Where the file goes, and how it is made and checked.
+    #[command(flatten)]
+    pub generate: GenerateArgs,
     /// Resume at this step (its number or the start of its name).
     #[arg(long, value_name = "STEP")]
     pub start_at: Option<String>,
@@ -86,6 +80,20 @@ pub struct ChecklistArgs {
     /// Variables and connection options.
     #[command(flatten)]
     pub target: Target,
+}
+
+/// How a migration is generated, pulled and checked (`migration new`, `checklist`).
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Local directory for the file [default: ./migrations/versions].
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Use this revision id instead of a random one.
+    #[arg(long, value_name = "ID")]
+    pub rev_id: Option<String>,
+    /// Also downgrade, check the columns went back, and upgrade again.
+    #[arg(long)]
+    pub roundtrip: bool,
 }
 
 /// `wptdeploy migration test ENV FILE`
@@ -124,15 +132,9 @@ pub struct MigrationNewArgs {
     /// The migration's message (its file name's slug).
     #[arg(short, long, value_name = "TEXT")]
     pub message: String,
-    /// Local directory for the file [default: ./migrations/versions].
-    #[arg(long, value_name = "DIR")]
-    pub into: Option<PathBuf>,
-    /// Use this revision id instead of a random one.
-    #[arg(long, value_name = "ID")]
-    pub rev_id: Option<String>,
-    /// Also downgrade, check the columns went back, and upgrade again.
-    #[arg(long)]
-    pub roundtrip: bool,
+    /// Where the file goes, and how it is made and checked.
+    #[command(flatten)]
+    pub generate: GenerateArgs,
     /// Variables and connection options.
     #[command(flatten)]
     pub target: Target,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::cli::{
-    ChecklistArgs, Cli, Command, CommonArgs, DeployArgs, MigrationCommand, MigrationNewArgs,
-    MigrationTestArgs, OutputFormat, UnlockArgs, VerifyArgs,
+    ChecklistArgs, Cli, Command, CommonArgs, DeployArgs, GenerateArgs, MigrationCommand,
+    MigrationNewArgs, MigrationTestArgs, OutputFormat, UnlockArgs, VerifyArgs,
 };
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
@@ -253,64 +253,54 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
 /// What generating a migration needs (`migration new`, `checklist`): its
 /// arguments checked, as the variables migration-generate.yml reads, with
 /// the local directory the file is pulled into.
-struct NewMigration<'a> {
-    commit: &'a str,
-    message: &'a str,
-    into: Option<&'a std::path::Path>,
-    rev_id: Option<&'a str>,
-    roundtrip: bool,
-    extra_vars: &'a [String],
-}
-
-impl NewMigration<'_> {
-    fn vars(&self) -> Result<(inventory::Vars, std::path::PathBuf), Error> {
-        plan::check_ref(self.commit)?;
-        if let Some(rev) = self.rev_id
-            && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            return Err(Error::Usage {
-                message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
-                hints: vec![],
-            });
-        }
-        let into = self.into.map_or_else(
-            || "migrations/versions".into(),
-            std::path::Path::to_path_buf,
-        );
-        if !into.is_dir() {
-            return Err(Error::Usage {
-                message: format!("{} is not a directory", into.display()),
-                hints: vec![
-                    "run this in your app's checkout, or pass `--into DIR` for the pulled file"
-                        .into(),
-                ],
-            });
-        }
-        let into = fs_err::canonicalize(&into)?;
-        let mut extra = plan::parse_extra_vars(self.extra_vars)?;
-        extra.insert("commit".into(), self.commit.into());
-        extra.insert("migrate".into(), true.into());
-        extra.insert("migration_message".into(), self.message.into());
-        extra.insert(
-            "migration_rev_id".into(),
-            self.rev_id.unwrap_or_default().into(),
-        );
-        extra.insert("migration_into".into(), into.display().to_string().into());
-        extra.insert("roundtrip".into(), self.roundtrip.into());
-        Ok((extra, into))
+fn new_migration_vars(
+    commit: &str,
+    message: &str,
+    generate: &GenerateArgs,
+    extra_vars: &[String],
+) -> Result<(inventory::Vars, std::path::PathBuf), Error> {
+    plan::check_ref(commit)?;
+    if let Some(rev) = &generate.rev_id
+        && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(Error::Usage {
+            message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
+            hints: vec![],
+        });
     }
+    let into = generate
+        .into
+        .clone()
+        .unwrap_or_else(|| "migrations/versions".into());
+    if !into.is_dir() {
+        return Err(Error::Usage {
+            message: format!("{} is not a directory", into.display()),
+            hints: vec![
+                "run this in your app's checkout, or pass `--into DIR` for the pulled file".into(),
+            ],
+        });
+    }
+    let into = fs_err::canonicalize(&into)?;
+    let mut extra = plan::parse_extra_vars(extra_vars)?;
+    extra.insert("commit".into(), commit.into());
+    extra.insert("migrate".into(), true.into());
+    extra.insert("migration_message".into(), message.into());
+    extra.insert(
+        "migration_rev_id".into(),
+        generate.rev_id.clone().unwrap_or_default().into(),
+    );
+    extra.insert("migration_into".into(), into.display().to_string().into());
+    extra.insert("roundtrip".into(), generate.roundtrip.into());
+    Ok((extra, into))
 }
 
 async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
-    let (extra, into) = NewMigration {
-        commit: &args.commit,
-        message: &args.message,
-        into: args.into.as_deref(),
-        rev_id: args.rev_id.as_deref(),
-        roundtrip: args.roundtrip,
-        extra_vars: &args.target.extra_vars,
-    }
-    .vars()?;
+    let (extra, into) = new_migration_vars(
+        &args.commit,
+        &args.message,
+        &args.generate,
+        &args.target.extra_vars,
+    )?;
     let listing = |dir: &std::path::Path| -> Result<Vec<std::path::PathBuf>, Error> {
         Ok(fs_err::read_dir(dir)?
             .filter_map(Result::ok)
@@ -319,6 +309,10 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
     };
     let before = listing(&into)?;
     let mut run = Run::new("migration new on", &args.env, "migration-new.yml", extra);
+    run.lock_command = Some(format!(
+        "wptdeploy migration new {} --commit {}",
+        args.env, args.commit
+    ));
     run.changes = true;
     run.one_host = true;
     run.execute(&args.target.common, redactor).await?;
@@ -353,16 +347,7 @@ async fn checklist(args: ChecklistArgs, redactor: &mut Redactor) -> Result<(), E
     let mut extra = if args.list_steps {
         plan::parse_extra_vars(&args.target.extra_vars)?
     } else {
-        NewMigration {
-            commit: &commit,
-            message: &message,
-            into: args.into.as_deref(),
-            rev_id: args.rev_id.as_deref(),
-            roundtrip: args.roundtrip,
-            extra_vars: &args.target.extra_vars,
-        }
-        .vars()?
-        .0
+        new_migration_vars(&commit, &message, &args.generate, &args.target.extra_vars)?.0
     };
     extra.insert(
         "wptdeploy_command".into(),
@@ -376,6 +361,15 @@ async fn checklist(args: ChecklistArgs, redactor: &mut Redactor) -> Result<(), E
         extra.entry("editor".into()).or_insert(editor.into());
     }
     let mut run = Run::new("checklist on", &args.env, "checklist.yml", extra);
+    run.lock_command = Some(format!(
+        "wptdeploy checklist {} --commit {commit}",
+        args.env
+    ));
+    run.asker = "the checklist";
+    run.unattended = format!(
+        "`wptdeploy migration new {} --commit BRANCH -m MESSAGE` runs its steps without asking",
+        args.env
+    );
     run.changes = true;
     run.one_host = true;
     run.step = true;
@@ -471,6 +465,7 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
     );
     extra.insert("roundtrip".into(), args.roundtrip.into());
     let mut run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
+    run.lock_command = Some(format!("wptdeploy migration test {}", args.env));
     run.changes = true;
     run.one_host = true;
     run.execute(&args.target.common, redactor).await
@@ -497,6 +492,12 @@ struct Run<'a> {
     list_steps: bool,
     /// The command works on exactly one host (`migration new`, `migration test`).
     one_host: bool,
+    /// Who asks before each step, for the no-terminal error: `--step`, the checklist.
+    asker: &'a str,
+    /// How to run it without a terminal, for that error.
+    unattended: String,
+    /// What the lock records as the command that holds it [default: the deploy's].
+    lock_command: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -517,6 +518,9 @@ impl<'a> Run<'a> {
             start_at: None,
             list_steps: false,
             one_host: false,
+            asker: "`--step`",
+            unattended: "drop `--step` to run without asking".into(),
+            lock_command: None,
         }
     }
 
@@ -560,20 +564,12 @@ impl<'a> Run<'a> {
         };
         let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if self.step && !attended {
-            let (who, hint) = if self.playbook == "checklist.yml" {
-                (
-                    "the checklist",
-                    format!(
-                        "`wptdeploy migration new {} --commit BRANCH -m MESSAGE` runs its steps without asking",
-                        self.env
-                    ),
-                )
-            } else {
-                ("`--step`", "drop `--step` to run without asking".into())
-            };
             return Err(Error::Usage {
-                message: format!("{who} asks before each step, and there is no terminal to ask on"),
-                hints: vec![hint],
+                message: format!(
+                    "{} asks before each step, and there is no terminal to ask on",
+                    self.asker
+                ),
+                hints: vec![self.unattended.clone()],
             });
         }
         if self.changes && !self.check && plan.env == "production" && !common.yes {
@@ -610,18 +606,10 @@ impl<'a> Run<'a> {
                 message,
             });
         }
-        let mut command = match self.playbook {
-            "migration-test.yml" => format!("wptdeploy migration test {}", plan.env),
-            "migration-new.yml" => format!(
-                "wptdeploy migration new {} --commit {}",
-                plan.env, plan.commit
-            ),
-            "checklist.yml" => format!("wptdeploy checklist {} --commit {}", plan.env, plan.commit),
-            _ => format!("wptdeploy {} --commit {}", plan.env, plan.commit),
-        };
-        if self.force {
-            command.push_str(" --force");
-        }
+        let command = self.lock_command.clone().unwrap_or_else(|| {
+            let force = if self.force { " --force" } else { "" };
+            format!("wptdeploy {} --commit {}{force}", plan.env, plan.commit)
+        });
         let options = RunOptions {
             gate,
             start_at,

@@ -6,33 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::sandbox::git;
 use crate::support::terminal::Terminal;
 use crate::support::{Sandbox, bin, json, sandbox_with_database};
 
 const MENU: &str = "[r]un / [s]kip / [d]etails / [a]bort";
 const CONFIRM: &str = "Type `production` to go on";
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// A developer's clone of the origin on `branch`, with a git identity.
 fn developer_checkout(s: &Sandbox, branch: &str) -> PathBuf {
     let checkout = s.dir.join("checkout");
-    let status = Command::new("git")
-        .args(["clone", "-q", "-b", branch])
-        .arg(&s.origin)
-        .arg(&checkout)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let origin = s.origin.display().to_string();
+    git(&s.dir, &["clone", "-q", "-b", branch, &origin, "checkout"]);
     git(&checkout, &["config", "user.name", "A Developer"]);
     git(&checkout, &["config", "user.email", "dev@example.invalid"]);
     checkout
@@ -183,7 +168,7 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
     );
     // Committed locally with the suggested message; the PR hint shown.
     assert_eq!(
-        git(&checkout, &["log", "-1", "--format=%s"]),
+        git(&checkout, &["log", "-1", "--format=%s"]).trim(),
         format!("Add migration {revision}: add comment url")
     );
     assert!(

@@ -444,23 +444,7 @@ impl HostRun {
         }
         let outcome = match &prepared.kind {
             Kind::Say { .. } => prepared.outcome(&Output::default()),
-            Kind::Local => {
-                let mut interrupt = self.interrupt.clone();
-                let handed_over = |running| Event::TerminalHandedOver {
-                    host: self.host().name.clone(),
-                    running,
-                };
-                self.shared.reporter.report(&handed_over(true));
-                let output = tokio::select! {
-                    output = steps::run_local(&prepared.command) => Some(output),
-                    _ = interrupt.wait_for(|stop| *stop) => None,
-                };
-                self.shared.reporter.report(&handed_over(false));
-                let Some(output) = output else {
-                    return Err(Stop::Interrupted);
-                };
-                prepared.outcome(&output)
-            }
+            Kind::Local => prepared.outcome(&self.exec_local(&prepared.command).await?),
             Kind::Upload { src, dest } => match steps::upload::read(src) {
                 Ok(bytes) => {
                     let mut command = prepared.command.clone();
@@ -470,16 +454,16 @@ impl HostRun {
                 }
                 Err(failure) => Err(failure),
             },
-            _ => {
+            Kind::Fetch { src, dest } => {
                 let output = self.exec(&prepared.command).await?;
-                match &prepared.kind {
-                    Kind::Fetch { src, dest } if output.exit_code == 0 => {
-                        let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
-                        steps::fetch::save(&bytes, &output.stdout, src, dest)
-                    }
-                    _ => prepared.outcome(&output),
+                if output.exit_code == 0 {
+                    let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
+                    steps::fetch::save(&bytes, &output.stdout, src, dest)
+                } else {
+                    prepared.outcome(&output)
                 }
             }
+            _ => prepared.outcome(&self.exec(&prepared.command).await?),
         }
         .map_err(|failure| Stop::Step {
             step: prepared.name.clone(),
@@ -593,6 +577,23 @@ impl HostRun {
             result = self.conn.run(command, auth, &mut on_line) => result.map_err(Stop::Transport),
             _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
         }
+    }
+
+    /// Runs a `local:` command on this machine, the terminal handed over to
+    /// it meanwhile; Ctrl-C abandons it.
+    async fn exec_local(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let handed_over = |running| Event::TerminalHandedOver {
+            host: self.host().name.clone(),
+            running,
+        };
+        self.shared.reporter.report(&handed_over(true));
+        let mut interrupt = self.interrupt.clone();
+        let output = tokio::select! {
+            output = steps::run_local(command) => Ok(output),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        };
+        self.shared.reporter.report(&handed_over(false));
+        output
     }
 
     /// Runs a clean-up command even after Ctrl-C (which it must outlive).

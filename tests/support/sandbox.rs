@@ -61,7 +61,8 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+/// `git -C DIR ARGS` (commits by the tests' own identity); panics if it fails; its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
     run(Command::new("git")
         .arg("-C")
         .arg(dir)

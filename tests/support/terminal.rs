@@ -59,47 +59,49 @@ impl Terminal {
         String::from_utf8_lossy(&self.screen).into_owned()
     }
 
-    /// Waits until `text` has appeared `count` times; panics after 60 s.
-    pub fn wait_for(&mut self, text: &str, count: usize) {
+    /// Reads the screen until `found` finds something in it; panics,
+    /// naming `waiting_for`, after 60 s.
+    fn read_until<T>(&mut self, waiting_for: &str, found: impl Fn(&str) -> Option<T>) -> T {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.screen().matches(text).count() < count {
+        loop {
+            let screen = self.screen();
+            if let Some(result) = found(&screen) {
+                return result;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.chunks.recv_timeout(left) {
                 Ok(chunk) => self.screen.extend(chunk),
                 Err(_) => {
                     let _ = self.child.kill();
-                    panic!("waited for {text:?} (x{count}):\n{}", self.screen());
+                    panic!("waited for {waiting_for}:\n{screen}");
                 }
             }
         }
+    }
+
+    /// Waits until `text` has appeared `count` times; panics after 60 s.
+    pub fn wait_for(&mut self, text: &str, count: usize) {
+        self.read_until(&format!("{text:?} (x{count})"), |screen| {
+            (screen.matches(text).count() >= count).then_some(())
+        });
     }
 
     /// Waits until one of `texts` appears after what was already read;
     /// returns which, and its line up to it (prompts are answered with
     /// [`Terminal::answer`]). Panics after 60 s.
     pub fn next_of(&mut self, texts: &[&str]) -> (usize, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.screen();
-            let found = texts
+        let read = self.read;
+        let (at, which, line) = self.read_until(&format!("one of {texts:?}"), |screen| {
+            let (at, which) = texts
                 .iter()
                 .enumerate()
-                .filter_map(|(i, t)| screen[self.read..].find(t).map(|at| (at + self.read, i)))
-                .min();
-            if let Some((at, which)) = found {
-                self.read = at + texts[which].len();
-                let start = screen[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
-                return (which, screen[start..at].to_owned());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => self.screen.extend(chunk),
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("waited for one of {texts:?}:\n{screen}");
-                }
-            }
-        }
+                .filter_map(|(i, t)| screen[read..].find(t).map(|at| (at + read, i)))
+                .min()?;
+            let start = screen[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+            Some((at, which, screen[start..at].to_owned()))
+        });
+        self.read = at + texts[which].len();
+        (which, line)
     }
 
     /// Types `text` and Enter at the prompt `prompt` just read by
