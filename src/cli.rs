@@ -198,6 +198,9 @@ pub struct DeployArgs {
     /// Hosts to deploy at once.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub forks: usize,
+    /// Rolling deploy: hosts in batches of N (or N% of them), in order; a failed batch stops the rest. A list (`1,50%`) repeats its last size. Over the playbook's `serial:`.
+    #[arg(long, value_name = "N|N%", value_delimiter = ',')]
+    pub serial: Vec<crate::rollout::BatchSize>,
     /// Connection, output and input options.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -230,6 +233,9 @@ pub struct CommonArgs {
     /// Inventory file or directory [default: ./inventory, then ./ansible/inventory].
     #[arg(short, long, value_name = "PATH", env = "WPTDEPLOY_INVENTORY")]
     pub inventory: Option<PathBuf>,
+    /// Only these hosts: names, groups or globs separated by `,`; `!x` excludes, `&x` intersects, `@file` reads a list.
+    #[arg(short, long, value_name = "PATTERN")]
+    pub limit: Option<String>,
     /// Directory whose files override the built-in playbooks [default: ./playbooks].
     #[arg(long, value_name = "DIR", env = "WPTDEPLOY_PLAYBOOKS")]
     pub playbooks: Option<PathBuf>,

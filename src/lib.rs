@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod plan;
 pub mod playbook;
 pub mod report;
+pub mod rollout;
 pub mod run;
 pub mod steps;
 pub mod template;

@@ -25,6 +25,16 @@ pub struct HostPlan {
     pub vars: BTreeMap<String, Value>,
 }
 
+impl HostPlan {
+    /// The commit this host deploys (its `commit` variable).
+    pub fn commit(&self) -> String {
+        self.vars
+            .get("commit")
+            .map(|v| v.to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// The hosts of an environment and the playbook to run on them.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -122,6 +132,10 @@ pub fn build(
         raw.extend(extra.clone());
         raw.insert("inventory_hostname".into(), host.name.clone().into());
         raw.insert("env_name".into(), inventory.env.clone().into());
+        raw.insert(
+            "group_names".into(),
+            serde_yaml::to_value(&host.groups).expect("a list of names"),
+        );
         let vars = templates.resolve(&raw).map_err(|e| Error::Usage {
             message: format!("host {}: {}", host.name, e.message),
             hints: vec![format!(

@@ -113,7 +113,10 @@ fn load_plan(
     extra: &inventory::Vars,
     templates: &Templates,
 ) -> Result<(Plan, Vec<String>), Error> {
-    let inventory = inventory::load(env, common.inventory.as_deref())?;
+    let mut inventory = inventory::load(env, common.inventory.as_deref())?;
+    if let Some(pattern) = &common.limit {
+        inventory = inventory.limit(pattern)?;
+    }
     let playbook = Playbook::load(
         &PlaybookDirs::new(common.playbooks.as_deref()),
         playbook,
@@ -190,6 +193,7 @@ async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> 
     run.check = args.check;
     run.lock_wait = args.lock_wait;
     run.forks = args.forks;
+    run.serial = args.serial;
     run.force = args.force;
     run.changes = true;
     run.step = args.step;
@@ -481,6 +485,8 @@ struct Run<'a> {
     check: bool,
     lock_wait: Option<std::time::Duration>,
     forks: usize,
+    /// `--serial`, over the playbook's (empty: the playbook's).
+    serial: Vec<crate::rollout::BatchSize>,
     force: bool,
     /// It changes hosts: production asks for its name to be typed.
     changes: bool,
@@ -512,6 +518,7 @@ impl<'a> Run<'a> {
             check: false,
             lock_wait: None,
             forks: 10,
+            serial: Vec::new(),
             force: false,
             changes: false,
             step: false,
@@ -526,7 +533,11 @@ impl<'a> Run<'a> {
 
     async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
         let templates = Templates::new();
-        let (plan, warnings) = load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        let (mut plan, warnings) =
+            load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        if !self.serial.is_empty() {
+            plan.playbook.rollout.serial.clone_from(&self.serial);
+        }
         if self.one_host && plan.hosts.len() != 1 {
             return Err(Error::Usage {
                 message: format!(
@@ -654,10 +665,7 @@ impl<'a> Run<'a> {
 
     /// Ok if every host succeeded, else the error naming each failure.
     fn conclude(&self, summaries: &[HostSummary], env_name: &str) -> Result<(), Error> {
-        let failed: Vec<_> = summaries
-            .iter()
-            .filter(|s| !matches!(s.result, HostResult::Deployed | HostResult::Planned))
-            .collect();
+        let failed: Vec<_> = summaries.iter().filter(|s| !s.succeeded()).collect();
         if failed.is_empty() {
             return Ok(());
         }
@@ -674,7 +682,10 @@ impl<'a> Run<'a> {
                 ),
             });
         }
-        let reasons: Vec<String> = failed
+        let (not_started, failed): (Vec<_>, Vec<_>) = failed
+            .into_iter()
+            .partition(|s| s.result == HostResult::NotStarted);
+        let mut reasons: Vec<String> = failed
             .iter()
             .map(|s| {
                 let rolled = if s.result == HostResult::RolledBack {
@@ -701,7 +712,26 @@ impl<'a> Run<'a> {
                     .into(),
             );
         }
-        hints.dedup();
+        if let Some(first) = not_started.first() {
+            let names: Vec<&str> = not_started.iter().map(|s| s.host.as_str()).collect();
+            let why = first.error.as_deref().unwrap_or("not started");
+            reasons.push(format!(
+                "{} host(s) {why}: {}",
+                names.len(),
+                names.join(", ")
+            ));
+            let rest: Vec<&str> = failed
+                .iter()
+                .map(|s| s.host.as_str())
+                .chain(names)
+                .collect();
+            hints.push(format!(
+                "once the failure is fixed, finish the rollout with `--limit {}`",
+                rest.join(",")
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        hints.retain(|h| seen.insert(h.clone()));
         Err(Error::Failed {
             message: format!(
                 "{} {env_name} failed on {} of {} host(s): {}",

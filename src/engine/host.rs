@@ -84,23 +84,7 @@ pub(super) async fn run(
 ) -> HostSummary {
     let started = Instant::now();
     let host = &shared.plan.hosts[index];
-    let mut summary = HostSummary {
-        host: host.name.clone(),
-        result: HostResult::Failed,
-        commit: host
-            .vars
-            .get("commit")
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
-        release: None,
-        ok: 0,
-        changed: 0,
-        skipped: 0,
-        failed: 0,
-        ms: 0,
-        error: None,
-        hints: Vec::new(),
-    };
+    let mut summary = HostSummary::new(&host.name, host.commit());
     shared.reporter.report(&Event::Connecting {
         host: host.name.clone(),
         target: format!(

@@ -1,5 +1,7 @@
-//! Runs a plan: every host concurrently (bounded by `--forks`), each over
-//! its own single connection, reporting events as it goes.
+//! Runs a plan: the hosts in batches (`serial`, one batch by default), the
+//! hosts of a batch concurrently (bounded by `--forks`), each over its own
+//! single connection, reporting events as it goes. A batch whose failures
+//! exceed `max_fail_percentage` (0 unless set) stops the batches after it.
 
 pub mod gate;
 mod host;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 use crate::plan::Plan;
-use crate::report::{Event, HostResult, HostSummary, Reporter};
+use crate::report::{Event, HostSummary, Reporter};
 use crate::steps::lock::LockOwner;
 use crate::template::Templates;
 use crate::transport::SudoAuth;
@@ -78,6 +80,7 @@ pub async fn run(
         check: options.check,
     });
     let forks = Arc::new(Semaphore::new(options.forks.max(1)));
+    let rollout = plan.playbook.rollout.clone();
     let shared = Arc::new(Shared {
         plan,
         templates,
@@ -85,7 +88,65 @@ pub async fn run(
         reporter: reporter.clone(),
         now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     });
-    let tasks: Vec<_> = (0..shared.plan.hosts.len())
+    let batches = rollout.batches(shared.plan.hosts.len());
+    let mut summaries = Vec::new();
+    let mut stopped_by: Option<String> = None;
+    for (number, batch) in batches.iter().enumerate() {
+        if let Some(reason) = &stopped_by {
+            for index in batch.clone() {
+                let summary = HostSummary::not_started(&shared.plan.hosts[index], reason);
+                reporter.report(&Event::HostFinished {
+                    summary: summary.clone(),
+                });
+                summaries.push(summary);
+            }
+            continue;
+        }
+        if batches.len() > 1 {
+            reporter.report(&Event::BatchStarted {
+                batch: number + 1,
+                batches: batches.len(),
+                hosts: shared.plan.hosts[batch.clone()]
+                    .iter()
+                    .map(|h| h.name.clone())
+                    .collect(),
+            });
+        }
+        let done = run_batch(&shared, batch.clone(), &forks, &interrupt).await;
+        let failed: Vec<&str> = done
+            .iter()
+            .filter(|s| !s.succeeded())
+            .map(|s| s.host.as_str())
+            .collect();
+        if *interrupt.borrow() {
+            stopped_by = Some("the run was interrupted".into());
+        } else if rollout.stops_after(failed.len(), done.len()) {
+            stopped_by = Some(format!(
+                "batch {} of {} failed on {} (max_fail_percentage {}%)",
+                number + 1,
+                batches.len(),
+                failed.join(", "),
+                rollout.max_fail_percentage.unwrap_or(0)
+            ));
+        }
+        summaries.extend(done);
+    }
+    reporter.report(&Event::RunFinished {
+        ok: summaries.iter().all(HostSummary::succeeded),
+        ms: started.elapsed().as_millis() as u64,
+    });
+    summaries
+}
+
+/// Runs the hosts of one batch concurrently (bounded by `forks`) and
+/// returns their summaries in host order.
+async fn run_batch(
+    shared: &Arc<Shared>,
+    batch: std::ops::Range<usize>,
+    forks: &Arc<Semaphore>,
+    interrupt: &watch::Receiver<bool>,
+) -> Vec<HostSummary> {
+    let tasks: Vec<_> = batch
         .map(|index| {
             let shared = shared.clone();
             let forks = forks.clone();
@@ -104,11 +165,5 @@ pub async fn run(
     for task in tasks {
         summaries.push(task.await.expect("host task panicked"));
     }
-    reporter.report(&Event::RunFinished {
-        ok: summaries
-            .iter()
-            .all(|s| matches!(s.result, HostResult::Deployed | HostResult::Planned)),
-        ms: started.elapsed().as_millis() as u64,
-    });
     summaries
 }

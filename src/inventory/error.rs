@@ -34,6 +34,24 @@ pub enum InventoryError {
         /// Environments that do exist.
         known: Vec<String>,
     },
+    /// A `--limit` pattern cannot be read.
+    #[error("--limit `{pattern}`: {message}")]
+    Limit {
+        /// The pattern given.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A `--limit` pattern leaves no host.
+    #[error("--limit `{pattern}` selects no host of {env}")]
+    LimitMatchesNothing {
+        /// The pattern given.
+        pattern: String,
+        /// The environment.
+        env: String,
+        /// The environment's hosts.
+        hosts: Vec<String>,
+    },
     /// The environment has no hosts.
     #[error("environment `{env}` has no hosts")]
     NoHosts {
@@ -75,6 +93,10 @@ impl InventoryError {
             InventoryError::UnknownEnvironment { known, .. } if !known.is_empty() => {
                 vec![format!("known environments: {}", known.join(", "))]
             }
+            InventoryError::LimitMatchesNothing { hosts, .. } => vec![
+                format!("its hosts: {}", hosts.join(", ")),
+                "a pattern is hosts, groups or globs separated by `,`; `!x` excludes, `&x` intersects".into(),
+            ],
             _ => Vec::new(),
         }
     }

@@ -6,6 +6,7 @@
 
 mod error;
 mod ini;
+mod limit;
 mod model;
 mod yaml;
 
@@ -36,6 +37,9 @@ pub struct Inventory {
 pub struct InventoryHost {
     /// The inventory name of the host.
     pub name: String,
+    /// The groups it belongs to, directly or through children, without
+    /// `all` and `ungrouped` (Ansible's `group_names`).
+    pub groups: Vec<String>,
     /// Variables from the inventory, group_vars and host_vars.
     pub vars: Vars,
 }
@@ -106,7 +110,16 @@ pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryEr
     let mut hosts = Vec::new();
     for name in selected {
         let vars = host_vars(&groups, &name, &var_dirs, &mut warnings)?;
-        hosts.push(InventoryHost { name, vars });
+        let member_of = groups
+            .groups_of(&name)
+            .into_iter()
+            .filter(|g| !matches!(g.as_str(), "all" | "ungrouped"))
+            .collect();
+        hosts.push(InventoryHost {
+            name,
+            groups: member_of,
+            vars,
+        });
     }
     warnings.dedup();
     Ok(Inventory {
@@ -115,6 +128,16 @@ pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryEr
         hosts,
         warnings,
     })
+}
+
+impl Inventory {
+    /// Keeps the hosts that `--limit PATTERN` selects (see [`limit`]).
+    pub fn limit(mut self, pattern: &str) -> Result<Self, InventoryError> {
+        let (hosts, warnings) = limit::apply(self.hosts, pattern, &self.env)?;
+        self.hosts = hosts;
+        self.warnings.extend(warnings);
+        Ok(self)
+    }
 }
 
 fn env_file(dir: &Path, names: &[String]) -> Option<(String, PathBuf)> {

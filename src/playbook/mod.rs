@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::inventory::Vars;
+use crate::rollout::{Rollout, Serial};
 use crate::template::Templates;
 pub use step::{Action, Step, Tmpl};
 
@@ -139,6 +140,8 @@ pub struct Playbook {
     pub vars: Vars,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// Its `serial:` and `max_fail_percentage:` (those of imported playbooks are ignored).
+    pub rollout: Rollout,
 }
 
 #[derive(Deserialize)]
@@ -146,7 +149,28 @@ pub struct Playbook {
 struct RawPlaybook {
     #[serde(default)]
     vars: Vars,
+    #[serde(default)]
+    serial: Option<Serial>,
+    #[serde(default)]
+    max_fail_percentage: Option<Percentage>,
     steps: Vec<Step>,
+}
+
+/// A whole percentage, 0 to 100.
+#[derive(Deserialize)]
+#[serde(try_from = "u64")]
+struct Percentage(u8);
+
+impl TryFrom<u64> for Percentage {
+    type Error = String;
+
+    fn try_from(value: u64) -> Result<Self, String> {
+        u8::try_from(value)
+            .ok()
+            .filter(|p| *p <= 100)
+            .map(Percentage)
+            .ok_or_else(|| format!("max_fail_percentage {value} is not between 0 and 100"))
+    }
 }
 
 /// How deep `- import:` may nest.
@@ -169,7 +193,8 @@ impl Playbook {
                 message: crate::inventory::without_location(&e.to_string(), e.location()),
             })?
             .unwrap_or_default();
-        let (origin, steps) = load_steps(dirs, name, templates, &mut vars, 0)?;
+        let mut rollout = Rollout::default();
+        let (origin, steps) = load_steps(dirs, name, templates, &mut vars, &mut rollout, 0)?;
         if steps
             .iter()
             .filter(|s| matches!(s.action, Action::Lock(_)))
@@ -186,6 +211,7 @@ impl Playbook {
             origin,
             vars,
             steps,
+            rollout,
         })
     }
 
@@ -198,12 +224,14 @@ impl Playbook {
 }
 
 /// The steps of `name`, with its `- import:` items replaced by the
-/// imported playbooks' steps; adds its variables to `vars`.
+/// imported playbooks' steps; adds its variables to `vars` and, for the
+/// playbook run itself (depth 0), sets `rollout`.
 fn load_steps(
     dirs: &PlaybookDirs,
     name: &str,
     templates: &Templates,
     vars: &mut Vars,
+    rollout: &mut Rollout,
     depth: usize,
 ) -> Result<(String, Vec<Step>), PlaybookError> {
     let (origin, text) = dirs.read(name)?;
@@ -219,6 +247,10 @@ fn load_steps(
             crate::inventory::without_location(&e.to_string(), e.location()),
         )
     })?;
+    if depth == 0 {
+        rollout.serial = raw.serial.map(|s| s.0).unwrap_or_default();
+        rollout.max_fail_percentage = raw.max_fail_percentage.map(|p| p.0);
+    }
     let lines = step_lines(&text);
     let mut steps = Vec::new();
     let mut own_vars = raw.vars;
@@ -233,7 +265,7 @@ fn load_steps(
                     format!("`import: {other}` nests too deep (a loop?)"),
                 ));
             }
-            let (_, imported) = load_steps(dirs, other, templates, vars, depth + 1)?;
+            let (_, imported) = load_steps(dirs, other, templates, vars, rollout, depth + 1)?;
             steps.extend(imported);
             continue;
         }

@@ -62,6 +62,8 @@ pub enum HostResult {
     RolledBack,
     /// Stopped by Ctrl-C.
     Interrupted,
+    /// Not started: an earlier batch failed (or the run was interrupted).
+    NotStarted,
 }
 
 /// The end of one host's run.
@@ -89,6 +91,39 @@ pub struct HostSummary {
     pub error: Option<String>,
     /// What to do about it.
     pub hints: Vec<String>,
+}
+
+impl HostSummary {
+    /// A host about to run, nothing done yet.
+    pub fn new(host: &str, commit: String) -> Self {
+        HostSummary {
+            host: host.to_owned(),
+            result: HostResult::Failed,
+            commit,
+            release: None,
+            ok: 0,
+            changed: 0,
+            skipped: 0,
+            failed: 0,
+            ms: 0,
+            error: None,
+            hints: Vec::new(),
+        }
+    }
+
+    /// A host that was never started, and why.
+    pub fn not_started(host: &crate::plan::HostPlan, reason: &str) -> Self {
+        HostSummary {
+            result: HostResult::NotStarted,
+            error: Some(format!("not started: {reason}")),
+            ..HostSummary::new(&host.name, host.commit())
+        }
+    }
+
+    /// Whether the host ended as asked (deployed, or planned under `--check`).
+    pub fn succeeded(&self) -> bool {
+        matches!(self.result, HostResult::Deployed | HostResult::Planned)
+    }
 }
 
 /// Something that happened during a run.
@@ -216,6 +251,15 @@ pub enum Event {
         /// The warning.
         message: String,
     },
+    /// A batch of a rolling deploy (`serial`) begins.
+    BatchStarted {
+        /// 1-based.
+        batch: usize,
+        /// How many batches.
+        batches: usize,
+        /// Its hosts.
+        hosts: Vec<String>,
+    },
     /// A host is done.
     HostFinished {
         /// How it went.
@@ -261,6 +305,7 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
             HostResult::Failed => "FAILED",
             HostResult::RolledBack => "ROLLED BACK",
             HostResult::Interrupted => "INTERRUPTED",
+            HostResult::NotStarted => "not started",
         };
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(

@@ -88,6 +88,11 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             let plan = if *check { "plan: " } else { "" };
             format!("{plan}{what} ({} host{plural})", hosts.len())
         }
+        Event::BatchStarted {
+            batch,
+            batches,
+            hosts,
+        } => format!("batch {batch}/{batches}: {}", hosts.join(", ")),
         Event::Connecting { host, target } if verbosity == Verbosity::Verbose => {
             format!("[{host}] connecting to {target}")
         }
