@@ -5,6 +5,7 @@ mod support;
 mod become_user;
 mod checklist;
 mod deploy;
+mod fleet;
 mod input;
 mod interactive;
 mod lock;

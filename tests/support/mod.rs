@@ -1,5 +1,6 @@
 //! The test harness: a sandbox per test, and the real binary run against it.
 
+pub mod fleet;
 pub mod sandbox;
 pub mod terminal;
 
@@ -77,6 +78,14 @@ pub fn sandbox() -> Sandbox {
     let sandbox = Sandbox::start();
     sandbox.write_inventory(&[("venv_path", &json(&venv.display().to_string()))]);
     sandbox
+}
+
+/// The JSON events a `--output json` run printed.
+pub fn events(run: &Run) -> Vec<serde_json::Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 /// A YAML (JSON) string literal.

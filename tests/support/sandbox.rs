@@ -75,8 +75,61 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .args(args))
 }
 
+/// Starts an sshd listening on `address` (a free port), its files in
+/// `dir`, with the host key and authorized_keys of the sandbox in `keys`.
+/// Returns it and its port once it says it is listening.
+pub fn start_sshd(dir: &Path, address: &str, keys: &Path) -> (Child, u16) {
+    let sshd_bin = Path::new("/usr/sbin/sshd");
+    assert!(
+        sshd_bin.exists(),
+        "OpenSSH's sshd is not installed: run `scripts/test` (it installs it) or `apt-get install openssh-server`"
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let port = free_port_on(address);
+    let config = format!(
+        "Port {port}\nListenAddress {address}\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\n\
+         AuthorizedKeysFile {keys}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+         UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
+         MaxStartups 100:30:200\n",
+        dir = dir.display(),
+        keys = keys.display()
+    );
+    std::fs::write(dir.join("sshd_config"), config).unwrap();
+    if is_root() {
+        std::fs::create_dir_all("/run/sshd").unwrap();
+    }
+    let log = dir.join("sshd.log");
+    let mut sshd = Command::new(sshd_bin)
+        .args(["-D", "-e", "-f"])
+        .arg(dir.join("sshd_config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .process_group(0)
+        .spawn()
+        .expect("start sshd");
+    wait_for_log(
+        &mut sshd,
+        &format!("Server listening on {address} port {port}"),
+        "sshd",
+        &log,
+    );
+    (sshd, port)
+}
+
+/// The known_hosts line for the sandbox host key (in `keys`) at `address:port`.
+pub fn known_hosts_line(keys: &Path, address: &str, port: u16) -> String {
+    let host_key = std::fs::read_to_string(keys.join("host_ed25519.pub")).unwrap();
+    let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
+    format!("[{address}]:{port} {}\n", key_fields.join(" "))
+}
+
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+    free_port_on("127.0.0.1")
+}
+
+fn free_port_on(address: &str) -> u16 {
+    TcpListener::bind((address, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
@@ -103,8 +156,15 @@ fn wait_for_log(child: &mut Child, ready: &str, what: &str, log: &Path) {
     );
 }
 
+/// The release `base_path/site` points at, if any.
+pub fn live_release_in(base_path: &Path) -> Option<String> {
+    std::fs::read_link(base_path.join("site"))
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+}
+
 /// Stops a server and everything it forked (its process group).
-fn stop(child: &mut Child) {
+pub fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .arg("--")
         .arg(format!("-{}", child.id()))
@@ -208,11 +268,6 @@ impl Sandbox {
 
     /// Starts a sandbox in `dir` (which is kept).
     pub fn start_in(dir: &Path) -> Sandbox {
-        let sshd_bin = Path::new("/usr/sbin/sshd");
-        assert!(
-            sshd_bin.exists(),
-            "OpenSSH's sshd is not installed: run `scripts/test` (it installs it) or `apt-get install openssh-server`"
-        );
         std::fs::create_dir_all(dir).unwrap();
         // Other users (become tests, a root sshd reading authorized_keys as the user) must get in.
         run(Command::new("chmod").arg("755").arg(dir));
@@ -224,41 +279,9 @@ impl Sandbox {
         run(Command::new("chmod")
             .arg("644")
             .arg(dir.join("authorized_keys")));
-        let ssh_port = free_port();
-        let config = format!(
-            "Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nPidFile {dir}/sshd.pid\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n",
-            dir = dir.display()
-        );
-        std::fs::write(dir.join("sshd_config"), config).unwrap();
-        if is_root() {
-            std::fs::create_dir_all("/run/sshd").unwrap();
-        }
-        let log = dir.join("sshd.log");
-        let mut sshd = Command::new(sshd_bin)
-            .args(["-D", "-e", "-f"])
-            .arg(dir.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .process_group(0)
-            .spawn()
-            .expect("start sshd");
-        wait_for_log(
-            &mut sshd,
-            &format!("Server listening on 127.0.0.1 port {ssh_port}"),
-            "sshd",
-            &log,
-        );
-        let host_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).unwrap();
-        let key_fields: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        let (sshd, ssh_port) = start_sshd(dir, "127.0.0.1", dir);
         let known_hosts = dir.join("known_hosts");
-        std::fs::write(
-            &known_hosts,
-            format!("[127.0.0.1]:{ssh_port} {}\n", key_fields.join(" ")),
-        )
-        .unwrap();
+        std::fs::write(&known_hosts, known_hosts_line(dir, "127.0.0.1", ssh_port)).unwrap();
 
         let origin = build_origin(dir);
         let git_port = free_port();
@@ -393,9 +416,7 @@ impl Sandbox {
 
     /// The release the `site` symlink points at, if any.
     pub fn live_release(&self) -> Option<String> {
-        std::fs::read_link(self.base_path.join("site"))
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        live_release_in(&self.base_path)
     }
 
     /// The release directories (40-hex names) under `base_path`, sorted.

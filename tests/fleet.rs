@@ -1,0 +1,243 @@
+//! Many hosts: parallel deploys, `--forks`, rolling batches (`--serial`,
+//! `max_fail_percentage`) and `--limit`, on one real sshd per host.
+
+use serde_json::Value;
+
+use crate::support::events;
+use crate::support::fleet::Fleet;
+
+/// The host an event is about (a host summary's host for `host_finished`).
+fn host_of(event: &Value) -> Option<&str> {
+    event["host"]
+        .as_str()
+        .or_else(|| event["summary"]["host"].as_str())
+}
+
+/// Position of the first event of `kind` for `host`.
+fn first(events: &[Value], kind: &str, host: &str) -> usize {
+    events
+        .iter()
+        .position(|e| e["event"] == kind && host_of(e) == Some(host))
+        .unwrap_or_else(|| panic!("no {kind} event for {host}"))
+}
+
+/// Each host's result, from its `host_finished` event.
+fn results(events: &[Value]) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "host_finished")
+        .map(|e| {
+            (
+                e["summary"]["host"].as_str().unwrap().to_owned(),
+                e["summary"]["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn twenty_hosts_deploy_in_parallel() {
+    let fleet = Fleet::start(20);
+    let s = &fleet.sandbox;
+    let run = s
+        .wptdeploy(&[
+            "staging", "--commit", "master", "--forks", "20", "--output", "json",
+        ])
+        .success();
+    let events = events(&run);
+    let sha = s.sha("master");
+    for (index, host) in fleet.hosts.iter().enumerate() {
+        assert_eq!(
+            fleet.live(index).as_deref(),
+            Some(sha.as_str()),
+            "{}",
+            host.name
+        );
+        assert!(
+            events.iter().all(|e| e["event"] == "run_started"
+                || e["event"] == "run_finished"
+                || host_of(e).is_some()),
+            "every host event names its host"
+        );
+    }
+    // Concurrent: every host had connected before the first one finished.
+    let first_done = events
+        .iter()
+        .position(|e| e["event"] == "host_finished")
+        .unwrap();
+    for host in &fleet.hosts {
+        assert!(
+            first(&events, "connected", &host.name) < first_done,
+            "{}",
+            host.name
+        );
+    }
+    assert_eq!(results(&events).len(), 20);
+    assert!(results(&events).iter().all(|(_, r)| r == "deployed"));
+}
+
+#[test]
+fn forks_one_runs_the_hosts_one_after_another() {
+    let fleet = Fleet::start(3);
+    let run = fleet
+        .sandbox
+        .wptdeploy(&[
+            "staging", "--commit", "master", "--forks", "1", "--output", "json",
+        ])
+        .success();
+    let events = events(&run);
+    let names: Vec<&str> = fleet.hosts.iter().map(|h| h.name.as_str()).collect();
+    // Each host's events form one block: no other host's event inside it.
+    let order: Vec<&str> = events.iter().filter_map(host_of).collect();
+    let mut blocks: Vec<&str> = order.clone();
+    blocks.dedup();
+    assert_eq!(blocks.len(), 3, "hosts interleaved: {order:?}");
+    let mut sorted = blocks.clone();
+    sorted.sort();
+    assert_eq!(sorted, names);
+}
+
+#[test]
+fn serial_runs_batches_in_order() {
+    let fleet = Fleet::start(5);
+    let run = fleet
+        .sandbox
+        .wptdeploy(&[
+            "staging", "--commit", "master", "--serial", "2", "--output", "json",
+        ])
+        .success();
+    let events = events(&run);
+    let batches: Vec<(u64, Vec<String>)> = events
+        .iter()
+        .filter(|e| e["event"] == "batch_started")
+        .map(|e| {
+            assert_eq!(e["batches"], 3);
+            let hosts = e["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_str().unwrap().to_owned())
+                .collect();
+            (e["batch"].as_u64().unwrap(), hosts)
+        })
+        .collect();
+    assert_eq!(
+        batches,
+        [
+            (1, vec!["host01".to_owned(), "host02".to_owned()]),
+            (2, vec!["host03".to_owned(), "host04".to_owned()]),
+            (3, vec!["host05".to_owned()]),
+        ]
+    );
+    for (earlier, later) in [
+        (["host01", "host02"], "host03"),
+        (["host03", "host04"], "host05"),
+    ] {
+        for host in earlier {
+            assert!(
+                first(&events, "host_finished", host) < first(&events, "connecting", later),
+                "{host} finished before {later} started"
+            );
+        }
+    }
+    assert!(results(&events).iter().all(|(_, r)| r == "deployed"));
+}
+
+#[test]
+fn a_failed_batch_stops_the_next_and_leaves_no_host_half_switched() {
+    let fleet = Fleet::start(4);
+    let s = &fleet.sandbox;
+    let master = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let branch = s.new_branch("rolling");
+    // host02's health check fails: it switches, fails, and switches back.
+    fleet.write_inventory(&|h| {
+        if h.name == "host02" {
+            "healthcheck_command=/bin/false healthcheck_retries=1 healthcheck_delay=0".into()
+        } else {
+            String::new()
+        }
+    });
+    let run = s
+        .wptdeploy(&["staging", "--commit", "rolling", "--serial", "2"])
+        .failure(1)
+        .stderr_has("2 host(s) not started: batch 1 of 2 failed on host02")
+        .stderr_has("finish the rollout with `--limit host02,host03,host04`");
+    let live: Vec<Option<String>> = (0..4).map(|i| fleet.live(i)).collect();
+    assert_eq!(live[0].as_deref(), Some(branch.as_str()), "{}", run.stderr);
+    assert_eq!(live[1].as_deref(), Some(master.as_str()), "rolled back");
+    assert_eq!(live[2].as_deref(), Some(master.as_str()), "not started");
+    assert_eq!(live[3].as_deref(), Some(master.as_str()), "not started");
+    for host in &fleet.hosts {
+        assert!(
+            !host.base_path.join(".wptdeploy-lock").exists(),
+            "{}: lock released",
+            host.name
+        );
+    }
+
+    // A playbook allowing half a batch to fail goes on to the next batch.
+    std::fs::create_dir_all(s.dir.join("playbooks")).unwrap();
+    std::fs::write(
+        s.dir.join("playbooks/rolling.yml"),
+        "serial: 2\nmax_fail_percentage: 50\nsteps:\n  - import: deploy.yml\n",
+    )
+    .unwrap();
+    let run = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "rolling",
+            "--playbook",
+            "rolling.yml",
+            "--output",
+            "json",
+        ])
+        .failure(1);
+    let results = results(&events(&run));
+    assert_eq!(
+        results,
+        [
+            ("host01".to_owned(), "deployed".to_owned()),
+            ("host02".to_owned(), "rolled_back".to_owned()),
+            ("host03".to_owned(), "deployed".to_owned()),
+            ("host04".to_owned(), "deployed".to_owned()),
+        ]
+    );
+    assert_eq!(fleet.live(3).as_deref(), Some(branch.as_str()));
+    assert_eq!(fleet.live(1).as_deref(), Some(master.as_str()));
+}
+
+#[test]
+fn limit_selects_hosts_groups_and_globs() {
+    let fleet = Fleet::start(4);
+    let s = &fleet.sandbox;
+    let planned = |pattern: &str| -> Vec<String> {
+        let run = s
+            .wptdeploy(&["staging", "--check", "--limit", pattern, "--output", "json"])
+            .success();
+        let started = events(&run)
+            .into_iter()
+            .find(|e| e["event"] == "run_started")
+            .unwrap();
+        started["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(planned("host03"), ["host03"]);
+    assert_eq!(planned("canary"), ["host01", "host02"]);
+    assert_eq!(planned("canary,!host01"), ["host02"]);
+    assert_eq!(planned("web:!canary"), ["host03", "host04"]);
+    assert_eq!(planned("*3,host04"), ["host03", "host04"]);
+    assert_eq!(planned("web,&canary,!host02"), ["host01"]);
+    s.wptdeploy(&["staging", "--limit", "db*"])
+        .failure(2)
+        .stderr_has("--limit `db*` selects no host of staging")
+        .stderr_has("its hosts: host01, host02, host03, host04");
+    assert!(fleet.live(0).is_none(), "nothing was deployed");
+}
