@@ -254,6 +254,14 @@ pub struct CommonArgs {
     /// Record the keys of hosts not yet in known_hosts (changed keys are still refused).
     #[arg(long)]
     pub accept_new_host_keys: bool,
+    /// How to reach hosts whose inventory does not say (`ansible_connection`): `russh` (built in, fastest) or `openssh` (the system ssh: all of ~/.ssh/config).
+    #[arg(
+        long,
+        default_value = "russh",
+        value_name = "NAME",
+        env = "WPTDEPLOY_TRANSPORT"
+    )]
+    pub transport: crate::transport::TransportKind,
     /// Give up connecting to a host after this long.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod gitref;
+pub mod glob;
 pub mod inventory;
 pub mod migrations;
 pub mod plan;

@@ -12,7 +12,7 @@ use crate::gitref;
 use crate::inventory::{Inventory, Vars};
 use crate::playbook::Playbook;
 use crate::template::{Templates, is_secret_name};
-use crate::transport::ConnectOptions;
+use crate::transport::{ConnectOptions, TransportKind};
 
 /// One host, ready to run.
 #[derive(Debug, Clone)]
@@ -55,12 +55,14 @@ pub struct Plan {
 pub struct ConnectSettings {
     /// `--user`, over `ansible_user`.
     pub user: Option<String>,
-    /// `--known-hosts`, else `~/.ssh/known_hosts`.
+    /// `--known-hosts` [default: the transport's: `~/.ssh/known_hosts`, or ssh's config].
     pub known_hosts: Option<PathBuf>,
     /// `--accept-new-host-keys`.
     pub accept_new_host_keys: bool,
     /// `--connect-timeout`.
     pub connect_timeout: Duration,
+    /// `--transport`: for hosts whose inventory does not choose.
+    pub transport: TransportKind,
 }
 
 /// Parses `-e` arguments: `key=value` (the value typed like YAML, so
@@ -159,34 +161,41 @@ pub fn build(
                 secrets.push(s.to_owned());
             }
         }
-        let port_text = get(&["ansible_port", "ansible_ssh_port"]).unwrap_or_else(|| "22".into());
-        let port = port_text.parse().map_err(|_| Error::Usage {
-            message: format!(
-                "host {}: ansible_port `{port_text}` is not a port number",
-                host.name
-            ),
-            hints: vec![],
-        })?;
-        let mut key_files: Vec<PathBuf> =
-            get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
-                .map(|p| expand_home(&p))
-                .into_iter()
-                .collect();
-        key_files.extend(["id_ed25519", "id_ecdsa", "id_rsa"].map(|k| home().join(".ssh").join(k)));
+        let port = get(&["ansible_port", "ansible_ssh_port"])
+            .map(|text| {
+                text.parse().map_err(|_| Error::Usage {
+                    message: format!(
+                        "host {}: ansible_port `{text}` is not a port number",
+                        host.name
+                    ),
+                    hints: vec![],
+                })
+            })
+            .transpose()?;
+        let transport = match get(&["wptdeploy_transport", "ansible_connection"]) {
+            None => settings.transport,
+            Some(name) => transport_named(&name)
+                .map_err(|message| Error::Usage {
+                    message: format!("host {}: {message}", host.name),
+                    hints: vec![
+                    "wptdeploy connects over SSH: `russh` (built in) or `openssh` (the system ssh)"
+                        .into(),
+                ],
+                })?
+                .unwrap_or(settings.transport),
+        };
         let connect = ConnectOptions {
+            transport,
             address: get(&["ansible_host", "ansible_ssh_host"])
                 .unwrap_or_else(|| host.name.clone()),
             port,
             user: settings
                 .user
                 .clone()
-                .or_else(|| get(&["ansible_user", "ansible_ssh_user"]))
-                .unwrap_or_else(local_user),
-            key_files,
-            known_hosts: settings
-                .known_hosts
-                .clone()
-                .unwrap_or_else(|| home().join(".ssh/known_hosts")),
+                .or_else(|| get(&["ansible_user", "ansible_ssh_user"])),
+            identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+                .map(|p| expand_home(&p)),
+            known_hosts: settings.known_hosts.clone(),
             accept_new_host_keys: settings.accept_new_host_keys,
             connect_timeout: settings.connect_timeout,
         };
@@ -203,6 +212,18 @@ pub fn build(
         playbook,
         secrets,
     })
+}
+
+/// The transport an inventory's `ansible_connection` (or `wptdeploy_transport`)
+/// names; Ansible's `ssh`, `smart` and `paramiko` mean "over SSH", so the
+/// command line's choice.
+fn transport_named(name: &str) -> Result<Option<TransportKind>, String> {
+    match name {
+        "ssh" | "smart" | "paramiko" => Ok(None),
+        other => other.parse().map(Some).map_err(|_| {
+            format!("connection `{other}` is not one wptdeploy has (`russh` or `openssh`)")
+        }),
+    }
 }
 
 fn expand_home(path: &str) -> PathBuf {

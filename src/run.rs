@@ -127,6 +127,7 @@ fn load_plan(
         known_hosts: common.known_hosts.clone(),
         accept_new_host_keys: common.accept_new_host_keys,
         connect_timeout: common.connect_timeout,
+        transport: common.transport,
     };
     let plan = plan::build(&inventory, playbook, extra, &settings, templates)?;
     Ok((plan, inventory.warnings))
@@ -772,11 +773,17 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
     for host in &plan.hosts {
         let mut ctx = host.vars.clone();
         ctx.insert("now".into(), minijinja::Value::from(""));
+        let mut conn = Connection::open(&host.connect)
+            .await
+            .map_err(|e| Error::Failed {
+                message: e.to_string(),
+                hints: e.hints(),
+            })?;
         let prepared = steps::prepare(
             lock_step,
             &templates,
             &minijinja::Value::from(ctx),
-            &host.connect.user,
+            conn.login_user(),
         )
         .map_err(|e| Error::Usage {
             message: format!("host {}: {}", host.name, e.message),
@@ -785,12 +792,6 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
         let Kind::Lock(spec) = prepared.kind else {
             unreachable!("lock_step returns a lock step")
         };
-        let mut conn = Connection::open(&host.connect)
-            .await
-            .map_err(|e| Error::Failed {
-                message: e.to_string(),
-                hints: e.hints(),
-            })?;
         let output = conn
             .run(&spec.inspect(), auth, &mut |_, _| {})
             .await

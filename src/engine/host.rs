@@ -87,10 +87,7 @@ pub(super) async fn run(
     let mut summary = HostSummary::new(&host.name, host.commit());
     shared.reporter.report(&Event::Connecting {
         host: host.name.clone(),
-        target: format!(
-            "{}@{}:{}",
-            host.connect.user, host.connect.address, host.connect.port
-        ),
+        target: host.connect.target(),
     });
     let connected = tokio::select! {
         c = Connection::open(&host.connect) => c,
@@ -188,7 +185,7 @@ impl HostRun {
                     continue;
                 }
             }
-            let prepared = steps::prepare(step, templates, &ctx, &self.host().connect.user)
+            let prepared = steps::prepare(step, templates, &ctx, self.conn.login_user())
                 .map_err(|e| located(e.message))?;
             self.shared.reporter.report(&Event::StepStarted {
                 host: self.host().name.clone(),

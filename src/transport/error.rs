@@ -81,6 +81,30 @@ pub enum TransportError {
         /// The protocol error.
         source: russh::Error,
     },
+    /// `~/.ssh/config` says something only the system ssh can follow.
+    #[error("~/.ssh/config for {host} uses what only the openssh transport follows: {settings}")]
+    NeedsOpenssh {
+        /// The host.
+        host: String,
+        /// `file:line: Key` of each such setting.
+        settings: String,
+    },
+    /// The system `ssh` (openssh transport) failed in a way it did not explain further.
+    #[error("ssh to {host} failed: {message}")]
+    System {
+        /// Host name or address.
+        host: String,
+        /// What ssh said.
+        message: String,
+    },
+    /// The connection broke while sending to the host.
+    #[error("lost the connection to {host}: {message}")]
+    Lost {
+        /// Host name or address.
+        host: String,
+        /// What broke.
+        message: String,
+    },
     /// The remote shell went away mid-command.
     #[error("the connection to {host} closed while a command was running")]
     ShellClosed {
@@ -149,9 +173,17 @@ impl TransportError {
             TransportError::KeyFile { .. } => vec![
                 "encrypted keys must be loaded into ssh-agent (`ssh-add KEY`)".into(),
             ],
-            TransportError::Ssh { .. } | TransportError::ShellClosed { .. } => {
+            TransportError::Ssh { .. }
+            | TransportError::ShellClosed { .. }
+            | TransportError::Lost { .. } => {
                 vec!["run again with `-v` to see the remote output".into()]
             }
+            TransportError::NeedsOpenssh { .. } => vec![
+                "run with `--transport openssh`, or set `ansible_connection: openssh` for the host in the inventory".into(),
+            ],
+            TransportError::System { host, .. } => vec![format!(
+                "try `ssh {host} true` in your shell: the openssh transport uses the same ssh and config"
+            )],
             TransportError::Sftp { .. } => vec![
                 "the host's sshd needs the sftp subsystem (`Subsystem sftp internal-sftp`), and the login user must be able to read the file".into(),
             ],

@@ -1,13 +1,17 @@
-//! Talking to hosts: one SSH connection each, one long-lived shell on it,
+//! Talking to hosts: one SSH connection each (in-process russh, or the
+//! system ssh through the `openssh` crate), one long-lived shell on it,
 //! and the quoting of everything sent there.
 
 pub mod command;
 pub mod connection;
 pub mod error;
+mod native;
 pub mod shell;
+mod ssh_config;
+mod system;
 
 pub use command::{RemoteCommand, SudoAuth, quote};
-pub use connection::{ConnectOptions, Connection};
+pub use connection::{ConnectOptions, Connection, TransportKind};
 pub use error::TransportError;
 pub use shell::{Output, Stream};
 

@@ -11,9 +11,129 @@ use std::time::Duration;
 
 use russh::ChannelMsg;
 use russh::client::Msg;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
 
 use super::command::{RemoteCommand, SudoAuth};
 use super::error::TransportError;
+
+/// What the remote shell sent.
+pub(crate) enum Chunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+    /// The shell or the connection ended.
+    Closed,
+}
+
+/// The remote shell's standard streams: an SSH channel of our own
+/// connection (russh), or the pipes of a local `ssh` process multiplexed
+/// over a ControlMaster (openssh).
+pub(crate) enum Pipe {
+    /// A session channel on which `exec /bin/sh` was requested.
+    Channel(russh::Channel<Msg>),
+    /// A local `ssh` running `exec /bin/sh` on the host.
+    Process(Box<ProcessPipe>),
+}
+
+/// The pipes of a local `ssh` process.
+pub(crate) struct ProcessPipe {
+    /// Kept so that the process lives as long as the shell.
+    child: openssh::Child<std::sync::Arc<openssh::Session>>,
+    /// Its standard input.
+    stdin: openssh::ChildStdin,
+    /// Its output, read by two tasks.
+    output: mpsc::Receiver<Chunk>,
+}
+
+impl Pipe {
+    /// Wraps a started `ssh` process, reading its two output streams.
+    pub(crate) fn process(
+        mut child: openssh::Child<std::sync::Arc<openssh::Session>>,
+    ) -> Option<Pipe> {
+        let stdin = child.stdin().take()?;
+        let stdout = child.stdout().take()?;
+        let stderr = child.stderr().take()?;
+        let (tx, output) = mpsc::channel(64);
+        tokio::spawn(forward(stdout, tx.clone(), Chunk::Stdout));
+        tokio::spawn(forward(stderr, tx, Chunk::Stderr));
+        Some(Pipe::Process(Box::new(ProcessPipe {
+            child,
+            stdin,
+            output,
+        })))
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), String> {
+        match self {
+            Pipe::Channel(channel) => channel
+                .data_bytes(text.into_bytes())
+                .await
+                .map_err(|e| e.to_string()),
+            Pipe::Process(process) => {
+                let written = process.stdin.write_all(text.as_bytes()).await;
+                written
+                    .and(process.stdin.flush().await)
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    async fn recv(&mut self) -> Chunk {
+        match self {
+            Pipe::Channel(channel) => loop {
+                match channel.wait().await {
+                    Some(ChannelMsg::Data { data }) => return Chunk::Stdout(data.to_vec()),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        return Chunk::Stderr(data.to_vec());
+                    }
+                    Some(ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::ExitStatus { .. })
+                    | None => return Chunk::Closed,
+                    Some(_) => {}
+                }
+            },
+            Pipe::Process(process) => process.output.recv().await.unwrap_or(Chunk::Closed),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Pipe::Channel(channel) => {
+                let _ = channel.eof().await;
+                let _ = channel.close().await;
+            }
+            Pipe::Process(process) => {
+                let ProcessPipe {
+                    child, mut stdin, ..
+                } = *process;
+                let _ = stdin.shutdown().await;
+                drop(stdin);
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            }
+        }
+    }
+}
+
+/// Sends what `stream` yields, as `wrap`ped chunks, until it ends.
+async fn forward(
+    mut stream: impl tokio::io::AsyncRead + Unpin,
+    tx: mpsc::Sender<Chunk>,
+    wrap: fn(Vec<u8>) -> Chunk,
+) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = tx.send(Chunk::Closed).await;
+                return;
+            }
+            Ok(n) => {
+                if tx.send(wrap(buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
 
 /// Which stream a line of remote output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -38,9 +158,11 @@ pub struct Output {
 
 /// A shell running on the host, waiting for commands on its standard input.
 pub struct RemoteShell {
-    channel: russh::Channel<Msg>,
+    pipe: Pipe,
     token: String,
     broken: bool,
+    /// The login user, as the host says (`id -un`).
+    user: String,
 }
 
 /// Extra time, beyond a command's own timeout (which the host enforces with
@@ -50,33 +172,30 @@ const GRACE: Duration = Duration::from_secs(30);
 const DEFAULT_WAIT: Duration = Duration::from_secs(3600);
 
 impl RemoteShell {
-    /// Starts `/bin/sh` on an open session channel and waits until it answers.
-    pub(crate) async fn start(
-        channel: russh::Channel<Msg>,
-        host: &str,
-    ) -> Result<Self, TransportError> {
-        channel
-            .exec(true, "exec /bin/sh")
-            .await
-            .map_err(|source| TransportError::Ssh {
-                host: host.to_owned(),
-                source,
-            })?;
+    /// Takes a started `/bin/sh` and waits until it answers with the login user's name.
+    pub(crate) async fn start(pipe: Pipe, host: &str) -> Result<Self, TransportError> {
         let mut shell = RemoteShell {
-            channel,
+            pipe,
             token: super::random_token(),
             broken: false,
+            user: String::new(),
         };
         // Anything the login shell printed before `exec` is discarded here.
-        shell
+        let output = shell
             .run(
-                &RemoteCommand::new("true"),
+                &RemoteCommand::new("id -un"),
                 SudoAuth::NonInteractive,
                 host,
                 &mut |_, _| {},
             )
             .await?;
+        shell.user = output.stdout.trim().to_owned();
         Ok(shell)
+    }
+
+    /// The user the shell runs as.
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// Whether an earlier command left the shell in an unknown state.
@@ -99,32 +218,29 @@ impl RemoteShell {
             "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
         ));
         self.broken = true;
-        self.channel
-            .data_bytes(text.into_bytes())
-            .await
-            .map_err(|source| TransportError::Ssh {
+        if let Err(message) = self.pipe.send(text).await {
+            return Err(TransportError::Lost {
                 host: host.to_owned(),
-                source,
-            })?;
+                message,
+            });
+        }
         let wait = command.timeout.map_or(DEFAULT_WAIT, |t| t + GRACE);
         let mut stdout = MarkedStream::new(&marker);
         let mut stderr = MarkedStream::new(&marker);
         let read = async {
             while stdout.exit_code.is_none() || stderr.exit_code.is_none() {
-                match self.channel.wait().await {
-                    Some(ChannelMsg::Data { data }) => {
+                match self.pipe.recv().await {
+                    Chunk::Stdout(data) => {
                         stdout.push(&data, &mut |line| on_line(Stream::Stdout, line));
                     }
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    Chunk::Stderr(data) => {
                         stderr.push(&data, &mut |line| on_line(Stream::Stderr, line));
                     }
-                    Some(ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::ExitStatus { .. })
-                    | None => {
+                    Chunk::Closed => {
                         return Err(TransportError::ShellClosed {
                             host: host.to_owned(),
                         });
                     }
-                    Some(_) => {}
                 }
             }
             Ok(())
@@ -148,8 +264,7 @@ impl RemoteShell {
 
     /// Ends the shell.
     pub async fn close(self) {
-        let _ = self.channel.eof().await;
-        let _ = self.channel.close().await;
+        self.pipe.close().await;
     }
 }
 
