@@ -12,3 +12,4 @@ mod lock;
 mod migrate;
 mod output;
 mod safety;
+mod transports;

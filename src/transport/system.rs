@@ -182,7 +182,11 @@ fn classify(options: &ConnectOptions, log: &str) -> TransportError {
             .unwrap_or_default()
             .trim_end_matches('.')
             .to_owned();
-        let offending = after(" key in ").unwrap_or_default();
+        let offending = log
+            .lines()
+            .filter(|l| l.starts_with("Offending "))
+            .find_map(|l| l.split_once(" key in ").map(|(_, at)| at.trim().to_owned()))
+            .unwrap_or_default();
         let (file, line) = offending.rsplit_once(':').unwrap_or((&offending, "0"));
         return TransportError::HostKeyChanged {
             host,

@@ -35,7 +35,7 @@ impl Fleet {
     pub fn start(n: usize) -> Fleet {
         assert!(n <= 200, "one loopback address per host: at most 200");
         let sandbox = super::sandbox();
-        let mut known_hosts = String::new();
+        let mut known_hosts = std::fs::read_to_string(&sandbox.known_hosts).unwrap();
         let hosts: Vec<FleetHost> = (0..n)
             .map(|i| {
                 let name = format!("host{:02}", i + 1);

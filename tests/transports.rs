@@ -1,0 +1,178 @@
+//! The two transports: chosen per host, each following its own reading of
+//! the ssh config (the system ssh's for openssh; the common keys, and a
+//! one-hop ProxyJump, for russh). The rest of the suite runs over both
+//! (`WPTDEPLOY_TRANSPORT=openssh` in scripts/test).
+
+use std::path::Path;
+
+use crate::support::fleet::Fleet;
+use crate::support::{Run, Sandbox, bin, events, sandbox};
+
+/// Puts an `ssh` first on PATH that logs its arguments to `ssh-calls`
+/// and runs the real one with `extra` arguments first; returns the PATH.
+fn ssh_wrapper(s: &Sandbox, extra: &str) -> String {
+    let bin_dir = s.dir.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let wrapper = bin_dir.join("ssh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {log}\nexec /usr/bin/ssh {extra} \"$@\"\n",
+            log = s.dir.join("ssh-calls").display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&wrapper)
+        .status()
+        .unwrap();
+    format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn run_with_path(s: &Sandbox, path: &str, args: &[&str]) -> Run {
+    Run::from_command(
+        s.command(bin())
+            .env("PATH", path)
+            .args(args)
+            .arg("--no-progress"),
+    )
+}
+
+fn ssh_calls(s: &Sandbox) -> String {
+    std::fs::read_to_string(s.dir.join("ssh-calls")).unwrap_or_default()
+}
+
+#[test]
+fn each_host_can_choose_its_transport() {
+    let fleet = Fleet::start(2);
+    let s = &fleet.sandbox;
+    fleet.write_inventory(&|h| {
+        if h.name == "host02" {
+            "ansible_connection=openssh".into()
+        } else {
+            String::new()
+        }
+    });
+    let path = ssh_wrapper(s, "");
+    let run = run_with_path(
+        s,
+        &path,
+        &["staging", "--transport", "russh", "--output", "json"],
+    )
+    .success();
+    let calls = ssh_calls(s);
+    assert!(calls.contains(&fleet.hosts[1].address), "{calls}");
+    assert!(!calls.contains(&fleet.hosts[0].address), "{calls}");
+    let targets: Vec<String> = events(&run)
+        .iter()
+        .filter(|e| e["event"] == "connecting")
+        .map(|e| format!("{} {}", e["host"], e["target"]))
+        .collect();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t.contains("host01") && t.ends_with("(russh)\"")),
+        "{targets:?}"
+    );
+    assert!(
+        targets
+            .iter()
+            .any(|t| t.contains("host02") && t.ends_with("(openssh)\"")),
+        "{targets:?}"
+    );
+    let sha = s.sha("master");
+    assert_eq!(fleet.live(0).as_deref(), Some(sha.as_str()));
+    assert_eq!(fleet.live(1).as_deref(), Some(sha.as_str()));
+}
+
+/// An inventory that names the host only by an ssh config alias.
+fn alias_only_inventory(s: &Sandbox, alias: &str) {
+    std::fs::write(s.inventory.join("staging"), format!("[staging]\n{alias}\n")).unwrap();
+}
+
+fn write_ssh_config(s: &Sandbox, text: &str) -> std::path::PathBuf {
+    let path = s.dir.join(".ssh/config");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn both_transports_follow_the_ssh_config_for_an_alias() {
+    let s = sandbox();
+    alias_only_inventory(&s, "wptd-alias");
+    let config = write_ssh_config(
+        &s,
+        &format!(
+            "Host wptd-alias\n    HostName 127.0.0.1\n    Port {}\n    User {}\n    IdentityFile {}\n",
+            s.ssh_port,
+            s.user,
+            s.key.display()
+        ),
+    );
+    // russh reads $HOME/.ssh/config (HOME is the sandbox).
+    s.wptdeploy(&["staging", "--transport", "russh"]).success();
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    // The system ssh reads the passwd home's config; the wrapper points it at ours.
+    let path = ssh_wrapper(&s, &format!("-F {}", config.display()));
+    let run = run_with_path(&s, &path, &["staging", "--transport", "openssh", "--force"]).success();
+    assert!(ssh_calls(&s).contains("wptd-alias"), "{}", run.stderr);
+    // Without the config, the alias reaches nothing: the config did the work.
+    std::fs::remove_file(&config).unwrap();
+    s.wptdeploy(&["staging", "--transport", "russh", "--connect-timeout", "3s"])
+        .failure(1);
+}
+
+fn accepted_logins(sshd_log: &Path) -> usize {
+    std::fs::read_to_string(sshd_log)
+        .unwrap_or_default()
+        .matches("Accepted publickey")
+        .count()
+}
+
+#[test]
+fn russh_jumps_through_a_proxyjump_host_and_refuses_what_it_cannot_follow() {
+    let fleet = Fleet::start(1);
+    let s = &fleet.sandbox;
+    let target = &fleet.hosts[0];
+    std::fs::write(
+        s.inventory.join("staging"),
+        format!(
+            "[staging]\ntarget base_path={}\n",
+            target.base_path.display()
+        ),
+    )
+    .unwrap();
+    write_ssh_config(
+        s,
+        &format!(
+            "Host target\n    HostName {}\n    Port {}\n    ProxyJump gate\nHost gate\n    HostName 127.0.0.1\n    Port {}\nHost *\n    User {}\n    IdentityFile {}\n",
+            target.address,
+            target.port,
+            s.ssh_port,
+            s.user,
+            s.key.display()
+        ),
+    );
+    let gate_log = s.dir.join("sshd.log");
+    let before = accepted_logins(&gate_log);
+    s.wptdeploy(&["staging", "--transport", "russh"]).success();
+    assert_eq!(fleet.live(0), Some(s.sha("master")));
+    assert_eq!(
+        accepted_logins(&gate_log),
+        before + 1,
+        "logged in at the gate once"
+    );
+
+    write_ssh_config(s, "Host target\n    ProxyCommand nc %h %p\n");
+    s.wptdeploy(&["staging", "--transport", "russh"])
+        .failure(1)
+        .stderr_has("uses what only the openssh transport follows")
+        .stderr_has(".ssh/config:2: ProxyCommand")
+        .stderr_has("hint: run with `--transport openssh`");
+}
