@@ -250,3 +250,97 @@ fn limit_selects_hosts_groups_and_globs() {
         .stderr_has("its hosts: host01, host02, host03, host04");
     assert!(fleet.live(0).is_none(), "nothing was deployed");
 }
+
+#[test]
+fn a_host_cut_off_mid_step_is_unreachable_and_the_others_finish() {
+    let fleet = Fleet::start(1);
+    let s = &fleet.sandbox;
+    let cut = crate::support::netns::NetnsHost::start(s, "cut01");
+    let up = &fleet.hosts[0];
+    let line = |name: &str, address: &str, port: u16, nap: u32| {
+        format!(
+            "{name} ansible_host={address} ansible_port={port} ansible_user={} ansible_ssh_private_key_file={} nap={nap}\n",
+            s.user,
+            s.key.display()
+        )
+    };
+    std::fs::write(
+        s.inventory.join("staging"),
+        format!(
+            "[staging]\n{}{}",
+            line(&up.name, &up.address, up.port, 2),
+            line(&cut.name, &cut.address, cut.port, 30)
+        ),
+    )
+    .unwrap();
+    let markers = s.dir.join("markers");
+    std::fs::create_dir_all(&markers).unwrap();
+    std::fs::create_dir_all(s.dir.join("playbooks")).unwrap();
+    std::fs::write(
+        s.dir.join("playbooks/cut.yml"),
+        format!(
+            "steps:\n  - name: prepare\n    run: \"true\"\n  - name: long step\n    run: touch {}/{{{{ inventory_hostname }}}}; sleep {{{{ nap }}}}\n  - name: after\n    run: \"true\"\n",
+            markers.display()
+        ),
+    )
+    .unwrap();
+    let mut child = s
+        .command(crate::support::bin())
+        .args([
+            "staging",
+            "--playbook",
+            "cut.yml",
+            "--connect-timeout",
+            "3s",
+            "--output",
+            "json",
+            "--no-progress",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !markers.join(&cut.name).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the long step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cut.cut();
+    // Never a hang: the host stops answering keepalives within seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wptdeploy still waiting for the cut-off host after 60s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        results(&events),
+        [
+            ("cut01".to_owned(), "unreachable".to_owned()),
+            ("host01".to_owned(), "deployed".to_owned()),
+        ],
+        "{stderr}"
+    );
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "host_finished" && e["summary"]["host"] == "cut01")
+        .unwrap();
+    let error = failed["summary"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("unreachable during step `long step`"),
+        "{error}"
+    );
+}

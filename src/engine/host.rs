@@ -20,6 +20,11 @@ use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 /// Why a host's run stopped.
 enum Stop {
     Transport(TransportError),
+    /// The connection was lost while a step ran.
+    Unreachable {
+        step: String,
+        error: TransportError,
+    },
     Step {
         step: String,
         failure: StepFailure,
@@ -36,6 +41,12 @@ impl Stop {
     fn message(&self, host: &str, env: &str) -> (String, Vec<String>) {
         match self {
             Stop::Transport(e) => (e.to_string(), e.hints()),
+            Stop::Unreachable { step, error } => (
+                format!("unreachable during step `{step}`: {error}"),
+                vec![format!(
+                    "the step may have finished on {host} or not: check it there, then deploy again (`--limit {host}`)"
+                )],
+            ),
             Stop::Step { step, failure } => (
                 format!("step `{step}` {}", failure.message),
                 failure.hints.clone(),
@@ -295,6 +306,20 @@ impl HostRun {
                         AfterFailure::Skip => return Ok(None),
                         AfterFailure::Abort => return Err(Stop::Aborted { step }),
                     }
+                }
+                Err(Stop::Transport(error)) => {
+                    self.summary.failed += 1;
+                    self.report_step(
+                        index,
+                        &prepared.name,
+                        StepStatus::Failed,
+                        attempt,
+                        Some(error.to_string()),
+                    );
+                    return Err(Stop::Unreachable {
+                        step: prepared.name.clone(),
+                        error,
+                    });
                 }
                 Err(other) => return Err(other),
             }
@@ -631,10 +656,10 @@ impl HostRun {
             let (message, hints) = stop.message(&name, &env);
             self.summary.error = Some(message);
             self.summary.hints = hints;
-            self.summary.result = if matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {
-                HostResult::Interrupted
-            } else {
-                HostResult::Failed
+            self.summary.result = match stop {
+                Stop::Interrupted | Stop::Aborted { .. } => HostResult::Interrupted,
+                Stop::Transport(_) | Stop::Unreachable { .. } => HostResult::Unreachable,
+                _ => HostResult::Failed,
             };
             match self.roll_back().await {
                 Ok(Some((to, restarted))) => {

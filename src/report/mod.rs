@@ -62,6 +62,8 @@ pub enum HostResult {
     RolledBack,
     /// Stopped by Ctrl-C.
     Interrupted,
+    /// The host could not be reached, or stopped answering.
+    Unreachable,
     /// Not started: an earlier batch failed (or the run was interrupted).
     NotStarted,
 }
@@ -306,6 +308,7 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
             HostResult::RolledBack => "ROLLED BACK",
             HostResult::Interrupted => "INTERRUPTED",
             HostResult::NotStarted => "not started",
+            HostResult::Unreachable => "UNREACHABLE",
         };
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(

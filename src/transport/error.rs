@@ -106,7 +106,7 @@ pub enum TransportError {
         message: String,
     },
     /// The remote shell went away mid-command.
-    #[error("the connection to {host} closed while a command was running")]
+    #[error("the connection to {host} was lost while a command was running")]
     ShellClosed {
         /// Host name or address.
         host: String,

@@ -239,6 +239,15 @@ impl Native {
     }
 }
 
+/// Unanswered keepalives after which a host counts as unreachable.
+pub(super) const KEEPALIVE_MAX: usize = 3;
+
+/// How often to check that the host still answers: a host silent for about
+/// `--connect-timeout` is unreachable, even in the middle of a long step.
+pub(super) fn keepalive_interval(connect_timeout: Duration) -> Duration {
+    (connect_timeout / KEEPALIVE_MAX as u32).max(Duration::from_secs(1))
+}
+
 async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, TransportError> {
     let tcp = tokio::time::timeout(
         target.connect_timeout,
@@ -266,8 +275,8 @@ where
 {
     let config = Arc::new(client::Config {
         nodelay: true,
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 4,
+        keepalive_interval: Some(keepalive_interval(target.connect_timeout)),
+        keepalive_max: KEEPALIVE_MAX,
         ..client::Config::default()
     });
     let verdict = Arc::new(Mutex::new(None));

@@ -1,6 +1,7 @@
 //! The test harness: a sandbox per test, and the real binary run against it.
 
 pub mod fleet;
+pub mod netns;
 pub mod sandbox;
 pub mod terminal;
 

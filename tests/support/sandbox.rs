@@ -79,13 +79,24 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// `dir`, with the host key and authorized_keys of the sandbox in `keys`.
 /// Returns it and its port once it says it is listening.
 pub fn start_sshd(dir: &Path, address: &str, keys: &Path) -> (Child, u16) {
+    let port = free_port_on(address);
+    (start_sshd_with(dir, address, port, keys, &[]), port)
+}
+
+/// [`start_sshd`] on a given port, run through `wrapper` (e.g. `ip netns exec NS`).
+pub fn start_sshd_with(
+    dir: &Path,
+    address: &str,
+    port: u16,
+    keys: &Path,
+    wrapper: &[&str],
+) -> Child {
     let sshd_bin = Path::new("/usr/sbin/sshd");
     assert!(
         sshd_bin.exists(),
         "OpenSSH's sshd is not installed: run `scripts/test` (it installs it) or `apt-get install openssh-server`"
     );
     std::fs::create_dir_all(dir).unwrap();
-    let port = free_port_on(address);
     let config = format!(
         "Port {port}\nListenAddress {address}\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\n\
          AuthorizedKeysFile {keys}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
@@ -99,7 +110,15 @@ pub fn start_sshd(dir: &Path, address: &str, keys: &Path) -> (Child, u16) {
         std::fs::create_dir_all("/run/sshd").unwrap();
     }
     let log = dir.join("sshd.log");
-    let mut sshd = Command::new(sshd_bin)
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(sshd_bin);
+            c
+        }
+        None => Command::new(sshd_bin),
+    };
+    let mut sshd = command
         .args(["-D", "-e", "-f"])
         .arg(dir.join("sshd_config"))
         .stdin(Stdio::null())
@@ -114,7 +133,7 @@ pub fn start_sshd(dir: &Path, address: &str, keys: &Path) -> (Child, u16) {
         "sshd",
         &log,
     );
-    (sshd, port)
+    sshd
 }
 
 /// The known_hosts line for the sandbox host key (in `keys`) at `address:port`.
