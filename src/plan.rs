@@ -2,7 +2,7 @@
 //! them, their variables fully resolved, and the steps. Bad input stops here.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use minijinja::Value;
@@ -104,17 +104,6 @@ pub fn check_ref(reference: &str) -> Result<(), Error> {
     })
 }
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from)
-}
-
-/// The local user name, for the default login and the lock note.
-pub fn local_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "root".into())
-}
-
 /// Builds the plan: merges variables by precedence (playbook defaults <
 /// inventory < extra vars), resolves them, validates the commit, and works
 /// out each host's connection.
@@ -194,7 +183,7 @@ pub fn build(
                 .clone()
                 .or_else(|| get(&["ansible_user", "ansible_ssh_user"])),
             identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
-                .map(|p| expand_home(&p)),
+                .map(|p| crate::transport::expand_home_in(&crate::transport::home(), &p)),
             known_hosts: settings.known_hosts.clone(),
             accept_new_host_keys: settings.accept_new_host_keys,
             connect_timeout: settings.connect_timeout,
@@ -223,13 +212,6 @@ fn transport_named(name: &str) -> Result<Option<TransportKind>, String> {
         other => other.parse().map(Some).map_err(|_| {
             format!("connection `{other}` is not one wptdeploy has (`russh` or `openssh`)")
         }),
-    }
-}
-
-fn expand_home(path: &str) -> PathBuf {
-    match path.strip_prefix("~/") {
-        Some(rest) => home().join(rest),
-        None => Path::new(path).to_owned(),
     }
 }
 

@@ -161,7 +161,7 @@ fn this_machine() -> String {
     let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into());
-    format!("{}@{host}", plan::local_user())
+    format!("{}@{host}", crate::transport::local_user())
 }
 
 /// A channel that turns true on Ctrl-C.

@@ -322,14 +322,9 @@ fn a_host_cut_off_mid_step_is_unreachable_and_the_others_finish() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let run = crate::support::Run::from(child.wait_with_output().unwrap()).failure(1);
+    let events = events(&run);
+    let stderr = &run.stderr;
     assert_eq!(
         results(&events),
         [

@@ -288,14 +288,7 @@ impl HostRun {
             match self.run_step(prepared).await {
                 Ok(outcome) => return Ok(outcome),
                 Err(Stop::Step { step, failure }) => {
-                    self.summary.failed += 1;
-                    self.report_step(
-                        index,
-                        &prepared.name,
-                        StepStatus::Failed,
-                        attempt,
-                        Some(failure.message.clone()),
-                    );
+                    self.step_failed(index, &prepared.name, attempt, failure.message.clone());
                     let Some(gate) = &gate else {
                         return Err(Stop::Step { step, failure });
                     };
@@ -308,14 +301,7 @@ impl HostRun {
                     }
                 }
                 Err(Stop::Transport(error)) => {
-                    self.summary.failed += 1;
-                    self.report_step(
-                        index,
-                        &prepared.name,
-                        StepStatus::Failed,
-                        attempt,
-                        Some(error.to_string()),
-                    );
+                    self.step_failed(index, &prepared.name, attempt, error.to_string());
                     return Err(Stop::Unreachable {
                         step: prepared.name.clone(),
                         error,
@@ -324,6 +310,12 @@ impl HostRun {
                 Err(other) => return Err(other),
             }
         }
+    }
+
+    /// Counts and reports a failed attempt at a step.
+    fn step_failed(&mut self, index: usize, name: &str, attempt: Instant, message: String) {
+        self.summary.failed += 1;
+        self.report_step(index, name, StepStatus::Failed, attempt, Some(message));
     }
 
     /// Before `--start-at`: a step's read-only probe runs (so what it

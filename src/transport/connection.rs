@@ -88,6 +88,17 @@ enum Backend {
     System(System),
 }
 
+impl Backend {
+    /// Starts `/bin/sh` on the host and waits until it answers.
+    async fn start_shell(&self, host: &str) -> Result<RemoteShell, TransportError> {
+        let pipe = match self {
+            Backend::Native(native) => native.shell_pipe().await,
+            Backend::System(system) => system.shell_pipe().await,
+        }?;
+        RemoteShell::start(pipe, host).await
+    }
+}
+
 /// An authenticated connection to one host, with its command shell.
 pub struct Connection {
     backend: Backend,
@@ -103,11 +114,7 @@ impl Connection {
             TransportKind::Russh => Backend::Native(Native::open(options).await?),
             TransportKind::Openssh => Backend::System(System::open(options).await?),
         };
-        let pipe = match &backend {
-            Backend::Native(native) => native.shell_pipe().await,
-            Backend::System(system) => system.shell_pipe().await,
-        }?;
-        let shell = RemoteShell::start(pipe, &host).await?;
+        let shell = backend.start_shell(&host).await?;
         Ok(Connection {
             backend,
             shell,
@@ -129,11 +136,7 @@ impl Connection {
         on_line: &mut (dyn FnMut(Stream, &str) + Send),
     ) -> Result<Output, TransportError> {
         if self.shell.is_broken() {
-            let pipe = match &self.backend {
-                Backend::Native(native) => native.shell_pipe().await,
-                Backend::System(system) => system.shell_pipe().await,
-            }?;
-            let fresh = RemoteShell::start(pipe, &self.host).await?;
+            let fresh = self.backend.start_shell(&self.host).await?;
             std::mem::replace(&mut self.shell, fresh).close().await;
         }
         self.shell.run(command, auth, &self.host, on_line).await

@@ -2,6 +2,8 @@
 //! system ssh through the `openssh` crate), one long-lived shell on it,
 //! and the quoting of everything sent there.
 
+use std::path::{Path, PathBuf};
+
 pub mod command;
 pub mod connection;
 pub mod error;
@@ -14,6 +16,26 @@ pub use command::{RemoteCommand, SudoAuth, quote};
 pub use connection::{ConnectOptions, Connection, TransportKind};
 pub use error::TransportError;
 pub use shell::{Output, Stream};
+
+/// `$HOME` (`/` if unset): where `~/.ssh` is looked for.
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from)
+}
+
+/// `path` with a leading `~/` meaning `home`.
+pub fn expand_home_in(home: &Path, path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => home.join(rest),
+        None => PathBuf::from(path),
+    }
+}
+
+/// The local user name: the default login, and who holds the lock.
+pub fn local_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "root".into())
+}
 
 /// A random token: marker lines, here-document delimiters, lock ownership.
 pub fn random_token() -> String {

@@ -12,7 +12,7 @@ use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertific
 use super::connection::ConnectOptions;
 use super::error::TransportError;
 use super::shell::Pipe;
-use super::ssh_config;
+use super::{home, local_user, ssh_config};
 
 /// Where and how to connect, once `~/.ssh/config` and the defaults are applied.
 #[derive(Debug, Clone)]
@@ -89,16 +89,6 @@ pub(super) struct Native {
     /// The `ProxyJump` host's connection, kept open under the tunnel.
     jump: Option<Handle<HostKeyCheck>>,
     host: String,
-}
-
-fn home() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from)
-}
-
-fn local_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "root".into())
 }
 
 /// Applies `~/.ssh/config` for `alias`, then ssh's defaults, under what

@@ -82,10 +82,7 @@ pub fn parse(text: &str, origin: &str, home: &Path, host: &str) -> HostConfig {
             continue;
         }
         let value = value.trim_matches('"').to_owned();
-        let expand = |v: &str| match v.strip_prefix("~/") {
-            Some(rest) => home.join(rest),
-            None => PathBuf::from(v),
-        };
+        let expand = |v: &str| super::expand_home_in(home, v);
         match key.as_str() {
             "hostname" => {
                 config

@@ -31,7 +31,8 @@ impl Run {
         Run::from(command.output().expect("run wptdeploy"))
     }
 
-    fn from(output: Output) -> Run {
+    /// What a finished process left.
+    pub fn from(output: Output) -> Run {
         Run {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
