@@ -287,11 +287,8 @@ fn a_host_cut_off_mid_step_is_unreachable_and_the_others_finish() {
     let mut child = s
         .command(crate::support::bin())
         .args([
-            // russh only: over openssh the mux client does not yet notice the
-            // master giving up on the host (a known gap, see docs/usage.md).
+            // No --transport: the suite's second pass runs this over openssh.
             "staging",
-            "--transport",
-            "russh",
             "--playbook",
             "cut.yml",
             "--connect-timeout",

@@ -12,6 +12,7 @@ use openssh::Session;
 
 use super::connection::ConnectOptions;
 use super::error::TransportError;
+use super::native::{KEEPALIVE_MAX, keepalive_interval};
 use super::shell::Pipe;
 
 /// A running ControlMaster for one host.
@@ -44,11 +45,16 @@ impl System {
             .args(["-M", "-f", "-N"])
             .args(["-o", &format!("ControlPersist={PERSIST_SECONDS}")])
             .args(["-o", "BatchMode=yes", "-o", "LogLevel=DEBUG1"])
+            // The same keepalives as the native transport: a host silent for
+            // about `--connect-timeout` ends the master, and with it the shell.
             .args([
                 "-o",
-                "ServerAliveInterval=15",
+                &format!(
+                    "ServerAliveInterval={}",
+                    keepalive_interval(options.connect_timeout).as_secs()
+                ),
                 "-o",
-                "ServerAliveCountMax=4",
+                &format!("ServerAliveCountMax={KEEPALIVE_MAX}"),
             ])
             .args([
                 "-o",
