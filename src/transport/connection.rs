@@ -83,6 +83,15 @@ impl ConnectOptions {
     }
 }
 
+/// Unanswered keepalives (both transports) after which a host counts as unreachable.
+pub(super) const KEEPALIVE_MAX: usize = 3;
+
+/// How often to check that the host still answers (both transports): a host silent for about
+/// `--connect-timeout` is unreachable, even in the middle of a long step.
+pub(super) fn keepalive_interval(connect_timeout: Duration) -> Duration {
+    (connect_timeout / KEEPALIVE_MAX as u32).max(Duration::from_secs(1))
+}
+
 enum Backend {
     Native(Native),
     System(System),

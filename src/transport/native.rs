@@ -9,7 +9,7 @@ use std::time::Duration;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
-use super::connection::ConnectOptions;
+use super::connection::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
 use super::error::TransportError;
 use super::shell::Pipe;
 use super::{home, local_user, ssh_config};
@@ -227,15 +227,6 @@ impl Native {
                 .await;
         }
     }
-}
-
-/// Unanswered keepalives after which a host counts as unreachable.
-pub(super) const KEEPALIVE_MAX: usize = 3;
-
-/// How often to check that the host still answers: a host silent for about
-/// `--connect-timeout` is unreachable, even in the middle of a long step.
-pub(super) fn keepalive_interval(connect_timeout: Duration) -> Duration {
-    (connect_timeout / KEEPALIVE_MAX as u32).max(Duration::from_secs(1))
 }
 
 async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, TransportError> {
