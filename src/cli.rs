@@ -11,7 +11,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "wptdeploy",
     version,
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     after_help = "Examples:\n  wptdeploy staging --commit my-branch\n  wptdeploy prod\n  wptdeploy staging --commit my-branch --check\n  wptdeploy unlock staging"
 )]
@@ -22,6 +21,47 @@ pub struct Cli {
     /// Deploy (the default command).
     #[command(flatten)]
     pub deploy: DeployArgs,
+    /// Options of every command, before or after its name.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+impl Cli {
+    /// Parses the command line, exiting with clap's message on an error. A
+    /// deploy's own options (`--commit`, `--check`, ...) given to another
+    /// command are refused, as they would do nothing there.
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let mut command = Cli::command();
+        let matches = command.clone().get_matches();
+        if let Some((name, sub)) = matches.subcommand() {
+            let deploy = <DeployArgs as Args>::augment_args(clap::Command::new("deploy"));
+            let deploy_only: Vec<String> = deploy
+                .get_arguments()
+                .filter(|arg| {
+                    matches.value_source(arg.get_id().as_str())
+                        == Some(clap::parser::ValueSource::CommandLine)
+                        && sub.try_contains_id(arg.get_id().as_str()).is_err()
+                })
+                .map(|arg| {
+                    arg.get_long()
+                        .map_or_else(|| arg.get_id().to_string(), |l| format!("--{l}"))
+                })
+                .collect();
+            if !deploy_only.is_empty() {
+                command
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!(
+                            "{} belong(s) to a deploy, not to `wptdeploy {name}`",
+                            deploy_only.join(", ")
+                        ),
+                    )
+                    .exit();
+            }
+        }
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// Commands besides deploying.
@@ -77,9 +117,6 @@ pub struct ChecklistArgs {
     /// List the checklist's steps and exit.
     #[arg(long)]
     pub list_steps: bool,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
 /// How a migration is generated, pulled and checked (`migration new`, `checklist`).
@@ -106,9 +143,6 @@ pub struct MigrationTestArgs {
     /// Also downgrade, check the columns went back, and upgrade again.
     #[arg(long)]
     pub roundtrip: bool,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
 /// `wptdeploy migration status ENV`
@@ -116,9 +150,6 @@ pub struct MigrationTestArgs {
 pub struct MigrationStatusArgs {
     /// Environment whose database to read.
     pub env: String,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
 /// `wptdeploy migration new ENV --commit BRANCH -m MESSAGE`
@@ -135,9 +166,6 @@ pub struct MigrationNewArgs {
     /// Where the file goes, and how it is made and checked.
     #[command(flatten)]
     pub generate: GenerateArgs,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
 /// `wptdeploy verify ENV --table T ...`
@@ -154,9 +182,6 @@ pub struct VerifyArgs {
     /// Expect what this migration file's `upgrade()` does to its tables.
     #[arg(long, value_name = "FILE")]
     pub from_migration: Option<PathBuf>,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
 /// `wptdeploy ENV ...`
@@ -177,6 +202,9 @@ pub struct DeployArgs {
     /// Check the new release's migrations and upgrade the database before the switch.
     #[arg(long)]
     pub migrate: bool,
+    /// Deploy even if the release brings migrations the database has not had (without upgrading it).
+    #[arg(long, conflicts_with = "migrate")]
+    pub no_migrate: bool,
     /// Ask before each step: run, skip, show details or abort (and after a failure: retry, skip, abort).
     #[arg(long)]
     pub step: bool,
@@ -186,9 +214,6 @@ pub struct DeployArgs {
     /// List the playbook's steps and exit.
     #[arg(long)]
     pub list_steps: bool,
-    /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
     /// Wait this long for another deploy's lock instead of failing (e.g. `10m`).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_wait: Option<Duration>,
@@ -201,9 +226,6 @@ pub struct DeployArgs {
     /// Rolling deploy: hosts in batches of N (or N% of them), in order; a failed batch stops the rest. A list (`1,50%`) repeats its last size. Over the playbook's `serial:`.
     #[arg(long, value_name = "N|N%", value_delimiter = ',')]
     pub serial: Vec<crate::rollout::BatchSize>,
-    /// Connection, output and input options.
-    #[command(flatten)]
-    pub common: CommonArgs,
 }
 
 /// `wptdeploy unlock ENV`
@@ -211,74 +233,90 @@ pub struct DeployArgs {
 pub struct UnlockArgs {
     /// Environment whose lock to remove.
     pub env: String,
-    /// Variables and connection options.
-    #[command(flatten)]
-    pub target: Target,
 }
 
-/// What every command but a deploy takes: extra variables and the common options.
-#[derive(Debug, Args)]
-pub struct Target {
-    /// Extra variables, over everything else: `key=value` (typed like YAML) or `@file.yml`.
-    #[arg(short = 'e', long = "extra-vars", value_name = "KEY=VALUE")]
-    pub extra_vars: Vec<String>,
-    /// Connection, output and input options.
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// Options every command that connects takes.
+/// Options every command takes, before or after the command's name
+/// (`wptdeploy -i ansible/inventory migration status prod`).
 #[derive(Debug, Args)]
 pub struct CommonArgs {
+    /// Extra variables, over everything else: `key=value` (a string, as `ansible-playbook -e` gives), `'{"key": false}'` (typed, JSON or YAML) or `@file.yml`/`@file.json` (typed; may be vault-encrypted).
+    #[arg(short = 'e', long = "extra-vars", value_name = "VARS", global = true)]
+    pub extra_vars: Vec<String>,
     /// Inventory file or directory [default: ./inventory, then ./ansible/inventory].
-    #[arg(short, long, value_name = "PATH", env = "WPTDEPLOY_INVENTORY")]
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        env = "WPTDEPLOY_INVENTORY",
+        global = true
+    )]
     pub inventory: Option<PathBuf>,
     /// Only these hosts: names, groups or globs separated by `,`; `!x` excludes, `&x` intersects, `@file` reads a list.
-    #[arg(short, long, value_name = "PATTERN")]
+    #[arg(short, long, value_name = "PATTERN", global = true)]
     pub limit: Option<String>,
     /// Directory whose files override the built-in playbooks [default: ./playbooks].
-    #[arg(long, value_name = "DIR", env = "WPTDEPLOY_PLAYBOOKS")]
+    #[arg(long, value_name = "DIR", env = "WPTDEPLOY_PLAYBOOKS", global = true)]
     pub playbooks: Option<PathBuf>,
     /// Log in as this user (over `ansible_user`).
-    #[arg(short, long, value_name = "NAME")]
+    #[arg(short, long, value_name = "NAME", global = true)]
     pub user: Option<String>,
     /// Ask once for the sudo password used for `become`.
-    #[arg(short = 'K', long)]
+    #[arg(short = 'K', long, global = true)]
     pub ask_become_pass: bool,
     /// Read the sudo password from this file (for CI).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub become_password_file: Option<PathBuf>,
+    /// The ansible-vault password, from this file (run, if executable, and its output used). Repeatable.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "ANSIBLE_VAULT_PASSWORD_FILE",
+        global = true
+    )]
+    pub vault_password_file: Vec<PathBuf>,
+    /// Ask for the ansible-vault password on the terminal.
+    #[arg(long, alias = "ask-vault-password", global = true)]
+    pub ask_vault_pass: bool,
+    /// An ansible-vault password with its label: `label@FILE`, `label@prompt`, or `FILE`. Repeatable.
+    #[arg(long, value_name = "LABEL@SOURCE", global = true)]
+    pub vault_id: Vec<String>,
     /// known_hosts file to check host keys against [default: ~/.ssh/known_hosts].
-    #[arg(long, value_name = "FILE", env = "WPTDEPLOY_KNOWN_HOSTS")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "WPTDEPLOY_KNOWN_HOSTS",
+        global = true
+    )]
     pub known_hosts: Option<PathBuf>,
     /// Record the keys of hosts not yet in known_hosts (changed keys are still refused).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub accept_new_host_keys: bool,
     /// How to reach hosts whose inventory does not say (`ansible_connection`): `russh` (built in, fastest) or `openssh` (the system ssh: all of ~/.ssh/config).
     #[arg(
         long,
         default_value = "russh",
         value_name = "NAME",
-        env = "WPTDEPLOY_TRANSPORT"
+        env = "WPTDEPLOY_TRANSPORT",
+        global = true
     )]
     pub transport: crate::transport::TransportKind,
     /// Give up connecting to a host after this long.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration, global = true)]
     pub connect_timeout: Duration,
     /// Do not ask: confirms production changes and lock removal on the command line.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub yes: bool,
     /// Show every line of remote output.
-    #[arg(short, long, conflicts_with = "quiet")]
+    #[arg(short, long, conflicts_with = "quiet", global = true)]
     pub verbose: bool,
     /// Show only errors.
-    #[arg(short, long)]
+    #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Plain lines instead of progress spinners.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_progress: bool,
     /// `json`: one event per line on stdout, for CI.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
     pub output: OutputFormat,
 }
 

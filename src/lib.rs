@@ -18,3 +18,4 @@ pub mod run;
 pub mod steps;
 pub mod template;
 pub mod transport;
+pub mod vault;

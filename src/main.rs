@@ -1,8 +1,6 @@
 //! The `wptdeploy` command.
 
-use clap::Parser as _;
-
 fn main() {
-    let cli = wptdeploy::cli::Cli::parse();
+    let cli = wptdeploy::cli::Cli::parse_args();
     std::process::exit(wptdeploy::run::run(cli));
 }

@@ -31,17 +31,18 @@ pub fn run(cli: Cli) -> i32 {
         .build()
         .expect("tokio runtime");
     let mut redactor = Redactor::default();
+    let common = &cli.common;
     let result = runtime.block_on(async {
         match cli.command {
-            Some(Command::Unlock(args)) => unlock(args, &mut redactor).await,
-            Some(Command::Verify(args)) => verify(args, &mut redactor).await,
-            Some(Command::Checklist(args)) => checklist(args, &mut redactor).await,
+            Some(Command::Unlock(args)) => unlock(args, common, &mut redactor).await,
+            Some(Command::Verify(args)) => verify(args, common, &mut redactor).await,
+            Some(Command::Checklist(args)) => checklist(args, common, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::New(args),
-            }) => migration_new(args, &mut redactor).await,
+            }) => migration_new(args, common, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::Test(args),
-            }) => migration_test(args, &mut redactor).await,
+            }) => migration_test(args, common, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::Status(args),
             }) => {
@@ -49,11 +50,11 @@ pub fn run(cli: Cli) -> i32 {
                     "migration status of",
                     &args.env,
                     "migration-status.yml",
-                    plan::parse_extra_vars(&args.target.extra_vars)?,
+                    plan::parse_extra_vars(&common.extra_vars)?,
                 );
-                run.execute(&args.target.common, &mut redactor).await
+                run.execute(common, &mut redactor).await
             }
-            None => deploy(cli.deploy, &mut redactor).await,
+            None => deploy(cli.deploy, common, &mut redactor).await,
         }
     });
     match result {
@@ -175,12 +176,16 @@ fn interrupt_channel() -> watch::Receiver<bool> {
     rx
 }
 
-async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn deploy(
+    args: DeployArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     let env = args.env.clone().unwrap_or_default();
     if let Some(commit) = &args.commit {
         plan::check_ref(commit)?;
     }
-    let mut extra = plan::parse_extra_vars(&args.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
     if let Some(commit) = &args.commit {
         extra.insert("commit".into(), commit.clone().into());
     }
@@ -200,10 +205,14 @@ async fn deploy(args: DeployArgs, redactor: &mut Redactor) -> Result<(), Error> 
     run.step = args.step;
     run.start_at = args.start_at.clone();
     run.list_steps = args.list_steps;
-    run.execute(&args.common, redactor).await
+    run.execute(common, redactor).await
 }
 
-async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn verify(
+    args: VerifyArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     let usage = |message: String| Error::Usage {
         message,
         hints: vec![],
@@ -248,11 +257,11 @@ async fn verify(args: VerifyArgs, redactor: &mut Redactor) -> Result<(), Error> 
     if let Some(bad) = tables.iter().chain(&expects).find(|t| t.contains(',')) {
         return Err(usage(format!("`{bad}` contains a comma")));
     }
-    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
     extra.insert("verify_tables".into(), tables.join(",").into());
     extra.insert("verify_expect".into(), expects.join(",").into());
     let run = Run::new("verify of", &args.env, "verify.yml", extra);
-    run.execute(&args.target.common, redactor).await
+    run.execute(common, redactor).await
 }
 
 /// What generating a migration needs (`migration new`, `checklist`): its
@@ -299,12 +308,16 @@ fn new_migration_vars(
     Ok((extra, into))
 }
 
-async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn migration_new(
+    args: MigrationNewArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     let (extra, into) = new_migration_vars(
         &args.commit,
         &args.message,
         &args.generate,
-        &args.target.extra_vars,
+        &common.extra_vars,
     )?;
     let listing = |dir: &std::path::Path| -> Result<Vec<std::path::PathBuf>, Error> {
         Ok(fs_err::read_dir(dir)?
@@ -320,12 +333,12 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
     ));
     run.changes = true;
     run.one_host = true;
-    run.execute(&args.target.common, redactor).await?;
+    run.execute(common, redactor).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
         .filter(|p| !before.contains(p))
         .collect();
-    if args.target.common.quiet || args.target.common.output == OutputFormat::Json {
+    if common.quiet || common.output == OutputFormat::Json {
         return Ok(());
     }
     match pulled.first() {
@@ -343,21 +356,22 @@ async fn migration_new(args: MigrationNewArgs, redactor: &mut Redactor) -> Resul
 }
 
 /// `wptdeploy checklist ENV --commit BRANCH`: checklist.yml, every step asked.
-async fn checklist(args: ChecklistArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn checklist(
+    args: ChecklistArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     let commit = args.commit.clone().unwrap_or_default();
     let message = args
         .message
         .clone()
         .unwrap_or_else(|| message_from_branch(&commit));
     let mut extra = if args.list_steps {
-        plan::parse_extra_vars(&args.target.extra_vars)?
+        plan::parse_extra_vars(&common.extra_vars)?
     } else {
-        new_migration_vars(&commit, &message, &args.generate, &args.target.extra_vars)?.0
+        new_migration_vars(&commit, &message, &args.generate, &common.extra_vars)?.0
     };
-    extra.insert(
-        "wptdeploy_command".into(),
-        this_command(&args.target.common)?.into(),
-    );
+    extra.insert("wptdeploy_command".into(), this_command(common)?.into());
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())
@@ -380,7 +394,7 @@ async fn checklist(args: ChecklistArgs, redactor: &mut Redactor) -> Result<(), E
     run.step = true;
     run.start_at = args.start_at.clone();
     run.list_steps = args.list_steps;
-    run.execute(&args.target.common, redactor).await
+    run.execute(common, redactor).await
 }
 
 /// `feature/comment-url` → `comment url`: a migration message when none is given.
@@ -410,11 +424,24 @@ fn this_command(common: &CommonArgs) -> Result<String, Error> {
         "--become-password-file",
         common.become_password_file.as_deref(),
     );
+    for file in &common.vault_password_file {
+        option("--vault-password-file", Some(file));
+    }
+    let mut flag = |flag: &str, value: Option<&str>| {
+        words.push(flag.to_owned());
+        words.extend(value.map(crate::transport::quote));
+    };
     if let Some(user) = &common.user {
-        words.extend(["--user".to_owned(), crate::transport::quote(user)]);
+        flag("--user", Some(user));
     }
     if common.ask_become_pass {
-        words.push("-K".into());
+        flag("-K", None);
+    }
+    for id in &common.vault_id {
+        flag("--vault-id", Some(id));
+    }
+    if common.ask_vault_pass {
+        flag("--ask-vault-pass", None);
     }
     Ok(words.join(" "))
 }
@@ -437,7 +464,11 @@ fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
     })
 }
 
-async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn migration_test(
+    args: MigrationTestArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     use base64::Engine as _;
     let text = fs_err::read_to_string(&args.file)?;
     let parsed = crate::migrations::file::parse(&text);
@@ -460,7 +491,7 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
     for (key, value) in parsed.description(&name) {
         pulled.insert(key.into(), value.into());
     }
-    let mut extra = plan::parse_extra_vars(&args.target.extra_vars)?;
+    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
     extra.insert("pulled".into(), serde_yaml::Value::Mapping(pulled));
     extra.insert(
         "migration_text_b64".into(),
@@ -473,7 +504,7 @@ async fn migration_test(args: MigrationTestArgs, redactor: &mut Redactor) -> Res
     run.lock_command = Some(format!("wptdeploy migration test {}", args.env));
     run.changes = true;
     run.one_host = true;
-    run.execute(&args.target.common, redactor).await
+    run.execute(common, redactor).await
 }
 
 /// One run of a playbook on an environment, from plan to exit status.
@@ -746,16 +777,14 @@ impl<'a> Run<'a> {
     }
 }
 
-async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> {
+async fn unlock(
+    args: UnlockArgs,
+    common: &CommonArgs,
+    redactor: &mut Redactor,
+) -> Result<(), Error> {
     let templates = Templates::new();
-    let extra = plan::parse_extra_vars(&args.target.extra_vars)?;
-    let (plan, _) = load_plan(
-        &args.env,
-        &args.target.common,
-        "deploy.yml",
-        &extra,
-        &templates,
-    )?;
+    let extra = plan::parse_extra_vars(&common.extra_vars)?;
+    let (plan, _) = load_plan(&args.env, common, "deploy.yml", &extra, &templates)?;
     *redactor = Redactor::new(plan.secrets.clone());
     let Some(lock_step) = plan.playbook.lock_step() else {
         return Err(Error::Usage {
@@ -766,7 +795,7 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
             hints: vec![],
         });
     };
-    let password = become_password(&args.target.common)?;
+    let password = become_password(common)?;
     let auth = password
         .as_deref()
         .map_or(SudoAuth::NonInteractive, SudoAuth::Password);
@@ -807,9 +836,7 @@ async fn unlock(args: UnlockArgs, redactor: &mut Redactor) -> Result<(), Error> 
                     host.name,
                     redactor.apply(&holder.describe())
                 );
-                if !args.target.common.yes
-                    && !confirm(&format!("Remove the lock on {}?", host.name))?
-                {
+                if !common.yes && !confirm(&format!("Remove the lock on {}?", host.name))? {
                     eprintln!("{}: lock kept", host.name);
                     continue;
                 }
