@@ -1,17 +1,18 @@
 //! Everything decided before any connection: the hosts, how to reach
 //! them, their variables fully resolved, and the steps. Bad input stops here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use minijinja::Value;
 
 use crate::error::Error;
 use crate::gitref;
-use crate::inventory::{Inventory, Vars};
+use crate::inventory::{Inventory, Origin, Sourced};
 use crate::playbook::Playbook;
-use crate::template::{Templates, is_secret_name};
+use crate::template::{Scope, Templates, Unknown, is_secret_name};
 use crate::transport::{ConnectOptions, TransportKind};
 
 /// One host, ready to run.
@@ -21,17 +22,17 @@ pub struct HostPlan {
     pub name: String,
     /// How to reach it.
     pub connect: ConnectOptions,
-    /// Its variables, resolved.
-    pub vars: BTreeMap<String, Value>,
+    /// Its variables as written, each rendered when a step uses it.
+    pub vars: Arc<Sourced>,
+    /// The commit it deploys (its `commit` variable).
+    pub commit: String,
 }
 
 impl HostPlan {
-    /// The commit this host deploys (its `commit` variable).
-    pub fn commit(&self) -> String {
-        self.vars
-            .get("commit")
-            .map(|v| v.to_string())
-            .unwrap_or_default()
+    /// The context its templates render in: `over` (what steps registered,
+    /// `now`) over its variables.
+    pub fn scope(&self, templates: &Templates, over: BTreeMap<String, Value>) -> Value {
+        Scope::context(templates, self.vars.clone(), over)
     }
 }
 
@@ -65,37 +66,6 @@ pub struct ConnectSettings {
     pub transport: TransportKind,
 }
 
-/// Parses `-e` arguments: `key=value` (the value typed like YAML, so
-/// `force=false` is false) or `@file.yml`.
-pub fn parse_extra_vars(args: &[String]) -> Result<Vars, Error> {
-    let mut vars = Vars::new();
-    for arg in args {
-        if let Some(file) = arg.strip_prefix('@') {
-            let text = fs_err::read_to_string(file)?;
-            let parsed: Option<Vars> = serde_yaml::from_str(&text).map_err(|e| Error::Usage {
-                message: format!("{file}:{}: {e}", e.location().map_or(0, |l| l.line())),
-                hints: vec![],
-            })?;
-            vars.extend(parsed.unwrap_or_default());
-            continue;
-        }
-        let (key, value) = arg.split_once('=').ok_or_else(|| Error::Usage {
-            message: format!("`-e {arg}` is not `key=value` or `@file`"),
-            hints: vec![],
-        })?;
-        let value = match serde_yaml::from_str::<serde_yaml::Value>(value) {
-            Ok(
-                v @ (serde_yaml::Value::Bool(_)
-                | serde_yaml::Value::Number(_)
-                | serde_yaml::Value::Null),
-            ) => v,
-            _ => serde_yaml::Value::String(value.to_owned()),
-        };
-        vars.insert(key.to_owned(), value);
-    }
-    Ok(vars)
-}
-
 /// Refuses a ref that git would not accept, or that carries shell syntax.
 pub fn check_ref(reference: &str) -> Result<(), Error> {
     gitref::validate(reference).map_err(|problem| Error::Usage {
@@ -105,12 +75,13 @@ pub fn check_ref(reference: &str) -> Result<(), Error> {
 }
 
 /// Builds the plan: merges variables by precedence (playbook defaults <
-/// inventory < extra vars), resolves them, validates the commit, and works
-/// out each host's connection.
+/// inventory < extra vars), validates the commit, works out each host's
+/// connection, and renders every step once with what is known now, so a
+/// variable a step uses that cannot be rendered stops the run here.
 pub fn build(
     inventory: &Inventory,
     playbook: Playbook,
-    extra: &Vars,
+    extra: &Sourced,
     settings: &ConnectSettings,
     templates: &Templates,
 ) -> Result<Plan, Error> {
@@ -121,36 +92,36 @@ pub fn build(
         let mut raw = playbook.vars.clone();
         raw.extend(host.vars.clone());
         raw.extend(extra.clone());
-        raw.insert("inventory_hostname".into(), host.name.clone().into());
-        raw.insert("env_name".into(), inventory.env.clone().into());
+        let ours = Origin::at("wptdeploy");
+        raw.insert("inventory_hostname", host.name.clone().into(), ours.clone());
+        raw.insert("env_name", inventory.env.clone().into(), ours.clone());
         raw.insert(
-            "group_names".into(),
+            "group_names",
             serde_yaml::to_value(&host.groups).expect("a list of names"),
+            ours,
         );
-        let vars = templates.resolve(&raw).map_err(|e| Error::Usage {
-            message: format!("host {}: {}", host.name, e.message),
-            hints: vec![format!(
-                "define it in {}/group_vars/all.yml, in the host's line, or with `-e name=value`",
-                inventory.source.display()
-            )],
-        })?;
-        let get = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| vars.get(*n).filter(|v| !v.is_none() && !v.is_undefined()))
-                .map(|v| v.to_string())
-        };
-        let host_commit = get(&["commit"]).unwrap_or_else(|| "master".into());
-        check_ref(&host_commit)?;
-        commit = host_commit;
-        for (name, value) in &vars {
-            if is_secret_name(name)
-                && let Some(s) = value.as_str()
-            {
-                secrets.push(s.to_owned());
+        let vars = Arc::new(raw);
+        let scope = Scope::context(templates, vars.clone(), BTreeMap::new());
+        let get = |names: &[&str]| -> Result<Option<String>, Error> {
+            for name in names {
+                if !vars.values.contains_key(*name) {
+                    continue;
+                }
+                let value = Scope::lookup(&scope, name).map_err(|why| Error::Usage {
+                    message: format!("host {}: {why}", host.name),
+                    hints: vec![define_hint(inventory)],
+                })?;
+                if !value.is_none() {
+                    return Ok(Some(value.to_string()));
+                }
             }
-        }
-        let port = get(&["ansible_port", "ansible_ssh_port"])
+            Ok(None)
+        };
+        let host_commit = get(&["commit"])?.unwrap_or_else(|| "master".into());
+        check_ref(&host_commit)?;
+        commit.clone_from(&host_commit);
+        secrets.extend(secret_values(&vars, &scope));
+        let port = get(&["ansible_port", "ansible_ssh_port"])?
             .map(|text| {
                 text.parse().map_err(|_| Error::Usage {
                     message: format!(
@@ -161,7 +132,7 @@ pub fn build(
                 })
             })
             .transpose()?;
-        let transport = match get(&["wptdeploy_transport", "ansible_connection"]) {
+        let transport = match get(&["wptdeploy_transport", "ansible_connection"])? {
             None => settings.transport,
             Some(name) => transport_named(&name)
                 .map_err(|message| Error::Usage {
@@ -175,24 +146,27 @@ pub fn build(
         };
         let connect = ConnectOptions {
             transport,
-            address: get(&["ansible_host", "ansible_ssh_host"])
+            address: get(&["ansible_host", "ansible_ssh_host"])?
                 .unwrap_or_else(|| host.name.clone()),
             port,
-            user: settings
-                .user
-                .clone()
-                .or_else(|| get(&["ansible_user", "ansible_ssh_user"])),
-            identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])
+            user: match &settings.user {
+                Some(user) => Some(user.clone()),
+                None => get(&["ansible_user", "ansible_ssh_user"])?,
+            },
+            identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])?
                 .map(|p| crate::transport::expand_home_in(&crate::transport::home(), &p)),
             known_hosts: settings.known_hosts.clone(),
             accept_new_host_keys: settings.accept_new_host_keys,
             connect_timeout: settings.connect_timeout,
         };
-        hosts.push(HostPlan {
+        let plan = HostPlan {
             name: host.name.clone(),
             connect,
             vars,
-        });
+            commit: host_commit,
+        };
+        check_steps(&plan, &playbook, templates, inventory)?;
+        hosts.push(plan);
     }
     Ok(Plan {
         env: inventory.env.clone(),
@@ -201,6 +175,115 @@ pub fn build(
         playbook,
         secrets,
     })
+}
+
+fn define_hint(inventory: &Inventory) -> String {
+    let place = inventory
+        .ansible_dir
+        .as_ref()
+        .unwrap_or(&inventory.source)
+        .display()
+        .to_string();
+    format!(
+        "define it in {place}/group_vars/ or host_vars/, on the host's inventory line, or with `-e name=value`"
+    )
+}
+
+/// The values never to print: every value that came out of a vault (its
+/// text, whatever its type, and each of its lines), and those of variables
+/// whose names say they are secret.
+fn secret_values(vars: &Sourced, scope: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, origin) in &vars.origins {
+        if origin.vaulted {
+            if let Some(raw) = vars.values.get(name) {
+                yaml_leaves(raw, &mut found);
+            }
+        } else if is_secret_name(name)
+            && let Ok(value) = Scope::lookup(scope, name)
+        {
+            value_leaves(&value, &mut found);
+        }
+    }
+    found
+}
+
+fn yaml_leaves(value: &serde_yaml::Value, out: &mut Vec<String>) {
+    use serde_yaml::Value as Y;
+    match value {
+        Y::String(s) => out.push(s.clone()),
+        Y::Number(n) => out.push(n.to_string()),
+        Y::Sequence(items) => items.iter().for_each(|i| yaml_leaves(i, out)),
+        Y::Mapping(map) => map.values().for_each(|i| yaml_leaves(i, out)),
+        Y::Bool(_) | Y::Null | Y::Tagged(_) => {}
+    }
+}
+
+fn value_leaves(value: &Value, out: &mut Vec<String>) {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::String | ValueKind::Number => out.push(value.to_string()),
+        ValueKind::Seq | ValueKind::Map => {
+            if let Ok(items) = value.try_iter() {
+                for item in items {
+                    let inner = if value.kind() == ValueKind::Map {
+                        value.get_item(&item).unwrap_or_default()
+                    } else {
+                        item
+                    };
+                    value_leaves(&inner, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Renders each step that may run with what is known before connecting
+/// (registered values unknown), so that a variable it uses that is
+/// undefined stops the run now, naming the step and the chain of
+/// variables. Steps whose `when:` is false whatever the host says are left out.
+fn check_steps(
+    host: &HostPlan,
+    playbook: &Playbook,
+    templates: &Templates,
+    inventory: &Inventory,
+) -> Result<(), Error> {
+    let registered: BTreeSet<&str> = playbook
+        .steps
+        .iter()
+        .filter_map(|s| s.register.as_deref())
+        .chain(["now"])
+        .collect();
+    let over: BTreeMap<String, Value> = registered
+        .iter()
+        .map(|name| ((*name).to_owned(), Unknown::value(name)))
+        .collect();
+    let ctx = host.scope(templates, over);
+    for step in &playbook.steps {
+        if let Some(when) = &step.when {
+            let depends = templates
+                .expression_names(when)
+                .iter()
+                .any(|n| registered.contains(n.as_str()));
+            if !depends && !templates.condition(when, &ctx).unwrap_or(true) {
+                continue;
+            }
+        }
+        if let Err(e) = crate::steps::prepare(step, templates, &ctx, "")
+            && !e.undefined.is_empty()
+            && e.undefined.iter().all(|n| !registered.contains(n.as_str()))
+        {
+            return Err(Error::Usage {
+                message: format!(
+                    "host {}: {}, needed by step `{}` ({}:{})",
+                    host.name, e.message, step.name.0, step.origin, step.line,
+                ),
+                hints: vec![define_hint(inventory)],
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The transport an inventory's `ansible_connection` (or `wptdeploy_transport`)
@@ -212,20 +295,5 @@ fn transport_named(name: &str) -> Result<Option<TransportKind>, String> {
         other => other.parse().map(Some).map_err(|_| {
             format!("connection `{other}` is not one wptdeploy has (`russh` or `openssh`)")
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn extra_vars_are_typed_like_yaml() {
-        let vars =
-            parse_extra_vars(&["force=false".into(), "n=3".into(), "msg=a b".into()]).unwrap();
-        assert_eq!(vars["force"], serde_yaml::Value::Bool(false));
-        assert_eq!(vars["n"], serde_yaml::Value::from(3));
-        assert_eq!(vars["msg"], serde_yaml::Value::from("a b"));
-        assert!(parse_extra_vars(&["novalue".into()]).is_err());
     }
 }

@@ -12,7 +12,7 @@ use crate::cli::{
 };
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
-use crate::inventory;
+use crate::inventory::{self, Origin, Sourced};
 use crate::plan::{self, ConnectSettings, Plan};
 use crate::playbook::{Playbook, PlaybookDirs};
 use crate::report::{
@@ -23,6 +23,7 @@ use crate::steps::lock::{self, LockOwner};
 use crate::steps::{self, Kind};
 use crate::template::Templates;
 use crate::transport::{Connection, SudoAuth};
+use crate::vault::{PasswordSources, Vault};
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
@@ -33,16 +34,17 @@ pub fn run(cli: Cli) -> i32 {
     let mut redactor = Redactor::default();
     let common = &cli.common;
     let result = runtime.block_on(async {
+        let vault = open_vault(common)?;
         match cli.command {
-            Some(Command::Unlock(args)) => unlock(args, common, &mut redactor).await,
-            Some(Command::Verify(args)) => verify(args, common, &mut redactor).await,
-            Some(Command::Checklist(args)) => checklist(args, common, &mut redactor).await,
+            Some(Command::Unlock(args)) => unlock(args, common, &vault, &mut redactor).await,
+            Some(Command::Verify(args)) => verify(args, common, &vault, &mut redactor).await,
+            Some(Command::Checklist(args)) => checklist(args, common, &vault, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::New(args),
-            }) => migration_new(args, common, &mut redactor).await,
+            }) => migration_new(args, common, &vault, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::Test(args),
-            }) => migration_test(args, common, &mut redactor).await,
+            }) => migration_test(args, common, &vault, &mut redactor).await,
             Some(Command::Migration {
                 command: MigrationCommand::Status(args),
             }) => {
@@ -50,11 +52,11 @@ pub fn run(cli: Cli) -> i32 {
                     "migration status of",
                     &args.env,
                     "migration-status.yml",
-                    plan::parse_extra_vars(&common.extra_vars)?,
+                    inventory::extra_vars(&common.extra_vars, &vault)?,
                 );
-                run.execute(common, &mut redactor).await
+                run.execute(common, &vault, &mut redactor).await
             }
-            None => deploy(cli.deploy, common, &mut redactor).await,
+            None => deploy(cli.deploy, common, &vault, &mut redactor).await,
         }
     });
     match result {
@@ -67,6 +69,41 @@ pub fn run(cli: Cli) -> i32 {
             error.exit_code()
         }
     }
+}
+
+/// Where a variable wptdeploy sets from an option came from.
+fn command_line() -> Origin {
+    Origin::at("the command line")
+}
+
+/// The vault passwords the options give (asked for on the terminal if so told).
+fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
+    let sources = PasswordSources {
+        files: common.vault_password_file.clone(),
+        ids: common.vault_id.clone(),
+        ask: common.ask_vault_pass,
+    };
+    if sources.is_empty() {
+        return Ok(Vault::default());
+    }
+    let prompt = |label: Option<&str>| -> Result<String, String> {
+        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            return Err("asking for the vault password needs a terminal, and there is none: use `--vault-password-file FILE`".into());
+        }
+        let question = match label {
+            Some(label) => format!("Vault password ({label})"),
+            None => "Vault password".into(),
+        };
+        dialoguer::Password::new()
+            .with_prompt(question)
+            .interact()
+            .map_err(|e| format!("could not read the vault password: {e}"))
+    };
+    let passwords = sources.read(&prompt).map_err(|e| Error::Usage {
+        message: e.message,
+        hints: vec![],
+    })?;
+    Ok(Vault::new(passwords))
 }
 
 fn verbosity(common: &CommonArgs) -> Verbosity {
@@ -110,11 +147,12 @@ fn reporter(
 fn load_plan(
     env: &str,
     common: &CommonArgs,
+    vault: &Vault,
     playbook: &str,
-    extra: &inventory::Vars,
+    extra: &Sourced,
     templates: &Templates,
 ) -> Result<(Plan, Vec<String>), Error> {
-    let mut inventory = inventory::load(env, common.inventory.as_deref())?;
+    let mut inventory = inventory::load(env, common.inventory.as_deref(), vault)?;
     if let Some(pattern) = &common.limit {
         inventory = inventory.limit(pattern)?;
     }
@@ -179,21 +217,22 @@ fn interrupt_channel() -> watch::Receiver<bool> {
 async fn deploy(
     args: DeployArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     let env = args.env.clone().unwrap_or_default();
     if let Some(commit) = &args.commit {
         plan::check_ref(commit)?;
     }
-    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
+    let mut extra = inventory::extra_vars(&common.extra_vars, vault)?;
     if let Some(commit) = &args.commit {
-        extra.insert("commit".into(), commit.clone().into());
+        extra.insert("commit", commit.clone().into(), command_line());
     }
     if args.force {
-        extra.insert("force".into(), true.into());
+        extra.insert("force", true.into(), command_line());
     }
     if args.migrate {
-        extra.insert("migrate".into(), true.into());
+        extra.insert("migrate", true.into(), command_line());
     }
     let mut run = Run::new("deploy to", &env, &args.playbook, extra);
     run.check = args.check;
@@ -205,12 +244,13 @@ async fn deploy(
     run.step = args.step;
     run.start_at = args.start_at.clone();
     run.list_steps = args.list_steps;
-    run.execute(common, redactor).await
+    run.execute(common, vault, redactor).await
 }
 
 async fn verify(
     args: VerifyArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     let usage = |message: String| Error::Usage {
@@ -257,11 +297,11 @@ async fn verify(
     if let Some(bad) = tables.iter().chain(&expects).find(|t| t.contains(',')) {
         return Err(usage(format!("`{bad}` contains a comma")));
     }
-    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
-    extra.insert("verify_tables".into(), tables.join(",").into());
-    extra.insert("verify_expect".into(), expects.join(",").into());
+    let mut extra = inventory::extra_vars(&common.extra_vars, vault)?;
+    extra.insert("verify_tables", tables.join(",").into(), command_line());
+    extra.insert("verify_expect", expects.join(",").into(), command_line());
     let run = Run::new("verify of", &args.env, "verify.yml", extra);
-    run.execute(common, redactor).await
+    run.execute(common, vault, redactor).await
 }
 
 /// What generating a migration needs (`migration new`, `checklist`): its
@@ -272,7 +312,8 @@ fn new_migration_vars(
     message: &str,
     generate: &GenerateArgs,
     extra_vars: &[String],
-) -> Result<(inventory::Vars, std::path::PathBuf), Error> {
+    vault: &Vault,
+) -> Result<(Sourced, std::path::PathBuf), Error> {
     plan::check_ref(commit)?;
     if let Some(rev) = &generate.rev_id
         && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -295,22 +336,28 @@ fn new_migration_vars(
         });
     }
     let into = fs_err::canonicalize(&into)?;
-    let mut extra = plan::parse_extra_vars(extra_vars)?;
-    extra.insert("commit".into(), commit.into());
-    extra.insert("migrate".into(), true.into());
-    extra.insert("migration_message".into(), message.into());
+    let mut extra = inventory::extra_vars(extra_vars, vault)?;
+    extra.insert("commit", commit.into(), command_line());
+    extra.insert("migrate", true.into(), command_line());
+    extra.insert("migration_message", message.into(), command_line());
     extra.insert(
-        "migration_rev_id".into(),
+        "migration_rev_id",
         generate.rev_id.clone().unwrap_or_default().into(),
+        command_line(),
     );
-    extra.insert("migration_into".into(), into.display().to_string().into());
-    extra.insert("roundtrip".into(), generate.roundtrip.into());
+    extra.insert(
+        "migration_into",
+        into.display().to_string().into(),
+        command_line(),
+    );
+    extra.insert("roundtrip", generate.roundtrip.into(), command_line());
     Ok((extra, into))
 }
 
 async fn migration_new(
     args: MigrationNewArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     let (extra, into) = new_migration_vars(
@@ -318,6 +365,7 @@ async fn migration_new(
         &args.message,
         &args.generate,
         &common.extra_vars,
+        vault,
     )?;
     let listing = |dir: &std::path::Path| -> Result<Vec<std::path::PathBuf>, Error> {
         Ok(fs_err::read_dir(dir)?
@@ -333,7 +381,7 @@ async fn migration_new(
     ));
     run.changes = true;
     run.one_host = true;
-    run.execute(common, redactor).await?;
+    run.execute(common, vault, redactor).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
         .filter(|p| !before.contains(p))
@@ -359,6 +407,7 @@ async fn migration_new(
 async fn checklist(
     args: ChecklistArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     let commit = args.commit.clone().unwrap_or_default();
@@ -367,17 +416,23 @@ async fn checklist(
         .clone()
         .unwrap_or_else(|| message_from_branch(&commit));
     let mut extra = if args.list_steps {
-        plan::parse_extra_vars(&common.extra_vars)?
+        inventory::extra_vars(&common.extra_vars, vault)?
     } else {
-        new_migration_vars(&commit, &message, &args.generate, &common.extra_vars)?.0
+        new_migration_vars(&commit, &message, &args.generate, &common.extra_vars, vault)?.0
     };
-    extra.insert("wptdeploy_command".into(), this_command(common)?.into());
+    extra.insert(
+        "wptdeploy_command",
+        this_command(common)?.into(),
+        command_line(),
+    );
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())
         .find(|e| !e.trim().is_empty());
-    if let Some(editor) = editor {
-        extra.entry("editor".into()).or_insert(editor.into());
+    if let Some(editor) = editor
+        && !extra.values.contains_key("editor")
+    {
+        extra.insert("editor", editor.into(), Origin::at("$VISUAL/$EDITOR"));
     }
     let mut run = Run::new("checklist on", &args.env, "checklist.yml", extra);
     run.lock_command = Some(format!(
@@ -394,7 +449,7 @@ async fn checklist(
     run.step = true;
     run.start_at = args.start_at.clone();
     run.list_steps = args.list_steps;
-    run.execute(common, redactor).await
+    run.execute(common, vault, redactor).await
 }
 
 /// `feature/comment-url` → `comment url`: a migration message when none is given.
@@ -467,6 +522,7 @@ fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
 async fn migration_test(
     args: MigrationTestArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     use base64::Engine as _;
@@ -491,20 +547,21 @@ async fn migration_test(
     for (key, value) in parsed.description(&name) {
         pulled.insert(key.into(), value.into());
     }
-    let mut extra = plan::parse_extra_vars(&common.extra_vars)?;
-    extra.insert("pulled".into(), serde_yaml::Value::Mapping(pulled));
+    let mut extra = inventory::extra_vars(&common.extra_vars, vault)?;
+    extra.insert("pulled", serde_yaml::Value::Mapping(pulled), command_line());
     extra.insert(
-        "migration_text_b64".into(),
+        "migration_text_b64",
         base64::engine::general_purpose::STANDARD
             .encode(text.as_bytes())
             .into(),
+        command_line(),
     );
-    extra.insert("roundtrip".into(), args.roundtrip.into());
+    extra.insert("roundtrip", args.roundtrip.into(), command_line());
     let mut run = Run::new("migration test on", &args.env, "migration-test.yml", extra);
     run.lock_command = Some(format!("wptdeploy migration test {}", args.env));
     run.changes = true;
     run.one_host = true;
-    run.execute(common, redactor).await
+    run.execute(common, vault, redactor).await
 }
 
 /// One run of a playbook on an environment, from plan to exit status.
@@ -513,7 +570,7 @@ struct Run<'a> {
     what: &'a str,
     env: &'a str,
     playbook: &'a str,
-    extra: inventory::Vars,
+    extra: Sourced,
     check: bool,
     lock_wait: Option<std::time::Duration>,
     forks: usize,
@@ -541,7 +598,7 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     /// A run of `playbook` that changes nothing but what its steps say:
     /// no `--check`, no lock wait, ten hosts at a time.
-    fn new(what: &'a str, env: &'a str, playbook: &'a str, extra: inventory::Vars) -> Self {
+    fn new(what: &'a str, env: &'a str, playbook: &'a str, extra: Sourced) -> Self {
         Run {
             what,
             env,
@@ -563,10 +620,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn execute(self, common: &CommonArgs, redactor: &mut Redactor) -> Result<(), Error> {
+    async fn execute(
+        self,
+        common: &CommonArgs,
+        vault: &Vault,
+        redactor: &mut Redactor,
+    ) -> Result<(), Error> {
         let templates = Templates::new();
-        let (mut plan, warnings) =
-            load_plan(self.env, common, self.playbook, &self.extra, &templates)?;
+        let (mut plan, warnings) = load_plan(
+            self.env,
+            common,
+            vault,
+            self.playbook,
+            &self.extra,
+            &templates,
+        )?;
         if !self.serial.is_empty() {
             plan.playbook.rollout.serial.clone_from(&self.serial);
         }
@@ -632,6 +700,7 @@ impl<'a> Run<'a> {
         let password = become_password(common)?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
+        secrets.extend(vault.secrets().map(str::to_owned));
         *redactor = Redactor::new(secrets);
         // Under --step, output streams (under the spinner) unless -q.
         let shown = match verbosity(common) {
@@ -780,11 +849,12 @@ impl<'a> Run<'a> {
 async fn unlock(
     args: UnlockArgs,
     common: &CommonArgs,
+    vault: &Vault,
     redactor: &mut Redactor,
 ) -> Result<(), Error> {
     let templates = Templates::new();
-    let extra = plan::parse_extra_vars(&common.extra_vars)?;
-    let (plan, _) = load_plan(&args.env, common, "deploy.yml", &extra, &templates)?;
+    let extra = inventory::extra_vars(&common.extra_vars, vault)?;
+    let (plan, _) = load_plan(&args.env, common, vault, "deploy.yml", &extra, &templates)?;
     *redactor = Redactor::new(plan.secrets.clone());
     let Some(lock_step) = plan.playbook.lock_step() else {
         return Err(Error::Usage {
@@ -800,24 +870,23 @@ async fn unlock(
         .as_deref()
         .map_or(SudoAuth::NonInteractive, SudoAuth::Password);
     for host in &plan.hosts {
-        let mut ctx = host.vars.clone();
-        ctx.insert("now".into(), minijinja::Value::from(""));
+        let ctx = host.scope(
+            &templates,
+            std::collections::BTreeMap::from([("now".to_owned(), minijinja::Value::from(""))]),
+        );
         let mut conn = Connection::open(&host.connect)
             .await
             .map_err(|e| Error::Failed {
                 message: e.to_string(),
                 hints: e.hints(),
             })?;
-        let prepared = steps::prepare(
-            lock_step,
-            &templates,
-            &minijinja::Value::from(ctx),
-            conn.login_user(),
-        )
-        .map_err(|e| Error::Usage {
-            message: format!("host {}: {}", host.name, e.message),
-            hints: vec![],
-        })?;
+        let prepared =
+            steps::prepare(lock_step, &templates, &ctx, conn.login_user()).map_err(|e| {
+                Error::Usage {
+                    message: format!("host {}: {}", host.name, e.message),
+                    hints: vec![],
+                }
+            })?;
         let Kind::Lock(spec) = prepared.kind else {
             unreachable!("lock_step returns a lock step")
         };

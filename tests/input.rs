@@ -1,7 +1,7 @@
 //! Inventories and playbooks as users write them, and as they get them
 //! wrong: errors point at the file and line, before any connection.
 
-use crate::support::{Run, bin, json, sandbox, shared_venv};
+use crate::support::{Run, bin, sandbox};
 
 #[test]
 fn a_malformed_inventory_line_points_at_file_and_line() {
@@ -59,7 +59,8 @@ fn an_undefined_variable_is_named_with_where_to_define_it() {
     std::fs::write(s.inventory.join("group_vars/all.yml"), "git_repo: x\n").unwrap();
     s.wptdeploy(&["staging"])
         .failure(2)
-        .stderr_has("undefined variable `project_name`")
+        .stderr_has("undefined variable `project_name`, which `base_path` uses (`/var/www/{{ project_name }}`, built-in:playbooks/vars.yml:3)")
+        .stderr_has("needed by step `look for {{ base_path }}` (built-in:playbooks/deploy.yml:22)")
         .stderr_has("hint: define it in");
 }
 
@@ -103,50 +104,4 @@ fn a_yaml_inventory_works_like_an_ini_one() {
     .unwrap();
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     assert_eq!(s.live_release(), Some(s.sha("master")));
-}
-
-/// wptdash's own layout: `ansible/inventory/staging`, its variables in
-/// `ansible/group_vars/all/`, including a vault file wptdeploy cannot read.
-#[test]
-fn wptdash_ansible_tree_works_unchanged() {
-    let s = sandbox();
-    let ansible = s.dir.join("ansible");
-    std::fs::create_dir_all(ansible.join("inventory")).unwrap();
-    std::fs::create_dir_all(ansible.join("group_vars/all")).unwrap();
-    std::fs::copy(
-        s.inventory.join("staging"),
-        ansible.join("inventory/staging"),
-    )
-    .unwrap();
-    let vars = std::fs::read_to_string(s.inventory.join("group_vars/all.yml")).unwrap();
-    std::fs::write(ansible.join("group_vars/all/vars.yml"), vars).unwrap();
-    std::fs::write(
-        ansible.join("group_vars/all/vault"),
-        "$ANSIBLE_VAULT;1.1;AES256\n3130\n",
-    )
-    .unwrap();
-    let run = Run::from_command(s.command(bin()).env_remove("WPTDEPLOY_INVENTORY").args([
-        "--no-progress",
-        "staging",
-        "--commit",
-        "master",
-        "--inventory",
-        "ansible/inventory",
-    ]));
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains("encrypted with ansible-vault and was not read"),
-        "{}",
-        run.stderr
-    );
-    assert_eq!(s.live_release(), Some(s.sha("master")));
-    // With no --inventory at all, ./ansible/inventory is found too.
-    let found = Run::from_command(s.command(bin()).env_remove("WPTDEPLOY_INVENTORY").args([
-        "--no-progress",
-        "staging",
-        "--check",
-    ]));
-    assert_eq!(found.code, 0, "{}", found.stderr);
-    let _ = (json, shared_venv);
 }

@@ -33,10 +33,10 @@ fn hostile_refs_are_refused_before_any_connection() {
             !run.stderr.contains("cannot connect"),
             "{hostile:?} got as far as connecting"
         );
-        // The same through -e, which reaches the plan by another road.
-        let run = s
-            .wptdeploy(&["staging", "-e", &format!("commit={hostile}")])
-            .failure(2);
+        // The same through -e (typed JSON, so any value gets through), which
+        // reaches the plan by another road.
+        let typed = serde_json::json!({ "commit": hostile }).to_string();
+        let run = s.wptdeploy(&["staging", "-e", &typed]).failure(2);
         assert!(
             run.stderr.contains("is not a valid git ref"),
             "-e {hostile:?}: {}",
@@ -60,7 +60,7 @@ fn hostile_variable_values_are_quoted_and_never_executed() {
             "--commit",
             "master",
             "-e",
-            &format!("env={hostile}"),
+            &serde_json::json!({ "env": hostile }).to_string(),
         ])
         .success();
     assert!(!pwned.exists(), "a variable was executed: {}", run.stderr);
@@ -190,7 +190,7 @@ fn secrets_never_print_not_even_with_verbose_or_json() {
         "--commit",
         "broken-build",
         "-e",
-        "healthcheck_command=echo s3ntinel-Pa55; false",
+        "healthcheck_command='echo s3ntinel-Pa55; false'",
     ]);
     let check = s.wptdeploy(&["staging", "--check", "-v"]).success();
     for run in [&verbose, &json_run, &failing, &check] {

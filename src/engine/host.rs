@@ -10,11 +10,11 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::gate::{AfterFailure, Decision, StepView};
-use super::unknown::Unknown;
 use crate::plan::HostPlan;
 use crate::report::{Event, HostResult, HostSummary, StepStatus};
 use crate::steps::lock::{self, Holder};
 use crate::steps::{self, Kind, LockSpec, Outcome, Prepared, StepFailure};
+use crate::template::Unknown;
 use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 
 /// Why a host's run stopped.
@@ -95,7 +95,7 @@ pub(super) async fn run(
 ) -> HostSummary {
     let started = Instant::now();
     let host = &shared.plan.hosts[index];
-    let mut summary = HostSummary::new(&host.name, host.commit());
+    let mut summary = HostSummary::new(&host.name, host.commit.clone());
     shared.reporter.report(&Event::Connecting {
         host: host.name.clone(),
         target: host.connect.target(),
@@ -143,10 +143,9 @@ impl HostRun {
     }
 
     fn context(&self) -> Value {
-        let mut ctx: BTreeMap<String, Value> = self.host().vars.clone();
-        ctx.insert("now".into(), Value::from(self.shared.now.clone()));
-        ctx.extend(self.registered.clone());
-        Value::from(ctx)
+        let mut over = self.registered.clone();
+        over.insert("now".into(), Value::from(self.shared.now.clone()));
+        self.host().scope(&self.shared.templates, over)
     }
 
     fn report_step(

@@ -5,7 +5,6 @@
 
 pub mod gate;
 mod host;
-mod unknown;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

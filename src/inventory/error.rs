@@ -52,6 +52,17 @@ pub enum InventoryError {
         /// The environment's hosts.
         hosts: Vec<String>,
     },
+    /// A vault could not be opened.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    /// An `-e` argument cannot be read.
+    #[error("`-e {arg}`: {message}")]
+    ExtraVars {
+        /// The argument.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The environment has no hosts.
     #[error("environment `{env}` has no hosts")]
     NoHosts {
@@ -96,6 +107,10 @@ impl InventoryError {
             InventoryError::LimitMatchesNothing { hosts, .. } => vec![
                 format!("its hosts: {}", hosts.join(", ")),
                 "a pattern is hosts, groups or globs separated by `,`; `!x` excludes, `&x` intersects".into(),
+            ],
+            InventoryError::Vault(e) => e.hints(),
+            InventoryError::ExtraVars { .. } => vec![
+                "`-e key=value` (a string; several pairs separated by spaces), `-e '{\"key\": false}'` (typed), or `-e @vars.yml`".into(),
             ],
             _ => Vec::new(),
         }

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde_yaml::Value;
 
 use super::error::InventoryError;
-use super::model::{Groups, Vars};
+use super::model::{Groups, Origin, Sourced};
 
 enum Section {
     Hosts(String),
@@ -36,6 +36,7 @@ pub fn parse(text: &str, path: &Path, groups: &mut Groups) -> Result<(), Invento
             line: line_no,
             message,
         };
+        let origin = Origin::at(format!("{}:{line_no}", path.display()));
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -65,9 +66,9 @@ pub fn parse(text: &str, path: &Path, groups: &mut Groups) -> Result<(), Invento
             Section::Hosts(group) => {
                 let words = split_words(line).map_err(err)?;
                 let (host, port) = parse_host(&words[0]).map_err(err)?;
-                let mut vars = Vars::new();
+                let mut vars = Sourced::default();
                 if let Some(port) = port {
-                    vars.insert("ansible_port".into(), Value::from(port));
+                    vars.insert("ansible_port", Value::from(port), origin.clone());
                 }
                 for word in &words[1..] {
                     let (key, value) = word.split_once('=').ok_or_else(|| {
@@ -75,7 +76,7 @@ pub fn parse(text: &str, path: &Path, groups: &mut Groups) -> Result<(), Invento
                             "expected `key=value` after the host name, found `{word}`"
                         ))
                     })?;
-                    vars.insert(key.to_owned(), typed_scalar(value));
+                    vars.insert(key, typed_scalar(value), origin.clone());
                 }
                 groups.add_host(group, &host, vars);
             }
@@ -89,7 +90,7 @@ pub fn parse(text: &str, path: &Path, groups: &mut Groups) -> Result<(), Invento
                 groups
                     .entry(group)
                     .vars
-                    .insert(key.trim().to_owned(), Value::String(value));
+                    .insert(key.trim(), Value::String(value), origin);
             }
             Section::Children(group) => {
                 check_group_name(line).map_err(err)?;
@@ -132,7 +133,7 @@ fn parse_host(word: &str) -> Result<(String, Option<u16>), String> {
 }
 
 /// Splits a host line on whitespace, keeping quoted values together.
-fn split_words(line: &str) -> Result<Vec<String>, String> {
+pub(super) fn split_words(line: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut quote: Option<char> = None;
@@ -164,7 +165,7 @@ fn split_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-fn unquote(value: &str) -> String {
+pub(super) fn unquote(value: &str) -> String {
     for q in ['"', '\''] {
         if value.len() >= 2 && value.starts_with(q) && value.ends_with(q) {
             return value[1..value.len() - 1].to_owned();
@@ -200,7 +201,7 @@ mod tests {
             "pulls-staging.web-platform-tests.org site_fqdn=pulls-staging.web-platform-tests.org\n\
              [all:vars]\nansible_python_interpreter=python3\n",
         );
-        let host = &groups.host_vars["pulls-staging.web-platform-tests.org"];
+        let host = &groups.host_vars["pulls-staging.web-platform-tests.org"].values;
         assert_eq!(
             host["site_fqdn"],
             Value::from("pulls-staging.web-platform-tests.org")
@@ -211,7 +212,7 @@ mod tests {
                 .contains("pulls-staging.web-platform-tests.org")
         );
         assert_eq!(
-            groups.groups["all"].vars["ansible_python_interpreter"],
+            groups.groups["all"].vars.values["ansible_python_interpreter"],
             Value::from("python3")
         );
     }
@@ -221,12 +222,16 @@ mod tests {
         let groups = load(
             "[web]\nweb1:2200 force=false note=\"two words\"\n[web:vars]\nforce=false\n[prod:children]\nweb\n",
         );
-        let web1 = &groups.host_vars["web1"];
+        let web1 = &groups.host_vars["web1"].values;
         assert_eq!(web1["ansible_port"], Value::from(2200));
         assert_eq!(web1["force"], Value::Bool(false));
         assert_eq!(web1["note"], Value::from("two words"));
-        assert_eq!(groups.groups["web"].vars["force"], Value::from("false"));
+        assert_eq!(
+            groups.groups["web"].vars.values["force"],
+            Value::from("false")
+        );
         assert!(groups.groups["prod"].children.contains("web"));
+        assert_eq!(groups.groups["web"].vars.origins["force"].place, "inv:4");
     }
 
     #[test]

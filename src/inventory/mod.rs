@@ -5,9 +5,11 @@
 //! group in the inventory files; `prod` means `production`.
 
 mod error;
+mod extra;
 mod ini;
 mod limit;
 mod model;
+mod vars_file;
 mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -15,9 +17,11 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 
 pub use error::{InventoryError, without_location};
+pub use extra::extra_vars;
 
+use crate::vault::Vault;
 use model::Groups;
-pub use model::Vars;
+pub use model::{Origin, Sourced, Vars};
 
 /// The hosts of one environment, with their variables merged.
 #[derive(Debug, Clone)]
@@ -28,8 +32,11 @@ pub struct Inventory {
     pub source: PathBuf,
     /// The environment's hosts, in name order.
     pub hosts: Vec<InventoryHost>,
-    /// Things the user should know (e.g. vault files skipped).
+    /// Things the user should know.
     pub warnings: Vec<String>,
+    /// The Ansible tree the inventory belongs to (the directory holding
+    /// `inventory/`, `group_vars/`, `roles/`), where templates are looked for.
+    pub ansible_dir: Option<PathBuf>,
 }
 
 /// One host and its inventory variables, Ansible's precedence applied.
@@ -40,8 +47,8 @@ pub struct InventoryHost {
     /// The groups it belongs to, directly or through children, without
     /// `all` and `ungrouped` (Ansible's `group_names`).
     pub groups: Vec<String>,
-    /// Variables from the inventory, group_vars and host_vars.
-    pub vars: Vars,
+    /// Variables from the inventory, group_vars and host_vars, with where each was set.
+    pub vars: Sourced,
 }
 
 /// Where inventories are looked for when `--inventory` is not given.
@@ -59,8 +66,12 @@ fn aliases(env: &str) -> Vec<String> {
 }
 
 /// Loads the hosts of `env` from `location` (a file or directory), or from
-/// the default locations.
-pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryError> {
+/// the default locations, opening vault-encrypted variables with `vault`.
+pub fn load(
+    env: &str,
+    location: Option<&Path>,
+    vault: &Vault,
+) -> Result<Inventory, InventoryError> {
     let base = match location {
         Some(path) => path.to_owned(),
         None => DEFAULT_LOCATIONS
@@ -105,11 +116,11 @@ pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryEr
             env: env.to_owned(),
         });
     }
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
     let var_dirs = vars_dirs(&inventory_dir);
     let mut hosts = Vec::new();
     for name in selected {
-        let vars = host_vars(&groups, &name, &var_dirs, &mut warnings)?;
+        let vars = host_vars(&groups, &name, &var_dirs, vault)?;
         let member_of = groups
             .groups_of(&name)
             .into_iter()
@@ -121,12 +132,13 @@ pub fn load(env: &str, location: Option<&Path>) -> Result<Inventory, InventoryEr
             vars,
         });
     }
-    warnings.dedup();
+    let ansible_dir = Some(parent_or_dot(&inventory_dir));
     Ok(Inventory {
         env: canonical,
         source: base,
         hosts,
         warnings,
+        ansible_dir,
     })
 }
 
@@ -219,27 +231,29 @@ fn select_group(
 /// reads playbook-adjacent vars, which win) in the inventory's parent.
 fn vars_dirs(inventory_dir: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![inventory_dir.to_owned()];
-    if let Some(parent) = inventory_dir.parent() {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if parent.join("group_vars").is_dir() || parent.join("host_vars").is_dir() {
-            dirs.push(parent.to_owned());
-        }
+    let parent = parent_or_dot(inventory_dir);
+    if parent.join("group_vars").is_dir() || parent.join("host_vars").is_dir() {
+        dirs.push(parent);
     }
     dirs
+}
+
+/// The directory holding `dir` (`.` for a relative name with no parent).
+fn parent_or_dot(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
 }
 
 fn host_vars(
     groups: &Groups,
     host: &str,
     var_dirs: &[PathBuf],
-    warnings: &mut Vec<String>,
-) -> Result<Vars, InventoryError> {
+    vault: &Vault,
+) -> Result<Sourced, InventoryError> {
     let host_groups = groups.groups_of(host);
-    let mut vars = Vars::new();
+    let mut vars = Sourced::default();
     for group in &host_groups {
         if let Some(g) = groups.groups.get(group) {
             vars.extend(g.vars.clone());
@@ -250,7 +264,11 @@ fn host_vars(
     for chunk in [all, others] {
         for dir in var_dirs {
             for group in chunk {
-                vars.extend(read_vars_entry(&dir.join("group_vars"), group, warnings)?);
+                vars.extend(vars_file::read_entry(
+                    &dir.join("group_vars"),
+                    group,
+                    vault,
+                )?);
             }
         }
     }
@@ -258,65 +276,9 @@ fn host_vars(
         vars.extend(line_vars.clone());
     }
     for dir in var_dirs {
-        vars.extend(read_vars_entry(&dir.join("host_vars"), host, warnings)?);
+        vars.extend(vars_file::read_entry(&dir.join("host_vars"), host, vault)?);
     }
     Ok(vars)
-}
-
-/// `dir/name`, `dir/name.yml`, `dir/name.yaml`, `dir/name.json`, or every
-/// file in the directory `dir/name/`, in name order.
-fn read_vars_entry(
-    dir: &Path,
-    name: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Vars, InventoryError> {
-    let mut vars = Vars::new();
-    let as_dir = dir.join(name);
-    let mut files: Vec<PathBuf> = if as_dir.is_dir() {
-        let mut found = Vec::new();
-        collect_files(&as_dir, &mut found)?;
-        found
-    } else {
-        ["", ".yml", ".yaml", ".json"]
-            .iter()
-            .map(|ext| dir.join(format!("{name}{ext}")))
-            .filter(|p| p.is_file())
-            .collect()
-    };
-    files.sort();
-    for file in files {
-        let text = fs::read_to_string(&file)?;
-        if text.starts_with("$ANSIBLE_VAULT") {
-            warnings.push(format!(
-                "{} is encrypted with ansible-vault and was not read; its variables are undefined",
-                file.display()
-            ));
-            continue;
-        }
-        let parsed: Option<Vars> =
-            serde_yaml::from_str(&text).map_err(|e| InventoryError::from_yaml(&file, &e))?;
-        vars.extend(parsed.unwrap_or_default());
-    }
-    Ok(vars)
-}
-
-fn collect_files(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), InventoryError> {
-    for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            collect_files(&path, found)?;
-        } else {
-            found.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -328,6 +290,20 @@ mod tests {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, text).unwrap();
     }
+
+    /// `ansible-vault encrypt` (ansible-core 2.19, password `s3cret`) of
+    /// `vault_db_password: 90817263` and a two-line `vault_key`.
+    const VAULT: &str = "$ANSIBLE_VAULT;1.1;AES256
+65326462306436323932666535613037306534303730653733653536323235626638613464333835
+3163313132306237383466643030346533376262613564640a613635386630326164623562356531
+31306431376532383733303565346331393037363836326635306365346332343732393865333065
+6138623464366333640a333938363963383333616632613735303763336638373063343930656137
+65376563643037653166356439376663643437356431653335636639653230303461616263326530
+66356563613565626130303461633433386363323464306337373762383064363137343734353535
+64313237666261393535343434343161326239313063656338383966386537653438353839376665
+35383432313961646539666462623962363938316337323932326531636366316466626261316262
+3763
+";
 
     /// wptdash's layout: `ansible/inventory/staging`, vars in `ansible/group_vars/all/`.
     #[test]
@@ -343,17 +319,32 @@ mod tests {
             &root.join("group_vars/all/vars.yml"),
             "project_name: wpt-pullresults\ncommit: master\n",
         );
+        write(&root.join("group_vars/all/vault"), VAULT);
         write(
-            &root.join("group_vars/all/vault"),
-            "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            &root.join("group_vars/all/vault.sample"),
+            "# vault_db_password: X\n",
         );
-        let inv = load("staging", Some(&root.join("inventory"))).unwrap();
+        let inventory = root.join("inventory");
+        let err = load("staging", Some(&inventory), &Vault::default()).unwrap_err();
+        assert!(err.to_string().ends_with("group_vars/all/vault is encrypted with ansible-vault, and no vault password was given"), "{err}");
+        let vault = Vault::new(vec![crate::vault::VaultPassword {
+            label: None,
+            password: "s3cret".into(),
+            source: "test".into(),
+        }]);
+        let inv = load("staging", Some(&inventory), &vault).unwrap();
         assert_eq!(inv.hosts.len(), 1);
         let vars = &inv.hosts[0].vars;
-        assert_eq!(vars["project_name"], Value::from("wpt-pullresults"));
-        assert_eq!(vars["site_fqdn"], Value::from("pulls-staging.example.org"));
-        assert_eq!(inv.warnings.len(), 1, "{:?}", inv.warnings);
-        let prod = load("prod", Some(&root.join("inventory"))).unwrap();
+        assert_eq!(vars.values["project_name"], Value::from("wpt-pullresults"));
+        assert_eq!(
+            vars.values["site_fqdn"],
+            Value::from("pulls-staging.example.org")
+        );
+        assert_eq!(vars.values["vault_db_password"], Value::from(90817263));
+        assert!(vars.origins["vault_key"].vaulted);
+        assert!(!vars.origins["project_name"].vaulted);
+        assert_eq!(inv.ansible_dir.as_deref(), Some(root.as_path()));
+        let prod = load("prod", Some(&inventory), &vault).unwrap();
         assert_eq!(prod.env, "production");
         assert_eq!(prod.hosts[0].name, "pulls.example.org");
     }
@@ -368,9 +359,9 @@ mod tests {
         );
         write(&inv.join("group_vars/web.yml"), "y: web\n");
         write(&inv.join("host_vars/h2.yml"), "x: h2file\n");
-        let loaded = load("staging", Some(&inv)).unwrap();
-        let h1 = &loaded.hosts[0].vars;
-        let h2 = &loaded.hosts[1].vars;
+        let loaded = load("staging", Some(&inv), &Vault::default()).unwrap();
+        let h1 = &loaded.hosts[0].vars.values;
+        let h2 = &loaded.hosts[1].vars.values;
         assert_eq!(h1["x"], Value::from("host"));
         assert_eq!(h1["y"], Value::from("web"));
         assert_eq!(h1["z"], Value::from("all"));
@@ -381,7 +372,7 @@ mod tests {
     fn unknown_environment_lists_the_known_ones() {
         let tmp = tempfile::tempdir().unwrap();
         write(&tmp.path().join("staging"), "h1\n");
-        let err = load("qa", Some(tmp.path())).unwrap_err();
+        let err = load("qa", Some(tmp.path()), &Vault::default()).unwrap_err();
         assert!(err.to_string().contains("environment `qa`"));
         assert_eq!(err.hints(), ["known environments: staging"]);
     }
@@ -394,7 +385,9 @@ mod tests {
             &tmp.path().join("group_vars/all.yml"),
             "a: 1\nb: [unclosed\n",
         );
-        let err = load("staging", Some(tmp.path())).unwrap_err().to_string();
+        let err = load("staging", Some(tmp.path()), &Vault::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("group_vars/all.yml:"), "{err}");
     }
 }

@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::InventoryError;
-use super::model::{Groups, Vars};
+use super::model::{Groups, Sourced, Vars};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -34,23 +34,32 @@ struct YamlGroup {
 pub fn parse(text: &str, path: &Path, groups: &mut Groups) -> Result<(), InventoryError> {
     let top: Option<BTreeMap<String, Option<YamlGroup>>> =
         serde_yaml::from_str(text).map_err(|e| InventoryError::from_yaml(path, &e))?;
+    let file = File { path, text };
     for (name, group) in top.unwrap_or_default() {
-        add_group(groups, &name, group.unwrap_or_default());
+        add_group(groups, &name, group.unwrap_or_default(), &file);
     }
     Ok(())
 }
 
-fn add_group(groups: &mut Groups, name: &str, group: YamlGroup) {
-    groups
-        .entry(name)
-        .vars
-        .extend(group.vars.unwrap_or_default());
+struct File<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl File<'_> {
+    fn sourced(&self, vars: Option<Vars>) -> Sourced {
+        Sourced::from_yaml_file(vars.unwrap_or_default(), self.path, self.text, false)
+    }
+}
+
+fn add_group(groups: &mut Groups, name: &str, group: YamlGroup, file: &File<'_>) {
+    groups.entry(name).vars.extend(file.sourced(group.vars));
     for (host, vars) in group.hosts.unwrap_or_default() {
-        groups.add_host(name, &host, vars.unwrap_or_default());
+        groups.add_host(name, &host, file.sourced(vars));
     }
     for (child, child_group) in group.children.unwrap_or_default() {
         groups.entry(name).children.insert(child.clone());
-        add_group(groups, &child, child_group.unwrap_or_default());
+        add_group(groups, &child, child_group.unwrap_or_default(), file);
     }
 }
 
@@ -69,10 +78,13 @@ mod tests {
         .unwrap();
         assert_eq!(groups.hosts_of("staging").len(), 2);
         assert_eq!(
-            groups.host_vars["h1"]["ansible_port"],
+            groups.host_vars["h1"].values["ansible_port"],
             serde_yaml::Value::from(2222)
         );
-        assert_eq!(groups.groups["all"].vars["a"], serde_yaml::Value::from(1));
+        assert_eq!(
+            groups.groups["all"].vars.values["a"],
+            serde_yaml::Value::from(1)
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::inventory::Vars;
+use crate::inventory::{Sourced, Vars};
 use crate::rollout::{Rollout, Serial};
 use crate::template::Templates;
 pub use step::{Action, Step, Tmpl};
@@ -136,8 +136,8 @@ impl PlaybookDirs {
 pub struct Playbook {
     /// Where it came from, for messages.
     pub origin: String,
-    /// Default variables (lowest precedence).
-    pub vars: Vars,
+    /// Default variables (lowest precedence), with where each was set.
+    pub vars: Sourced,
     /// The steps, in order.
     pub steps: Vec<Step>,
     /// Its `serial:` and `max_fail_percentage:` (those of imported playbooks are ignored).
@@ -186,13 +186,15 @@ impl Playbook {
         templates: &Templates,
     ) -> Result<Self, PlaybookError> {
         let (vars_origin, vars_text) = dirs.read("vars.yml")?;
-        let mut vars: Vars = serde_yaml::from_str::<Option<Vars>>(&vars_text)
+        let defaults: Vars = serde_yaml::from_str::<Option<Vars>>(&vars_text)
             .map_err(|e| PlaybookError::Invalid {
                 origin: vars_origin.clone(),
                 line: e.location().map_or(0, |l| l.line()),
                 message: crate::inventory::without_location(&e.to_string(), e.location()),
             })?
             .unwrap_or_default();
+        let mut vars =
+            Sourced::from_yaml_file(defaults, Path::new(&vars_origin), &vars_text, false);
         let mut rollout = Rollout::default();
         let (origin, steps) = load_steps(dirs, name, templates, &mut vars, &mut rollout, 0)?;
         if steps
@@ -230,7 +232,7 @@ fn load_steps(
     dirs: &PlaybookDirs,
     name: &str,
     templates: &Templates,
-    vars: &mut Vars,
+    vars: &mut Sourced,
     rollout: &mut Rollout,
     depth: usize,
 ) -> Result<(String, Vec<Step>), PlaybookError> {
@@ -253,7 +255,7 @@ fn load_steps(
     }
     let lines = step_lines(&text);
     let mut steps = Vec::new();
-    let mut own_vars = raw.vars;
+    let own_vars = Sourced::from_yaml_file(raw.vars, Path::new(&origin), &text, false);
     for (index, mut step) in raw.steps.into_iter().enumerate() {
         step.line = lines.get(index).copied().unwrap_or(0);
         step.origin.clone_from(&origin);
@@ -297,7 +299,7 @@ fn load_steps(
         }
         steps.push(step);
     }
-    vars.append(&mut own_vars);
+    vars.extend(own_vars);
     Ok((origin, steps))
 }
 

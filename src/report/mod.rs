@@ -118,7 +118,7 @@ impl HostSummary {
         HostSummary {
             result: HostResult::NotStarted,
             error: Some(format!("not started: {reason}")),
-            ..HostSummary::new(&host.name, host.commit())
+            ..HostSummary::new(&host.name, host.commit.clone())
         }
     }
 

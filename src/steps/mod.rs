@@ -235,6 +235,7 @@ pub fn prepare(
                 .render(&body.text, ctx)
                 .map_err(|e| TemplateError {
                     message: format!("{}: {}", body.origin, e.message),
+                    undefined: e.undefined,
                 })?;
             let mode = args.mode.as_ref().map(text).transpose()?;
             let mut command = wrap(upload::script(&text(&args.dest)?, mode.as_deref())?);
@@ -249,8 +250,8 @@ pub fn prepare(
         }
         Action::Prune(args) => {
             let keep = text(&args.keep)?;
-            let keep: usize = keep.trim().parse().map_err(|_| TemplateError {
-                message: format!("prune: keep must be a number, not `{keep}`"),
+            let keep: usize = keep.trim().parse().map_err(|_| {
+                TemplateError::new(format!("prune: keep must be a number, not `{keep}`"))
             })?;
             let protect = args
                 .protect
@@ -280,8 +281,8 @@ pub fn prepare(
                     None => Ok(default),
                     Some(t) => {
                         let v = text(t)?;
-                        v.trim().parse().map_err(|_| TemplateError {
-                            message: format!("healthcheck: `{v}` is not a number"),
+                        v.trim().parse().map_err(|_| {
+                            TemplateError::new(format!("healthcheck: `{v}` is not a number"))
                         })
                     }
                 }
@@ -316,11 +317,9 @@ pub fn prepare(
                     rev_id: Some(optional(&args.rev_id)?).filter(|r| !r.is_empty()),
                 },
                 other => {
-                    return Err(TemplateError {
-                        message: format!(
-                            "migrations: action must be `check`, `upgrade`, `downgrade` or `generate`, not `{other}`"
-                        ),
-                    });
+                    return Err(TemplateError::new(format!(
+                        "migrations: action must be `check`, `upgrade`, `downgrade`, `describe` or `generate`, not `{other}`"
+                    )));
                 }
             };
             let versions = Some(optional(&args.versions)?)
@@ -389,8 +388,8 @@ pub fn prepare(
                 .map(text)
                 .transpose()?
                 .unwrap_or_default();
-            let (tables, expects) = columns::parse_args(&text(&args.tables)?, &expect)
-                .map_err(|message| TemplateError { message })?;
+            let (tables, expects) =
+                columns::parse_args(&text(&args.tables)?, &expect).map_err(TemplateError::new)?;
             let mut command = wrap(columns::script(&psql, &text(&args.database)?, &tables));
             command.stdin = Some(crate::migrations::columns::QUERY.to_owned());
             let probe = Some(command.clone());

@@ -46,9 +46,9 @@ pub fn read(src: &Path) -> Result<Vec<u8>, StepFailure> {
 pub(super) fn script(dest: &str, mode: Option<&str>) -> Result<String, TemplateError> {
     let mode = mode.unwrap_or("0644");
     if !(3..=4).contains(&mode.len()) || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return Err(TemplateError {
-            message: format!("template: mode `{mode}` is not an octal file mode like 0640"),
-        });
+        return Err(TemplateError::new(format!(
+            "template: mode `{mode}` is not an octal file mode like 0640"
+        )));
     }
     Ok(format!("dest={} mode={mode}\n", quote(dest))
         + r#"set -e

@@ -109,15 +109,15 @@ impl Vault {
 
     /// Decrypts `text` (a whole vault); `origin` names it in errors.
     pub fn decrypt(&self, text: &str, origin: &str) -> Result<String, VaultError> {
-        let envelope = parse(text).map_err(|why| VaultError::Malformed {
-            origin: origin.to_owned(),
-            why,
-        })?;
         if self.passwords.is_empty() {
             return Err(VaultError::NoPassword {
                 origin: origin.to_owned(),
             });
         }
+        let envelope = parse(text).map_err(|why| VaultError::Malformed {
+            origin: origin.to_owned(),
+            why,
+        })?;
         // The password whose label matches first, then the others, as Ansible tries them.
         let mut order: Vec<&VaultPassword> = self.passwords.iter().collect();
         order.sort_by_key(|p| envelope.label.is_none() || p.label != envelope.label);

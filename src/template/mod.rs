@@ -4,31 +4,50 @@
 //! is shell-quoted automatically, so a variable can never inject shell
 //! syntax; `{{ value | safe }}` opts out for a playbook author who means it.
 
-use std::collections::BTreeMap;
+mod filters;
+mod scope;
+mod unknown;
+
+use std::sync::Arc;
 
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-use crate::inventory::Vars;
+pub use scope::{Link, Scope, Undefined};
+pub use unknown::Unknown;
+
 use crate::transport::quote;
 
 /// A template failed to render.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct TemplateError {
-    /// What went wrong, naming the variable where one is missing.
+    /// What went wrong, naming the variable where one is missing and why.
     pub message: String,
+    /// The names it used that are undefined.
+    pub undefined: Vec<String>,
+}
+
+impl TemplateError {
+    /// An error that is not about undefined names.
+    pub fn new(message: impl Into<String>) -> Self {
+        TemplateError {
+            message: message.into(),
+            undefined: Vec::new(),
+        }
+    }
 }
 
 /// Template names ending in this are shell commands and auto-quote values.
 const SHELL: &str = "command.sh";
 
-/// The template environment shared by inventories and playbooks.
+/// The template environment shared by inventories and playbooks (cheap to clone).
+#[derive(Debug, Clone)]
 pub struct Templates {
-    env: Environment<'static>,
+    env: Arc<Environment<'static>>,
     /// For `when:` conditions, which may test names (and their fields) that a
     /// skipped step never registered: those are undefined, hence false.
-    lenient: Environment<'static>,
+    lenient: Arc<Environment<'static>>,
 }
 
 impl Default for Templates {
@@ -39,7 +58,7 @@ impl Default for Templates {
 
 impl Templates {
     /// An environment with strict undefined variables and Ansible's
-    /// `bool` filter, plus a `quote` filter and a `sha` test.
+    /// filters (see [`filters`]), plus a `sha` test.
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -60,25 +79,7 @@ impl Templates {
                 minijinja::escape_formatter(out, state, value)
             }
         });
-        env.add_filter("bool", |value: Value| truthy(&value));
-        // Text that must pass variable resolution untouched travels base64-encoded.
-        env.add_filter(
-            "b64decode",
-            |value: String| -> Result<String, minijinja::Error> {
-                use base64::Engine as _;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(value.trim())
-                    .map_err(|e| {
-                        minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
-                    })?;
-                String::from_utf8(bytes).map_err(|e| {
-                    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
-                })
-            },
-        );
-        env.add_filter("quote", |value: Value| {
-            Value::from_safe_string(quote(&value.to_string()))
-        });
+        filters::register(&mut env);
         env.add_test("sha", |value: Value| {
             value
                 .as_str()
@@ -86,7 +87,10 @@ impl Templates {
         });
         let mut lenient = env.clone();
         lenient.set_undefined_behavior(UndefinedBehavior::Chainable);
-        Templates { env, lenient }
+        Templates {
+            env: Arc::new(env),
+            lenient: Arc::new(lenient),
+        }
     }
 
     /// Checks `source` for syntax errors without rendering it.
@@ -94,9 +98,7 @@ impl Templates {
         self.env
             .template_from_named_str("check", source)
             .map(|_| ())
-            .map_err(|e| TemplateError {
-                message: describe(&e),
-            })
+            .map_err(|e| TemplateError::new(describe(&e)))
     }
 
     /// Checks the syntax of a `when:` expression.
@@ -104,9 +106,36 @@ impl Templates {
         self.env
             .compile_expression(expr)
             .map(|_| ())
-            .map_err(|e| TemplateError {
-                message: describe(&e),
-            })
+            .map_err(|e| TemplateError::new(describe(&e)))
+    }
+
+    /// The names an expression uses.
+    pub fn expression_names(&self, expr: &str) -> Vec<String> {
+        self.env
+            .compile_expression(expr)
+            .map(|e| e.undeclared_variables(false).into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Evaluates `expression` (the whole of `source`), keeping its value's type.
+    pub fn evaluate(
+        &self,
+        expression: &str,
+        source: &str,
+        ctx: &Value,
+    ) -> Result<Value, TemplateError> {
+        let compiled = self
+            .env
+            .compile_expression(expression)
+            .map_err(|e| TemplateError::new(format!("{} in `{}`", describe(&e), source.trim())))?;
+        match compiled.eval(ctx) {
+            Ok(value) if !value.is_undefined() => Ok(value),
+            Ok(_) => {
+                let missing = missing_names(compiled.undeclared_variables(false), ctx);
+                Err(undefined_error(missing, source, ctx))
+            }
+            Err(e) => Err(self.explain_expression(&compiled, source, ctx, &e)),
+        }
     }
 
     /// Renders text (file contents, names, paths): values are inserted as-is.
@@ -142,9 +171,7 @@ impl Templates {
             .lenient
             .compile_expression(expr)
             .and_then(|e| e.eval(ctx))
-            .map_err(|e| TemplateError {
-                message: describe(&e),
-            })?;
+            .map_err(|e| TemplateError::new(describe(&e)))?;
         Ok(truthy(&value))
     }
 
@@ -158,84 +185,64 @@ impl Templates {
         if error.kind() == minijinja::ErrorKind::UndefinedError
             && let Ok(template) = self.env.template_from_named_str(name, source)
         {
-            let missing: Vec<String> = template
-                .undeclared_variables(false)
-                .into_iter()
-                .filter(|v| ctx.get_attr(v).map_or(true, |x| x.is_undefined()))
-                .collect();
+            let missing = missing_names(template.undeclared_variables(false), ctx);
             if !missing.is_empty() {
-                let names = missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return TemplateError {
-                    message: format!("undefined variable {names} in `{}`", source.trim()),
-                };
+                return undefined_error(missing, source, ctx);
             }
         }
-        TemplateError {
-            message: format!("{} in `{}`", describe(error), source.trim()),
-        }
+        TemplateError::new(format!("{}{}", describe(error), quoted_source(source)))
     }
 
-    /// Resolves variables that refer to each other
-    /// (`site_path: "{{ base_path }}/site"`) until none changes.
-    pub fn resolve(&self, raw: &Vars) -> Result<BTreeMap<String, Value>, TemplateError> {
-        let mut current: Vars = raw.clone();
-        for _ in 0..16 {
-            let ctx = Value::from_serialize(&current);
-            let mut next = Vars::new();
-            for (name, value) in &current {
-                let rendered = self.render_value(value, &ctx).map_err(|e| TemplateError {
-                    message: format!("variable `{name}`: {}", e.message),
-                })?;
-                next.insert(name.clone(), rendered);
-            }
-            if next == current {
-                return Ok(current
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::from_serialize(&v)))
-                    .collect());
-            }
-            current = next;
-        }
-        let looping: Vec<String> = current
-            .iter()
-            .filter(|(_, v)| serde_yaml::to_string(v).is_ok_and(|s| s.contains("{{")))
-            .map(|(k, _)| format!("`{k}`"))
-            .collect();
-        Err(TemplateError {
-            message: format!(
-                "variables refer to each other in a loop: {}",
-                looping.join(", ")
-            ),
-        })
-    }
-
-    fn render_value(
+    fn explain_expression(
         &self,
-        value: &serde_yaml::Value,
+        compiled: &minijinja::Expression<'_, '_>,
+        source: &str,
         ctx: &Value,
-    ) -> Result<serde_yaml::Value, TemplateError> {
-        use serde_yaml::Value as Y;
-        Ok(match value {
-            Y::String(s) => Y::String(self.render(s, ctx)?),
-            Y::Sequence(items) => Y::Sequence(
-                items
-                    .iter()
-                    .map(|i| self.render_value(i, ctx))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Y::Mapping(map) => {
-                let mut out = serde_yaml::Mapping::new();
-                for (k, v) in map {
-                    out.insert(k.clone(), self.render_value(v, ctx)?);
-                }
-                Y::Mapping(out)
+        error: &minijinja::Error,
+    ) -> TemplateError {
+        if error.kind() == minijinja::ErrorKind::UndefinedError {
+            let missing = missing_names(compiled.undeclared_variables(false), ctx);
+            if !missing.is_empty() {
+                return undefined_error(missing, source, ctx);
             }
-            other => other.clone(),
+        }
+        TemplateError::new(format!("{}{}", describe(error), quoted_source(source)))
+    }
+}
+
+/// Of `names`, those `ctx` does not define (or cannot render), in order.
+fn missing_names(names: std::collections::HashSet<String>, ctx: &Value) -> Vec<String> {
+    let mut missing: Vec<String> = names
+        .into_iter()
+        .filter(|v| ctx.get_attr(v).map_or(true, |x| x.is_undefined()))
+        .collect();
+    missing.sort();
+    missing
+}
+
+/// "undefined variable `x` in `...`", following each missing name that is
+/// a variable to the one at the root of its chain.
+fn undefined_error(missing: Vec<String>, source: &str, ctx: &Value) -> TemplateError {
+    let reasons: Vec<String> = missing
+        .iter()
+        .map(|name| match Scope::lookup(ctx, name) {
+            Err(why) => why.to_string(),
+            Ok(_) => format!("undefined variable `{name}`"),
         })
+        .collect();
+    TemplateError {
+        message: format!("{}{}", reasons.join("; "), quoted_source(source)),
+        undefined: missing,
+    }
+}
+
+/// ` in `SOURCE`` for a short one-line template; nothing for a file's text.
+fn quoted_source(source: &str) -> String {
+    let source = source.trim();
+    if source.contains('\n') || source.len() > 160 {
+        String::new()
+    } else {
+        format!(" in `{source}`")
     }
 }
 
@@ -286,6 +293,7 @@ pub fn is_secret_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn ctx(pairs: &[(&str, &str)]) -> Value {
         let map: BTreeMap<&str, &str> = pairs.iter().copied().collect();
@@ -315,30 +323,6 @@ mod tests {
         assert_eq!(
             err.message,
             "undefined variable `base_path` in `{{ base_path }}/site`"
-        );
-    }
-
-    #[test]
-    fn variables_resolve_through_each_other() {
-        let t = Templates::new();
-        let raw: Vars = serde_yaml::from_str(
-            "project_name: wpt\nbase_path: /var/www/{{ project_name }}\nsite_path: '{{ base_path }}/site'\nkeep: 3\n",
-        )
-        .unwrap();
-        let vars = t.resolve(&raw).unwrap();
-        assert_eq!(vars["site_path"].as_str(), Some("/var/www/wpt/site"));
-        assert_eq!(vars["keep"], Value::from(3));
-    }
-
-    #[test]
-    fn loops_and_missing_names_are_errors() {
-        let t = Templates::new();
-        let looped: Vars = serde_yaml::from_str("a: '{{ b }}x'\nb: '{{ a }}y'\n").unwrap();
-        assert!(t.resolve(&looped).unwrap_err().message.contains("loop"));
-        let missing: Vars = serde_yaml::from_str("a: '{{ nope }}'\n").unwrap();
-        assert_eq!(
-            t.resolve(&missing).unwrap_err().message,
-            "variable `a`: undefined variable `nope` in `{{ nope }}`"
         );
     }
 

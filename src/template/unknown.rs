@@ -10,7 +10,7 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 /// A registered value that is only known once the step really runs. Its
 /// fields are unknown too; as a list (`| join(',')`) it is one item, its name.
 #[derive(Debug)]
-pub(super) struct Unknown(String);
+pub struct Unknown(String);
 
 impl Unknown {
     /// The placeholder for `register: name`.
