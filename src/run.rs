@@ -157,7 +157,8 @@ fn load_plan(
         inventory = inventory.limit(pattern)?;
     }
     let playbook = Playbook::load(
-        &PlaybookDirs::new(common.playbooks.as_deref()),
+        &PlaybookDirs::new(common.playbooks.as_deref())
+            .with_ansible_tree(inventory.ansible_dir.as_deref()),
         playbook,
         templates,
     )?;

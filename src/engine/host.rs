@@ -195,8 +195,9 @@ impl HostRun {
                     continue;
                 }
             }
-            let prepared = steps::prepare(step, templates, &ctx, self.conn.login_user())
+            let mut prepared = steps::prepare(step, templates, &ctx, self.conn.login_user())
                 .map_err(|e| located(e.message))?;
+            prepared.protect_secrets(&shared.plan.secrets);
             self.shared.reporter.report(&Event::StepStarted {
                 host: self.host().name.clone(),
                 index: index + 1,
@@ -389,9 +390,21 @@ impl HostRun {
             Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).plan_text(),
             _ => prepared.shown(),
         };
-        let note = match &prepared.kind {
-            Kind::Say { text } => Some(text.clone()),
-            _ => outcome.as_ref().and_then(|o| o.note.clone()),
+        let (note, diff) = match &prepared.kind {
+            Kind::Say { text } => (Some(text.clone()), None),
+            Kind::Template {
+                content,
+                source,
+                current,
+                ..
+            } => {
+                let mut read = steps::upload::read_current(current);
+                read.become_user.clone_from(&prepared.command.become_user);
+                let output = self.exec_quiet(&read).await?;
+                let (note, diff) = steps::upload::plan_note(&output, content, source, current);
+                (Some(note), diff)
+            }
+            _ => (outcome.as_ref().and_then(|o| o.note.clone()), None),
         };
         self.shared.reporter.report(&Event::StepPlanned {
             host: self.host().name.clone(),
@@ -400,6 +413,7 @@ impl HostRun {
             name: prepared.name.clone(),
             command,
             note,
+            diff,
         });
         if let (Some(probed), Some(name)) =
             (outcome, &self.shared.plan.playbook.steps[index].register)
@@ -428,6 +442,7 @@ impl HostRun {
             note: Some(format!(
                 "cannot run yet, it {why}; the steps shown before it may change that"
             )),
+            diff: None,
         });
     }
 
@@ -572,6 +587,19 @@ impl HostRun {
         let mut interrupt = self.interrupt.clone();
         tokio::select! {
             result = self.conn.run(command, auth, &mut on_line) => result.map_err(Stop::Transport),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        }
+    }
+
+    /// Runs a command without streaming its output (what it prints may be
+    /// a secret file's content); Ctrl-C abandons it.
+    async fn exec_quiet(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let shared = self.shared.clone();
+        let auth = shared.options.sudo_auth();
+        let mut interrupt = self.interrupt.clone();
+        let mut silent = |_, _: &str| {};
+        tokio::select! {
+            result = self.conn.run(command, auth, &mut silent) => result.map_err(Stop::Transport),
             _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
         }
     }

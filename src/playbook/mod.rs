@@ -89,6 +89,9 @@ pub enum PlaybookError {
 #[derive(Debug, Clone)]
 pub struct PlaybookDirs {
     dirs: Vec<PathBuf>,
+    /// The Ansible tree beside the inventory, whose roles' templates are
+    /// used before the built-in ones.
+    ansible: Option<PathBuf>,
 }
 
 impl PlaybookDirs {
@@ -102,17 +105,66 @@ impl PlaybookDirs {
         if local.is_dir() && explicit != Some(local.as_path()) {
             dirs.push(local);
         }
-        PlaybookDirs { dirs }
+        PlaybookDirs {
+            dirs,
+            ansible: None,
+        }
     }
 
-    /// The text of `name` and a label for messages (the path, or `built-in:name`).
-    pub fn read(&self, name: &str) -> Result<(String, String), PlaybookError> {
+    /// Also looks for templates in the Ansible tree `dir` (the one holding
+    /// the inventory), as Ansible finds them for the role that deploys.
+    pub fn with_ansible_tree(mut self, dir: Option<&Path>) -> Self {
+        self.ansible = dir.map(Path::to_owned);
+        self
+    }
+
+    /// A template's text and where it came from: the playbooks directories'
+    /// `src`, then the Ansible tree's `roles/deploy/templates/`,
+    /// `roles/*/templates/` and `templates/` (for `templates/NAME`, `NAME`),
+    /// then the built-in one.
+    pub fn read_template(&self, src: &str) -> Result<(String, String), PlaybookError> {
+        if let Some(found) = self.find_in_dirs(src)? {
+            return Ok(found);
+        }
+        if let Some(tree) = &self.ansible {
+            let name = src.strip_prefix("templates/").unwrap_or(src);
+            let mut roles: Vec<PathBuf> = fs_err::read_dir(tree.join("roles"))
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path().join("templates").join(name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            roles.sort();
+            let candidates = std::iter::once(tree.join("roles/deploy/templates").join(name))
+                .chain(roles)
+                .chain(std::iter::once(tree.join("templates").join(name)));
+            for path in candidates {
+                if path.is_file() {
+                    let text = fs_err::read_to_string(&path)?;
+                    return Ok((path.display().to_string(), text));
+                }
+            }
+        }
+        self.read(src)
+    }
+
+    fn find_in_dirs(&self, name: &str) -> Result<Option<(String, String)>, PlaybookError> {
         for dir in &self.dirs {
             let path = dir.join(name);
             if path.is_file() {
                 let text = fs_err::read_to_string(&path)?;
-                return Ok((path.display().to_string(), text));
+                return Ok(Some((path.display().to_string(), text)));
             }
+        }
+        Ok(None)
+    }
+
+    /// The text of `name` and a label for messages (the path, or `built-in:name`).
+    pub fn read(&self, name: &str) -> Result<(String, String), PlaybookError> {
+        if let Some(found) = self.find_in_dirs(name)? {
+            return Ok(found);
         }
         BUILT_IN
             .iter()
@@ -274,8 +326,9 @@ fn load_steps(
         if let Action::Template(args, body) = &mut step.action {
             *body = match (&args.src, &args.content) {
                 (Some(src), _) => {
-                    let (file_origin, text) =
-                        dirs.read(src).map_err(|e| invalid(at, e.to_string()))?;
+                    let (file_origin, text) = dirs
+                        .read_template(src)
+                        .map_err(|e| invalid(at, e.to_string()))?;
                     step::TemplateBody {
                         origin: file_origin,
                         text,
@@ -339,7 +392,10 @@ mod tests {
 
     #[test]
     fn the_built_in_deploy_playbook_is_valid() {
-        let dirs = PlaybookDirs { dirs: Vec::new() };
+        let dirs = PlaybookDirs {
+            dirs: Vec::new(),
+            ansible: None,
+        };
         let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
         assert!(playbook.lock_step().is_some());
         assert!(playbook.steps.iter().all(|s| s.line > 0));
@@ -398,6 +454,31 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains(":4: step `bad`:"), "{err}");
+    }
+
+    #[test]
+    fn templates_come_from_the_ansible_role_before_the_built_in_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let tree = tmp.path().join("ansible");
+        fs_err::create_dir_all(tree.join("roles/deploy/templates")).unwrap();
+        fs_err::create_dir_all(tree.join("roles/app/templates")).unwrap();
+        fs_err::write(tree.join("roles/deploy/templates/config.txt.j2"), "role\n").unwrap();
+        fs_err::write(tree.join("roles/app/templates/other.j2"), "app\n").unwrap();
+        // No playbooks directories (cargo runs tests beside the project's own).
+        let none = PlaybookDirs {
+            dirs: Vec::new(),
+            ansible: None,
+        };
+        let dirs = none.clone().with_ansible_tree(Some(&tree));
+        let (origin, text) = dirs.read_template("templates/config.txt.j2").unwrap();
+        assert_eq!(text, "role\n");
+        assert!(
+            origin.ends_with("roles/deploy/templates/config.txt.j2"),
+            "{origin}"
+        );
+        assert_eq!(dirs.read_template("templates/other.j2").unwrap().1, "app\n");
+        let built_in = none.read_template("templates/config.txt.j2").unwrap();
+        assert_eq!(built_in.0, "built-in:playbooks/templates/config.txt.j2");
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct CheckoutArgs {
 
 /// `pip:` install requirements into a virtualenv (created if missing);
 /// skipped when the requirements are unchanged since the last install.
+/// Without a requirements file, a `project` with `setup.py` or
+/// `pyproject.toml` is installed itself (`pip install PROJECT`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipArgs {
@@ -68,9 +70,15 @@ pub struct PipArgs {
     pub venv: Tmpl,
     /// The requirements file.
     pub requirements: Tmpl,
+    /// The release directory, installed when there is no requirements file.
+    #[serde(default)]
+    pub project: Option<Tmpl>,
     /// The Python that creates the virtualenv (default `python3`).
     #[serde(default)]
     pub python: Option<Tmpl>,
+    /// Create the virtualenv with the system's site packages (`true`/`false`).
+    #[serde(default)]
+    pub site_packages: Option<Tmpl>,
 }
 
 /// `template:` render a file locally and write it on the host, atomically.
@@ -85,9 +93,14 @@ pub struct TemplateArgs {
     pub content: Option<String>,
     /// Destination path on the host.
     pub dest: Tmpl,
-    /// Octal file mode (default `0644`).
+    /// Octal file mode (default `0644`); a file that holds a secret is
+    /// never written readable by others or writable by its group.
     #[serde(default)]
     pub mode: Option<Tmpl>,
+    /// The file this one replaces, which `--check` shows the diff against
+    /// (default: `dest`).
+    #[serde(default)]
+    pub current: Option<Tmpl>,
 }
 
 /// `switch:` point the symlink `link` at `target`, atomically.
@@ -600,10 +613,13 @@ impl Step {
             Action::Pip(a) => {
                 all.extend([&a.venv, &a.requirements]);
                 all.extend(a.python.iter());
+                all.extend(a.project.iter());
+                all.extend(a.site_packages.iter());
             }
             Action::Template(a, _) => {
                 all.push(&a.dest);
                 all.extend(a.mode.iter());
+                all.extend(a.current.iter());
             }
             Action::Switch(a) => all.extend([&a.link, &a.target]),
             Action::Prune(a) => {

@@ -201,6 +201,9 @@ pub enum Event {
         command: String,
         /// What a read-only probe found out (e.g. the resolved release).
         note: Option<String>,
+        /// For a file it would write: a unified diff against the host's file.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        diff: Option<String>,
     },
     /// A step ended.
     StepFinished {

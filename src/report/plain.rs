@@ -108,6 +108,7 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             name,
             command,
             note,
+            diff,
         } => {
             let note = note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
             let body: Vec<String> = command
@@ -125,6 +126,10 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             for command_line in body {
                 line.push('\n');
                 line.push_str(&command_line);
+            }
+            for diff_line in diff.iter().flat_map(|d| d.lines()) {
+                line.push_str("\n           ");
+                line.push_str(diff_line);
             }
             line
         }

@@ -13,9 +13,21 @@ pub const MASK: &str = "********";
 
 impl Redactor {
     /// A redactor for these values (empty and very short ones are ignored,
-    /// as masking them would garble ordinary text).
+    /// as masking them would garble ordinary text). A multi-line value is
+    /// masked whole and line by line, as output arrives a line at a time.
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 3).collect();
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .flat_map(|secret| {
+                let lines: Vec<String> = if secret.contains('\n') {
+                    secret.lines().map(|l| l.trim().to_owned()).collect()
+                } else {
+                    Vec::new()
+                };
+                std::iter::once(secret).chain(lines)
+            })
+            .filter(|s| s.len() >= 3)
+            .collect();
         // Longest first, so a secret containing another is masked whole.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.dedup();
@@ -89,5 +101,15 @@ mod tests {
             panic!("shape changed")
         };
         assert_eq!(line, "password=********; x stays");
+    }
+
+    #[test]
+    fn every_line_of_a_multi_line_secret_is_masked() {
+        let redactor =
+            Redactor::new(["-----BEGIN KEY-----\nAAAAsecretline\n-----END KEY-----\n".to_owned()]);
+        assert_eq!(
+            redactor.apply("got AAAAsecretline here"),
+            "got ******** here"
+        );
     }
 }

@@ -60,8 +60,19 @@ pub enum Kind {
     },
     /// Installs requirements.
     Pip,
-    /// Writes a file.
-    Template,
+    /// Writes a file rendered from a template.
+    Template {
+        /// The rendered text.
+        content: String,
+        /// The template it was rendered from (a file, or `inline`).
+        source: String,
+        /// Where it goes.
+        dest: String,
+        /// The file it replaces, for `--check`'s diff.
+        current: String,
+        /// Its octal mode as given.
+        mode: Option<String>,
+    },
     /// Switches a symlink.
     Switch {
         /// The symlink.
@@ -222,13 +233,18 @@ pub fn prepare(
             (wrap(spec.script()), Some(wrap(spec.probe_script())), kind)
         }
         Action::Pip(args) => {
-            let python = args.python.as_ref().map(text).transpose()?;
-            let script = pip::script(
-                &text(&args.venv)?,
-                &text(&args.requirements)?,
-                python.as_deref().unwrap_or("python3"),
-            );
-            (wrap(script), None, Kind::Pip)
+            let pip = pip::Pip {
+                venv: text(&args.venv)?,
+                requirements: text(&args.requirements)?,
+                project: Some(optional(&args.project)?).filter(|p| !p.is_empty()),
+                python: Some(optional(&args.python)?)
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "python3".into()),
+                site_packages: crate::template::truthy(&Value::from(optional(
+                    &args.site_packages,
+                )?)),
+            };
+            (wrap(pip.script()), None, Kind::Pip)
         }
         Action::Template(args, body) => {
             let content = templates
@@ -238,9 +254,20 @@ pub fn prepare(
                     undefined: e.undefined,
                 })?;
             let mode = args.mode.as_ref().map(text).transpose()?;
-            let mut command = wrap(upload::script(&text(&args.dest)?, mode.as_deref())?);
+            let dest = text(&args.dest)?;
+            let current = Some(optional(&args.current)?)
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| dest.clone());
+            let mut command = wrap(upload::script(&dest, mode.as_deref())?);
             command.stdin = Some(upload::encode(content.as_bytes()));
-            (command, None, Kind::Template)
+            let kind = Kind::Template {
+                content,
+                source: body.origin.clone(),
+                dest,
+                current,
+                mode,
+            };
+            (command, None, kind)
         }
         Action::Switch(args) => {
             let link = text(&args.link)?;
@@ -405,6 +432,34 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// A template whose text holds one of `secrets` is written 0640 or
+    /// stricter, whatever mode the playbook asked for.
+    pub fn protect_secrets(&mut self, secrets: &[String]) {
+        let Kind::Template {
+            content,
+            dest,
+            mode,
+            ..
+        } = &mut self.kind
+        else {
+            return;
+        };
+        let holds_secret = secrets
+            .iter()
+            .any(|s| s.len() >= 3 && content.contains(s.as_str()));
+        let asked = mode
+            .as_deref()
+            .and_then(|m| u32::from_str_radix(m, 8).ok())
+            .unwrap_or(0o644);
+        if holds_secret && asked & !0o740 != 0 {
+            let strict = format!("0{:o}", asked & 0o740);
+            if let Ok(script) = upload::script(dest, Some(&strict)) {
+                self.command.script = script;
+                *mode = Some(strict);
+            }
+        }
+    }
+
     /// What the person is shown as the step's command: the exact remote
     /// command, or what runs on this machine; nothing for a `say:`.
     pub fn shown(&self) -> String {
@@ -433,6 +488,9 @@ impl Prepared {
         }
         if let Kind::Migrations(migrations::Action::Downgrade { to, from }) = &self.kind {
             return migrations::downgrade_outcome(output, to, from);
+        }
+        if matches!(self.kind, Kind::Pip) && !wrapper_failed(&self.command, output) {
+            return pip::outcome(output);
         }
         if output.exit_code != 0 {
             return Err(failure(&self.command, output));
@@ -506,7 +564,8 @@ impl Prepared {
                 ..Outcome::default()
             },
             Kind::Columns { tables, expects } => columns::outcome(output, tables, expects)?,
-            Kind::Pip | Kind::Template | Kind::Lock(_) | Kind::Local => Outcome {
+            Kind::Pip => unreachable!("read above"),
+            Kind::Template { .. } | Kind::Lock(_) | Kind::Local => Outcome {
                 changed: changed_mark.unwrap_or(true),
                 register: None,
                 note: None,
@@ -530,6 +589,22 @@ pub fn markers(stdout: &str) -> BTreeMap<String, String> {
 fn last_lines(text: &str, n: usize) -> Vec<&str> {
     let lines: Vec<&str> = text.trim().lines().collect();
     lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// Whether what ran the command failed rather than the command: sudo
+/// refused, or the step's timeout stopped it. [`failure`] explains those.
+fn wrapper_failed(command: &RemoteCommand, output: &Output) -> bool {
+    let sudo = command.become_user.is_some()
+        && [
+            "a password is required",
+            "a terminal is required",
+            "incorrect password",
+            "unknown user",
+            "sudo: not found",
+        ]
+        .iter()
+        .any(|s| output.stderr.contains(s));
+    output.exit_code != 0 && (sudo || (output.exit_code == 124 && command.timeout.is_some()))
 }
 
 /// Explains a non-zero exit, recognising sudo's and the timeout's own.

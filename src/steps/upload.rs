@@ -62,6 +62,57 @@ else mv -f -- "$tmp" "$dest"; echo wptdeploy.changed=true; fi
 "#)
 }
 
+/// Prints the current content of `path`, base64-encoded (for `--check`'s
+/// diff; read quietly, never streamed, as it may hold secrets).
+pub fn read_current(path: &str) -> RemoteCommand {
+    RemoteCommand::new(format!(
+        "f={}\nif [ -f \"$f\" ]; then echo wptdeploy.exists=true; base64 < \"$f\"; else echo wptdeploy.exists=false; fi\n",
+        quote(path)
+    ))
+}
+
+/// What `--check` says of a template: the file it comes from, and how the
+/// host's current file would change (a unified diff; secrets are masked on
+/// the way out like everything else).
+pub fn plan_note(
+    output: &Output,
+    content: &str,
+    source: &str,
+    current: &str,
+) -> (String, Option<String>) {
+    let exists = markers(&output.stdout).get("exists").map(String::as_str) == Some("true");
+    let old = if exists && output.exit_code == 0 {
+        let encoded: String = output
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("wptdeploy."))
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    } else {
+        None
+    };
+    let Some(old) = old else {
+        let why = if output.exit_code == 0 {
+            "new"
+        } else {
+            "unreadable now"
+        };
+        return (format!("from {source}; {current} is {why}"), None);
+    };
+    if old == content {
+        return (format!("from {source}; {current} unchanged"), None);
+    }
+    let diff = similar::TextDiff::from_lines(old.as_str(), content)
+        .unified_diff()
+        .context_radius(2)
+        .header(current, &format!("{current} (rendered)"))
+        .to_string();
+    (format!("from {source}; {current} changes"), Some(diff))
+}
+
 /// Base64 in 76-character lines, as `base64 -d` reads it.
 pub fn encode(content: &[u8]) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(content);
@@ -75,6 +126,30 @@ pub fn encode(content: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_shows_a_diff_of_what_would_change() {
+        use base64::Engine as _;
+        let old = "[app]\nA = 1\nB = 2\n";
+        let output = crate::transport::Output {
+            exit_code: 0,
+            stdout: format!(
+                "wptdeploy.exists=true\n{}\n",
+                base64::engine::general_purpose::STANDARD.encode(old)
+            ),
+            stderr: String::new(),
+        };
+        let (note, diff) =
+            super::plan_note(&output, "[app]\nA = 1\nB = 3\n", "t.j2", "/srv/config.txt");
+        assert_eq!(note, "from t.j2; /srv/config.txt changes");
+        let diff = diff.unwrap();
+        assert!(diff.contains("-B = 2\n+B = 3\n"), "{diff}");
+        let (same, none) = super::plan_note(&output, old, "t.j2", "/srv/config.txt");
+        assert_eq!(
+            (same.as_str(), none),
+            ("from t.j2; /srv/config.txt unchanged", None)
+        );
+    }
+
     #[test]
     fn modes_are_checked() {
         assert!(super::script("/x", Some("0640")).is_ok());
