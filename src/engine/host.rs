@@ -538,16 +538,9 @@ impl HostRun {
             let acquire = spec.acquire(&self.shared.options.lock_owner);
             let output = self.exec(&acquire).await?;
             if output.exit_code != 0 {
-                let mut failure = steps::failure(&acquire, &output);
-                if failure.hints.is_empty() {
-                    failure.hints.push(format!(
-                        "the parent of {} must exist and be writable by the `become` user",
-                        spec.path
-                    ));
-                }
                 return Err(Stop::Step {
                     step: "take the deploy lock".into(),
-                    failure,
+                    failure: lock::failure(spec, &acquire, &output),
                 });
             }
             let Some(holder) = lock::holder(&output) else {

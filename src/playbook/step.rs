@@ -103,6 +103,25 @@ pub struct TemplateArgs {
     pub current: Option<Tmpl>,
 }
 
+/// `own:` make `path` (`base_path`) and what the app user must write in
+/// it its own. `action: check` (read-only) registers `{needed, paths}`;
+/// `action: fix` (run it as root) creates `path` if missing and hands
+/// over, recursively, the listed paths inside it and the release
+/// directories that are not all the user's. Symlinks are never followed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnArgs {
+    /// The directory (`base_path`).
+    pub path: Tmpl,
+    /// The user who must own it.
+    pub user: Tmpl,
+    /// Paths inside it that must be the user's too, if they exist.
+    #[serde(default)]
+    pub inside: Vec<Tmpl>,
+    /// `check` or `fix`.
+    pub action: Tmpl,
+}
+
 /// `switch:` point the symlink `link` at `target`, atomically.
 /// Registers `{previous, current}`; a later failure switches back.
 #[derive(Debug, Clone, Deserialize)]
@@ -287,6 +306,8 @@ pub enum Action {
     Switch(SwitchArgs),
     /// `prune:`
     Prune(PruneArgs),
+    /// `own:`
+    Own(OwnArgs),
     /// `restart:` a command that restarts the app; rerun after a switch-back.
     Restart(Tmpl),
     /// `healthcheck:`
@@ -385,6 +406,8 @@ pub(super) struct RawStep {
     #[serde(default)]
     prune: Option<PruneArgs>,
     #[serde(default)]
+    own: Option<OwnArgs>,
+    #[serde(default)]
     restart: Option<Tmpl>,
     #[serde(default)]
     healthcheck: Option<HealthcheckArgs>,
@@ -405,7 +428,7 @@ pub(super) struct RawStep {
 }
 
 /// The step kinds, as their keys.
-pub const KINDS: [&str; 16] = [
+pub const KINDS: [&str; 17] = [
     "run",
     "lock",
     "checkout",
@@ -413,6 +436,7 @@ pub const KINDS: [&str; 16] = [
     "template",
     "switch",
     "prune",
+    "own",
     "restart",
     "healthcheck",
     "migrations",
@@ -478,6 +502,9 @@ impl TryFrom<RawStep> for Step {
         }
         if let Some(a) = raw.prune {
             actions.push(("prune", Action::Prune(a)));
+        }
+        if let Some(a) = raw.own {
+            actions.push(("own", Action::Own(a)));
         }
         if let Some(c) = raw.restart {
             actions.push(("restart", Action::Restart(c)));
@@ -626,6 +653,10 @@ impl Step {
                 all.extend([&a.releases, &a.keep, &a.link]);
                 all.extend(a.protect.iter());
                 all.extend(a.backups.iter());
+            }
+            Action::Own(a) => {
+                all.extend([&a.path, &a.user, &a.action]);
+                all.extend(a.inside.iter());
             }
             Action::Healthcheck(a) => {
                 all.extend(a.command.iter());

@@ -40,13 +40,19 @@ pub struct Holder {
 }
 
 impl Holder {
-    /// `alice@laptop, 3m 12s ago, commit my-branch: wptdeploy staging ...`
+    /// `alice@laptop since 3m 12s ago (commit my-branch, `wptdeploy staging ...`)`;
+    /// a lock with no note (its taker died while writing it) says so.
     pub fn describe(&self) -> String {
         let get = |k: &str| self.fields.get(k).map_or("?", String::as_str);
         let age = self.age.map_or_else(
             || "at an unknown time".to_owned(),
             |a| format!("{} ago", humantime::format_duration(a)),
         );
+        if !self.fields.contains_key("who") {
+            return format!(
+                "a deploy that left no note in it (taken {age}; one that died while taking it?)"
+            );
+        }
         format!(
             "{} since {age} (commit {}, `{}`)",
             get("who"),
@@ -64,11 +70,14 @@ impl Holder {
             .collect();
         let number = |k: &str| fields.get(k).and_then(|v| v.parse::<u64>().ok());
         let age = number("now")
-            .zip(number("started"))
+            .zip(number("started").or_else(|| number("made")))
             .map(|(now, started)| Duration::from_secs(now.saturating_sub(started)));
-        fields.contains_key("who").then_some(Holder { fields, age })
+        Some(Holder { fields, age })
     }
 }
+
+/// Prints a held lock's note, when it was made, and the host's clock.
+const HELD: &str = r#"echo wptdeploy.lock=held; cat -- "$lock/info" 2>/dev/null || true; echo "made=$(stat -c %Y -- "$lock" 2>/dev/null)"; echo "now=$(date +%s)""#;
 
 impl LockSpec {
     fn command(&self, script: String) -> RemoteCommand {
@@ -91,13 +100,28 @@ impl LockSpec {
         .map(|line| quote(&line.replace('\n', " ")))
         .collect::<Vec<_>>()
         .join(" ");
+        // Held means the directory exists; anything else that stops mkdir,
+        // or the note's write, is the real cause, and leaves no lock behind.
         self.command(format!(
-            r#"if mkdir -- "$lock" 2>/dev/null; then
-  printf '%s\n' {note} "started=$(date +%s)" > "$lock/info"
-  echo wptdeploy.lock=acquired
-else
-  echo wptdeploy.lock=held; cat -- "$lock/info" 2>/dev/null || true; echo "now=$(date +%s)"
-fi
+            r#"tries=0
+while :; do
+  if why=$(mkdir -- "$lock" 2>&1); then
+    if why=$({{ printf '%s\n' {note} "started=$(date +%s)" > "$lock/info.part"; }} 2>&1) && mv -f -- "$lock/info.part" "$lock/info"; then
+      echo wptdeploy.lock=acquired
+    else
+      rm -rf -- "$lock"
+      echo "wptdeploy: cannot write the deploy lock's note in $lock: ${{why##*: }}" >&2; exit 4
+    fi
+  elif [ -d "$lock" ]; then
+    {HELD}
+  elif [ ! -e "$lock" ] && [ "$tries" -lt 5 ]; then
+    # Released between our mkdir and our look: try again.
+    tries=$((tries + 1)); continue
+  else
+    echo "wptdeploy: cannot create the deploy lock $lock: ${{why##*: }}" >&2; exit 4
+  fi
+  break
+done
 "#
         ))
     }
@@ -112,14 +136,44 @@ fi
 
     /// Prints the holder's note, if the lock is held.
     pub fn inspect(&self) -> RemoteCommand {
-        self.command(
-            "if [ -d \"$lock\" ]; then echo wptdeploy.lock=held; cat -- \"$lock/info\" 2>/dev/null || true; echo \"now=$(date +%s)\"; fi\n".into(),
-        )
+        self.command(format!("if [ -d \"$lock\" ]; then {HELD}; fi\n"))
     }
 
     /// Removes the lock whoever holds it (`wptdeploy unlock`).
     pub fn remove(&self) -> RemoteCommand {
         self.command("rm -rf -- \"$lock\"\n".into())
+    }
+}
+
+/// Why taking the lock failed when nobody holds it: the cause the script
+/// reported (permission denied, no space left), or sudo's.
+pub fn failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> super::StepFailure {
+    let Some(cause) = output
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("wptdeploy: "))
+    else {
+        return super::failure(acquire, output);
+    };
+    let who = spec
+        .become_user
+        .as_deref()
+        .map_or_else(|| "the login user".to_owned(), |u| format!("`{u}`"));
+    let parent = spec.path.rsplit_once('/').map_or(".", |(dir, _)| dir);
+    let hint = if cause.contains("Permission denied") {
+        format!(
+            "{parent} must be writable by {who}: the default deploy makes it so as root in its first steps; check `base_path`, `lock_path` and `app_user`"
+        )
+    } else if cause.contains("No space left") || cause.contains("Disk quota") {
+        format!("free some space on the host's filesystem holding {parent}, then deploy again")
+    } else if cause.contains("No such file") {
+        format!("{parent} does not exist: check `base_path` and `lock_path`")
+    } else {
+        "nothing was locked; fix that and deploy again".to_owned()
+    };
+    super::StepFailure {
+        message: cause.to_owned(),
+        hints: vec![hint, "no lock was left behind".into()],
     }
 }
 
@@ -155,5 +209,60 @@ mod tests {
             ..output
         };
         assert_eq!(super::holder(&free), None);
+    }
+
+    #[test]
+    fn a_lock_without_a_note_says_so_with_its_age() {
+        let output = Output {
+            exit_code: 0,
+            stdout: "wptdeploy.lock=held\nmade=100\nnow=160\n".into(),
+            stderr: String::new(),
+        };
+        assert_eq!(
+            holder(&output).unwrap().describe(),
+            "a deploy that left no note in it (taken 1m ago; one that died while taking it?)"
+        );
+    }
+
+    /// The acquire script in a real shell: a permission error is the cause,
+    /// not a holder, and a note that cannot be written leaves no lock.
+    #[test]
+    fn acquiring_reports_the_real_cause_and_leaves_nothing_half_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let owner = LockOwner {
+            token: "t".into(),
+            who: "me@here".into(),
+            commit: "main".into(),
+            command: "wptdeploy staging".into(),
+        };
+        let run = |path: &std::path::Path| {
+            let spec = LockSpec {
+                path: path.display().to_string(),
+                become_user: None,
+            };
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(spec.acquire(&owner).script)
+                .output()
+                .unwrap()
+        };
+        let missing_parent = run(&tmp.path().join("no/such/dir/lock"));
+        assert_eq!(missing_parent.status.code(), Some(4));
+        let said = String::from_utf8_lossy(&missing_parent.stderr);
+        assert!(
+            said.contains("cannot create the deploy lock")
+                && said.contains("No such file or directory"),
+            "{said}"
+        );
+        let lock = tmp.path().join("lock");
+        let first = run(&lock);
+        assert!(String::from_utf8_lossy(&first.stdout).contains("wptdeploy.lock=acquired"));
+        assert!(
+            std::fs::read_to_string(lock.join("info"))
+                .unwrap()
+                .contains("who=me@here")
+        );
+        let second = run(&lock);
+        assert!(String::from_utf8_lossy(&second.stdout).contains("wptdeploy.lock=held"));
     }
 }

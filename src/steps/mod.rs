@@ -13,6 +13,7 @@ mod link;
 mod local;
 pub mod lock;
 pub mod migrations;
+mod own;
 mod pip;
 pub mod upload;
 
@@ -82,6 +83,13 @@ pub enum Kind {
     },
     /// Removes old releases.
     Prune,
+    /// Checks (or makes) `base_path` the app user's.
+    Own {
+        /// The app user.
+        user: String,
+        /// `fix` rather than `check`.
+        fixing: bool,
+    },
     /// Restarts the app.
     Restart,
     /// Checks the app is healthy.
@@ -294,6 +302,40 @@ pub fn prepare(
                 backups.as_deref().filter(|b| !b.is_empty()),
             );
             (wrap(script), None, Kind::Prune)
+        }
+        Action::Own(args) => {
+            let own = own::Own {
+                path: text(&args.path)?,
+                user: text(&args.user)?,
+                inside: args
+                    .inside
+                    .iter()
+                    .map(text)
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect(),
+            };
+            let fixing = match text(&args.action)?.as_str() {
+                "check" => false,
+                "fix" => true,
+                other => {
+                    return Err(TemplateError::new(format!(
+                        "own: action must be `check` or `fix`, not `{other}`"
+                    )));
+                }
+            };
+            let command = wrap(if fixing {
+                own.fix_script()
+            } else {
+                own.check_script()
+            });
+            let probe = (!fixing).then(|| command.clone());
+            let kind = Kind::Own {
+                user: own.user.clone(),
+                fixing,
+            };
+            (command, probe, kind)
         }
         Action::Healthcheck(args) => {
             let check = match (&args.command, &args.url) {
@@ -539,6 +581,7 @@ impl Prepared {
                     ..Outcome::default()
                 }
             }
+            Kind::Own { user, fixing } => own::outcome(output, user, *fixing),
             Kind::Healthcheck => Outcome {
                 changed: false,
                 register: None,

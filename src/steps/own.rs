@@ -1,0 +1,160 @@
+//! `own:` make what the app user must write under `base_path` its own: on
+//! a server Ansible deployed, `base_path` was created by root and a build
+//! left behind (`temp`) may be root's. `check` (read-only) says what is not
+//! the user's; `fix` (as root) creates `base_path` if missing and hands over
+//! what is not, idempotently. Only `base_path` itself, the listed paths
+//! inside it and its release directories (40-hex names) are ever touched;
+//! symlinks never.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use super::Outcome;
+use crate::transport::{Output, quote};
+
+/// What to look at, and for whom.
+pub(super) struct Own {
+    /// `base_path`.
+    pub path: String,
+    /// The user who must own it.
+    pub user: String,
+    /// Paths inside `path` that must be the user's too, if they exist.
+    pub inside: Vec<String>,
+}
+
+impl Own {
+    fn header(&self) -> String {
+        let inside: Vec<String> = self.inside.iter().map(|p| quote(p)).collect();
+        format!(
+            "base={} user={}\nset -- {}\n",
+            quote(&self.path),
+            quote(&self.user),
+            inside.join(" ")
+        ) + r#"not_theirs() {
+  for p in "$@" "$base"/*; do
+    case "$p" in "$base"/*) ;; *) continue ;; esac
+    [ -d "$p" ] && [ ! -L "$p" ] || continue
+    listed=no; for q in "$@"; do [ "$q" = "$p" ] && listed=yes; done
+    [ "$listed" = yes ] || printf %s "${p##*/}" | grep -Eqx '[0-9a-f]{40}' || continue
+    [ -z "$(find "$p" ! -user "$user" -print -quit 2>&1)" ] || printf '%s\n' "$p"
+  done | sort -u
+}
+"#
+    }
+
+    /// Prints `wptdeploy.create=` or `wptdeploy.own=` for each thing to do.
+    pub fn check_script(&self) -> String {
+        self.header()
+            + r#"if [ ! -d "$base" ]; then printf 'wptdeploy.create=%s\n' "$base"; exit 0; fi
+[ "$(stat -c %U -- "$base")" = "$user" ] || printf 'wptdeploy.own=%s\n' "$base"
+not_theirs "$@" | sed 's/^/wptdeploy.own=/'
+"#
+    }
+
+    /// Does it, printing what it did the same way.
+    pub fn fix_script(&self) -> String {
+        self.header()
+            + r#"set -e
+group=$(id -gn -- "$user")
+if [ ! -d "$base" ]; then
+  install -d -o "$user" -g "$group" -m 0755 -- "$base"; printf 'wptdeploy.create=%s\n' "$base"; exit 0
+fi
+if [ "$(stat -c %U -- "$base")" != "$user" ]; then chown -h -- "$user:$group" "$base"; printf 'wptdeploy.own=%s\n' "$base"; fi
+not_theirs "$@" | while read -r p; do chown -R -P -h -- "$user:$group" "$p"; printf 'wptdeploy.own=%s\n' "$p"; done
+"#
+    }
+}
+
+/// What `check` found, or what `fix` did: registers `{needed, paths}`.
+pub(super) fn outcome(output: &Output, user: &str, fixing: bool) -> Outcome {
+    let marks: Vec<(String, String)> = output
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("wptdeploy."))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| matches!(*k, "create" | "own"))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let paths: Vec<String> = marks.iter().map(|(_, p)| p.clone()).collect();
+    let said: Vec<String> = marks
+        .iter()
+        .map(|(kind, path)| match (kind.as_str(), fixing) {
+            ("create", false) => format!("{path} is missing"),
+            ("create", true) => format!("created {path}"),
+            (_, false) => format!("{path} is not all {user}'s"),
+            (_, true) => format!("{path} handed over"),
+        })
+        .collect();
+    let register = BTreeMap::from([
+        ("needed", Value::from(!paths.is_empty())),
+        ("paths", Value::from(paths)),
+    ]);
+    Outcome {
+        changed: fixing && !said.is_empty(),
+        register: Some(Value::from_serialize(&register)),
+        note: (!said.is_empty()).then(|| said.join("; ")),
+        ..Outcome::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Output {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        Output {
+            exit_code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// As the current user, everything it made is its own; a tree of
+    /// someone else's would be listed (root's tests prove the handover).
+    #[test]
+    fn what_is_already_the_users_needs_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("base");
+        let me = String::from_utf8(
+            std::process::Command::new("id")
+                .arg("-un")
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_owned();
+        let own = Own {
+            path: base.display().to_string(),
+            user: me.clone(),
+            inside: vec![base.join("temp").display().to_string()],
+        };
+        let missing = outcome(&sh(&own.check_script()), &me, false);
+        assert_eq!(
+            missing.note.as_deref(),
+            Some(format!("{} is missing", base.display()).as_str())
+        );
+        std::fs::create_dir_all(base.join("0123456789abcdef0123456789abcdef01234567")).unwrap();
+        std::fs::create_dir_all(base.join("temp")).unwrap();
+        let fine = outcome(&sh(&own.check_script()), &me, false);
+        assert_eq!(fine.note, None, "{:?}", fine.register);
+        let other = Own {
+            user: "nobody".into(),
+            ..own
+        };
+        let theirs = outcome(&sh(&other.check_script()), "nobody", false);
+        let note = theirs.note.unwrap();
+        assert!(
+            note.contains("0123456789abcdef0123456789abcdef01234567 is not all nobody's"),
+            "{note}"
+        );
+        assert!(note.contains("temp is not all nobody's"), "{note}");
+    }
+}
