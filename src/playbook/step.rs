@@ -229,7 +229,7 @@ pub struct MigrationsArgs {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupArgs {
-    /// The pg_dump command (a shell template, e.g. `sudo -n -u postgres pg_dump`).
+    /// The pg_dump command (a shell template, e.g. `pg_dump`).
     pub dump: Tmpl,
     /// The pg_restore command, to check the backup reads back.
     pub restore: Tmpl,
@@ -239,6 +239,14 @@ pub struct BackupArgs {
     pub dir: Tmpl,
     /// The release the backup belongs to (pruned with it).
     pub release: Tmpl,
+    /// The user pg_dump and pg_restore run as (e.g. `postgres`, for peer
+    /// authentication), from the step's own user: run the step as root.
+    #[serde(default)]
+    pub db_user: Option<Tmpl>,
+    /// Who owns the backup and its directory (the app user, so pruning
+    /// can remove it).
+    #[serde(default)]
+    pub owner: Option<Tmpl>,
 }
 
 /// `fetch:` copy a file from the host to a local directory over SFTP,
@@ -675,7 +683,11 @@ impl Step {
                 all.extend(a.rev_id.iter());
             }
             Action::Fetch(a) => all.extend([&a.src, &a.dest]),
-            Action::Backup(a) => all.extend([&a.dump, &a.restore, &a.database, &a.dir, &a.release]),
+            Action::Backup(a) => {
+                all.extend([&a.dump, &a.restore, &a.database, &a.dir, &a.release]);
+                all.extend(a.db_user.iter());
+                all.extend(a.owner.iter());
+            }
             Action::Upload(a) => {
                 all.extend([&a.src, &a.dest]);
                 all.extend(a.mode.iter());

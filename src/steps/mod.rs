@@ -102,6 +102,8 @@ pub enum Kind {
         restore: String,
         /// The database.
         database: String,
+        /// Who runs the database tools (empty: the step's user).
+        db_user: String,
     },
     /// Copies a file from the host (`src`) into a local directory (`dest`).
     Fetch {
@@ -411,14 +413,23 @@ pub fn prepare(
             let dump = templates.render_shell(&args.dump.0, ctx)?;
             let restore = templates.render_shell(&args.restore.0, ctx)?;
             let database = text(&args.database)?;
-            let script = backup::script(
-                &dump,
-                &restore,
-                &database,
-                &text(&args.dir)?,
-                &text(&args.release)?,
-            );
-            (wrap(script), None, Kind::Backup { restore, database })
+            let db_user = optional(&args.db_user)?;
+            let script = backup::Backup {
+                dump: &dump,
+                restore: &restore,
+                database: &database,
+                dir: &text(&args.dir)?,
+                release: &text(&args.release)?,
+                db_user: &db_user,
+                owner: &optional(&args.owner)?,
+            }
+            .script();
+            let kind = Kind::Backup {
+                restore,
+                database,
+                db_user,
+            };
+            (wrap(script), None, kind)
         }
         Action::Import(file) => {
             unreachable!("`import: {file}` is expanded when the playbook is loaded")
@@ -598,7 +609,11 @@ impl Prepared {
                 migrations::describe_outcome(output)
             }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
-            Kind::Backup { restore, database } => backup::outcome(output, restore, database)?,
+            Kind::Backup {
+                restore,
+                database,
+                db_user,
+            } => backup::outcome(output, restore, database, db_user)?,
             Kind::Fetch { .. } | Kind::Upload { .. } => {
                 unreachable!("the engine reads a copy's outcome with the bytes it copied")
             }

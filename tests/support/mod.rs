@@ -117,14 +117,17 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
     let s = sandbox();
     let pg = postgres::Postgres::start(&s.dir);
     let socket = pg.socket_dir.display().to_string();
+    // As root, the tools run as `postgres` (wptdeploy becomes it, as on a
+    // server); otherwise as this user, connecting as the `postgres` role.
     let tool = |name: &str| {
         let bin = postgres::bin_dir().join(name).display().to_string();
         if is_root() {
-            format!("sudo -n -u postgres {bin} -h {socket} -p {}", pg.port)
+            format!("{bin} -h {socket} -p {}", pg.port)
         } else {
             format!("{bin} -h {socket} -p {} -U postgres", pg.port)
         }
     };
+    let superuser = if is_root() { "postgres" } else { "" };
     let mut all: Vec<(String, String)> = vec![
         (
             "venv_path".into(),
@@ -136,6 +139,7 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
         ("psql_command".into(), json(&tool("psql"))),
         ("pg_dump_command".into(), json(&tool("pg_dump"))),
         ("pg_restore_command".into(), json(&tool("pg_restore"))),
+        ("db_superuser".into(), json(superuser)),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
