@@ -48,10 +48,12 @@ fn main() -> ExitCode {
     let json = |v: &str| serde_json::to_string(v).unwrap();
     let venv = dir.join("srv/venv").display().to_string();
     let socket = pg.socket_dir.display().to_string();
-    let psql = if sandbox::is_root() {
-        format!("sudo -n -u postgres psql -h {socket} -p {}", pg.port)
+    // As root the database tools run as `postgres` (wptdeploy becomes it);
+    // otherwise as this user, connecting as the `postgres` role.
+    let (psql, superuser) = if sandbox::is_root() {
+        (format!("psql -h {socket} -p {}", pg.port), "postgres")
     } else {
-        format!("psql -h {socket} -p {} -U postgres", pg.port)
+        (format!("psql -h {socket} -p {} -U postgres", pg.port), "")
     };
     s.write_inventory(&[
         ("venv_path", &json(&venv)),
@@ -59,6 +61,8 @@ fn main() -> ExitCode {
         ("db_host", &json(&socket)),
         ("db_port", &pg.port.to_string()),
         ("psql_command", &json(&psql)),
+        ("db_superuser", &json(superuser)),
+        ("check_pending_migrations", "true"),
     ]);
     println!(
         "sandbox \"staging\": sshd on 127.0.0.1:{}, origin {}",

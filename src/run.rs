@@ -235,6 +235,9 @@ async fn deploy(
     if args.migrate {
         extra.insert("migrate", true.into(), command_line());
     }
+    if args.no_migrate {
+        extra.insert("check_pending_migrations", false.into(), command_line());
+    }
     let mut run = Run::new("deploy to", &env, &args.playbook, extra);
     run.check = args.check;
     run.lock_wait = args.lock_wait;

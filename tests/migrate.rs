@@ -161,6 +161,13 @@ fn a_database_ahead_of_the_code_is_refused() {
         .stderr_has("the database is at revision 4dafe3eac60e, which this release's migrations do not contain");
     assert_eq!(s.live_release(), Some(s.sha("feature/with-migration")));
     assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
+    // A plain deploy back to the older code goes live, with a warning.
+    s.wptdeploy(&["staging", "--commit", "master"])
+        .success()
+        .stderr_has(
+            "the database is at 4dafe3eac60e, which this release's migrations do not contain",
+        );
+    assert_eq!(s.live_release(), Some(s.sha("master")));
 }
 
 #[test]
@@ -183,9 +190,22 @@ fn check_lists_pending_migrations_and_changes_nothing() {
         "{}",
         fresh.stderr
     );
-    // Built (deployed without --migrate), its pending migrations are listed.
+    // A plain deploy of it stops before the switch: the database has not
+    // had its migration (read from the files and psql, not the app).
     s.wptdeploy(&["staging", "--commit", "feature/with-migration"])
-        .success();
+        .failure(1)
+        .stderr_has("this release brings 1 migration(s) the database (at 735093c03092) has not had: 4dafe3eac60e (add comment url); it was not put live")
+        .stderr_has("hint: pass `--migrate` to upgrade the database before the switch")
+        .stderr_has("hint: or `--no-migrate`");
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    // Built (deployed with --no-migrate), its pending migrations are listed.
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "feature/with-migration",
+        "--no-migrate",
+    ])
+    .success();
     let run = s
         .wptdeploy(&[
             "staging",
@@ -442,8 +462,13 @@ fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it()
     s.wptdeploy(&["migration", "status", "staging"])
         .success()
         .stderr_has("database at the head, 735093c03092");
-    s.wptdeploy(&["staging", "--commit", "feature/with-migration"])
-        .success();
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "feature/with-migration",
+        "--no-migrate",
+    ])
+    .success();
     s.wptdeploy(&["migration", "status", "staging"])
         .success()
         .stderr_has("database at 735093c03092; 1 pending: 4dafe3eac60e (add comment url)");

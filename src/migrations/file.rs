@@ -75,10 +75,10 @@ pub fn parse(text: &str) -> MigrationFile {
         if statement.is_empty() {
             if indent == 0 {
                 in_upgrade = trimmed.starts_with("def upgrade");
-                if let Some(value) = assignment(trimmed, "revision") {
-                    file.revision = value;
-                } else if let Some(value) = assignment(trimmed, "down_revision") {
-                    file.down_revision = value;
+                if let Some(value) = assigned(trimmed, "revision") {
+                    file.revision = value.into_iter().next();
+                } else if let Some(value) = assigned(trimmed, "down_revision") {
+                    file.down_revision = value.into_iter().next();
                 }
             }
             if batch.as_ref().is_some_and(|(at, _)| indent <= *at) {
@@ -106,13 +106,21 @@ pub fn parse(text: &str) -> MigrationFile {
     file
 }
 
-fn assignment(line: &str, name: &str) -> Option<Option<String>> {
-    let value = line
-        .strip_prefix(name)?
-        .trim_start()
-        .strip_prefix('=')?
-        .trim();
-    Some(strings(value).into_iter().next())
+/// The string literals assigned to `name` on `line`: `name = 'x'`, with a
+/// type annotation (`name: Union[str, None] = 'x'`, as alembic 1.13 writes),
+/// or a tuple of them (a merge's `down_revision = ('a', 'b')`). `None` if
+/// the line assigns something else.
+pub fn assigned(line: &str, name: &str) -> Option<Vec<String>> {
+    let rest = line.strip_prefix(name)?.trim_start();
+    let rest = match rest.strip_prefix(':') {
+        Some(annotated) => &annotated[annotated.find('=')?..],
+        None => rest,
+    };
+    let value = rest.strip_prefix('=')?.trim();
+    if value.starts_with('=') {
+        return None;
+    }
+    Some(strings(value))
 }
 
 fn depth(text: &str) -> i32 {
@@ -404,6 +412,27 @@ impl MigrationFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revisions_are_read_with_annotations_and_tuples() {
+        assert_eq!(
+            assigned("revision = 'abc'", "revision"),
+            Some(vec!["abc".into()])
+        );
+        assert_eq!(
+            assigned("down_revision: Union[str, None] = \"abc\"", "down_revision"),
+            Some(vec!["abc".into()])
+        );
+        assert_eq!(
+            assigned("down_revision = ('a1', 'b2')", "down_revision"),
+            Some(vec!["a1".into(), "b2".into()])
+        );
+        assert_eq!(
+            assigned("down_revision = None", "down_revision"),
+            Some(vec![])
+        );
+        assert_eq!(assigned("revision_x = 'a'", "revision"), None);
+    }
 
     const ADD_COMMENT_URL: &str =
         include_str!("../../tests/fixtures/4dafe3eac60e_add_comment_url.py");

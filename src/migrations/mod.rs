@@ -4,3 +4,4 @@
 pub mod alembic;
 pub mod columns;
 pub mod file;
+pub mod graph;

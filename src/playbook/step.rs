@@ -189,16 +189,26 @@ pub struct LockArgs {
 /// registers `{head, current, pending}`. `action: upgrade` runs `upgrade`
 /// (`action: downgrade`, `downgrade TO`)
 /// and requires the database to be at `head` afterwards; when it fails it
-/// says which revision the database is at.
+/// says which revision the database is at. `action: pending` (read-only,
+/// no migrate command: the files are read in Rust and the revision with
+/// `psql`) fails when the release brings migrations the database has not had.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationsArgs {
-    /// The migrate command, without the subcommand (a shell template).
-    pub command: Tmpl,
+    /// The migrate command, without the subcommand (a shell template; all
+    /// actions but `pending`).
+    #[serde(default)]
+    pub command: Option<Tmpl>,
     /// The release directory to run it in.
     pub path: Tmpl,
-    /// `check` or `upgrade`.
+    /// `check`, `upgrade`, `downgrade`, `describe`, `generate` or `pending`.
     pub action: Tmpl,
+    /// `pending`: the psql command (a shell template).
+    #[serde(default)]
+    pub psql: Option<Tmpl>,
+    /// `pending`: the database.
+    #[serde(default)]
+    pub database: Option<Tmpl>,
     /// `upgrade`: the revision the database must reach.
     #[serde(default)]
     pub head: Option<Tmpl>,
@@ -673,7 +683,10 @@ impl Step {
                 all.extend(a.delay.iter());
             }
             Action::Migrations(a) => {
-                all.extend([&a.command, &a.path, &a.action]);
+                all.extend([&a.path, &a.action]);
+                all.extend(a.command.iter());
+                all.extend(a.psql.iter());
+                all.extend(a.database.iter());
                 all.extend(a.head.iter());
                 all.extend(a.from.iter());
                 all.extend(a.message.iter());

@@ -34,6 +34,14 @@ pub enum Action {
         /// The revisions.
         revisions: Vec<String>,
     },
+    /// Read-only, without the app: the release's migration files (read in
+    /// Rust) against the database's `alembic_version` (through `psql`).
+    Pending {
+        /// The psql command (shell text, values quoted).
+        psql: String,
+        /// The database.
+        database: String,
+    },
     /// `migrate -m MESSAGE`: autogenerate a migration file.
     Generate {
         /// The migration's message.
@@ -105,6 +113,20 @@ pub fn script(command: &str, path: &str, versions: &str, action: &Action) -> Str
             }
             script
         }
+        // The headers of every migration file, then the database's revision.
+        Action::Pending { psql, database } => format!(
+            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
+             cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
+             [ -d {listing} ] || {{ echo @none; exit 0; }}\n\
+             for f in {listing}/*.py; do\n\
+             \x20 [ -f \"$f\" ] || continue\n\
+             \x20 printf '@file %s\\n' \"${{f##*/}}\"\n\
+             \x20 grep -E '^(revision|down_revision)([^A-Za-z0-9_]|$)|^[rRuU]?\"\"\"' -- \"$f\" | sed 's/^/@| /'\n\
+             done\n\
+             if out=$({psql} -X -q -At -d {} -c 'SELECT version_num FROM alembic_version' 2>&1); then echo @db-read; else echo @db-failed; fi\n\
+             printf '%s\\n' \"$out\" | sed 's/^/@db /'\n",
+            quote(database)
+        ),
         Action::Downgrade { to, .. } => format!(
             "cd -- {dir} || exit 3\n{command} downgrade {} && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
@@ -192,6 +214,101 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
         note: Some(note),
         ..Outcome::default()
     })
+}
+
+/// Reads a pending check: fails when the release brings migrations the
+/// database has not had (a plain deploy must not put that code live).
+pub fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+    let said = |line: &str| output.stdout.lines().any(|l| l == line);
+    if said("@absent") {
+        return Ok(Outcome {
+            note: Some(
+                "the release is not built yet: its migrations are checked once it is checked out"
+                    .into(),
+            ),
+            ..Outcome::default()
+        });
+    }
+    if said("@none") {
+        return Ok(Outcome {
+            note: Some("the release has no migrations".into()),
+            ..Outcome::default()
+        });
+    }
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in output.stdout.lines() {
+        if let Some(name) = line.strip_prefix("@file ") {
+            files.push((name.to_owned(), String::new()));
+        } else if let (Some(content), Some((_, text))) = (
+            line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
+            files.last_mut(),
+        ) {
+            text.push_str(content);
+            text.push('\n');
+        }
+    }
+    let graph = crate::migrations::graph::Graph::from_files(
+        files.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+    );
+    let db = lines("db", &output.stdout);
+    let current: Vec<String> = if said("@db-read") {
+        db.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    } else if db.contains("alembic_version") && db.contains("does not exist") {
+        Vec::new()
+    } else {
+        return Err(StepFailure {
+            message: format!(
+                "cannot read the database's revision, so cannot tell whether this release's migrations have run: {}",
+                db.trim()
+            ),
+            hints: vec![
+                "check `db_name`, `db_superuser` and `psql_command`".into(),
+                "`--migrate` runs the migrations; `--no-migrate` deploys without this check".into(),
+            ],
+        });
+    };
+    let at = if current.is_empty() {
+        "no revision (an empty database)".to_owned()
+    } else {
+        current.join(", ")
+    };
+    use crate::migrations::graph::Standing;
+    match graph.standing(&current) {
+        Standing::Current => Ok(Outcome {
+            note: Some(match graph.heads().as_slice() {
+                [] => "the release has no migrations".to_owned(),
+                heads => format!("the database is at this release's head, {}", heads.join(", ")),
+            }),
+            ..Outcome::default()
+        }),
+        Standing::Pending(pending) => Err(StepFailure {
+            message: format!(
+                "this release brings {} migration(s) the database (at {at}) has not had: {}; it was not put live",
+                pending.len(),
+                pending
+                    .iter()
+                    .map(|n| if n.message.is_empty() { n.id.clone() } else { format!("{} ({})", n.id, n.message) })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hints: vec![
+                "pass `--migrate` to upgrade the database before the switch (with a backup first on production)".into(),
+                "or `--no-migrate` to put the code live without them".into(),
+            ],
+        }),
+        Standing::Unknown(revisions) => Ok(Outcome {
+            note: Some(format!("the database is at {at}")),
+            warnings: vec![format!(
+                "the database is at {}, which this release's migrations do not contain: it is ahead of this code (an older release?) or on another branch; the code goes live against that schema",
+                revisions.join(", ")
+            )],
+            ..Outcome::default()
+        }),
+    }
 }
 
 /// Reads a describe: every file's `upgrade()` operations, in order, as one.

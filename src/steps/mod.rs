@@ -362,8 +362,21 @@ pub fn prepare(
             (wrap(script), None, Kind::Healthcheck)
         }
         Action::Migrations(args) => {
-            let command = templates.render_shell(&args.command.0, ctx)?;
-            let action = match text(&args.action)?.as_str() {
+            let shell = |t: &Option<Tmpl>, what: &str| -> Result<String, TemplateError> {
+                match t {
+                    Some(t) => templates.render_shell(&t.0, ctx),
+                    None => Err(TemplateError::new(format!(
+                        "migrations: this action needs `{what}`"
+                    ))),
+                }
+            };
+            let verb = text(&args.action)?;
+            let command = if verb == "pending" {
+                String::new()
+            } else {
+                shell(&args.command, "command")?
+            };
+            let action = match verb.as_str() {
                 "check" => migrations::Action::Check,
                 "upgrade" => migrations::Action::Upgrade {
                     head: optional(&args.head)?,
@@ -387,9 +400,13 @@ pub fn prepare(
                     message: optional(&args.message)?,
                     rev_id: Some(optional(&args.rev_id)?).filter(|r| !r.is_empty()),
                 },
+                "pending" => migrations::Action::Pending {
+                    psql: shell(&args.psql, "psql")?,
+                    database: optional(&args.database)?,
+                },
                 other => {
                     return Err(TemplateError::new(format!(
-                        "migrations: action must be `check`, `upgrade`, `downgrade`, `describe` or `generate`, not `{other}`"
+                        "migrations: action must be `check`, `upgrade`, `downgrade`, `describe`, `generate` or `pending`, not `{other}`"
                     )));
                 }
             };
@@ -404,7 +421,9 @@ pub fn prepare(
             ));
             let read_only = matches!(
                 action,
-                migrations::Action::Check | migrations::Action::Describe { .. }
+                migrations::Action::Check
+                    | migrations::Action::Describe { .. }
+                    | migrations::Action::Pending { .. }
             );
             let probe = read_only.then(|| command.clone());
             (command, probe, Kind::Migrations(action))
@@ -607,6 +626,9 @@ impl Prepared {
             }
             Kind::Migrations(migrations::Action::Describe { .. }) => {
                 migrations::describe_outcome(output)
+            }
+            Kind::Migrations(migrations::Action::Pending { .. }) => {
+                migrations::pending_outcome(output)?
             }
             Kind::Migrations(_) => migrations::check_outcome(output)?,
             Kind::Backup {

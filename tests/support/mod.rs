@@ -140,6 +140,7 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
         ("pg_dump_command".into(), json(&tool("pg_dump"))),
         ("pg_restore_command".into(), json(&tool("pg_restore"))),
         ("db_superuser".into(), json(superuser)),
+        ("check_pending_migrations".into(), "true".into()),
     ];
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

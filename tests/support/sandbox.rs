@@ -409,6 +409,8 @@ impl Sandbox {
             ),
             ("db_password".into(), q("sandbox-db-secret")),
             ("python".into(), q(SYSTEM_PYTHON)),
+            // This host has no database (`sandbox_with_database` has one).
+            ("check_pending_migrations".into(), "false".into()),
         ];
         for (key, value) in vars {
             defaults.retain(|(k, _)| k != key);
