@@ -34,6 +34,59 @@ impl HostPlan {
     pub fn scope(&self, templates: &Templates, over: BTreeMap<String, Value>) -> Value {
         Scope::context(templates, self.vars.clone(), over)
     }
+
+    /// What is known of it without connecting: what `playbook`'s steps
+    /// register is unknown (and `now` too, unless given).
+    pub fn offline(
+        &self,
+        templates: &Templates,
+        playbook: &Playbook,
+        now: Option<&str>,
+    ) -> Offline {
+        let registered: BTreeSet<String> = playbook
+            .steps
+            .iter()
+            .filter_map(|s| s.register.clone())
+            .chain(["now".to_owned()])
+            .collect();
+        let with = |value: &dyn Fn(&str) -> Value| {
+            let mut over: BTreeMap<String, Value> = registered
+                .iter()
+                .map(|name| (name.clone(), value(name)))
+                .collect();
+            if let Some(now) = now {
+                over.insert("now".into(), Value::from(now));
+            }
+            self.scope(templates, over)
+        };
+        Offline {
+            ctx: with(&|name| Unknown::value(name)),
+            absent: with(&|_| Value::from(())),
+            registered,
+        }
+    }
+}
+
+/// A host's templates as far as they can be rendered before connecting.
+pub struct Offline {
+    /// The context: what steps register stands as `<name>`.
+    pub ctx: Value,
+    /// The same with what steps register as none (false).
+    absent: Value,
+    /// The names steps register.
+    pub registered: BTreeSet<String>,
+}
+
+impl Offline {
+    /// Whether `step` may run: false only when its `when:` is false whatever
+    /// the steps before it register (tried with their values there, and not).
+    pub fn may_run(&self, step: &crate::playbook::Step, templates: &Templates) -> bool {
+        let Some(when) = &step.when else {
+            return true;
+        };
+        templates.condition(when, &self.ctx).unwrap_or(true)
+            || templates.condition(when, &self.absent).unwrap_or(true)
+    }
 }
 
 /// The hosts of an environment and the playbook to run on them.
@@ -249,30 +302,15 @@ fn check_steps(
     templates: &Templates,
     inventory: &Inventory,
 ) -> Result<(), Error> {
-    let registered: BTreeSet<&str> = playbook
-        .steps
-        .iter()
-        .filter_map(|s| s.register.as_deref())
-        .chain(["now"])
-        .collect();
-    let over: BTreeMap<String, Value> = registered
-        .iter()
-        .map(|name| ((*name).to_owned(), Unknown::value(name)))
-        .collect();
-    let ctx = host.scope(templates, over);
+    let offline = host.offline(templates, playbook, None);
+    let (ctx, registered) = (&offline.ctx, &offline.registered);
     for step in &playbook.steps {
-        if let Some(when) = &step.when {
-            let depends = templates
-                .expression_names(when)
-                .iter()
-                .any(|n| registered.contains(n.as_str()));
-            if !depends && !templates.condition(when, &ctx).unwrap_or(true) {
-                continue;
-            }
+        if !offline.may_run(step, templates) {
+            continue;
         }
-        if let Err(e) = crate::steps::prepare(step, templates, &ctx, "")
+        if let Err(e) = crate::steps::prepare(step, templates, ctx, "")
             && !e.undefined.is_empty()
-            && e.undefined.iter().all(|n| !registered.contains(n.as_str()))
+            && e.undefined.iter().all(|n| !registered.contains(n))
         {
             return Err(Error::Usage {
                 message: format!(

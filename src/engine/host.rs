@@ -113,6 +113,13 @@ pub(super) async fn run(
         Err(e) => {
             summary.error = Some(e.to_string());
             summary.hints = e.hints();
+            if shared.options.check {
+                // The plan still answers: every step, with what the host
+                // would have told left unknown.
+                plan_unreachable(&shared, index);
+                summary.result = HostResult::Unreachable;
+                summary.error = Some(format!("the plan is incomplete: {e}"));
+            }
             summary.ms = started.elapsed().as_millis() as u64;
             return summary;
         }
@@ -135,6 +142,65 @@ pub(super) async fn run(
     };
     let result = run.steps().await;
     run.finish(result, started).await
+}
+
+/// What `--check` shows a step runs (for the lock, the command that takes it).
+fn planned_command(prepared: &Prepared, owner: &lock::LockOwner) -> String {
+    match &prepared.kind {
+        Kind::Lock(spec) => spec.acquire(owner).plan_text(),
+        _ => prepared.shown(),
+    }
+}
+
+/// `--check` for a host that cannot be reached: each step that may run is
+/// shown with its command, rendered with what the host would register
+/// (and the login user) unknown.
+fn plan_unreachable(shared: &Shared, index: usize) {
+    let host = &shared.plan.hosts[index];
+    let playbook = &shared.plan.playbook;
+    let templates = &shared.templates;
+    let offline = host.offline(templates, playbook, Some(&shared.now));
+    let ctx = &offline.ctx;
+    let login = host
+        .connect
+        .user
+        .clone()
+        .unwrap_or_else(crate::transport::local_user);
+    let total = playbook.steps.len();
+    for (index, step) in playbook.steps.iter().enumerate() {
+        let name = templates.render_lenient(&step.name.0, ctx);
+        if !offline.may_run(step, templates) {
+            shared.reporter.report(&Event::StepFinished {
+                host: host.name.clone(),
+                index: index + 1,
+                total,
+                name,
+                status: StepStatus::Skipped,
+                ms: 0,
+                note: None,
+            });
+            continue;
+        }
+        let (command, note) = match steps::prepare(step, templates, ctx, &login) {
+            Ok(prepared) => (
+                planned_command(&prepared, &shared.options.lock_owner),
+                "not run: the host is unreachable, so what it would report is unknown".to_owned(),
+            ),
+            Err(e) => (
+                String::new(),
+                format!("cannot be shown without the host: {e}"),
+            ),
+        };
+        shared.reporter.report(&Event::StepPlanned {
+            host: host.name.clone(),
+            index: index + 1,
+            total,
+            name,
+            command,
+            note: Some(note),
+            diff: None,
+        });
+    }
 }
 
 impl HostRun {
@@ -386,10 +452,7 @@ impl HostRun {
             }
         }
         self.planned_changes = true;
-        let command = match &prepared.kind {
-            Kind::Lock(spec) => spec.acquire(&self.shared.options.lock_owner).plan_text(),
-            _ => prepared.shown(),
-        };
+        let command = planned_command(prepared, &self.shared.options.lock_owner);
         let (note, diff) = match &prepared.kind {
             Kind::Say { text } => (Some(text.clone()), None),
             Kind::Template {

@@ -56,13 +56,33 @@ printf 'wptdeploy.sha=%s\nwptdeploy.new=true\n' "$sha"
 "#
     }
 
-    /// The read-only version for `--check`: resolves with `git ls-remote`.
+    /// The read-only version for `--check`: resolves the ref to its full
+    /// SHA without touching the releases: a branch, tag or `HEAD` with
+    /// `git ls-remote`; a (short) SHA by fetching the commits (not their
+    /// files) into a throwaway directory. A ref the repository does not
+    /// have, or a repository that cannot be read, fails with git's error.
     pub fn probe_script(&self) -> String {
         self.header()
-            + r#"if printf %s "$ref" | grep -Eqx '[0-9a-f]{40}'; then sha=$ref
-else sha=$(git ls-remote -- "$repo" "refs/heads/$ref" "refs/tags/$ref" | tail -n 1 | cut -f 1); fi
+            + r#"is_sha() { printf %s "$1" | grep -Eqx '[0-9a-f]{40}'; }
+if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
+  printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$ref"; exit 0
+fi
+tmp=$(mktemp -d); trap 'rm -rf -- "$tmp"' EXIT
+if ! refs=$(git ls-remote -- "$repo" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>"$tmp/err"); then
+  echo "wptdeploy: cannot read $repo: $(tail -n 1 "$tmp/err")" >&2; exit 3
+fi
+pick() { printf '%s\n' "$refs" | awk -v want="$1" '$2 == want { print $1; exit }'; }
+sha=$(pick "refs/heads/$ref"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref^{}"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref")
+[ -n "$sha" ] || [ "$ref" != HEAD ] || sha=$(pick HEAD)
+if [ -z "$sha" ] && printf %s "$ref" | grep -Eqx '[0-9a-f]{4,40}'; then
+  git init -q --bare "$tmp/git"
+  if git -C "$tmp/git" fetch -q --filter=tree:0 -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>"$tmp/err"; then
+    sha=$(git -C "$tmp/git" rev-parse --verify -q "$ref^{commit}" || true)
+  fi
+fi
+if [ -z "$sha" ]; then echo "wptdeploy: \`$ref\` is not a branch, tag or commit of $repo" >&2; exit 3; fi
 new=true
-if [ -n "$sha" ] && [ -d "$releases/$sha" ] && [ "$force" != true ]; then new=false; fi
+if [ -d "$releases/$sha" ] && [ "$force" != true ]; then new=false; fi
 printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\n' "$sha" "$new"
 "#
     }
@@ -80,11 +100,7 @@ pub(super) fn outcome(
     let sha = marks.get("sha").cloned().unwrap_or_default();
     let new = marks.get("new").is_some_and(|n| n == "true");
     let live = marks.get("live").cloned().unwrap_or_default();
-    let shown = if sha.is_empty() {
-        "(resolved when deploying)".to_owned()
-    } else {
-        sha.clone()
-    };
+    let shown = sha.clone();
     let path = format!("{}/{shown}", releases.trim_end_matches('/'));
     let release = BTreeMap::from([
         ("sha", Value::from(shown)),

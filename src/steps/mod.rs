@@ -690,7 +690,18 @@ fn wrapper_failed(command: &RemoteCommand, output: &Output) -> bool {
 /// Explains a non-zero exit, recognising sudo's and the timeout's own.
 pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
     let stderr = output.stderr.trim();
-    let tail = last_lines(stderr, 12);
+    // What wptdeploy's own scripts say of a failure is the message; the
+    // rest of the output is quoted after it.
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("wptdeploy: "))
+        .collect();
+    let others: String = stderr
+        .lines()
+        .filter(|l| !l.starts_with("wptdeploy: "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tail = last_lines(if ours.is_empty() { stderr } else { &others }, 12);
     let said = if tail.is_empty() {
         String::new()
     } else {
@@ -737,8 +748,12 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
             hints: vec!["raise the step's `timeout:` in the playbook if it needs longer".into()],
         };
     }
+    let what = match ours.last() {
+        Some(line) => format!("failed: {line}"),
+        None => format!("exited with status {}", output.exit_code),
+    };
     StepFailure {
-        message: format!("exited with status {}{said}", output.exit_code),
+        message: format!("{what}{said}"),
         hints: Vec::new(),
     }
 }
