@@ -60,7 +60,7 @@ fn an_undefined_variable_is_named_with_where_to_define_it() {
     s.wptdeploy(&["staging"])
         .failure(2)
         .stderr_has("undefined variable `project_name`, which `base_path` uses (`/var/www/{{ project_name }}`, built-in:playbooks/vars.yml:3)")
-        .stderr_has("needed by step `look at what {{ app_user }} must write in {{ base_path }}` (built-in:playbooks/deploy.yml:22)")
+        .stderr_has("needed by step `look at what {{ app_user }} must write in {{ base_path }}` (built-in:playbooks/deploy.yml:24)")
         .stderr_has("hint: define it in");
 }
 
@@ -104,4 +104,116 @@ fn a_yaml_inventory_works_like_an_ini_one() {
     .unwrap();
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     assert_eq!(s.live_release(), Some(s.sha("master")));
+}
+
+#[test]
+fn an_unknown_environment_suggests_the_nearest() {
+    let s = sandbox();
+    s.wptdeploy(&["stagign"])
+        .failure(2)
+        .stderr_has("hint: did you mean `staging`?");
+}
+
+/// `-e key=value` is a string, as `ansible-playbook -e` gives; JSON is typed.
+#[test]
+fn extra_vars_key_value_is_a_string_and_json_is_typed() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("types.yml"),
+        "steps:\n  - name: show\n    run: echo {{ (flag is string) | string }} {{ flag | string }}\n    changes: false\n",
+    )
+    .unwrap();
+    let shown = |extra: &str| {
+        let run = Run::from_command(
+            s.command(bin())
+                .args([
+                    "--no-progress",
+                    "-v",
+                    "staging",
+                    "--playbook",
+                    "types.yml",
+                    "-e",
+                    extra,
+                ])
+                .arg("--playbooks")
+                .arg(&dir),
+        )
+        .success();
+        run.stderr
+            .lines()
+            .find_map(|l| l.split_once("| ").map(|(_, said)| said.to_owned()))
+            .unwrap_or_else(|| panic!("no output line:\n{}", run.stderr))
+    };
+    assert_eq!(shown("flag=true"), "True true");
+    assert_eq!(shown(r#"{"flag": true}"#), "False True");
+}
+
+#[test]
+fn check_of_an_unreachable_host_still_shows_the_plan() {
+    let s = sandbox();
+    std::fs::write(
+        s.inventory.join("staging"),
+        "[staging]\nnowhere ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .unwrap();
+    let run = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "master",
+            "--check",
+            "--connect-timeout",
+            "3s",
+        ])
+        .failure(1);
+    for step in ["take the deploy lock", "check out master", "switch "] {
+        assert!(
+            run.stderr
+                .lines()
+                .any(|l| l.contains(&format!("planned {step}"))
+                    && l.contains("not run: the host is unreachable")),
+            "{step}: {}",
+            run.stderr
+        );
+    }
+    assert!(run.stderr.contains("UNREACHABLE"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("nowhere: the plan is incomplete: cannot connect"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn check_resolves_short_shas_and_head_and_refuses_a_ref_the_repository_lacks() {
+    let s = sandbox();
+    let sha = s.sha("feature/comment-url");
+    s.wptdeploy(&["staging", "--commit", &sha[..7], "--check"])
+        .success()
+        .stderr_has(&format!("new release {sha}"));
+    s.wptdeploy(&["staging", "--commit", "HEAD", "--check"])
+        .success()
+        .stderr_has(&format!("new release {}", s.sha("HEAD")));
+    s.wptdeploy(&["staging", "--commit", "no-such-branch", "--check"])
+        .failure(1)
+        .stderr_has(&format!(
+            "step `check out no-such-branch` failed: `no-such-branch` is not a branch, tag or commit of {}",
+            s.origin_url
+        ));
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "master",
+        "--check",
+        "-e",
+        "git_repo=git://127.0.0.1:1/nothing.git",
+    ])
+    .failure(1)
+    .stderr_has(
+        "failed: cannot read git://127.0.0.1:1/nothing.git: unable to connect to 127.0.0.1",
+    );
+    assert!(s.releases().is_empty(), "--check built nothing");
 }

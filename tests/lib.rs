@@ -2,6 +2,7 @@
 
 mod support;
 
+mod ansible_tree;
 mod become_user;
 mod checklist;
 mod deploy;

@@ -6,46 +6,8 @@
 use std::path::Path;
 
 use crate::support::fleet::Fleet;
-use crate::support::{Run, Sandbox, bin, events, sandbox};
-
-/// Puts an `ssh` first on PATH that logs its arguments to `ssh-calls`
-/// and runs the real one with `extra` arguments first; returns the PATH.
-fn ssh_wrapper(s: &Sandbox, extra: &str) -> String {
-    let bin_dir = s.dir.join("bin");
-    std::fs::create_dir_all(&bin_dir).unwrap();
-    let wrapper = bin_dir.join("ssh");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {log}\nexec /usr/bin/ssh {extra} \"$@\"\n",
-            log = s.dir.join("ssh-calls").display()
-        ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("755")
-        .arg(&wrapper)
-        .status()
-        .unwrap();
-    format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
-fn run_with_path(s: &Sandbox, path: &str, args: &[&str]) -> Run {
-    Run::from_command(
-        s.command(bin())
-            .env("PATH", path)
-            .args(args)
-            .arg("--no-progress"),
-    )
-}
-
-fn ssh_calls(s: &Sandbox) -> String {
-    std::fs::read_to_string(s.dir.join("ssh-calls")).unwrap_or_default()
-}
+use crate::support::ssh::{run_with_path, ssh_calls, ssh_wrapper, write_ssh_config};
+use crate::support::{Sandbox, events, sandbox};
 
 #[test]
 fn each_host_can_choose_its_transport() {
@@ -93,13 +55,6 @@ fn each_host_can_choose_its_transport() {
 /// An inventory that names the host only by an ssh config alias.
 fn alias_only_inventory(s: &Sandbox, alias: &str) {
     std::fs::write(s.inventory.join("staging"), format!("[staging]\n{alias}\n")).unwrap();
-}
-
-fn write_ssh_config(s: &Sandbox, text: &str) -> std::path::PathBuf {
-    let path = s.dir.join(".ssh/config");
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 #[test]

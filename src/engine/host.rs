@@ -430,7 +430,7 @@ impl HostRun {
         index: usize,
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
-        let read_only_run = matches!(prepared.kind, Kind::Run { changes: false });
+        let read_only_run = prepared.is_read_only();
         let outcome = match self.probe(prepared).await {
             Err(Stop::Step { failure, .. }) if read_only_run && self.planned_changes => {
                 let why = failure.message.lines().next().unwrap_or_default();
@@ -441,7 +441,7 @@ impl HostRun {
             outcome => outcome?,
         };
         match &outcome {
-            Some(probed) if matches!(prepared.kind, Kind::Run { changes: false }) => {
+            Some(probed) if prepared.is_read_only() => {
                 return Ok(Some(probed.clone()));
             }
             Some(_) => {}

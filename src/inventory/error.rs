@@ -83,6 +83,17 @@ pub fn without_location(message: &str, location: Option<serde_yaml::Location>) -
     }
 }
 
+/// The known name closest to `typed`, if one is close enough to be a typo
+/// (as clap suggests subcommands).
+fn nearest<'a>(typed: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro(typed, k), k))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.as_str())
+}
+
 impl InventoryError {
     /// A YAML error, located at its file and line.
     pub fn from_yaml(path: &std::path::Path, error: &serde_yaml::Error) -> Self {
@@ -101,8 +112,13 @@ impl InventoryError {
             InventoryError::NotFound { .. } => vec![
                 "create `inventory/ENV` (an Ansible INI or YAML inventory), or pass `--inventory PATH`".into(),
             ],
-            InventoryError::UnknownEnvironment { known, .. } if !known.is_empty() => {
-                vec![format!("known environments: {}", known.join(", "))]
+            InventoryError::UnknownEnvironment { env, known, .. } if !known.is_empty() => {
+                let mut hints = Vec::new();
+                if let Some(near) = nearest(env, known) {
+                    hints.push(format!("did you mean `{near}`?"));
+                }
+                hints.push(format!("known environments: {}", known.join(", ")));
+                hints
             }
             InventoryError::LimitMatchesNothing { hosts, .. } => vec![
                 format!("its hosts: {}", hosts.join(", ")),

@@ -372,9 +372,18 @@ mod tests {
     fn unknown_environment_lists_the_known_ones() {
         let tmp = tempfile::tempdir().unwrap();
         write(&tmp.path().join("staging"), "h1\n");
+        write(&tmp.path().join("production"), "h2\n");
         let err = load("qa", Some(tmp.path()), &Vault::default()).unwrap_err();
         assert!(err.to_string().contains("environment `qa`"));
-        assert_eq!(err.hints(), ["known environments: staging"]);
+        assert_eq!(err.hints(), ["known environments: production, staging"]);
+        let typo = load("stagign", Some(tmp.path()), &Vault::default()).unwrap_err();
+        assert_eq!(
+            typo.hints(),
+            [
+                "did you mean `staging`?",
+                "known environments: production, staging"
+            ]
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
 fi
 tmp=$(mktemp -d); trap 'rm -rf -- "$tmp"' EXIT
 if ! refs=$(git ls-remote -- "$repo" "$ref" "refs/heads/$ref" "refs/tags/$ref" "refs/tags/$ref^{}" 2>"$tmp/err"); then
-  echo "wptdeploy: cannot read $repo: $(tail -n 1 "$tmp/err")" >&2; exit 3
+  echo "wptdeploy: cannot read $repo: $(sed -n 's/^fatal: //p' "$tmp/err" | head -n 1)" >&2; exit 3
 fi
 pick() { printf '%s\n' "$refs" | awk -v want="$1" '$2 == want { print $1; exit }'; }
 sha=$(pick "refs/heads/$ref"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref^{}"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref")
@@ -83,7 +83,7 @@ fi
 if [ -z "$sha" ]; then echo "wptdeploy: \`$ref\` is not a branch, tag or commit of $repo" >&2; exit 3; fi
 new=true
 if [ -d "$releases/$sha" ] && [ "$force" != true ]; then new=false; fi
-printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\n' "$sha" "$new"
+printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\nwptdeploy.cloned=false\n' "$sha" "$new"
 "#
     }
 }
@@ -102,17 +102,18 @@ pub(super) fn outcome(
     let live = marks.get("live").cloned().unwrap_or_default();
     let shown = sha.clone();
     let path = format!("{}/{shown}", releases.trim_end_matches('/'));
+    // Under --check a new release is not cloned: whatever `clone_path`
+    // holds (a failed run's leftovers) is not it.
+    let not_cloned = marks.get("cloned").is_some_and(|c| c == "false");
+    let build_path = match (new, not_cloned) {
+        (true, true) => crate::template::Unknown::value("release.build_path"),
+        (true, false) => Value::from(clone_path),
+        (false, _) => Value::from(path.clone()),
+    };
     let release = BTreeMap::from([
         ("sha", Value::from(shown)),
         ("new", Value::from(new)),
-        (
-            "build_path",
-            Value::from(if new {
-                clone_path.to_owned()
-            } else {
-                path.clone()
-            }),
-        ),
+        ("build_path", build_path),
         ("path", Value::from(path)),
         ("live", Value::from(live.clone())),
     ]);

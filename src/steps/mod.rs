@@ -504,6 +504,15 @@ pub fn prepare(
 }
 
 impl Prepared {
+    /// Whether the step only looks (`run:` with `changes: false`, `own:`
+    /// with `action: check`): under `--check` it runs like any other time.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Run { changes: false } | Kind::Own { fixing: false, .. }
+        )
+    }
+
     /// A template whose text holds one of `secrets` is written 0640 or
     /// stricter, whatever mode the playbook asked for.
     pub fn protect_secrets(&mut self, secrets: &[String]) {

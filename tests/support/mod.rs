@@ -1,8 +1,10 @@
 //! The test harness: a sandbox per test, and the real binary run against it.
 
+pub mod ansible_tree;
 pub mod fleet;
 pub mod netns;
 pub mod sandbox;
+pub mod ssh;
 pub mod terminal;
 
 use std::path::Path;
@@ -116,9 +118,22 @@ pub mod postgres;
 pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let s = sandbox();
     let pg = postgres::Postgres::start(&s.dir);
+    let mut all: Vec<(String, String)> = vec![(
+        "venv_path".into(),
+        json(&shared_venv().display().to_string()),
+    )];
+    all.extend(database_vars(&pg));
+    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    s.write_inventory(&borrowed);
+    (s, pg)
+}
+
+/// The variables (YAML values) that point wptdeploy and the app at `pg`.
+/// As root, the tools run as `postgres` (wptdeploy becomes it, as on a
+/// server); otherwise as this user, connecting as the `postgres` role.
+pub fn database_vars(pg: &postgres::Postgres) -> Vec<(String, String)> {
     let socket = pg.socket_dir.display().to_string();
-    // As root, the tools run as `postgres` (wptdeploy becomes it, as on a
-    // server); otherwise as this user, connecting as the `postgres` role.
     let tool = |name: &str| {
         let bin = postgres::bin_dir().join(name).display().to_string();
         if is_root() {
@@ -128,11 +143,7 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
         }
     };
     let superuser = if is_root() { "postgres" } else { "" };
-    let mut all: Vec<(String, String)> = vec![
-        (
-            "venv_path".into(),
-            json(&shared_venv().display().to_string()),
-        ),
+    vec![
         ("db_user".into(), json("postgres")),
         ("db_host".into(), json(&socket)),
         ("db_port".into(), pg.port.to_string()),
@@ -141,9 +152,5 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
         ("pg_restore_command".into(), json(&tool("pg_restore"))),
         ("db_superuser".into(), json(superuser)),
         ("check_pending_migrations".into(), "true".into()),
-    ];
-    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    s.write_inventory(&borrowed);
-    (s, pg)
+    ]
 }

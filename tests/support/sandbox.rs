@@ -13,14 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Branches of the example app's origin, and what each is for.
-pub const BRANCHES: &[&str] = &[
-    "master",
-    "feature/comment-url",
-    "broken-build",
-    "broken-app",
-];
-
 /// The running sandbox. Dropping it stops sshd and the git daemon.
 pub struct Sandbox {
     /// Everything lives here.
@@ -578,6 +570,35 @@ fn build_origin(dir: &Path) -> PathBuf {
         ],
     );
 
+    // wptdash's shape: a setup.py and no requirements file; `pip install
+    // RELEASE` installs it (and its install_requires) into the virtualenv.
+    git(&work, &["checkout", "-q", "-b", "packaged", "master"]);
+    let requirements = std::fs::read_to_string(work.join("requirements.txt")).unwrap();
+    let install_requires: Vec<String> = requirements
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("        {l:?},"))
+        .collect();
+    std::fs::write(
+        work.join("setup.py"),
+        format!(
+            "from setuptools import setup, find_packages\n\nsetup(\n    name='wptdash-example',\n    version='1.0',\n    packages=find_packages(include=['wptdash', 'wptdash.*']),\n    include_package_data=True,\n    install_requires=[\n{}\n    ],\n)\n",
+            install_requires.join("\n")
+        ),
+    )
+    .unwrap();
+    git(&work, &["rm", "-q", "requirements.txt"]);
+    git(&work, &["add", "-A"]);
+    git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "Package the app with setup.py, as wptdash does",
+        ],
+    );
+
     let origin = dir.join("git/origin.git");
     std::fs::create_dir_all(dir.join("git")).unwrap();
     run(Command::new("git")
@@ -608,17 +629,36 @@ pub fn shared_venv() -> PathBuf {
         .arg("sh")
         .arg(&requirements));
     let digest = digest.trim();
+    let requirements = requirements.display().to_string();
+    cached_venv(
+        &format!("venv-{}", &digest[..12]),
+        digest,
+        &["-r", &requirements],
+    )
+}
+
+/// ansible-core's `ansible-vault`, installed once into a throwaway
+/// virtualenv under target/, to make the vaults the tests open.
+pub fn ansible_vault() -> PathBuf {
+    const ANSIBLE: &str = "ansible-core~=2.19.0";
+    cached_venv("ansible-2.19", ANSIBLE, &[ANSIBLE]).join("bin/ansible-vault")
+}
+
+/// `target/wptdeploy-NAME`: a virtualenv of Debian's Python with `install`
+/// (pip's arguments), built once across test processes; its stamp (the
+/// deploy's pip stamp, `stamp` as its text) is written last.
+fn cached_venv(name: &str, stamp_text: &str, install: &[&str]) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
         PathBuf::from,
     );
-    let venv = target.join(format!("wptdeploy-venv-{}", &digest[..12]));
+    let venv = target.join(format!("wptdeploy-{name}"));
     let stamp = venv.join(".wptdeploy-requirements");
     if stamp.exists() {
         return venv;
     }
-    // One builder at a time, across test processes; the stamp is written last.
-    let lock = target.join(format!("wptdeploy-venv-{}.lock", &digest[..12]));
+    // One builder at a time, across test processes.
+    let lock = target.join(format!("wptdeploy-{name}.lock"));
     std::fs::create_dir_all(&target).unwrap();
     let deadline = Instant::now() + Duration::from_secs(900);
     struct Unlock(PathBuf);
@@ -644,17 +684,10 @@ pub fn shared_venv() -> PathBuf {
         // Debian's python, not a per-user one: other users (become) must run it.
         run(Command::new(SYSTEM_PYTHON).args(["-m", "venv"]).arg(&venv));
         run(Command::new(venv.join("bin/python"))
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "-r",
-            ])
-            .arg(&requirements));
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
+            .args(install));
         run(Command::new("chmod").args(["-R", "a+rX"]).arg(&venv));
-        std::fs::write(&stamp, format!("{digest}\n")).unwrap();
+        std::fs::write(&stamp, format!("{stamp_text}\n")).unwrap();
     }
     venv
 }

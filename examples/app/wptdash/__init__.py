@@ -15,18 +15,23 @@ ROOT = os.path.dirname(HERE)
 
 def database_url(config_path):
     """Builds the SQLAlchemy URL from config.txt's [postgresql] section,
-    as wptdash does. A socket directory works as `host`."""
+    as wptdash does, with its key names (WPTDASH_DB, WPTDASH_DB_USER, ...)
+    or plain ones (name, user, ...). A socket directory works as `host`."""
     parser = configparser.ConfigParser()
     parser.read(config_path)
     if not parser.has_section("postgresql"):
         return "postgresql+psycopg2:///wptdash"
     pg = parser["postgresql"]
-    user = pg.get("user", "")
-    password = pg.get("password", "")
+
+    def get(key, wptdash_key):
+        return pg.get(key, "") or pg.get(wptdash_key, "")
+
+    user = get("user", "wptdash_db_user")
+    password = get("password", "wptdash_db_pass")
     auth = user + (":" + password if password else "") + ("@" if user else "")
-    host = pg.get("host", "")
-    port = pg.get("port", "")
-    url = "postgresql+psycopg2://" + auth + "/" + pg.get("name", "wptdash")
+    host = get("host", "wptdash_db_host")
+    port = get("port", "wptdash_db_port")
+    url = "postgresql+psycopg2://" + auth + "/" + (get("name", "wptdash_db") or "wptdash")
     params = []
     if host:
         params.append("host=" + host)

@@ -1,0 +1,314 @@
+//! A wptdash maintainer's checkout, its `ansible/` tree unchanged (a
+//! fixture shaped like w3c/wptdash's, its vault made by the real
+//! ansible-vault), deploying to a server Ansible deployed before: the app
+//! user (www-data) has no sudo rights, the login user's sudo wants a
+//! password, and the hosts are ssh config aliases. These need root (users,
+//! sudo, files owned by www-data), as CI has; elsewhere they fail saying so.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::Path;
+
+use crate::support::ansible_tree::{
+    self, AnsibleTree, COMMENTER_TOKEN, DB_PASSWORD, INLINE_SECRET, KEY_LINES, PRODUCTION, STAGING,
+    WEBHOOK_TOKEN, as_ansible_left_it, assert_no_secret,
+};
+use crate::support::postgres::Postgres;
+use crate::support::sandbox::password_sudo_user;
+use crate::support::{Sandbox, is_root};
+
+const WWW_DATA: u32 = 33;
+
+/// A sandbox, its database, the tree, and the login user's sudo password in a file.
+struct Setup {
+    s: Sandbox,
+    pg: Postgres,
+    tree: AnsibleTree,
+    become_file: String,
+    become_password: &'static str,
+}
+
+fn setup() -> Setup {
+    assert!(
+        is_root(),
+        "needs root (CI runs as root): www-data, sudo rules, files owned by others"
+    );
+    let (login, become_password) = password_sudo_user();
+    let s = Sandbox::start();
+    let pg = Postgres::start(&s.dir);
+    let tree = AnsibleTree::write(&s, &pg, login, &[]);
+    let become_file = s.dir.join("become-password");
+    std::fs::write(&become_file, format!("{become_password}\n")).unwrap();
+    Setup {
+        become_file: become_file.display().to_string(),
+        s,
+        pg,
+        tree,
+        become_password,
+    }
+}
+
+impl Setup {
+    /// wptdeploy in the checkout with the vault and sudo passwords from files.
+    fn run(&self, args: &[&str]) -> crate::support::Run {
+        let mut all = vec!["--become-password-file", self.become_file.as_str()];
+        all.extend(args);
+        self.tree.with_vault(&self.s, &all)
+    }
+}
+
+fn owner(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap().uid()
+}
+
+#[test]
+fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
+    let t = setup();
+    let s = &t.s;
+    let base = &s.base_path;
+    let ansible_release = as_ansible_left_it(s, &t.pg, base, "master", "www-data");
+    assert_eq!(owner(base), 0, "Ansible left base_path root's");
+
+    // --check: the handover and the project's own config template are shown,
+    // with the diff against the live config; nothing changes.
+    let check = t
+        .run(&["staging", "--commit", "packaged", "--check"])
+        .success();
+    assert_no_secret(&check);
+    let said = &check.stderr;
+    assert!(
+        said.contains(&format!("planned make {} www-data's", base.display())),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "{} is not all www-data's",
+            base.join("temp").display()
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("from ansible/roles/deploy/templates/config.txt.j2"),
+        "{said}"
+    );
+    assert!(
+        said.contains("+GH_TOKEN = ********"),
+        "the diff shows the change, masked: {said}"
+    );
+    assert!(said.contains(&format!("+APP_DOMAIN = {STAGING}")), "{said}");
+    assert!(
+        said.contains(&s.sha("packaged")),
+        "the ref resolved to its SHA: {said}"
+    );
+    assert_eq!(owner(base), 0, "--check changed nothing");
+    assert_eq!(s.live_release(), Some(ansible_release.clone()));
+
+    // The deploy, with every line of output shown.
+    let run = t.run(&["staging", "--commit", "packaged", "-v"]).success();
+    assert_no_secret(&run);
+    assert!(!run.stderr.contains(t.become_password), "{}", run.stderr);
+    let packaged = s.sha("packaged");
+    assert_eq!(s.live_release(), Some(packaged.clone()));
+    assert_eq!(
+        owner(base),
+        WWW_DATA,
+        "base_path handed over to the app user"
+    );
+    assert!(
+        s.releases().contains(&ansible_release),
+        "Ansible's release is kept for rollback"
+    );
+    let config_path = base.join("site/config.txt");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    for expected in [
+        format!("APP_DOMAIN = {STAGING}"),
+        format!("WPTDASH_DB_PASS = {DB_PASSWORD}"),
+        format!("GH_TOKEN = {COMMENTER_TOKEN}"),
+        format!("GH_WEBHOOK_TOKEN = {WEBHOOK_TOKEN}"),
+        format!("NOTE = {INLINE_SECRET}"),
+        format!("KEY = {}\n    {}", KEY_LINES[0], KEY_LINES[1]),
+    ] {
+        assert!(
+            config.contains(&expected),
+            "config.txt lacks {expected:?}:\n{config}"
+        );
+    }
+    let meta = std::fs::metadata(&config_path).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.permissions().mode() & 0o777),
+        (WWW_DATA, 0o640)
+    );
+    // Built from setup.py (no requirements file) into Ansible's virtualenv.
+    let stamp = std::fs::read_to_string(base.join("venv/.wptdeploy-requirements")).unwrap();
+    assert_eq!(stamp.trim(), format!("project {packaged}"));
+    let installed = std::process::Command::new(base.join("venv/bin/python"))
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('wptdash-example'))",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&installed.stdout).trim(), "1.0");
+
+    // Back to the release Ansible made: adopted, relinked, not rebuilt.
+    let back = t
+        .run(&[
+            "staging",
+            "--commit",
+            &ansible_release,
+            "--output",
+            "json",
+            "-v",
+        ])
+        .success();
+    assert_no_secret(&back);
+    assert_eq!(s.live_release(), Some(ansible_release));
+}
+
+#[test]
+fn production_migrates_with_a_backup_though_the_app_user_has_no_sudo() {
+    let t = setup();
+    let s = &t.s;
+    let sudo_rights = std::process::Command::new("sudo")
+        .args(["-l", "-U", "www-data"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&sudo_rights.stdout).contains("not allowed"),
+        "www-data has no sudo rights: {}",
+        String::from_utf8_lossy(&sudo_rights.stdout)
+    );
+    let base = ansible_tree::base_path(s, PRODUCTION);
+    let run = t
+        .run(&[
+            "prod",
+            "--migrate",
+            "--yes",
+            "--commit",
+            "feature/with-migration",
+            "-v",
+        ])
+        .success();
+    assert_no_secret(&run);
+    assert!(!run.stderr.contains(t.become_password), "{}", run.stderr);
+    assert_eq!(t.pg.revision().as_deref(), Some("4dafe3eac60e"));
+    assert_eq!(
+        owner(&base),
+        WWW_DATA,
+        "base_path created for the app user, as root"
+    );
+    let backups = base.join("backups");
+    let dumps: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(dumps.len(), 1, "one backup before the one migration run");
+    let dump = std::fs::metadata(dumps[0].path()).unwrap();
+    assert_eq!(
+        (dump.uid(), dump.permissions().mode() & 0o777),
+        (WWW_DATA, 0o600)
+    );
+    assert_eq!(
+        owner(&backups),
+        WWW_DATA,
+        "pruning, as the app user, can remove it"
+    );
+    assert!(
+        run.stderr.contains("to restore: sudo -u postgres "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn vault_password_problems_are_named_and_never_wait() {
+    let t = setup();
+    let s = &t.s;
+    let tree = &t.tree;
+    tree.wptdeploy(s, &["staging", "--check"])
+        .failure(2)
+        .stderr_has("error: ansible/group_vars/all/vault is encrypted with ansible-vault, and no vault password was given")
+        .stderr_has("hint: give the vault password: `--ask-vault-pass`, `--vault-password-file FILE`");
+    tree.wptdeploy(s, &["staging", "--check", "--ask-vault-pass"])
+        .failure(2)
+        .stderr_has("asking for the vault password needs a terminal");
+    let wrong = s.dir.join("wrong-password");
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    let wrong = wrong.display().to_string();
+    tree.wptdeploy(s, &["staging", "--check", "--vault-password-file", &wrong])
+        .failure(2)
+        .stderr_has("error: the vault password does not open ansible/group_vars/all/vault");
+    // An executable password file is run, as Ansible does; here through the environment.
+    let script = s.dir.join("vault-pass.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncat {}\n", tree.password_file.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = crate::support::Run::from_command(
+        tree.command(s)
+            .env("ANSIBLE_VAULT_PASSWORD_FILE", &script)
+            .args([
+                "--become-password-file",
+                &t.become_file,
+                "staging",
+                "--check",
+            ]),
+    );
+    let run = run.success();
+    assert_no_secret(&run);
+}
+
+#[test]
+fn global_options_go_before_the_subcommand_too() {
+    let t = setup();
+    let s = &t.s;
+    as_ansible_left_it(s, &t.pg, &s.base_path, "master", "www-data");
+    let vault = t.tree.password_file.display().to_string();
+    t.tree
+        .wptdeploy(
+            s,
+            &[
+                "-i",
+                "ansible/inventory",
+                "--vault-password-file",
+                &vault,
+                "--become-password-file",
+                &t.become_file,
+                "migration",
+                "status",
+                "staging",
+            ],
+        )
+        .success()
+        .stderr_has("database at the head, 735093c03092");
+}
+
+#[test]
+fn a_lock_that_cannot_be_made_says_why_and_leaves_nothing() {
+    let t = setup();
+    let s = &t.s;
+    let live = as_ansible_left_it(s, &t.pg, &s.base_path, "master", "www-data");
+    // A directory the deploy does not hand over, root's: the lock cannot go there.
+    let locks = s.base_path.join("locks");
+    std::fs::create_dir_all(&locks).unwrap();
+    t.run(&[
+        "staging",
+        "--commit",
+        "packaged",
+        "-e",
+        "lock_path='{{ base_path }}/locks/deploy'",
+    ])
+    .failure(1)
+    .stderr_has(&format!(
+        "step `take the deploy lock` cannot create the deploy lock {}/deploy: Permission denied",
+        locks.display()
+    ))
+    .stderr_has(&format!(
+        "hint: {} must be writable by `www-data`",
+        locks.display()
+    ))
+    .stderr_has("hint: no lock was left behind");
+    assert!(!locks.join("deploy").exists());
+    assert_eq!(s.live_release(), Some(live));
+}
