@@ -47,6 +47,7 @@ impl Backup<'_> {
   else sudo -n -u "$db_user" -- "$@"; fi
 }
 fail() { rm -f -- "$part"; echo "wptdeploy: $1; no backup, so no migration" >&2; exit 3; }
+cd /
 if [ ! -d "$dir" ]; then
   if [ -n "$owner" ]; then install -d -m 0750 -o "$owner" -g "$(id -gn -- "$owner")" -- "$dir"; else mkdir -p -- "$dir"; fi
 fi

@@ -18,8 +18,9 @@ pub struct ColumnReport {
 /// The psql invocation; the query arrives on standard input and the table
 /// names as a psql variable, so neither is spliced into SQL or shell.
 pub fn script(psql: &str, database: &str, tables: &[String]) -> String {
+    // From `/`: the login user's directory is not the database user's.
     format!(
-        "{psql} -X -d {} -At -F \"$(printf '\\t')\" -v ON_ERROR_STOP=1 -v tables={}\n",
+        "cd / && {psql} -X -d {} -At -F \"$(printf '\\t')\" -v ON_ERROR_STOP=1 -v tables={}\n",
         quote(database),
         quote(&tables.join(","))
     )
