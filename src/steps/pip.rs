@@ -36,7 +36,16 @@ elif [ -n "$project" ] && { [ -f "$project/setup.py" ] || [ -f "$project/pyproje
 else
   echo "wptdeploy: there is no requirements file $req${project:+, and no setup.py or pyproject.toml in $project}" >&2; exit 3
 fi
-if [ ! -x "$venv/bin/python" ]; then "$python" -m venv $site -- "$venv"; fi
+if [ ! -x "$venv/bin/python" ]; then
+  if [ -e "$venv/bin/python" ] || [ -L "$venv/bin/python" ]; then
+    p="$venv/bin/python"; n=0
+    while [ "$n" -lt 8 ] && t=$(readlink -- "$p" 2>/dev/null); do
+      case "$t" in /*) p=$t ;; *) p="${p%/*}/$t" ;; esac; n=$((n + 1))
+    done
+    echo "wptdeploy: the virtualenv $venv is there, but $(id -un) cannot run its python ($p): recreate it with a Python every user can run, or fix its permissions" >&2; exit 3
+  fi
+  "$python" -m venv $site -- "$venv"
+fi
 stamp="$venv/.wptdeploy-requirements"
 if [ "$what" = requirements ]; then want=$(sha256sum < "$req" | cut -d ' ' -f 1)
 else want="project $(git -c safe.directory='*' -C "$project" rev-parse HEAD 2>/dev/null || date +%s%N)"; fi
@@ -64,10 +73,15 @@ pub(super) fn outcome(output: &Output) -> Result<Outcome, StepFailure> {
     let text = format!("{}\n{}", output.stdout, output.stderr);
     if let Some(missing) = text.lines().find_map(|l| l.strip_prefix("wptdeploy: ")) {
         return Err(StepFailure {
-            message: missing.to_owned(),
-            hints: vec![
-                "set `requirements_file`, or give the project a setup.py or pyproject.toml".into(),
-            ],
+            message: format!("failed: {missing}"),
+            hints: if missing.starts_with("there is no requirements file") {
+                vec![
+                    "set `requirements_file`, or give the project a setup.py or pyproject.toml"
+                        .into(),
+                ]
+            } else {
+                Vec::new()
+            },
         });
     }
     Err(StepFailure {
@@ -185,6 +199,44 @@ mod tests {
                 "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"
             ),
             "pip failed: could not install: [Errno 28] No space left on device"
+        );
+    }
+
+    /// A virtualenv whose python the user cannot run (a pyenv Python under
+    /// root's home, say) is named with where its link leads, not rebuilt.
+    #[test]
+    fn an_unusable_virtualenv_is_named_with_its_python() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = tmp.path().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::os::unix::fs::symlink("python3", venv.join("bin/python")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent/pyenv/bin/python3", venv.join("bin/python3"))
+            .unwrap();
+        std::fs::write(tmp.path().join("requirements.txt"), "").unwrap();
+        let pip = Pip {
+            venv: venv.display().to_string(),
+            requirements: tmp.path().join("requirements.txt").display().to_string(),
+            project: None,
+            python: "python3".into(),
+            site_packages: false,
+        };
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(pip.script())
+            .output()
+            .unwrap();
+        let output = Output {
+            exit_code: out.status.code().unwrap(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        let failure = outcome(&output).unwrap_err();
+        assert!(
+            failure
+                .message
+                .contains("cannot run its python (/nonexistent/pyenv/bin/python3)"),
+            "{}",
+            failure.message
         );
     }
 
