@@ -249,7 +249,7 @@ mod tests {
         };
         let failure = outcome(&output).unwrap_err();
         assert!(
-            failure.message.starts_with("there is no requirements file"),
+            failure.message.starts_with("failed: there is no requirements file"),
             "{}",
             failure.message
         );
