@@ -363,3 +363,61 @@ fn a_health_check_url_is_fetched_on_the_host() {
         .stderr_has("rolled back");
     assert_eq!(s.live_release(), Some(s.sha("master")));
 }
+
+/// `pip:` creates a virtualenv that sees the system's packages when asked
+/// (wptdash's did), and a package that cannot be installed is named in one line.
+#[test]
+fn pip_makes_a_system_site_packages_venv_and_names_what_fails() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = s.dir.join("fresh-venv");
+    let requirements = s.dir.join("requirements.txt");
+    std::fs::write(
+        dir.join("venv.yml"),
+        format!(
+            "steps:\n  - name: build\n    pip: {{venv: {venv}, requirements: {req}, python: /usr/bin/python3, site_packages: \"{{{{ site | bool }}}}\"}}\n",
+            venv = venv.display(),
+            req = requirements.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &str| {
+        crate::support::Run::from_command(
+            s.command(crate::support::bin())
+                .args([
+                    "--no-progress",
+                    "staging",
+                    "--playbook",
+                    "venv.yml",
+                    "-e",
+                    extra,
+                ])
+                .arg("--playbooks")
+                .arg(&dir),
+        )
+    };
+    std::fs::write(&requirements, "").unwrap();
+    run("site=true").success();
+    let config = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
+    assert!(
+        config.contains("include-system-site-packages = true"),
+        "{config}"
+    );
+    std::fs::write(&requirements, "nosuchpkg-wptdeploy-test-xyz==1.0\n").unwrap();
+    let failed = run("site=true").failure(1);
+    assert!(
+        failed.stderr.contains(
+            "step `build` pip failed: no version of `nosuchpkg-wptdeploy-test-xyz` matches `nosuchpkg-wptdeploy-test-xyz==1.0`"
+        ),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("hint: `-v` shows pip's whole output"),
+        "{}",
+        failed.stderr
+    );
+}

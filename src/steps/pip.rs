@@ -249,7 +249,9 @@ mod tests {
         };
         let failure = outcome(&output).unwrap_err();
         assert!(
-            failure.message.starts_with("failed: there is no requirements file"),
+            failure
+                .message
+                .starts_with("failed: there is no requirements file"),
             "{}",
             failure.message
         );
