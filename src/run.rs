@@ -82,7 +82,8 @@ fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
         files: common.vault_password_file.clone(),
         ids: common.vault_id.clone(),
         ask: common.ask_vault_pass,
-    };
+    }
+    .or_ansible_defaults();
     if sources.is_empty() {
         return Ok(Vault::default());
     }

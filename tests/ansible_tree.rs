@@ -257,6 +257,19 @@ fn vault_password_problems_are_named_and_never_wait() {
     );
     let run = run.success();
     assert_no_secret(&run);
+    // Or where Ansible itself reads it: ansible.cfg's vault_password_file.
+    std::fs::write(
+        tree.checkout.join("ansible.cfg"),
+        format!("[defaults]\nvault_password_file = {}\n", script.display()),
+    )
+    .unwrap();
+    let run = crate::support::Run::from_command(tree.command(s).args([
+        "--become-password-file",
+        &t.become_file,
+        "staging",
+        "--check",
+    ]));
+    assert_no_secret(&run.success());
 }
 
 #[test]

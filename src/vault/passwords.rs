@@ -49,6 +49,44 @@ fn error(message: String) -> PasswordError {
 }
 
 impl PasswordSources {
+    /// When the command line gives no password source, the ones Ansible
+    /// would use: `ANSIBLE_VAULT_IDENTITY_LIST`, then `vault_password_file`
+    /// and `vault_identity_list` of the first `ansible.cfg` Ansible reads
+    /// (`ANSIBLE_CONFIG`, `./ansible.cfg`, `~/.ansible.cfg`,
+    /// `/etc/ansible/ansible.cfg`), paths relative to that file.
+    pub fn or_ansible_defaults(mut self) -> Self {
+        if !self.is_empty() {
+            return self;
+        }
+        if let Ok(list) = std::env::var("ANSIBLE_VAULT_IDENTITY_LIST") {
+            self.ids = split_list(&list);
+            if !self.ids.is_empty() {
+                return self;
+            }
+        }
+        let Some((config, text)) = ansible_cfg() else {
+            return self;
+        };
+        let dir = config.parent().map(Path::to_owned).unwrap_or_default();
+        let resolve = |value: &str| -> String {
+            let path = crate::transport::expand_home_in(&crate::transport::home(), value);
+            dir.join(path).display().to_string()
+        };
+        if let Some(file) = cfg_value(&text, "vault_password_file") {
+            self.files.push(PathBuf::from(resolve(&file)));
+        }
+        if let Some(list) = cfg_value(&text, "vault_identity_list") {
+            for id in split_list(&list) {
+                self.ids.push(match id.split_once('@') {
+                    Some((label, "prompt")) => format!("{label}@prompt"),
+                    Some((label, source)) => format!("{label}@{}", resolve(source)),
+                    None => resolve(&id),
+                });
+            }
+        }
+        self
+    }
+
     /// Whether any source was given.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.ids.is_empty() && !self.ask
@@ -85,6 +123,49 @@ impl PasswordSources {
         }
         Ok(passwords)
     }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The first ansible.cfg Ansible would read, and its text.
+fn ansible_cfg() -> Option<(PathBuf, String)> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(env) = std::env::var_os("ANSIBLE_CONFIG") {
+        candidates.push(PathBuf::from(env));
+    }
+    candidates.push(PathBuf::from("ansible.cfg"));
+    candidates.push(crate::transport::home().join(".ansible.cfg"));
+    candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
+    candidates
+        .into_iter()
+        .find_map(|path| fs_err::read_to_string(&path).ok().map(|text| (path, text)))
+}
+
+/// `key = value` in the `[defaults]` section of an ansible.cfg.
+fn cfg_value(text: &str, key: &str) -> Option<String> {
+    let mut in_defaults = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_defaults = line == "[defaults]";
+            continue;
+        }
+        if !in_defaults || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(['=', ':'])
+            && k.trim() == key
+        {
+            return Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+        }
+    }
+    None
 }
 
 fn asked(
@@ -186,6 +267,16 @@ mod tests {
         assert_eq!(read[0].label, None);
         assert_eq!(read[1].password, "from-script --vault-id prod");
         assert_eq!(read[1].label.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn ansible_cfg_defaults_section() {
+        let cfg = "[defaults]\ninventory = x\nvault_password_file = ~/.vault_pass\n; comment\n[ssh_connection]\nvault_identity_list = nope\n";
+        assert_eq!(
+            cfg_value(cfg, "vault_password_file").as_deref(),
+            Some("~/.vault_pass")
+        );
+        assert_eq!(cfg_value(cfg, "vault_identity_list"), None);
     }
 
     #[test]

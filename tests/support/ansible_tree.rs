@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::postgres::Postgres;
-use super::sandbox::{ansible_vault, git, shared_venv};
+use super::sandbox::{ansible_vault, git, run, shared_venv};
 use super::ssh::{ssh_wrapper, write_ssh_config};
 use super::{Run, Sandbox, bin, database_vars, json};
 
@@ -68,19 +68,6 @@ pub fn base_path(s: &Sandbox, host: &str) -> PathBuf {
     }
 }
 
-fn run_ok(command: &mut Command) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
@@ -115,12 +102,10 @@ impl AnsibleTree {
                 KEY_LINES[0], KEY_LINES[1]
             ),
         );
-        run_ok(
-            Command::new(ansible_vault())
-                .args(["encrypt", "--vault-password-file"])
-                .arg(&password_file)
-                .arg(&vault),
-        );
+        run(Command::new(ansible_vault())
+            .args(["encrypt", "--vault-password-file"])
+            .arg(&password_file)
+            .arg(&vault));
         // Not YAML that Ansible reads: its extension keeps it out.
         write(
             &ansible.join("group_vars/all/vault.sample"),
@@ -139,12 +124,10 @@ impl AnsibleTree {
             &ansible.join("deploy.yml"),
             "- hosts: all\n  become: yes\n  roles:\n    - deploy\n",
         );
-        let inline = run_ok(
-            Command::new(ansible_vault())
-                .args(["encrypt_string", "--vault-password-file"])
-                .arg(&password_file)
-                .args(["--name", "inline_note", INLINE_SECRET]),
-        );
+        let inline = run(Command::new(ansible_vault())
+            .args(["encrypt_string", "--vault-password-file"])
+            .arg(&password_file)
+            .args(["--name", "inline_note", INLINE_SECRET]));
         let mut stand_ins: Vec<(String, String)> = vec![
             ("restart_command".into(), json("")),
             ("python".into(), json(super::sandbox::SYSTEM_PYTHON)),
@@ -323,31 +306,25 @@ pub fn as_ansible_left_it(
 ) -> String {
     let sha = s.sha(reference);
     std::fs::create_dir_all(base).unwrap();
-    run_ok(Command::new("chmod").arg("755").arg(base));
+    run(Command::new("chmod").arg("755").arg(base));
     let release = base.join(&sha);
-    run_ok(
-        Command::new("git")
-            .args(["clone", "-q", "--no-checkout"])
-            .arg(&s.origin)
-            .arg(&release),
-    );
+    run(Command::new("git")
+        .args(["clone", "-q", "--no-checkout"])
+        .arg(&s.origin)
+        .arg(&release));
     git(&release, &["checkout", "-q", "--detach", &sha]);
-    run_ok(
-        Command::new("cp")
-            .arg("-a")
-            .arg(shared_venv())
-            .arg(base.join("venv")),
-    );
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(shared_venv())
+        .arg(base.join("venv")));
     let _ = std::fs::remove_file(base.join("venv/.wptdeploy-requirements"));
     for owned in [&release, &base.join("venv")] {
-        run_ok(Command::new("chown").args(["-R", app_user]).arg(owned));
+        run(Command::new("chown").args(["-R", app_user]).arg(owned));
     }
     std::os::unix::fs::symlink(&release, base.join("site")).unwrap();
-    run_ok(
-        Command::new("chown")
-            .args(["-h", app_user])
-            .arg(base.join("site")),
-    );
+    run(Command::new("chown")
+        .args(["-h", app_user])
+        .arg(base.join("site")));
     // Templated as root after the chown, as Ansible's role did.
     write(
         &release.join("config.txt"),
@@ -361,10 +338,8 @@ pub fn as_ansible_left_it(
         &base.join("temp/setup.py"),
         "# left by a failed run, as root\n",
     );
-    run_ok(
-        Command::new(base.join("venv/bin/python"))
-            .args(["manage.py", "db", "upgrade"])
-            .current_dir(base.join("site")),
-    );
+    run(Command::new(base.join("venv/bin/python"))
+        .args(["manage.py", "db", "upgrade"])
+        .current_dir(base.join("site")));
     sha
 }

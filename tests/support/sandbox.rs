@@ -38,7 +38,8 @@ pub struct Sandbox {
     pub inventory: PathBuf,
 }
 
-fn run(cmd: &mut Command) -> String {
+/// Runs `cmd` to completion; panics with its output if it fails; its stdout.
+pub fn run(cmd: &mut Command) -> String {
     let out = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
