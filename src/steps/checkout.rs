@@ -40,8 +40,16 @@ is_sha() { printf %s "$1" | grep -Eqx '[0-9a-f]{40}'; }
 if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
   printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$ref"; exit 0
 fi
-rm -rf -- "$clone"
-git clone --quiet --no-checkout -- "$repo" "$clone"
+# A clone cut off by the network (a reset, a hang-up) is tried twice more.
+tries=1
+until said=$(rm -rf -- "$clone" && git clone --quiet --no-checkout -- "$repo" "$clone" 2>&1); do
+  case "$said" in
+    *"reset by peer"*|*"hung up unexpectedly"*|*"early EOF"*|*"timed out"*|*"unexpected disconnect"*) ;;
+    *) tries=3 ;;
+  esac
+  if [ "$tries" -ge 3 ]; then printf '%s\n' "$said" >&2; exit 128; fi
+  echo "wptdeploy.retried=$(printf '%s\n' "$said" | tail -n 1)"; sleep "$tries"; tries=$((tries + 1))
+done
 cd -- "$clone"
 sha=$(git rev-parse --verify --quiet "refs/remotes/origin/$ref^{commit}" \
    || git rev-parse --verify --quiet "refs/tags/$ref^{commit}" \
@@ -124,14 +132,110 @@ pub(super) fn outcome(
     } else {
         format!(" (live now: {live})")
     };
+    let retried = marks
+        .get("retried")
+        .map(|why| format!("; the clone was tried again after `{why}`"))
+        .unwrap_or_default();
     Outcome {
         changed: new,
         register: Some(Value::from_serialize(&release)),
         note: Some(if new {
-            format!("new release {sha}{replacing}")
+            format!("new release {sha}{replacing}{retried}")
         } else {
             format!("release {sha} already built{replacing}")
         }),
         ..Outcome::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clone the network cuts off is tried again, and the note says so.
+    #[test]
+    fn a_clone_reset_by_the_network_is_tried_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let origin = dir.join("origin");
+        git(&["init", "-q", "-b", "main", origin.to_str().unwrap()]);
+        let o = origin.to_str().unwrap();
+        git(&[
+            "-C",
+            o,
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ]);
+        let sha = git(&["-C", o, "rev-parse", "HEAD"]);
+        // A `git` whose first clone is reset by the peer.
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = bin.join("git");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\nif [ \"$1\" = clone ] && [ ! -e {m} ]; then touch {m}; echo 'fatal: read error: Connection reset by peer' >&2; exit 128; fi\nexec /usr/bin/git \"$@\"\n",
+                m = dir.join("reset-once").display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .arg("755")
+            .arg(&fake)
+            .status()
+            .unwrap();
+        let checkout = Checkout {
+            repo: o.to_owned(),
+            reference: "main".into(),
+            releases: dir.join("releases").display().to_string(),
+            clone_path: dir.join("clone").display().to_string(),
+            force: false,
+            live: String::new(),
+        };
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(checkout.script())
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let outcome = outcome(&super::super::markers(&stdout), "/r", "/c");
+        let note = outcome.note.unwrap();
+        assert!(note.starts_with(&format!("new release {sha}")), "{note}");
+        assert!(
+            note.ends_with(
+                "the clone was tried again after `fatal: read error: Connection reset by peer`"
+            ),
+            "{note}"
+        );
     }
 }
