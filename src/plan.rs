@@ -309,15 +309,22 @@ fn check_steps(
             continue;
         }
         if let Err(e) = crate::steps::prepare(step, templates, ctx, "")
-            && !e.undefined.is_empty()
-            && e.undefined.iter().all(|n| !registered.contains(n))
+            && (e.unknown_name
+                || (!e.undefined.is_empty() && e.undefined.iter().all(|n| !registered.contains(n))))
         {
-            return Err(Error::Usage {
-                message: format!(
-                    "host {}: {}, needed by step `{}` ({}:{})",
-                    host.name, e.message, step.name.0, step.origin, step.line,
-                ),
-                hints: vec![define_hint(inventory)],
+            let place = format!("step `{}` ({}:{})", step.name.0, step.origin, step.line);
+            return Err(if e.unknown_name {
+                Error::Usage {
+                    message: format!("host {}: {place}: {}", host.name, e.message),
+                    hints: vec![
+                        "the filters, tests and functions wptdeploy has (Ansible's common ones) are listed in docs/variables.md".into(),
+                    ],
+                }
+            } else {
+                Error::Usage {
+                    message: format!("host {}: {}, needed by {place}", host.name, e.message),
+                    hints: vec![define_hint(inventory)],
+                }
             });
         }
     }

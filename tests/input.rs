@@ -217,3 +217,35 @@ fn check_resolves_short_shas_and_head_and_refuses_a_ref_the_repository_lacks() {
     );
     assert!(s.releases().is_empty(), "--check built nothing");
 }
+
+#[test]
+fn an_unknown_filter_is_an_error_before_any_connection() {
+    let s = sandbox();
+    std::fs::write(
+        s.inventory.join("staging"),
+        "[staging]\nnowhere ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .unwrap();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("p.yml"),
+        "steps:\n  - name: tidy\n    run: echo {{ commit | to_nice_jsn }}\n",
+    )
+    .unwrap();
+    let run = Run::from_command(
+        s.command(bin())
+            .args([
+                "--no-progress",
+                "staging",
+                "--playbook",
+                "p.yml",
+                "--playbooks",
+            ])
+            .arg(&dir),
+    )
+    .failure(2)
+    .stderr_has("step `tidy` (")
+    .stderr_has("p.yml:2): filter to_nice_jsn is unknown");
+    assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
+}

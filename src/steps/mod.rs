@@ -261,7 +261,7 @@ pub fn prepare(
                 .render(&body.text, ctx)
                 .map_err(|e| TemplateError {
                     message: format!("{}: {}", body.origin, e.message),
-                    undefined: e.undefined,
+                    ..e
                 })?;
             let mode = args.mode.as_ref().map(text).transpose()?;
             let dest = text(&args.dest)?;

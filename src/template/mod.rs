@@ -26,6 +26,9 @@ pub struct TemplateError {
     pub message: String,
     /// The names it used that are undefined.
     pub undefined: Vec<String>,
+    /// It uses a filter, test or function that does not exist: wrong
+    /// whatever the host says.
+    pub unknown_name: bool,
 }
 
 impl TemplateError {
@@ -34,6 +37,15 @@ impl TemplateError {
         TemplateError {
             message: message.into(),
             undefined: Vec::new(),
+            unknown_name: false,
+        }
+    }
+
+    fn from_minijinja(error: &minijinja::Error, source: &str) -> Self {
+        use minijinja::ErrorKind::{UnknownFilter, UnknownFunction, UnknownTest};
+        TemplateError {
+            unknown_name: matches!(error.kind(), UnknownFilter | UnknownTest | UnknownFunction),
+            ..TemplateError::new(format!("{}{}", describe(error), quoted_source(source)))
         }
     }
 }
@@ -190,7 +202,7 @@ impl Templates {
                 return undefined_error(missing, source, ctx);
             }
         }
-        TemplateError::new(format!("{}{}", describe(error), quoted_source(source)))
+        TemplateError::from_minijinja(error, source)
     }
 
     fn explain_expression(
@@ -206,7 +218,7 @@ impl Templates {
                 return undefined_error(missing, source, ctx);
             }
         }
-        TemplateError::new(format!("{}{}", describe(error), quoted_source(source)))
+        TemplateError::from_minijinja(error, source)
     }
 }
 
@@ -233,6 +245,7 @@ fn undefined_error(missing: Vec<String>, source: &str, ctx: &Value) -> TemplateE
     TemplateError {
         message: format!("{}{}", reasons.join("; "), quoted_source(source)),
         undefined: missing,
+        unknown_name: false,
     }
 }
 
