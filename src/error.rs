@@ -49,11 +49,13 @@ impl Error {
         }
     }
 
-    /// The process exit code: 1 for a failed deploy, 2 for bad input, 130 for Ctrl-C.
+    /// The process exit code: 1 for a failed deploy, 2 for bad input,
+    /// 128 + the signal's number for a run a signal stopped (130 for Ctrl-C,
+    /// 143 for SIGTERM, 129 for SIGHUP; 130 for an abort at a prompt).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Failed { .. } => 1,
-            Error::Interrupted { .. } => 130,
+            Error::Interrupted { .. } => crate::run::interrupted_exit_code(),
             _ => 2,
         }
     }

@@ -62,9 +62,9 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(()) => 0,
         Err(error) => {
-            eprintln!("error: {}", redactor.apply(&error.to_string()));
+            tell(&format!("error: {}", redactor.apply(&error.to_string())));
             for hint in error.hints() {
-                eprintln!("hint: {}", redactor.apply(&hint));
+                tell(&format!("hint: {}", redactor.apply(&hint)));
             }
             error.exit_code()
         }
@@ -205,15 +205,91 @@ fn this_machine() -> String {
     format!("{}@{host}", crate::transport::local_user())
 }
 
-/// A channel that turns true on Ctrl-C.
-fn interrupt_channel() -> watch::Receiver<bool> {
+/// The signal that stopped the run (0: none yet), for the exit code.
+static STOPPED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The exit code of a run stopped by a signal: 128 + its number (130 for
+/// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP); 130 when a person aborted.
+pub fn interrupted_exit_code() -> i32 {
+    match STOPPED_BY.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => 130,
+        signal => 128 + signal,
+    }
+}
+
+/// Writes to stderr, quietly giving up if it is gone (a closed terminal).
+fn tell(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// A channel that turns true on SIGINT (Ctrl-C), SIGTERM (CI timeouts,
+/// `timeout`, systemd, `docker stop`) or SIGHUP (a closed terminal): every
+/// host then switches back what it switched and releases its lock. A second
+/// signal says it is still cleaning up; a third abandons the cleanup with
+/// `abandoned`, which says what may be left and how to fix it.
+fn interrupt_channel(abandoned: String) -> watch::Receiver<bool> {
+    use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = watch::channel(false);
+    let streams = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    );
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams else {
+        return rx;
+    };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = tx.send(true);
+        let mut received = 0;
+        loop {
+            let number = tokio::select! {
+                _ = int.recv() => 2,
+                _ = term.recv() => 15,
+                _ = hup.recv() => 1,
+            };
+            received += 1;
+            match received {
+                1 => {
+                    STOPPED_BY.store(number, std::sync::atomic::Ordering::SeqCst);
+                    let _ = tx.send(true);
+                }
+                2 => tell(
+                    "still cleaning up: switching back what was switched and releasing the deploy locks; a third signal abandons that",
+                ),
+                _ => {
+                    tell(&abandoned);
+                    std::process::exit(interrupted_exit_code());
+                }
+            }
         }
     });
     rx
+}
+
+/// What a run abandoned in the middle of its cleanup may have left, host by
+/// host, and how to fix it.
+fn abandoned_message(plan: &Plan, templates: &Templates) -> String {
+    let mut lines = vec!["abandoned before the cleanup ended; what may be left:".to_owned()];
+    for host in &plan.hosts {
+        let scope = host.scope(templates, std::collections::BTreeMap::new());
+        let get = |name: &str| {
+            crate::template::Scope::lookup(&scope, name)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| format!("<{name}>"))
+        };
+        lines.push(format!(
+            "  {}: the deploy lock {} (`wptdeploy unlock {}` removes it); `readlink {}` shows the release live now",
+            host.name,
+            get("lock_path"),
+            plan.env,
+            get("site_path")
+        ));
+    }
+    lines.push(format!(
+        "  `wptdeploy {} --commit SHA` with the previous release's SHA switches back",
+        plan.env
+    ));
+    lines.join("\n")
 }
 
 async fn deploy(
@@ -395,15 +471,15 @@ async fn migration_new(
         return Ok(());
     }
     match pulled.first() {
-        None => eprintln!(
-            "\nno migration was generated (no changes in schema detected), so nothing was pulled"
+        None => tell(
+            "\nno migration was generated (no changes in schema detected), so nothing was pulled",
         ),
-        Some(file) => eprintln!(
+        Some(file) => tell(&format!(
             "\nnext: review {file} (autogenerate misses renames, constraints and enum changes),\n  \
              `git add {file}` and commit it with the model change, open a PR,\n  \
              and once it is merged: `wptdeploy prod --migrate`",
             file = file.display()
-        ),
+        )),
     }
     Ok(())
 }
@@ -663,14 +739,21 @@ impl<'a> Run<'a> {
             });
         }
         if self.list_steps {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
             for (index, step) in plan.playbook.steps.iter().enumerate() {
-                println!(
+                let listed = writeln!(
+                    stdout,
                     "{:>3}  {}    ({}:{})",
                     index + 1,
                     step.name.0,
                     step.origin,
                     step.line
                 );
+                // A reader that stopped (`| head`) has what it wanted.
+                if listed.is_err() {
+                    break;
+                }
             }
             return Ok(());
         }
@@ -742,7 +825,7 @@ impl<'a> Run<'a> {
             },
         };
         let env_name = plan.env.clone();
-        let interrupt = interrupt_channel();
+        let interrupt = interrupt_channel(abandoned_message(&plan, &templates));
         if self.step && !self.check {
             // The whole plan first: what --check shows, then each step asks.
             let preview = RunOptions {
@@ -763,7 +846,7 @@ impl<'a> Run<'a> {
             )
             .await;
             self.conclude(&summaries, &env_name)?;
-            eprintln!("\nThat is the plan. Now each step asks before it runs.\n");
+            tell("\nThat is the plan. Now each step asks before it runs.\n");
         }
         let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
         self.conclude(&summaries, &env_name)
@@ -903,15 +986,15 @@ async fn unlock(
                 hints: e.hints(),
             })?;
         match lock::holder(&output) {
-            None => eprintln!("{}: not locked ({})", host.name, spec.path),
+            None => tell(&format!("{}: not locked ({})", host.name, spec.path)),
             Some(holder) => {
-                eprintln!(
+                tell(&format!(
                     "{}: locked by {}",
                     host.name,
                     redactor.apply(&holder.describe())
-                );
+                ));
                 if !common.yes && !confirm(&format!("Remove the lock on {}?", host.name))? {
-                    eprintln!("{}: lock kept", host.name);
+                    tell(&format!("{}: lock kept", host.name));
                     continue;
                 }
                 let removed = conn
@@ -931,7 +1014,7 @@ async fn unlock(
                         hints: vec![],
                     });
                 }
-                eprintln!("{}: lock removed", host.name);
+                tell(&format!("{}: lock removed", host.name));
             }
         }
         conn.close().await;

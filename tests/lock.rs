@@ -86,8 +86,10 @@ fn lock_wait_waits_for_the_holder_to_finish() {
     assert_eq!(s.live_release(), Some(s.sha("feature/comment-url")));
 }
 
-#[test]
-fn ctrl_c_releases_the_lock_and_switches_back() {
+/// Deploys `feature/comment-url` over `master`, and once the new release
+/// is live and its health check running, sends `signal`: the run must end
+/// with `code`, the lock released and the previous release live again.
+fn a_signal_after_the_switch_switches_back(signal: &str, code: i32) {
     let s = slow_health_sandbox(60);
     s.write_inventory(&[("venv_path", &json(&shared_venv().display().to_string()))]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
@@ -105,23 +107,40 @@ fn ctrl_c_releases_the_lock_and_switches_back() {
     let started = Instant::now();
     let pid = deploy.id().to_string();
     std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([&format!("-{signal}"), &pid])
         .status()
         .unwrap();
     let output = deploy.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_eq!(output.status.code(), Some(code), "{signal}: {stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "stopped promptly"
     );
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(!lock_dir(&s).exists(), "released after Ctrl-C: {stderr}");
+    assert!(!lock_dir(&s).exists(), "released after {signal}: {stderr}");
     assert_eq!(
         s.live_release(),
         Some(s.sha("master")),
-        "switched back: {stderr}"
+        "switched back after {signal}: {stderr}"
     );
+}
+
+#[test]
+fn ctrl_c_releases_the_lock_and_switches_back() {
+    a_signal_after_the_switch_switches_back("INT", 130);
+}
+
+/// What CI timeouts, `timeout(1)`, systemd and `docker stop` send.
+#[test]
+fn sigterm_ends_as_cleanly_as_ctrl_c() {
+    a_signal_after_the_switch_switches_back("TERM", 143);
+}
+
+/// What a closed terminal sends.
+#[test]
+fn sighup_ends_as_cleanly_as_ctrl_c() {
+    a_signal_after_the_switch_switches_back("HUP", 129);
 }
 
 #[test]

@@ -71,3 +71,24 @@ fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
         failed.stderr
     );
 }
+
+/// `--list-steps | head` is how people look at a playbook: a reader that
+/// stops early (here at once) ends the listing quietly, never in a panic.
+#[test]
+fn a_closed_stdout_ends_the_step_list_quietly() {
+    let s = crate::support::sandbox();
+    let run =
+        crate::support::Run::from_command(s.command(std::path::Path::new("bash")).arg("-c").arg(
+            format!(
+                "'{}' staging --list-steps | true; echo \"exit=${{PIPESTATUS[0]}}\"",
+                crate::support::bin().display()
+            ),
+        ));
+    assert!(
+        run.stdout.contains("exit=0"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
