@@ -55,7 +55,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Failed { .. } => 1,
-            Error::Interrupted { .. } => crate::run::interrupted_exit_code(),
+            Error::Interrupted { .. } => crate::cancel::exit_code(),
             _ => 2,
         }
     }

@@ -3,6 +3,7 @@
 //! Data flows one way: [`cli`] → [`inventory`] and [`playbook`] → [`plan`]
 //! → [`engine`] → [`transport`]; events flow back to a [`report::Reporter`].
 
+pub mod cancel;
 pub mod cli;
 pub mod engine;
 pub mod error;

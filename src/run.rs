@@ -4,8 +4,7 @@
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
+use crate::cancel::Cancel;
 use crate::cli::{
     ChecklistArgs, Cli, Command, CommonArgs, DeployArgs, GenerateArgs, MigrationCommand,
     MigrationNewArgs, MigrationTestArgs, OutputFormat, UnlockArgs, VerifyArgs,
@@ -123,10 +122,16 @@ fn reporter(
     common: &CommonArgs,
     verbosity: Verbosity,
     redactor: Redactor,
+    cancel: &Cancel,
 ) -> (Arc<dyn Reporter>, Option<indicatif::MultiProgress>) {
+    let cancel = cancel.clone();
     if common.output == OutputFormat::Json {
         return (
-            Arc::new(Redacted::new(JsonReporter::new(verbosity), redactor)),
+            Arc::new(Redacted::new(
+                JsonReporter::new(verbosity),
+                redactor,
+                cancel,
+            )),
             None,
         );
     }
@@ -135,10 +140,17 @@ fn reporter(
     if spinners {
         let progress = ProgressReporter::new(verbosity);
         let screen = progress.screen();
-        (Arc::new(Redacted::new(progress, redactor)), Some(screen))
+        (
+            Arc::new(Redacted::new(progress, redactor, cancel)),
+            Some(screen),
+        )
     } else {
         (
-            Arc::new(Redacted::new(PlainReporter::new(verbosity), redactor)),
+            Arc::new(Redacted::new(
+                PlainReporter::new(verbosity),
+                redactor,
+                cancel,
+            )),
             None,
         )
     }
@@ -205,65 +217,10 @@ fn this_machine() -> String {
     format!("{}@{host}", crate::transport::local_user())
 }
 
-/// The signal that stopped the run (0: none yet), for the exit code.
-static STOPPED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-/// The exit code of a run stopped by a signal: 128 + its number (130 for
-/// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP); 130 when a person aborted.
-pub fn interrupted_exit_code() -> i32 {
-    match STOPPED_BY.load(std::sync::atomic::Ordering::SeqCst) {
-        0 => 130,
-        signal => 128 + signal,
-    }
-}
-
 /// Writes to stderr, quietly giving up if it is gone (a closed terminal).
 fn tell(text: &str) {
     use std::io::Write as _;
     let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-/// A channel that turns true on SIGINT (Ctrl-C), SIGTERM (CI timeouts,
-/// `timeout`, systemd, `docker stop`) or SIGHUP (a closed terminal): every
-/// host then switches back what it switched and releases its lock. A second
-/// signal says it is still cleaning up; a third abandons the cleanup with
-/// `abandoned`, which says what may be left and how to fix it.
-fn interrupt_channel(abandoned: String) -> watch::Receiver<bool> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (tx, rx) = watch::channel(false);
-    let streams = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    );
-    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams else {
-        return rx;
-    };
-    tokio::spawn(async move {
-        let mut received = 0;
-        loop {
-            let number = tokio::select! {
-                _ = int.recv() => 2,
-                _ = term.recv() => 15,
-                _ = hup.recv() => 1,
-            };
-            received += 1;
-            match received {
-                1 => {
-                    STOPPED_BY.store(number, std::sync::atomic::Ordering::SeqCst);
-                    let _ = tx.send(true);
-                }
-                2 => tell(
-                    "still cleaning up: switching back what was switched and releasing the deploy locks; a third signal abandons that",
-                ),
-                _ => {
-                    tell(&abandoned);
-                    std::process::exit(interrupted_exit_code());
-                }
-            }
-        }
-    });
-    rx
 }
 
 /// What a run abandoned in the middle of its cleanup may have left, host by
@@ -795,7 +752,8 @@ impl<'a> Run<'a> {
             Verbosity::Normal if self.step => Verbosity::Verbose,
             asked => asked,
         };
-        let (reporter, spinners) = reporter(common, shown, redactor.clone());
+        let cancel = Cancel::default();
+        let (reporter, spinners) = reporter(common, shown, redactor.clone(), &cancel);
         let gate = self.step.then(|| {
             Arc::new(crate::report::TerminalGate::new(redactor.clone(), spinners))
                 as Arc<dyn crate::engine::gate::Gate>
@@ -825,7 +783,8 @@ impl<'a> Run<'a> {
             },
         };
         let env_name = plan.env.clone();
-        let interrupt = interrupt_channel(abandoned_message(&plan, &templates));
+        cancel.on_signals(abandoned_message(&plan, &templates), tell);
+        let interrupt = cancel.receiver();
         if self.step && !self.check {
             // The whole plan first: what --check shows, then each step asks.
             let preview = RunOptions {
@@ -855,6 +814,13 @@ impl<'a> Run<'a> {
     /// Ok if every host succeeded, else the error naming each failure.
     fn conclude(&self, summaries: &[HostSummary], env_name: &str) -> Result<(), Error> {
         let failed: Vec<_> = summaries.iter().filter(|s| !s.succeeded()).collect();
+        if failed.is_empty() && crate::cancel::output_closed() {
+            // Done, but what the command was for (its events, the columns)
+            // did not all reach the reader: as a pipeline would, say so.
+            return Err(Error::Interrupted {
+                detail: ": the output was closed (the program reading it exited) after every host had finished".into(),
+            });
+        }
         if failed.is_empty() {
             return Ok(());
         }
@@ -864,9 +830,14 @@ impl<'a> Run<'a> {
             .map(|s| format!("{}: {}", s.host, s.error.as_deref().unwrap_or("stopped")))
             .collect();
         if !stopped.is_empty() {
+            let why = if crate::cancel::output_closed() {
+                ": the output was closed (the program reading it exited)"
+            } else {
+                ""
+            };
             return Err(Error::Interrupted {
                 detail: format!(
-                    " ({}); locks were released and any switched release was switched back",
+                    "{why} ({}); locks were released and any switched release was switched back",
                     stopped.join("; ")
                 ),
             });

@@ -92,3 +92,82 @@ fn a_closed_stdout_ends_the_step_list_quietly() {
     );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
+
+/// Runs `wptdeploy ARGS` against `s` with its standard output a pipe whose
+/// reader has already gone (`| head` after `head` exited).
+fn with_stdout_closed(s: &crate::support::Sandbox, args: &[&str]) -> crate::support::Run {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args(args)
+            .arg("--no-progress")
+            .stdout(writer),
+    )
+}
+
+/// The suite's main commands with their standard output closed: none
+/// panics; one that writes its result or events there stops as Ctrl-C would
+/// (exit 141, as a shell reports SIGPIPE), switching nothing and keeping no
+/// lock; one that writes only to stderr runs to the end.
+#[test]
+fn main_commands_with_stdout_closed_never_panic_and_never_leave_a_half_deploy() {
+    let (s, _pg) = crate::support::sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let lock = s.base_path.join(".wptdeploy-lock");
+    let cases: &[(&[&str], i32)] = &[
+        (&["staging", "--list-steps"], 0),
+        (&["staging", "--commit", "master", "--check"], 0),
+        (&["staging", "--commit", "master"], 0),
+        (&["migration", "status", "staging"], 0),
+        (&["unlock", "staging"], 0),
+        (&["verify", "staging", "--table", "pull_request"], 141),
+        (
+            &[
+                "staging",
+                "--commit",
+                "feature/with-migration",
+                "--output",
+                "json",
+            ],
+            141,
+        ),
+        (
+            &[
+                "staging",
+                "--commit",
+                "feature/with-migration",
+                "--migrate",
+                "--output",
+                "json",
+            ],
+            141,
+        ),
+        (
+            &[
+                "staging", "--commit", "master", "--check", "--output", "json",
+            ],
+            141,
+        ),
+    ];
+    for (args, code) in cases {
+        let run = with_stdout_closed(&s, args);
+        let shown = format!(
+            "wptdeploy {}: exit {}\n{}",
+            args.join(" "),
+            run.code,
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{shown}");
+        assert_eq!(run.code, *code, "{shown}");
+        if *code == 141 {
+            assert!(
+                run.stderr.contains("the output was closed"),
+                "says why it stopped: {shown}"
+            );
+        }
+        assert!(!lock.exists(), "no lock left: {shown}");
+        assert_eq!(s.live_release(), Some(s.sha("master")), "{shown}");
+    }
+}

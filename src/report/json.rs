@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use super::{Event, Reporter, Verbosity};
+use super::{Event, Render, Verbosity};
 
 /// Writes every event as a JSON line; remote output only with `-v`.
 pub struct JsonReporter {
@@ -16,14 +16,14 @@ impl JsonReporter {
     }
 }
 
-impl Reporter for JsonReporter {
-    fn report(&self, event: &Event) {
+impl Render for JsonReporter {
+    fn render(&self, event: &Event) -> std::io::Result<()> {
         if matches!(event, Event::StepOutput { .. }) && self.verbosity < Verbosity::Verbose {
-            return;
+            return Ok(());
         }
         let line = serde_json::to_string(event).expect("events serialize");
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        writeln!(out, "{line}")?;
+        out.flush()
     }
 }

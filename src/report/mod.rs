@@ -2,8 +2,9 @@
 //!
 //! The engine never prints; it calls a [`Reporter`]. The CLI picks one:
 //! progress spinners on a terminal, plain lines otherwise, or JSON lines
-//! for CI. Every reporter is wrapped in [`Redacted`], so secrets are masked
-//! in one place whatever the renderer.
+//! for CI. Every renderer is wrapped in [`Redacted`], so secrets are masked
+//! in one place whatever the renderer, and an output that can no longer be
+//! written stops the run as Ctrl-C would.
 
 mod json;
 mod plain;
@@ -283,6 +284,14 @@ pub enum Event {
 pub trait Reporter: Send + Sync {
     /// Handles one event.
     fn report(&self, event: &Event);
+}
+
+/// Draws events for a person or a program: the terminal, plain lines, JSON.
+/// An error means the output is gone (a closed pipe); [`Redacted`] then
+/// stops the run.
+pub trait Render: Send + Sync {
+    /// Writes one event.
+    fn render(&self, event: &Event) -> std::io::Result<()>;
 }
 
 /// The final table: one line per host. A successful host reads

@@ -1,8 +1,9 @@
-//! Plain lines on stderr: for pipes, CI logs and `--no-progress`.
+//! Plain lines on stderr: for pipes, CI logs and `--no-progress`; the
+//! columns a `verify` reads, on stdout.
 
 use std::io::Write as _;
 
-use super::{Event, Reporter, StepStatus, Verbosity, format_ms, summary_table};
+use super::{Event, Render, StepStatus, Verbosity, format_ms, summary_table};
 use crate::transport::Stream;
 
 /// Writes one line per event to stderr.
@@ -174,8 +175,8 @@ pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
     })
 }
 
-impl Reporter for PlainReporter {
-    fn report(&self, event: &Event) {
+impl Render for PlainReporter {
+    fn render(&self, event: &Event) -> std::io::Result<()> {
         if let Event::Columns {
             host,
             tables,
@@ -184,15 +185,17 @@ impl Reporter for PlainReporter {
         } = event
         {
             // The command's result: data, on stdout.
-            print!("{}", super::columns_table(host, tables, columns));
-            return;
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", super::columns_table(host, tables, columns))?;
+            return out.flush();
         }
         let mut err = std::io::stderr().lock();
         if let Some(line) = line_for(event, self.verbosity) {
-            let _ = writeln!(err, "{line}");
+            writeln!(err, "{line}")?;
         }
         if let Some(table) = self.collect(event) {
-            let _ = write!(err, "\n{table}");
+            write!(err, "\n{table}")?;
         }
+        Ok(())
     }
 }

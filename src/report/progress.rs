@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::plain::{PlainReporter, line_for};
-use super::{Event, Reporter, Verbosity};
+use super::{Event, Render, Verbosity};
 
 /// Progress spinners for a terminal.
 pub struct ProgressReporter {
@@ -52,8 +52,8 @@ impl ProgressReporter {
     }
 }
 
-impl Reporter for ProgressReporter {
-    fn report(&self, event: &Event) {
+impl Render for ProgressReporter {
+    fn render(&self, event: &Event) -> std::io::Result<()> {
         match event {
             // A `local:` command (an editor) has the terminal: draw nothing.
             Event::TerminalHandedOver { running, .. } => {
@@ -81,16 +81,21 @@ impl Reporter for ProgressReporter {
                 columns,
                 ..
             } => {
-                self.multi
-                    .suspend(|| print!("{}", super::columns_table(host, tables, columns)));
+                self.multi.suspend(|| {
+                    use std::io::Write as _;
+                    let mut out = std::io::stdout().lock();
+                    write!(out, "{}", super::columns_table(host, tables, columns))?;
+                    out.flush()
+                })?;
             }
             _ => {}
         }
         if let Some(line) = line_for(event, self.verbosity) {
-            let _ = self.multi.println(line);
+            self.multi.println(line)?;
         }
         if let Some(table) = self.table.collect(event) {
-            let _ = self.multi.println(format!("\n{table}"));
+            self.multi.println(format!("\n{table}"))?;
         }
+        Ok(())
     }
 }

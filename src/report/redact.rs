@@ -1,6 +1,7 @@
 //! Secrets never print: every event passes through here on its way out.
 
-use super::{Event, Reporter};
+use super::{Event, Render, Reporter};
+use crate::cancel::Cancel;
 
 /// Masks known secret values in text.
 #[derive(Debug, Clone, Default)]
@@ -65,22 +66,31 @@ impl Redactor {
     }
 }
 
-/// A reporter that masks secrets before passing events on.
+/// The reporter the engine gets: masks secrets before a renderer sees an
+/// event, and stops the run (`cancel`) when the renderer can no longer
+/// write, so a closed pipe ends the run as Ctrl-C would, never a panic.
 pub struct Redacted<R> {
     inner: R,
     redactor: Redactor,
+    cancel: Cancel,
 }
 
-impl<R: Reporter> Redacted<R> {
+impl<R: Render> Redacted<R> {
     /// Wraps `inner`.
-    pub fn new(inner: R, redactor: Redactor) -> Self {
-        Redacted { inner, redactor }
+    pub fn new(inner: R, redactor: Redactor, cancel: Cancel) -> Self {
+        Redacted {
+            inner,
+            redactor,
+            cancel,
+        }
     }
 }
 
-impl<R: Reporter> Reporter for Redacted<R> {
+impl<R: Render> Reporter for Redacted<R> {
     fn report(&self, event: &Event) {
-        self.inner.report(&self.redactor.event(event));
+        if self.inner.render(&self.redactor.event(event)).is_err() {
+            self.cancel.output_lost();
+        }
     }
 }
 
