@@ -59,4 +59,31 @@ impl Error {
             _ => 2,
         }
     }
+
+    /// The error with every secret `redactor` knows masked in its message
+    /// and hints (an error found while the variables were being read may
+    /// quote a value). Its exit code stays the same.
+    pub fn masked(self, redactor: &crate::report::Redactor) -> Error {
+        let apply = |hints: &[String]| hints.iter().map(|h| redactor.apply(h)).collect();
+        match self {
+            Error::Interrupted { detail } => Error::Interrupted {
+                detail: redactor.apply(&detail),
+            },
+            Error::Failed { message, hints } => Error::Failed {
+                message: redactor.apply(&message),
+                hints: apply(&hints),
+            },
+            other => {
+                let message = other.to_string();
+                let hints = other.hints();
+                if redactor.apply(&message) == message && apply(&hints) == hints {
+                    return other;
+                }
+                Error::Usage {
+                    message: redactor.apply(&message),
+                    hints: apply(&hints),
+                }
+            }
+        }
+    }
 }

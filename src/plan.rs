@@ -155,70 +155,15 @@ pub fn build(
         );
         let vars = Arc::new(raw);
         let scope = Scope::context(templates, vars.clone(), BTreeMap::new());
-        let get = |names: &[&str]| -> Result<Option<String>, Error> {
-            for name in names {
-                if !vars.values.contains_key(*name) {
-                    continue;
-                }
-                let value = Scope::lookup(&scope, name).map_err(|why| Error::Usage {
-                    message: format!("host {}: {why}", host.name),
-                    hints: vec![define_hint(inventory)],
-                })?;
-                if !value.is_none() {
-                    return Ok(Some(value.to_string()));
-                }
-            }
-            Ok(None)
-        };
-        let host_commit = get(&["commit"])?.unwrap_or_else(|| "master".into());
-        check_ref(&host_commit)?;
-        commit.clone_from(&host_commit);
         secrets.extend(secret_values(&vars, &scope));
-        let port = get(&["ansible_port", "ansible_ssh_port"])?
-            .map(|text| {
-                text.parse().map_err(|_| Error::Usage {
-                    message: format!(
-                        "host {}: ansible_port `{text}` is not a port number",
-                        host.name
-                    ),
-                    hints: vec![],
-                })
+        // An error may quote a value: none of them shows a secret.
+        let plan = host_plan(host, vars, &scope, inventory, settings)
+            .and_then(|plan| {
+                check_steps(&plan, &playbook, templates, inventory)?;
+                Ok(plan)
             })
-            .transpose()?;
-        let transport = match get(&["wptdeploy_transport", "ansible_connection"])? {
-            None => settings.transport,
-            Some(name) => transport_named(&name)
-                .map_err(|message| Error::Usage {
-                    message: format!("host {}: {message}", host.name),
-                    hints: vec![
-                    "wptdeploy connects over SSH: `russh` (built in) or `openssh` (the system ssh)"
-                        .into(),
-                ],
-                })?
-                .unwrap_or(settings.transport),
-        };
-        let connect = ConnectOptions {
-            transport,
-            address: get(&["ansible_host", "ansible_ssh_host"])?
-                .unwrap_or_else(|| host.name.clone()),
-            port,
-            user: match &settings.user {
-                Some(user) => Some(user.clone()),
-                None => get(&["ansible_user", "ansible_ssh_user"])?,
-            },
-            identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])?
-                .map(|p| crate::transport::expand_home_in(&crate::transport::home(), &p)),
-            known_hosts: settings.known_hosts.clone(),
-            accept_new_host_keys: settings.accept_new_host_keys,
-            connect_timeout: settings.connect_timeout,
-        };
-        let plan = HostPlan {
-            name: host.name.clone(),
-            connect,
-            vars,
-            commit: host_commit,
-        };
-        check_steps(&plan, &playbook, templates, inventory)?;
+            .map_err(|e| e.masked(&crate::report::Redactor::new(secrets.clone())))?;
+        commit.clone_from(&plan.commit);
         hosts.push(plan);
     }
     Ok(Plan {
@@ -228,6 +173,77 @@ pub fn build(
         playbook,
         secrets,
     })
+}
+
+/// One host's plan: its commit and how to connect, from its variables.
+fn host_plan(
+    host: &crate::inventory::InventoryHost,
+    vars: Arc<Sourced>,
+    scope: &Value,
+    inventory: &Inventory,
+    settings: &ConnectSettings,
+) -> Result<HostPlan, Error> {
+    let get = |names: &[&str]| -> Result<Option<String>, Error> {
+        for name in names {
+            if !vars.values.contains_key(*name) {
+                continue;
+            }
+            let value = Scope::lookup(scope, name).map_err(|why| Error::Usage {
+                message: format!("host {}: {why}", host.name),
+                hints: vec![define_hint(inventory)],
+            })?;
+            if !value.is_none() {
+                return Ok(Some(value.to_string()));
+            }
+        }
+        Ok(None)
+    };
+    let host_commit = get(&["commit"])?.unwrap_or_else(|| "master".into());
+    check_ref(&host_commit)?;
+    let port = get(&["ansible_port", "ansible_ssh_port"])?
+        .map(|text| {
+            text.parse().map_err(|_| Error::Usage {
+                message: format!(
+                    "host {}: ansible_port `{text}` is not a port number",
+                    host.name
+                ),
+                hints: vec![],
+            })
+        })
+        .transpose()?;
+    let transport = match get(&["wptdeploy_transport", "ansible_connection"])? {
+        None => settings.transport,
+        Some(name) => transport_named(&name)
+            .map_err(|message| Error::Usage {
+                message: format!("host {}: {message}", host.name),
+                hints: vec![
+                    "wptdeploy connects over SSH: `russh` (built in) or `openssh` (the system ssh)"
+                        .into(),
+                ],
+            })?
+            .unwrap_or(settings.transport),
+    };
+    let connect = ConnectOptions {
+        transport,
+        address: get(&["ansible_host", "ansible_ssh_host"])?.unwrap_or_else(|| host.name.clone()),
+        port,
+        user: match &settings.user {
+            Some(user) => Some(user.clone()),
+            None => get(&["ansible_user", "ansible_ssh_user"])?,
+        },
+        identity_file: get(&["ansible_ssh_private_key_file", "ansible_private_key_file"])?
+            .map(|p| crate::transport::expand_home_in(&crate::transport::home(), &p)),
+        known_hosts: settings.known_hosts.clone(),
+        accept_new_host_keys: settings.accept_new_host_keys,
+        connect_timeout: settings.connect_timeout,
+    };
+    let plan = HostPlan {
+        name: host.name.clone(),
+        connect,
+        vars,
+        commit: host_commit,
+    };
+    Ok(plan)
 }
 
 fn define_hint(inventory: &Inventory) -> String {

@@ -243,3 +243,163 @@ fn a_step_that_outlives_its_timeout_is_stopped_with_a_clear_error() {
         started.elapsed()
     );
 }
+
+/// The sentinels below, each a secret of another shape: a number, a list
+/// under `vault_*`, a multi-line key, a value with a quote, and a secret
+/// inside another variable. No sink may show any of them.
+const SENTINELS: [&str; 6] = [
+    "90817263",
+    "S3NT-LIST-B",
+    "S3NT-KEYLINE-2",
+    "S3NT-QUOTED",
+    "S3NT",
+    "it's",
+];
+
+fn assert_masked(what: &str, text: &str) {
+    for sentinel in SENTINELS {
+        assert!(
+            !text.contains(sentinel),
+            "{what} shows `{sentinel}`:\n{text}"
+        );
+    }
+}
+
+/// A playbook that puts every secret in a step name, a command, its output
+/// on both streams, and a failure's output.
+fn secret_playbook(s: &crate::support::Sandbox) -> std::path::PathBuf {
+    let dir = s.dir.join("secret-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = s.dir.join("secret-lock");
+    std::fs::write(
+        dir.join("secrets.yml"),
+        format!(
+            r#"steps:
+  - name: take the deploy lock
+    lock:
+      path: {}
+  - name: "greet {{{{ db_password }}}} {{{{ api_token }}}}"
+    run: |
+      echo {{{{ db_password }}}} {{{{ api_token }}}} {{{{ database_url }}}}
+      echo {{{{ deploy_private_key }}}} >&2
+      echo {{{{ vault_keys | join(' ') }}}}
+  - name: fail with them
+    run: "echo {{{{ api_token }}}}; echo {{{{ vault_keys[1] }}}} >&2; exit 3"
+"#,
+            lock.display()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn secrets_of_every_shape_are_masked_in_every_sink() {
+    let s = sandbox();
+    s.write_inventory(&[
+        ("db_password", "90817263"),
+        ("vault_keys", "[S3NT-LIST-A, S3NT-LIST-B]"),
+        (
+            "deploy_private_key",
+            &json("-----BEGIN KEY-----\nS3NT-KEYLINE-1\nS3NT-KEYLINE-2\n-----END KEY-----\n"),
+        ),
+        ("api_token", &json("it's-S3NT-QUOTED")),
+        (
+            "database_url",
+            &json("postgresql://app:{{ db_password }}@db/x"),
+        ),
+    ]);
+    let playbooks = secret_playbook(&s);
+    let run = |extra: &[&str]| {
+        let mut command = s.command(crate::support::bin());
+        command
+            .args([
+                "staging",
+                "--no-progress",
+                "--playbook",
+                "secrets.yml",
+                "--playbooks",
+            ])
+            .arg(&playbooks)
+            .args(extra);
+        crate::support::Run::from_command(&mut command)
+    };
+    let mut sinks = Vec::new();
+    for extra in [
+        &[][..],
+        &["-v"],
+        &["-v", "--output", "json"],
+        &["--check", "-v"],
+        &["--check", "-v", "--output", "json"],
+    ] {
+        let done = run(extra);
+        let code = if extra.contains(&"--check") { 0 } else { 1 };
+        assert_eq!(done.code, code, "the last step fails: {}", done.stderr);
+        sinks.push((format!("{extra:?}"), done));
+    }
+    let shown = &sinks[1].1.stderr;
+    assert!(
+        shown.contains("greet ******** ********") && shown.contains("| ******** ********"),
+        "the secrets are there, masked: {shown}"
+    );
+    // An error found while reading the variables quotes the value.
+    sinks.push((
+        "a plan-time error".into(),
+        run(&["-e", "ansible_port={{ db_password }}"]).failure(2),
+    ));
+    // A lock whose note holds a secret (another tool's command line).
+    let lock = s.base_path.join(".wptdeploy-lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("info"),
+        "token=x\nwho=ci@build\ncommit=master\ncommand=deploy --password 90817263\nstarted=1\n",
+    )
+    .unwrap();
+    sinks.push(("a held lock".into(), s.wptdeploy(&["staging"]).failure(1)));
+    sinks.push((
+        "unlock".into(),
+        s.wptdeploy(&["unlock", "staging", "--yes"]).success(),
+    ));
+    for (what, done) in &sinks {
+        assert_masked(what, &done.stdout);
+        assert_masked(what, &done.stderr);
+    }
+    assert!(
+        sinks
+            .last()
+            .unwrap()
+            .1
+            .stderr
+            .contains("--password ********"),
+        "{}",
+        sinks.last().unwrap().1.stderr
+    );
+    // --step: the details of a step and the output of its failure.
+    let mut command = s.command(crate::support::bin());
+    command
+        .args([
+            "staging",
+            "--step",
+            "--playbook",
+            "secrets.yml",
+            "--playbooks",
+        ])
+        .arg(&playbooks);
+    let mut terminal = crate::support::terminal::Terminal::start(&command);
+    terminal.wait_for("take the deploy lock?", 1);
+    terminal.type_line("r");
+    terminal.wait_for("?", 2);
+    terminal.type_line("d");
+    terminal.wait_for("?", 3);
+    terminal.type_line("r");
+    terminal.wait_for("fail with them?", 1);
+    terminal.type_line("r");
+    terminal.wait_for("failed.", 1);
+    terminal.type_line("o");
+    terminal.wait_for("failed.", 2);
+    terminal.type_line("a");
+    let (ok, screen) = terminal.finish();
+    assert!(!ok, "{screen}");
+    assert!(screen.contains("echo ******** "), "details shown: {screen}");
+    assert_masked("--step", &screen);
+}

@@ -52,10 +52,10 @@ impl TerminalGate {
 
 impl Gate for TerminalGate {
     fn before(&self, step: &StepView<'_>) -> Decision {
-        let prompt = format!(
+        let prompt = self.redactor.apply(&format!(
             "[{}] {}/{} {}?",
             step.host, step.index, step.total, step.name
-        );
+        ));
         self.paused(|| {
             loop {
                 match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
@@ -70,15 +70,15 @@ impl Gate for TerminalGate {
 
     fn after_failure(&self, step: &StepView<'_>, failure: &str) -> AfterFailure {
         let failure = self.redactor.apply(failure);
-        let prompt = format!(
+        let prompt = self.redactor.apply(&format!(
             "[{}] {}/{} {} failed.",
             step.host, step.index, step.total, step.name
-        );
+        ));
         self.paused(|| {
-            show(&format!(
+            show(&self.redactor.apply(&format!(
                 "[{}] {} failed: {}",
                 step.host, step.name, failure
-            ));
+            )));
             loop {
                 match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
                     "retry" => return AfterFailure::Retry,

@@ -14,18 +14,25 @@ pub const MASK: &str = "********";
 
 impl Redactor {
     /// A redactor for these values (empty and very short ones are ignored,
-    /// as masking them would garble ordinary text). A multi-line value is
-    /// masked whole and line by line, as output arrives a line at a time.
+    /// as masking them would garble ordinary text). A value is masked in
+    /// every shape it may take on its way out: whole, line by line (output
+    /// arrives a line at a time), shell-quoted (as a command shows it, up to three levels deep) and
+    /// JSON-escaped (as `to_json` writes it).
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<String> = secrets
             .into_iter()
             .flat_map(|secret| {
-                let lines: Vec<String> = if secret.contains('\n') {
-                    secret.lines().map(|l| l.trim().to_owned()).collect()
-                } else {
-                    Vec::new()
-                };
-                std::iter::once(secret).chain(lines)
+                let mut shapes: Vec<String> = secret.lines().map(|l| l.trim().to_owned()).collect();
+                // Quoted for the shell, and that quoted again (`sh -c '...'`).
+                let mut quoted = secret.clone();
+                for _ in 0..3 {
+                    quoted = quoted.replace('\'', "'\\''");
+                    shapes.push(quoted.clone());
+                }
+                let escaped = serde_json::to_string(&secret).expect("a string serializes");
+                shapes.push(escaped[1..escaped.len() - 1].to_owned());
+                shapes.push(secret);
+                shapes
             })
             .filter(|s| s.len() >= 3)
             .collect();
@@ -111,6 +118,15 @@ mod tests {
             panic!("shape changed")
         };
         assert_eq!(line, "password=********; x stays");
+    }
+
+    #[test]
+    fn a_secret_is_masked_shell_quoted_and_json_escaped_too() {
+        let redactor = Redactor::new(["it's \"x\"".to_owned()]);
+        assert_eq!(
+            redactor.apply("echo 'it'\\''s \"x\"' and {\"p\": \"it's \\\"x\\\"\"}"),
+            "echo '********' and {\"p\": \"********\"}"
+        );
     }
 
     #[test]
