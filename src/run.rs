@@ -21,7 +21,7 @@ use crate::report::{
 use crate::steps::lock::{self, LockOwner};
 use crate::steps::{self, Kind};
 use crate::template::Templates;
-use crate::transport::{Connection, SudoAuth};
+use crate::transport::{Connection, SudoAuth, quote};
 use crate::vault::{PasswordSources, Vault};
 
 /// Runs the command and returns the process exit code.
@@ -238,13 +238,13 @@ fn abandoned_message(plan: &Plan, templates: &Templates) -> String {
             "  {}: the deploy lock {} (`wptdeploy unlock {}` removes it); `readlink {}` shows the release live now",
             host.name,
             get("lock_path"),
-            plan.env,
-            get("site_path")
+            quote(&plan.env),
+            quote(&get("site_path"))
         ));
     }
     lines.push(format!(
         "  `wptdeploy {} --commit SHA` with the previous release's SHA switches back",
-        plan.env
+        quote(&plan.env)
     ));
     lines.join("\n")
 }
@@ -433,9 +433,10 @@ async fn migration_new(
         ),
         Some(file) => tell(&format!(
             "\nnext: review {file} (autogenerate misses renames, constraints and enum changes),\n  \
-             `git add {file}` and commit it with the model change, open a PR,\n  \
+             `git add {quoted}` and commit it with the model change, open a PR,\n  \
              and once it is merged: `wptdeploy prod --migrate`",
-            file = file.display()
+            file = file.display(),
+            quoted = quote(&file.display().to_string())
         )),
     }
     Ok(())
@@ -480,7 +481,7 @@ async fn checklist(
     run.asker = "the checklist";
     run.unattended = format!(
         "`wptdeploy migration new {} --commit BRANCH -m MESSAGE` runs its steps without asking",
-        args.env
+        quote(&args.env)
     );
     run.changes = true;
     run.one_host = true;

@@ -403,3 +403,33 @@ fn secrets_of_every_shape_are_masked_in_every_sink() {
     assert!(screen.contains("echo ******** "), "details shown: {screen}");
     assert_masked("--step", &screen);
 }
+
+/// A host address that looks like an ssh option: nothing runs it, and the
+/// hint's command, pasted into a shell as it is, cannot run it either.
+#[test]
+fn a_hint_to_paste_quotes_a_host_that_looks_like_an_option() {
+    let s = sandbox();
+    let pwned = s.dir.join("pwned");
+    let hostile = format!("-oProxyCommand=touch {}", pwned.display());
+    let extra = serde_json::json!({ "ansible_host": hostile }).to_string();
+    let run = s.wptdeploy(&["staging", "-e", &extra, "--connect-timeout", "3s"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let hint = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split_once("that `").map(|(_, rest)| rest))
+        .and_then(|rest| rest.split_once("` works").map(|(cmd, _)| cmd.to_owned()))
+        .unwrap_or_else(|| panic!("a hint with an ssh command: {}", run.stderr));
+    assert!(hint.starts_with("ssh -p "), "{hint}");
+    assert!(hint.contains(" -- '-oProxyCommand="), "{hint}");
+    let pasted = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("timeout 10 {hint} -o BatchMode=yes true"))
+        .output()
+        .unwrap();
+    assert!(!pasted.status.success());
+    assert!(
+        !pwned.exists(),
+        "neither wptdeploy nor its hint ran the option: {hint}"
+    );
+}

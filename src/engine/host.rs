@@ -56,7 +56,10 @@ impl Stop {
                 vec![
                     "wait for that deploy to finish, or pass `--lock-wait 10m` to wait for it"
                         .into(),
-                    format!("if that deploy is dead: `wptdeploy unlock {env}`"),
+                    format!(
+                        "if that deploy is dead: `wptdeploy unlock {}`",
+                        crate::transport::quote(env)
+                    ),
                 ],
             ),
             Stop::Interrupted => ("interrupted".into(), Vec::new()),
@@ -762,8 +765,9 @@ impl HostRun {
                 self.shared.reporter.report(&Event::Warning {
                     host: Some(name.clone()),
                     message: format!(
-                        "could not release the deploy lock {}; `wptdeploy unlock {env}` removes it",
-                        spec.path
+                        "could not release the deploy lock {}; `wptdeploy unlock {}` removes it",
+                        spec.path,
+                        crate::transport::quote(&env)
                     ),
                 });
             }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::command::quote_words;
+
 /// A failure to reach, trust, log into or talk to a host.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -137,7 +139,8 @@ impl TransportError {
         match self {
             TransportError::Connect { host, port, .. }
             | TransportError::ConnectTimeout { host, port, .. } => vec![format!(
-                "check that sshd runs on {host} and listens on port {port} (`ansible_port`), and that `ssh -p {port} {host}` works"
+                "check that sshd runs on {host} and listens on port {port} (`ansible_port`), and that `{}` works",
+                ssh_words(&["-p", &port.to_string()], host, &[])
             )],
             TransportError::UnknownHostKey {
                 host,
@@ -161,8 +164,14 @@ impl TransportError {
             } => vec![
                 "someone may be intercepting the connection, or the host was reinstalled".into(),
                 format!(
-                    "only if you know why it changed: `ssh-keygen -R '[{host}]:{port}' -f {}`, then connect again",
-                    known_hosts.display()
+                    "only if you know why it changed: `{}`, then connect again",
+                    quote_words(&[
+                        "ssh-keygen",
+                        "-R",
+                        &format!("[{host}]:{port}"),
+                        "-f",
+                        &known_hosts.display().to_string()
+                    ])
                 ),
             ],
             TransportError::AuthFailed { user, host, .. } => vec![
@@ -182,7 +191,8 @@ impl TransportError {
                 "run with `--transport openssh`, or set `ansible_connection: openssh` for the host in the inventory".into(),
             ],
             TransportError::System { host, .. } => vec![format!(
-                "try `ssh {host} true` in your shell: the openssh transport uses the same ssh and config"
+                "try `{}` in your shell: the openssh transport uses the same ssh and config",
+                ssh_words(&[], host, &["true"])
             )],
             TransportError::Sftp { .. } => vec![
                 "the host's sshd needs the sftp subsystem (`Subsystem sftp internal-sftp`), and the login user must be able to read the file".into(),
@@ -192,4 +202,18 @@ impl TransportError {
             ],
         }
     }
+}
+
+/// An `ssh` command line to paste into a shell: every word quoted, and a
+/// destination that looks like an option put after `--`, so that ssh can
+/// only take it as a host name.
+fn ssh_words(options: &[&str], host: &str, command: &[&str]) -> String {
+    let mut words = vec!["ssh"];
+    words.extend_from_slice(options);
+    if host.starts_with('-') {
+        words.push("--");
+    }
+    words.push(host);
+    words.extend_from_slice(command);
+    quote_words(&words)
 }
