@@ -61,9 +61,11 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(()) => 0,
         Err(error) => {
-            tell(&format!("error: {}", redactor.apply(&error.to_string())));
+            // An error may end with a remote program's output: shown, not obeyed.
+            let shown = |text: &str| crate::report::visible(&redactor.apply(text));
+            tell(&format!("error: {}", shown(&error.to_string())));
             for hint in error.hints() {
-                tell(&format!("hint: {}", redactor.apply(&hint)));
+                tell(&format!("hint: {}", shown(&hint)));
             }
             error.exit_code()
         }

@@ -171,3 +171,35 @@ fn main_commands_with_stdout_closed_never_panic_and_never_leave_a_half_deploy() 
         assert_eq!(s.live_release(), Some(s.sha("master")), "{shown}");
     }
 }
+
+/// Remote output may carry terminal control sequences (colours, a title, a
+/// screen clear): they are shown as escapes, in the output and in the error.
+#[test]
+fn control_sequences_in_remote_output_are_shown_not_obeyed() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ansi.yml"),
+        "steps:\n  - name: paint\n    run: printf '\\033]0;retitled\\007\\033[2Jcleared\\n' >&2; exit 1\n",
+    )
+    .unwrap();
+    let shown = r"\x1b]0;retitled\x07\x1b[2Jcleared";
+    for verbose in [true, false] {
+        let run = crate::support::Run::from_command(
+            s.command(crate::support::bin())
+                .args(["staging", "--no-progress", "--playbook", "ansi.yml"])
+                .args(if verbose { &["-v"][..] } else { &[] })
+                .arg("--playbooks")
+                .arg(&dir),
+        );
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'),
+            "no control character reaches the terminal: {:?}",
+            run.stderr
+        );
+        // With -v the output line shows it; without, the failure's tail does.
+        assert!(run.stderr.contains(shown), "{}", run.stderr);
+    }
+}

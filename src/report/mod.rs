@@ -365,11 +365,43 @@ pub fn columns_table(
     out
 }
 
+/// `text` with every control character but newline and tab shown as an
+/// escape (`\x1b`, `\u{9b}`), so remote output cannot move the cursor,
+/// recolour the terminal or retitle it.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            if (c as u32) < 0x100 {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            } else {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `1.2s` or `340ms`.
 pub fn format_ms(ms: u64) -> String {
     if ms >= 1000 {
         format!("{:.1}s", ms as f64 / 1000.0)
     } else {
         format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn control_sequences_are_shown_not_obeyed() {
+        assert_eq!(
+            visible("\u{1b}[31mred\u{1b}]0;title\u{7}\r\tok\u{9b}2J\nnext"),
+            "\\x1b[31mred\\x1b]0;title\\x07\\x0d\tok\\x9b2J\nnext"
+        );
     }
 }

@@ -56,8 +56,14 @@ fn deploys(playbook: &str) -> bool {
     ["deploy.yml", "migration-new.yml", "checklist.yml"].contains(&playbook)
 }
 
-/// The text of an event at `verbosity`, if it shows at all.
+/// The text of an event at `verbosity`, if it shows at all, with any
+/// control character in it (a remote program's colours, cursor moves, a
+/// terminal title) made visible rather than obeyed.
 pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
+    text_for(event, verbosity).map(|text| super::visible(&text))
+}
+
+fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
     // Quiet still shows what went wrong: failed steps, rollbacks, warnings.
     let problem = matches!(
         event,

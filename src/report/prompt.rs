@@ -95,7 +95,7 @@ impl Gate for TerminalGate {
 /// nothing, and the next prompt, failing too, aborts.
 fn show(text: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{text}");
+    let _ = writeln!(std::io::stderr(), "{}", super::visible(text));
 }
 
 /// Asks the person to type `env` before a change to it; true if they did.
