@@ -165,7 +165,7 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
                 ),
                 hints: vec![format!(
                     "merge them in your checkout: `flask db merge -m 'merge heads' {}`, commit, and deploy that",
-                    crate::transport::command::quote_words(&many)
+                    crate::transport::command::quote_words(many)
                 )],
             });
         }
