@@ -433,3 +433,56 @@ fn a_hint_to_paste_quotes_a_host_that_looks_like_an_option() {
         "neither wptdeploy nor its hint ran the option: {hint}"
     );
 }
+
+/// A step that leaves a process behind (`cmd &`) cannot print into the
+/// next step or what it registers; `background:` detaches one on purpose.
+#[test]
+fn steps_do_not_leak_into_each_other_and_background_detaches() {
+    let s = sandbox();
+    let dir = s.dir.join("my-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = s.dir.join("bg/server.log");
+    std::fs::write(
+        dir.join("leaky.yml"),
+        format!(
+            r#"steps:
+  - name: leave a printer behind
+    run: "(sleep 1; echo leaked-line) &"
+  - name: wait and look
+    run: "sleep 2; echo mine"
+    register: look
+  - name: show what was registered
+    run: "echo registered={{{{ look }}}}"
+  - name: start a server
+    run: "sleep 1; echo from-background"
+    background: {}
+"#,
+            log.display()
+        ),
+    )
+    .unwrap();
+    let run = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args([
+                "staging",
+                "-v",
+                "--no-progress",
+                "--playbook",
+                "leaky.yml",
+                "--playbooks",
+            ])
+            .arg(&dir),
+    )
+    .success();
+    assert!(!run.stderr.contains("leaked-line"), "{}", run.stderr);
+    assert!(run.stderr.contains("| registered=mine"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("its output goes to {}", log.display())),
+        "{}",
+        run.stderr
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("from-background"), "{written}");
+}

@@ -377,6 +377,10 @@ pub struct Step {
     pub timeout: Option<Duration>,
     /// Store the result under this name for later steps.
     pub register: Option<String>,
+    /// `background: true` (or a log file): start a `run:` or `restart:`
+    /// detached and go on; its output is appended to the log file
+    /// ([`DEFAULT_BACKGROUND_LOG`] for `true`).
+    pub background: Option<Tmpl>,
     /// `false` for a `run:` that only looks (it then also runs in `--check`).
     pub changes: bool,
     /// What it does.
@@ -407,6 +411,8 @@ pub(super) struct RawStep {
     timeout: Option<Tmpl>,
     #[serde(default)]
     register: Option<String>,
+    #[serde(default)]
+    background: Option<Tmpl>,
     #[serde(default)]
     changes: Option<bool>,
     #[serde(default)]
@@ -488,6 +494,7 @@ impl TryFrom<RawStep> for Step {
                 env: BTreeMap::new(),
                 timeout: None,
                 register: None,
+                background: None,
                 changes: true,
                 action: Action::Import(file),
                 line: 0,
@@ -566,6 +573,11 @@ impl TryFrom<RawStep> for Step {
             });
         }
         let (kind, action) = actions.pop().expect("one action");
+        if raw.background.is_some() && !matches!(kind, "run" | "restart") {
+            return Err(format!(
+                "step `{name}`: `background` applies only to `run` and `restart` steps"
+            ));
+        }
         if raw.changes.is_some() && kind != "run" {
             return Err(format!(
                 "step `{name}`: `changes` applies only to `run` steps"
@@ -623,6 +635,7 @@ impl TryFrom<RawStep> for Step {
             env: raw.env,
             timeout,
             register: raw.register,
+            background: raw.background.filter(|b| b.0 != "false"),
             changes: raw.changes.unwrap_or(true),
             action,
             line: 0,
@@ -630,6 +643,9 @@ impl TryFrom<RawStep> for Step {
         })
     }
 }
+
+/// Where `background: true` sends a step's output, on the host.
+pub const DEFAULT_BACKGROUND_LOG: &str = "~/.wptdeploy/background.log";
 
 /// `90` (seconds), `30s`, `10m`, `1h 30m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -189,6 +189,14 @@ pub fn prepare(
         .iter()
         .map(|(k, v)| Ok((k.clone(), text(v)?)))
         .collect::<Result<Vec<_>, TemplateError>>()?;
+    let background_log = match &step.background {
+        None => None,
+        Some(log) => match text(log)?.as_str() {
+            "true" | "yes" => Some(crate::playbook::step::DEFAULT_BACKGROUND_LOG.to_owned()),
+            "false" | "no" | "" => None,
+            path => Some(path.to_owned()),
+        },
+    };
     let wrap = |script: String| RemoteCommand {
         script,
         become_user: become_user.clone(),
@@ -196,6 +204,7 @@ pub fn prepare(
         env: env.clone(),
         timeout: step.timeout,
         stdin: None,
+        background_log: background_log.clone(),
     };
     let (command, probe, kind) = match &step.action {
         Action::Run(command) => {

@@ -37,6 +37,40 @@ pub fn is_env_name(name: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// The script as the host runs it: in a session of its own, so that when
+/// it ends, whatever it started and left running (`cmd &`) is ended too and
+/// cannot print into the next step. A signal to the envelope (the step's
+/// timeout, sudo relaying one) ends the whole session as well. Programs
+/// that daemonize properly (a new session of their own: `systemctl`,
+/// `pg_ctl`, `uwsgi --daemonize`) are not touched.
+///
+/// With `background_log`, the script is started detached instead, its
+/// output appended to that file, and the envelope returns at once.
+fn envelope(script: &str, background_log: Option<&str>) -> String {
+    if let Some(log) = background_log {
+        return format!(
+            "log={log}; mkdir -p -- \"$(dirname -- \"$log\")\" && \
+             printf '%s started %s\\n' \"$(date '+%F %T')\" {shown} >>\"$log\" && \
+             setsid sh -c {script} >>\"$log\" 2>&1 </dev/null & \
+             echo \"started in the background (pid $!); its output goes to $log\"",
+            log = match log.strip_prefix("~/") {
+                Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
+                None => quote(log),
+            },
+            shown = quote(&script.replace('\n', " ")),
+            script = quote(script),
+        );
+    }
+    // Background jobs read /dev/null unless told otherwise: fd 3 carries
+    // the real standard input (a here-document) to the script.
+    format!(
+        "exec 3<&0; setsid sh -c {} <&3 3<&- & p=$!; exec 3<&-; \
+         trap 'kill -TERM -$p 2>/dev/null' HUP INT TERM; \
+         wait $p; rc=$?; kill -KILL -$p 2>/dev/null; exit $rc",
+        quote(script)
+    )
+}
+
 /// One command to run on a host: a shell script plus how to run it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoteCommand {
@@ -52,6 +86,10 @@ pub struct RemoteCommand {
     pub timeout: Option<Duration>,
     /// Text fed to the script's standard input (never shown in plans).
     pub stdin: Option<String>,
+    /// Start the script detached, its output appended to this file (`~/`:
+    /// the home directory), and return at once (`background:`); otherwise
+    /// whatever the script leaves running is ended with it.
+    pub background_log: Option<String>,
 }
 
 /// How `sudo` gets its password, if it needs one.
@@ -75,7 +113,7 @@ impl RemoteCommand {
     /// The command line exactly as the host runs it, as shown in plans.
     /// Standard input (a file's content, a sudo password) is not part of it.
     pub fn command_line(&self) -> String {
-        self.line(SudoAuth::NonInteractive, "")
+        self.line(SudoAuth::NonInteractive, "", false)
     }
 
     /// The command line for `auth`, followed by the here-document that
@@ -102,7 +140,7 @@ impl RemoteCommand {
                 input.push('\n');
             }
         }
-        let line = self.line(auth, &marker);
+        let line = self.line(auth, &marker, true);
         if input.is_empty() {
             format!("{line} </dev/null\n")
         } else {
@@ -113,6 +151,16 @@ impl RemoteCommand {
     /// For plans: a one-line script as its exact command line; a longer
     /// script as the wrapper line followed by the script itself, verbatim.
     pub fn plan_text(&self) -> String {
+        let text = self.plan_lines();
+        match &self.background_log {
+            Some(log) => {
+                format!("{text}\n(started in the background, its output appended to {log})")
+            }
+            None => text,
+        }
+    }
+
+    fn plan_lines(&self) -> String {
         let script = self.script_with_cwd();
         if !script.trim_end().contains('\n') {
             return self.command_line();
@@ -134,12 +182,16 @@ impl RemoteCommand {
         }
     }
 
-    fn line(&self, auth: SudoAuth<'_>, marker: &str) -> String {
-        let command = format!(
-            "{}sh -c {}",
-            self.env_prefix(),
-            quote(&self.script_with_cwd())
-        );
+    /// The line that runs the script; `enveloped`, as the host really runs
+    /// it (see [`envelope`]), else as plans show it.
+    fn line(&self, auth: SudoAuth<'_>, marker: &str, enveloped: bool) -> String {
+        let script = self.script_with_cwd();
+        let script = if enveloped {
+            envelope(&script, self.background_log.as_deref())
+        } else {
+            script
+        };
+        let command = format!("{}sh -c {}", self.env_prefix(), quote(&script));
         match (&self.become_user, auth) {
             (Some(user), SudoAuth::Password(_)) => {
                 let skip = format!(
@@ -209,6 +261,65 @@ mod tests {
         }
     }
 
+    fn run_in_sh(command: &RemoteCommand) -> (String, Duration) {
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command.with_input(SudoAuth::NonInteractive, "EOF_T"))
+            .output()
+            .unwrap();
+        (String::from_utf8(out.stdout).unwrap(), started.elapsed())
+    }
+
+    /// What a step leaves running is ended with it: its output cannot turn
+    /// up later (here: `output()` would wait for the pipe to close).
+    #[test]
+    fn a_step_leaves_nothing_running_and_keeps_its_input_and_status() {
+        let command = RemoteCommand {
+            script: "(sleep 3; echo late) & read line; echo \"got $line\"; exit 7".into(),
+            stdin: Some("input".into()),
+            ..RemoteCommand::default()
+        };
+        let text = command.with_input(SudoAuth::NonInteractive, "EOF_T") + "echo \"status $?\"\n";
+        let started = std::time::Instant::now();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(text)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout, "got input\nstatus 7\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_background_step_returns_at_once_and_its_output_goes_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/bg.log");
+        let command = RemoteCommand {
+            script: "sleep 0.3; echo detached".into(),
+            background_log: Some(log.display().to_string()),
+            ..RemoteCommand::default()
+        };
+        let (stdout, took) = run_in_sh(&command);
+        assert!(
+            stdout.starts_with("started in the background (pid "),
+            "{stdout}"
+        );
+        assert!(took < Duration::from_millis(300), "{took:?}");
+        std::thread::sleep(Duration::from_millis(800));
+        let written = std::fs::read_to_string(&log).unwrap();
+        assert!(written.ends_with("detached\n"), "{written}");
+        assert!(
+            written.contains("started sleep 0.3; echo detached"),
+            "{written}"
+        );
+    }
+
     #[test]
     fn command_line_wraps_become_cwd_env_and_timeout() {
         let command = RemoteCommand {
@@ -217,7 +328,7 @@ mod tests {
             cwd: Some("/srv/my app".into()),
             env: vec![("FLASK_APP".into(), "manage.py".into())],
             timeout: Some(Duration::from_secs(30)),
-            stdin: None,
+            ..RemoteCommand::default()
         };
         assert_eq!(
             command.command_line(),
