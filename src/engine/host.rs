@@ -354,7 +354,19 @@ impl HostRun {
         loop {
             *started = Instant::now();
             let attempt = *started;
-            match self.run_step(prepared).await {
+            // A shell killed on a host that still answers is the step's
+            // failure: the connection can switch back and unlock.
+            let result = self.run_step(prepared).await.map_err(|stop| match stop {
+                Stop::Transport(error @ TransportError::ShellKilled { .. }) => Stop::Step {
+                    step: prepared.name.clone(),
+                    failure: StepFailure {
+                        message: format!("did not finish: {error}"),
+                        hints: error.hints(),
+                    },
+                },
+                other => other,
+            });
+            match result {
                 Ok(outcome) => return Ok(outcome),
                 Err(Stop::Step { step, failure }) => {
                     self.step_failed(index, &prepared.name, attempt, failure.message.clone());
@@ -541,6 +553,25 @@ impl HostRun {
                     prepared.outcome(&output)
                 }
             }
+            // The switch is one atomic rename: a signal waits for it, so
+            // that what it did is known. What it replaces is read first and
+            // kept, so that it is switched back to even if the switch's own
+            // answer is lost (a killed shell, a dead network).
+            Kind::Switch { link, .. } => {
+                let mut read = RemoteCommand::new(steps::read_link_script(link));
+                read.become_user = prepared.command.become_user.clone();
+                let before = self.exec_cleanup(&read).await.map_err(Stop::Transport)?;
+                self.switched = Some(Switched {
+                    link: link.clone(),
+                    previous: before.stdout.trim().to_owned(),
+                    become_user: prepared.command.become_user.clone(),
+                });
+                let output = self
+                    .exec_cleanup(&prepared.command)
+                    .await
+                    .map_err(Stop::Transport)?;
+                prepared.outcome(&output)
+            }
             _ => prepared.outcome(&self.exec(&prepared.command).await?),
         }
         .map_err(|failure| Stop::Step {
@@ -578,6 +609,9 @@ impl HostRun {
                 });
             }
         }
+        if matches!(prepared.kind, Kind::Switch { .. }) && !outcome.changed {
+            self.switched = None;
+        }
         if let (Kind::Switch { link, .. }, Some(reg)) = (&prepared.kind, &outcome.register)
             && outcome.changed
         {
@@ -600,6 +634,10 @@ impl HostRun {
             .lock_wait
             .map(|wait| Instant::now() + wait);
         let mut announced = false;
+        // Released at the end however the run ends, even if a signal
+        // abandons the command that takes it (the release removes the lock
+        // only if it holds this run's token).
+        self.held_lock = Some(spec.clone());
         loop {
             let acquire = spec.acquire(&self.shared.options.lock_owner);
             let output = self.exec(&acquire).await?;
@@ -610,7 +648,6 @@ impl HostRun {
                 });
             }
             let Some(holder) = lock::holder(&output) else {
-                self.held_lock = Some(spec.clone());
                 return Ok(());
             };
             if deadline.is_none_or(|d| Instant::now() >= d) {
@@ -722,6 +759,15 @@ impl HostRun {
         Ok(Some((switched.previous, !self.restarts.is_empty())))
     }
 
+    /// The release this run checked out, once it is known.
+    fn release_sha(&self) -> Option<String> {
+        self.registered
+            .get("release")
+            .and_then(|r| r.get_attr("sha").ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| v.to_string())
+    }
+
     async fn finish(mut self, result: Result<(), Stop>, started: Instant) -> HostSummary {
         let name = self.host().name.clone();
         let env = self.shared.plan.env.clone();
@@ -739,6 +785,10 @@ impl HostRun {
                 Stop::Transport(_) | Stop::Unreachable { .. } => HostResult::Unreachable,
                 _ => HostResult::Failed,
             };
+            let switched = self
+                .switched
+                .as_ref()
+                .map(|s| (s.link.clone(), s.previous.clone()));
             match self.roll_back().await {
                 Ok(Some((to, restarted))) => {
                     if !matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {
@@ -751,10 +801,32 @@ impl HostRun {
                     });
                 }
                 Ok(None) => {}
-                Err(problem) => self.shared.reporter.report(&Event::Warning {
-                    host: Some(name.clone()),
-                    message: format!("could not roll back: {problem}"),
-                }),
+                Err(problem) => {
+                    self.shared.reporter.report(&Event::Warning {
+                        host: Some(name.clone()),
+                        message: format!("could not roll back: {problem}"),
+                    });
+                    // The final error must say what is live, and how to undo it.
+                    let (link, previous) = switched.unwrap_or_default();
+                    let new = self.release_sha().unwrap_or_else(|| "the new release".into());
+                    let message = self.summary.error.take().unwrap_or_default();
+                    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
+                    let rest = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
+                    self.summary.error = Some(format!(
+                        "{first}; {link} may still point at {new}, which did not pass its checks (could not switch back: {problem}){rest}"
+                    ));
+                    if !previous.is_empty() {
+                        let sha = previous.rsplit('/').next().unwrap_or(&previous);
+                        self.summary.hints.insert(
+                            0,
+                            format!(
+                                "once {name} answers, `wptdeploy {} --commit {sha} --limit {}` switches it back",
+                                crate::transport::quote(&env),
+                                crate::transport::quote(&name)
+                            ),
+                        );
+                    }
+                }
             }
         }
         if let Some(spec) = self.held_lock.take() {
@@ -762,6 +834,11 @@ impl HostRun {
                 .exec_cleanup(&spec.release(&self.shared.options.lock_owner.token))
                 .await;
             if !released.is_ok_and(|o| o.exit_code == 0) {
+                self.summary.hints.push(format!(
+                    "the deploy lock {} on {name} is still held: `wptdeploy unlock {}` removes it",
+                    spec.path,
+                    crate::transport::quote(&env)
+                ));
                 self.shared.reporter.report(&Event::Warning {
                     host: Some(name.clone()),
                     message: format!(
@@ -772,12 +849,7 @@ impl HostRun {
                 });
             }
         }
-        self.summary.release = self
-            .registered
-            .get("release")
-            .and_then(|r| r.get_attr("sha").ok())
-            .filter(|v| !v.is_undefined() && !v.is_none())
-            .map(|v| v.to_string());
+        self.summary.release = self.release_sha();
         self.summary.ms = started.elapsed().as_millis() as u64;
         self.conn.close().await;
         self.summary

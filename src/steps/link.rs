@@ -2,6 +2,11 @@
 
 use crate::transport::quote;
 
+/// Prints what `link` points at (nothing if it is not a link).
+pub fn read_link_script(link: &str) -> String {
+    format!("readlink -- {} || true\n", quote(link))
+}
+
 /// Points `link` at `target` by renaming a temporary symlink over it, so
 /// the link is never missing; prints the previous target.
 pub fn switch_script(link: &str, target: &str) -> String {

@@ -25,7 +25,7 @@ use crate::playbook::{Action, Step, Tmpl};
 use crate::template::{TemplateError, Templates};
 use crate::transport::{Output, RemoteCommand};
 
-pub use link::switch_script;
+pub use link::{read_link_script, switch_script};
 pub use local::run as run_local;
 pub use lock::LockSpec;
 

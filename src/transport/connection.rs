@@ -108,6 +108,10 @@ impl Backend {
     }
 }
 
+/// How long a fresh shell may take to start when telling a killed shell
+/// from a lost connection.
+const SHELL_PROBE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An authenticated connection to one host, with its command shell.
 pub struct Connection {
     backend: Backend,
@@ -148,7 +152,33 @@ impl Connection {
             let fresh = self.backend.start_shell(&self.host).await?;
             std::mem::replace(&mut self.shell, fresh).close().await;
         }
-        self.shell.run(command, auth, &self.host, on_line).await
+        match self.shell.run(command, auth, &self.host, on_line).await {
+            Err(TransportError::ShellClosed { host, end }) => {
+                Err(self.why_the_shell_closed(host, end).await)
+            }
+            // Writing to a shell that died between two commands.
+            Err(lost @ TransportError::Lost { .. }) => {
+                match self.why_the_shell_closed(self.host.clone(), None).await {
+                    killed @ TransportError::ShellKilled { .. } => Err(killed),
+                    _ => Err(lost),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// After the shell died mid-command: a fresh shell that starts at once
+    /// means the connection is alive and the shell was ended on the host;
+    /// it then serves the next commands (a rollback).
+    async fn why_the_shell_closed(&mut self, host: String, end: Option<String>) -> TransportError {
+        let probe = tokio::time::timeout(SHELL_PROBE, self.backend.start_shell(&self.host)).await;
+        match probe {
+            Ok(Ok(fresh)) => {
+                std::mem::replace(&mut self.shell, fresh).close().await;
+                TransportError::ShellKilled { host, end }
+            }
+            _ => TransportError::ShellClosed { host, end },
+        }
     }
 
     /// Reads a whole remote file over SFTP, on this same connection.

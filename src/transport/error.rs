@@ -107,11 +107,22 @@ pub enum TransportError {
         /// What broke.
         message: String,
     },
-    /// The remote shell went away mid-command.
+    /// The remote shell went away mid-command, and the connection with it.
     #[error("the connection to {host} was lost while a command was running")]
     ShellClosed {
         /// Host name or address.
         host: String,
+        /// How the shell ended, when the host said.
+        end: Option<String>,
+    },
+    /// The remote shell running a command was ended on the host (killed,
+    /// out of memory), though the connection is alive.
+    #[error("the shell running the step on {host} ended unexpectedly ({}); the connection is fine", end.as_deref().unwrap_or("killed on the host"))]
+    ShellKilled {
+        /// Host name or address.
+        host: String,
+        /// How it ended, when the host said.
+        end: Option<String>,
     },
     /// An SFTP transfer failed.
     #[error("cannot fetch {path} from {host} over SFTP: {message}")]
@@ -182,6 +193,9 @@ impl TransportError {
             TransportError::KeyFile { .. } => vec![
                 "encrypted keys must be loaded into ssh-agent (`ssh-add KEY`)".into(),
             ],
+            TransportError::ShellKilled { host, .. } => vec![format!(
+                "something on {host} ended it: look for the OOM killer (`journalctl -k | grep -i oom`) or a person's `kill`"
+            )],
             TransportError::Ssh { .. }
             | TransportError::ShellClosed { .. }
             | TransportError::Lost { .. } => {

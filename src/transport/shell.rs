@@ -16,13 +16,15 @@ use tokio::sync::mpsc;
 
 use super::command::{RemoteCommand, SudoAuth};
 use super::error::TransportError;
+use super::marked::MarkedStream;
 
 /// What the remote shell sent.
 pub(crate) enum Chunk {
     Stdout(Vec<u8>),
     Stderr(Vec<u8>),
-    /// The shell or the connection ended.
-    Closed,
+    /// The shell or the connection ended; how the shell ended, when the
+    /// host said (`killed by signal KILL`, `exited with status 1`).
+    Closed(Option<String>),
 }
 
 /// The remote shell's standard streams: an SSH channel of our own
@@ -86,12 +88,19 @@ impl Pipe {
                     Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                         return Chunk::Stderr(data.to_vec());
                     }
-                    Some(ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::ExitStatus { .. })
-                    | None => return Chunk::Closed,
+                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                        return Chunk::Closed(Some(format!("killed by signal {signal_name:?}")));
+                    }
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
+                        return Chunk::Closed(Some(format!("exited with status {exit_status}")));
+                    }
+                    // The exit status usually follows the end of data.
+                    Some(ChannelMsg::Eof) => {}
+                    Some(ChannelMsg::Close) | None => return Chunk::Closed(None),
                     Some(_) => {}
                 }
             },
-            Pipe::Process(process) => process.output.recv().await.unwrap_or(Chunk::Closed),
+            Pipe::Process(process) => process.output.recv().await.unwrap_or(Chunk::Closed(None)),
         }
     }
 
@@ -123,7 +132,7 @@ async fn forward(
     loop {
         match stream.read(&mut buf).await {
             Ok(0) | Err(_) => {
-                let _ = tx.send(Chunk::Closed).await;
+                let _ = tx.send(Chunk::Closed(None)).await;
                 return;
             }
             Ok(n) => {
@@ -236,9 +245,10 @@ impl RemoteShell {
                     Chunk::Stderr(data) => {
                         stderr.push(&data, &mut |line| on_line(Stream::Stderr, line));
                     }
-                    Chunk::Closed => {
+                    Chunk::Closed(end) => {
                         return Err(TransportError::ShellClosed {
                             host: host.to_owned(),
+                            end,
                         });
                     }
                 }
@@ -265,166 +275,5 @@ impl RemoteShell {
     /// Ends the shell.
     pub async fn close(self) {
         self.pipe.close().await;
-    }
-}
-
-/// One output stream, read up to the marker line that ends a command.
-///
-/// Each byte is looked at a bounded number of times however the output is
-/// cut into chunks: the marker is searched for only in what is new (and the
-/// marker's length before it), and a line is searched for its end only
-/// where no earlier search has been. Lines are emitted once it is sure that
-/// their newline is not the marker's own.
-struct MarkedStream {
-    marker: Vec<u8>,
-    buf: Vec<u8>,
-    /// Everything before this has been emitted as lines.
-    emitted: usize,
-    /// No newline lies in `emitted..newline_from`.
-    newline_from: usize,
-    /// The marker does not start before this.
-    searched: usize,
-    end: Option<usize>,
-    exit_code: Option<i32>,
-}
-
-impl MarkedStream {
-    fn new(marker: &str) -> Self {
-        MarkedStream {
-            marker: format!("\n{marker} ").into_bytes(),
-            buf: Vec::new(),
-            emitted: 0,
-            newline_from: 0,
-            searched: 0,
-            end: None,
-            exit_code: None,
-        }
-    }
-
-    fn push(&mut self, data: &[u8], emit: &mut dyn FnMut(&str)) {
-        if self.exit_code.is_some() {
-            return;
-        }
-        self.buf.extend_from_slice(data);
-        let from = self.searched;
-        match find(&self.buf[from..], &self.marker) {
-            Some(at) => {
-                let pos = from + at;
-                // Found again from here if its status line is not complete yet.
-                self.searched = pos;
-                let status_start = pos + self.marker.len();
-                if let Some(nl) = self.buf[status_start..].iter().position(|&b| b == b'\n') {
-                    let status =
-                        String::from_utf8_lossy(&self.buf[status_start..status_start + nl]);
-                    self.exit_code = Some(status.trim().parse().unwrap_or(-1));
-                    self.end = Some(pos);
-                    self.emit_lines(pos, true, emit);
-                    return;
-                }
-                self.emit_lines(pos, false, emit);
-            }
-            None => {
-                // A marker may have begun in the last bytes: not yet searched past them.
-                let safe = (self.buf.len() + 1).saturating_sub(self.marker.len());
-                self.searched = safe.max(from);
-                self.emit_lines(safe, false, emit);
-            }
-        }
-    }
-
-    /// Emits the complete lines that end before `limit` (and, when
-    /// `finished`, the rest up to it as a last line).
-    fn emit_lines(&mut self, limit: usize, finished: bool, emit: &mut dyn FnMut(&str)) {
-        while self.emitted < limit {
-            let scan_from = self.newline_from.max(self.emitted);
-            match self.buf[scan_from..limit].iter().position(|&b| b == b'\n') {
-                Some(at) => {
-                    let nl = scan_from + at;
-                    emit(&String::from_utf8_lossy(&self.buf[self.emitted..nl]));
-                    self.emitted = nl + 1;
-                }
-                None if finished => {
-                    emit(&String::from_utf8_lossy(&self.buf[self.emitted..limit]));
-                    self.emitted = limit;
-                }
-                None => {
-                    self.newline_from = limit;
-                    break;
-                }
-            }
-        }
-    }
-
-    fn into_text(mut self) -> String {
-        self.buf.truncate(self.end.unwrap_or(self.buf.len()));
-        String::from_utf8_lossy(&self.buf).into_owned()
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn feed(chunks: &[&str]) -> (Vec<String>, String, Option<i32>) {
-        let mut stream = MarkedStream::new("__M");
-        let mut lines = Vec::new();
-        for chunk in chunks {
-            stream.push(chunk.as_bytes(), &mut |l| lines.push(l.to_owned()));
-        }
-        let code = stream.exit_code;
-        (lines, stream.into_text(), code)
-    }
-
-    #[test]
-    fn output_ending_in_newline_keeps_it_and_no_phantom_line_appears() {
-        let (lines, text, code) = feed(&["abc\n", "\n", "__M 0\n"]);
-        assert_eq!(lines, ["abc"]);
-        assert_eq!(text, "abc\n");
-        assert_eq!(code, Some(0));
-    }
-
-    #[test]
-    fn output_without_final_newline_is_complete() {
-        let (lines, text, code) = feed(&["ab", "c\n__M 7", "\n"]);
-        assert_eq!(lines, ["abc"]);
-        assert_eq!(text, "abc");
-        assert_eq!(code, Some(7));
-    }
-
-    #[test]
-    fn empty_output_and_inner_blank_lines() {
-        assert_eq!(feed(&["\n__M 0\n"]), (vec![], String::new(), Some(0)));
-        let (lines, text, _) = feed(&["a\n\n", "b\n\n__M 1\n"]);
-        assert_eq!(lines, ["a", "", "b"]);
-        assert_eq!(text, "a\n\nb\n");
-    }
-
-    #[test]
-    fn a_marker_split_across_chunks_is_found_and_its_newline_is_no_line() {
-        let (lines, text, code) = feed(&["out\n\n__", "M 12", "3\n"]);
-        assert_eq!(lines, ["out"]);
-        assert_eq!(text, "out\n");
-        assert_eq!(code, Some(123));
-        let (lines, _, _) = feed(&["a\nb", "\n", "\n", "_", "_M 0\n"]);
-        assert_eq!(lines, ["a", "b"]);
-    }
-
-    /// 16 MB in 4 KiB chunks, one line with no newline among them, is one
-    /// line (what it costs is measured in bench/, not here).
-    #[test]
-    fn a_huge_line_in_many_chunks_is_one_line() {
-        let chunk = vec![b'x'; 4096];
-        let mut stream = MarkedStream::new("__M");
-        let mut lengths = Vec::new();
-        for _ in 0..4096 {
-            stream.push(&chunk, &mut |l| lengths.push(l.len()));
-        }
-        stream.push(b"\n__M 0\n", &mut |l| lengths.push(l.len()));
-        assert_eq!(stream.exit_code, Some(0));
-        assert_eq!(lengths, [4096 * 4096]);
     }
 }

@@ -80,6 +80,11 @@ impl NetnsHost {
     pub fn cut(&self) {
         ip(&["link", "set", &self.link, "down"]);
     }
+
+    /// Puts the host back on the network.
+    pub fn restore(&self) {
+        ip(&["link", "set", &self.link, "up"]);
+    }
 }
 
 impl Drop for NetnsHost {

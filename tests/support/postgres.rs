@@ -101,6 +101,33 @@ impl Postgres {
         pg
     }
 
+    /// Stops the server at once (`immediate`: as a crash would).
+    pub fn stop(&self) {
+        check(
+            as_owner(self.owner, &self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "stop"]),
+        );
+    }
+
+    /// Starts the stopped server again.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses='' -c fsync=off",
+            self.port,
+            self.socket_dir.display()
+        );
+        check(
+            as_owner(self.owner, &self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .arg("-l")
+                .arg(self.data.parent().unwrap().join("log/postgres.log"))
+                .args(["-w", "-o", &options, "start"]),
+        );
+    }
+
     /// Runs SQL in the `wptdash` database (or `postgres` to create it) and returns the output.
     pub fn psql(&self, sql: &str) -> String {
         let database = if sql.starts_with("CREATE DATABASE") {

@@ -428,6 +428,26 @@ impl Sandbox {
         cmd
     }
 
+    /// The pid of the host's sshd (the listener; sessions are its children).
+    pub fn sshd_pid(&self) -> u32 {
+        self.sshd.id()
+    }
+
+    /// Kills the host's sshd and every session it runs (its process
+    /// group), the way a crashed or OOM-killed sshd drops every connection.
+    pub fn kill_sshd(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.sshd.id())])
+            .status();
+        let _ = self.sshd.wait();
+    }
+
+    /// Starts the host's sshd again, on the same port.
+    pub fn restart_sshd(&mut self) {
+        stop(&mut self.sshd);
+        self.sshd = start_sshd_with(&self.dir, "127.0.0.1", self.ssh_port, &self.dir, &[]);
+    }
+
     /// The release the `site` symlink points at, if any.
     pub fn live_release(&self) -> Option<String> {
         live_release_in(&self.base_path)
