@@ -110,7 +110,10 @@ impl Tmpfs {
     fn fill(&self) {
         let _ = Command::new("sh")
             .arg("-c")
-            .arg(format!("cat /dev/zero > {} 2>/dev/null", self.filler().display()))
+            .arg(format!(
+                "cat /dev/zero > {} 2>/dev/null",
+                self.filler().display()
+            ))
             .status();
     }
 }
@@ -238,10 +241,7 @@ fn kill_remote_shells(sshd: u32) {
             if pid == sshd {
                 return true;
             }
-            pid = processes
-                .iter()
-                .find(|p| p.0 == pid)
-                .map_or(0, |p| p.2);
+            pid = processes.iter().find(|p| p.0 == pid).map_or(0, |p| p.2);
         }
         false
     };
@@ -268,13 +268,24 @@ struct Cell {
 
 /// Deploys a new release with `--migrate` and injects `ending` when step
 /// `step` starts; returns the run and whether the fault was injected.
-fn run_with_fault(host: &mut Host, ending: Ending, step: usize) -> (Run, Vec<serde_json::Value>, bool) {
+fn run_with_fault(
+    host: &mut Host,
+    ending: Ending,
+    step: usize,
+) -> (Run, Vec<serde_json::Value>, bool) {
     let branch = format!("fault-{}-{step}", ending.name().replace(' ', "-"));
     host.s.new_branch(&branch);
     let mut child = host
         .s
         .command(bin())
-        .args(["staging", "--commit", &branch, "--migrate", "--output", "json"])
+        .args([
+            "staging",
+            "--commit",
+            &branch,
+            "--migrate",
+            "--output",
+            "json",
+        ])
         .args(["--no-progress", "--connect-timeout", "3s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -284,7 +295,10 @@ fn run_with_fault(host: &mut Host, ending: Ending, step: usize) -> (Run, Vec<ser
     let stderr = child.stderr.take().unwrap();
     let (tx, events) = mpsc::channel::<serde_json::Value>();
     let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             if let Ok(event) = serde_json::from_str(&line) {
                 let _ = tx.send(event);
             }
@@ -330,7 +344,10 @@ fn run_with_fault(host: &mut Host, ending: Ending, step: usize) -> (Run, Vec<ser
 
 /// Runs one cell: the fault, the repair, the invariants, the next deploy.
 fn cell(host: &mut Host, ending: Ending, step: usize) -> Cell {
-    let old = host.s.live_release().expect("a live release before the fault");
+    let old = host
+        .s
+        .live_release()
+        .expect("a live release before the fault");
     let (run, events, landed) = run_with_fault(host, ending, step);
     host.repair(ending);
     let new = host
@@ -418,7 +435,11 @@ fn matrix(ending: Ending, steps: &[usize]) {
     println!("fault matrix | {:<20} | {}", ending.name(), row.join(" "));
     let broken: Vec<String> = cells
         .iter()
-        .flat_map(|c| c.broken.iter().map(move |b| format!("step {}: {b}", c.step)))
+        .flat_map(|c| {
+            c.broken
+                .iter()
+                .map(move |b| format!("step {}: {b}", c.step))
+        })
         .collect();
     assert!(
         broken.is_empty(),

@@ -143,6 +143,64 @@ fn sighup_ends_as_cleanly_as_ctrl_c() {
     a_signal_after_the_switch_switches_back("HUP", 129);
 }
 
+/// A cleanup that takes a while (the restart it reruns after switching
+/// back): a second signal says it is still running; a third abandons it,
+/// naming the lock that may be left and how to see which release is live.
+#[test]
+fn a_second_signal_says_the_cleanup_runs_and_a_third_abandons_it_naming_what_is_left() {
+    let s = sandbox();
+    let venv = json(&shared_venv().display().to_string());
+    s.write_inventory(&[("venv_path", &venv)]);
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    s.write_inventory(&[
+        ("venv_path", &venv),
+        ("restart_command", &json("sleep 5")),
+        ("healthcheck_command", &json("sleep 60")),
+    ]);
+    let deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The restart (5 s) has run and the health check has begun.
+    while s.live_release() != Some(s.sha("feature/comment-url")) {
+        assert!(Instant::now() < deadline, "never switched");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let term = || {
+        std::process::Command::new("kill")
+            .args(["-TERM", &deploy.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    term();
+    // The switch back is done and the restart (5 s) is running again.
+    while s.live_release() != Some(s.sha("master")) {
+        assert!(Instant::now() < deadline, "never switched back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    term();
+    std::thread::sleep(Duration::from_millis(300));
+    term();
+    let output = deploy.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("still cleaning up"), "{stderr}");
+    assert!(
+        stderr.contains("abandoned before the cleanup ended; what may be left:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sandbox-host: the deploy lock {}",
+            lock_dir(&s).display()
+        )) && stderr.contains("`wptdeploy unlock staging` removes it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("`readlink {}/site`", s.base_path.display())),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn unlock_shows_a_stale_lock_and_removes_it() {
     let s = sandbox();

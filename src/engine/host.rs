@@ -808,10 +808,16 @@ impl HostRun {
                     });
                     // The final error must say what is live, and how to undo it.
                     let (link, previous) = switched.unwrap_or_default();
-                    let new = self.release_sha().unwrap_or_else(|| "the new release".into());
+                    let new = self
+                        .release_sha()
+                        .unwrap_or_else(|| "the new release".into());
                     let message = self.summary.error.take().unwrap_or_default();
                     let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
-                    let rest = if rest.is_empty() { String::new() } else { format!("\n{rest}") };
+                    let rest = if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n{rest}")
+                    };
                     self.summary.error = Some(format!(
                         "{first}; {link} may still point at {new}, which did not pass its checks (could not switch back: {problem}){rest}"
                     ));

@@ -12,7 +12,19 @@ pub struct PlainReporter {
     summaries: std::sync::Mutex<Vec<super::HostSummary>>,
     /// Whether the run deploys (its success is "deployed", else "ok").
     deploys: std::sync::atomic::AtomicBool,
+    stderr: std::sync::Mutex<Batched>,
 }
+
+/// Stderr, written a batch of remote output lines at a time (at most
+/// [`BATCH_DELAY`] late) and every other line at once: a step printing a
+/// million lines costs a few hundred writes, not a million.
+struct Batched {
+    out: std::io::BufWriter<std::io::Stderr>,
+    flushed: std::time::Instant,
+}
+
+/// How long a line of remote output may wait in the batch.
+const BATCH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl PlainReporter {
     /// A reporter showing what `verbosity` asks for.
@@ -21,6 +33,10 @@ impl PlainReporter {
             verbosity,
             summaries: std::sync::Mutex::default(),
             deploys: std::sync::atomic::AtomicBool::new(true),
+            stderr: std::sync::Mutex::new(Batched {
+                out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()),
+                flushed: std::time::Instant::now(),
+            }),
         }
     }
 
@@ -195,12 +211,17 @@ impl Render for PlainReporter {
             write!(out, "{}", super::columns_table(host, tables, columns))?;
             return out.flush();
         }
-        let mut err = std::io::stderr().lock();
+        let mut err = self.stderr.lock().expect("stderr lock");
         if let Some(line) = line_for(event, self.verbosity) {
-            writeln!(err, "{line}")?;
+            writeln!(err.out, "{line}")?;
         }
         if let Some(table) = self.collect(event) {
-            write!(err, "\n{table}")?;
+            write!(err.out, "\n{table}")?;
+        }
+        let batched = matches!(event, Event::StepOutput { .. });
+        if !batched || err.flushed.elapsed() >= BATCH_DELAY {
+            err.out.flush()?;
+            err.flushed = std::time::Instant::now();
         }
         Ok(())
     }

@@ -245,7 +245,10 @@ mod tests {
         assert!(largest_buffer < 4 * LONGEST_LINE, "{largest_buffer}");
         let text = stream.into_text();
         assert!(text.len() < 3000, "{}", text.len());
-        assert!(text.contains(&format!("[wptdeploy: {} bytes not kept here]", 4096 * 4096 - 2048)));
+        assert!(text.contains(&format!(
+            "[wptdeploy: {} bytes not kept here]",
+            4096 * 4096 - 2048
+        )));
     }
 
     #[test]
@@ -253,7 +256,9 @@ mod tests {
         let mut stream = MarkedStream::with_capture("__M", 10);
         let mut lines = Vec::new();
         for i in 0..100 {
-            stream.push(format!("line {i:02}\n").as_bytes(), &mut |l| lines.push(l.to_owned()));
+            stream.push(format!("line {i:02}\n").as_bytes(), &mut |l| {
+                lines.push(l.to_owned())
+            });
         }
         stream.push(b"\n__M 0\n", &mut |l| lines.push(l.to_owned()));
         assert_eq!(lines.len(), 100, "every line is still shown");
