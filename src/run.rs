@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> i32 {
         Ok(()) => 0,
         Err(error) => {
             // An error may end with a remote program's output: shown, not obeyed.
-            let shown = |text: &str| crate::report::visible(&redactor.apply(text));
+            let shown = |text: &str| crate::report::visible(&redactor.apply(text)).into_owned();
             tell(&format!("error: {}", shown(&error.to_string())));
             for hint in error.hints() {
                 tell(&format!("hint: {}", shown(&hint)));

@@ -368,10 +368,14 @@ pub fn columns_table(
 /// `text` with every control character but newline and tab shown as an
 /// escape (`\x1b`, `\u{9b}`), so remote output cannot move the cursor,
 /// recolour the terminal or retitle it.
-pub fn visible(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
+        if hidden(c) {
             if (c as u32) < 0x100 {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             } else {
@@ -381,7 +385,7 @@ pub fn visible(text: &str) -> String {
             out.push(c);
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// `1.2s` or `340ms`.

@@ -76,7 +76,10 @@ fn deploys(playbook: &str) -> bool {
 /// control character in it (a remote program's colours, cursor moves, a
 /// terminal title) made visible rather than obeyed.
 pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
-    text_for(event, verbosity).map(|text| super::visible(&text))
+    text_for(event, verbosity).map(|text| match super::visible(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(shown) => shown,
+    })
 }
 
 fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
