@@ -55,11 +55,6 @@ impl Cancel {
         self.switch.subscribe()
     }
 
-    /// Whether the run has been told to stop.
-    pub fn is_stopped(&self) -> bool {
-        *self.switch.borrow()
-    }
-
     /// Stops the run because standard output or error was closed. The first
     /// cause to arrive is the one the exit code reports.
     pub fn output_lost(&self) {
@@ -72,10 +67,11 @@ impl Cancel {
     }
 
     /// Listens for SIGINT, SIGTERM and SIGHUP: the first stops the run; a
-    /// second says (through `tell`) that the cleanup is still running; a
-    /// third tells `abandoned` (what may be left and how to fix it) and
-    /// exits at once.
-    pub fn on_signals(&self, abandoned: String, tell: fn(&str)) {
+    /// second says on stderr that the cleanup is still running; a third
+    /// says `abandoned` (what may be left and how to fix it) and exits at
+    /// once.
+    pub fn on_signals(&self, abandoned: String) {
+        use crate::report::tell;
         use tokio::signal::unix::{SignalKind, signal};
         let streams = (
             signal(SignalKind::interrupt()),

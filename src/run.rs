@@ -16,7 +16,7 @@ use crate::plan::{self, ConnectSettings, Plan};
 use crate::playbook::{Playbook, PlaybookDirs};
 use crate::report::{
     HostResult, HostSummary, JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor,
-    Reporter, Verbosity,
+    Reporter, Verbosity, tell,
 };
 use crate::steps::lock::{self, LockOwner};
 use crate::steps::{self, Kind};
@@ -61,11 +61,11 @@ pub fn run(cli: Cli) -> i32 {
     match result {
         Ok(()) => 0,
         Err(error) => {
-            // An error may end with a remote program's output: shown, not obeyed.
-            let shown = |text: &str| crate::report::visible(&redactor.apply(text)).into_owned();
-            tell(&format!("error: {}", shown(&error.to_string())));
+            // An error may end with a remote program's output: `tell` shows
+            // its control characters rather than obeying them.
+            tell(&format!("error: {}", redactor.apply(&error.to_string())));
             for hint in error.hints() {
-                tell(&format!("hint: {}", shown(&hint)));
+                tell(&format!("hint: {}", redactor.apply(&hint)));
             }
             error.exit_code()
         }
@@ -217,12 +217,6 @@ fn this_machine() -> String {
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into());
     format!("{}@{host}", crate::transport::local_user())
-}
-
-/// Writes to stderr, quietly giving up if it is gone (a closed terminal).
-fn tell(text: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 /// What a run abandoned in the middle of its cleanup may have left, host by
@@ -786,7 +780,7 @@ impl<'a> Run<'a> {
             },
         };
         let env_name = plan.env.clone();
-        cancel.on_signals(abandoned_message(&plan, &templates), tell);
+        cancel.on_signals(abandoned_message(&plan, &templates));
         let interrupt = cancel.receiver();
         if self.step && !self.check {
             // The whole plan first: what --check shows, then each step asks.

@@ -142,6 +142,14 @@ impl Host {
                 ),
             )
             .unwrap();
+            // The git daemon listens outside the namespace: clone by path.
+            let host_vars = s.inventory.join("host_vars");
+            std::fs::create_dir_all(&host_vars).unwrap();
+            std::fs::write(
+                host_vars.join("sandbox-host.yml"),
+                format!("git_repo: {}\n", crate::support::json(&s.origin.display().to_string())),
+            )
+            .unwrap();
             host
         });
         let host = Host {
@@ -150,24 +158,6 @@ impl Host {
             netns,
             tmpfs,
         };
-        if host.netns.is_some() {
-            // The git daemon listens outside the namespace: clone by path.
-            let mut vars = crate::support::database_vars(&host.pg);
-            vars.push((
-                "venv_path".into(),
-                crate::support::json(&crate::support::shared_venv().display().to_string()),
-            ));
-            vars.push(("restart_command".into(), "\"true\"".into()));
-            vars.push((
-                "git_repo".into(),
-                crate::support::json(&host.s.origin.display().to_string()),
-            ));
-            let borrowed: Vec<(&str, &str)> =
-                vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let staging = std::fs::read_to_string(host.s.inventory.join("staging")).unwrap();
-            host.s.write_inventory(&borrowed);
-            std::fs::write(host.s.inventory.join("staging"), staging).unwrap();
-        }
         host.deploy(&["staging", "--commit", "master", "--migrate"])
             .success();
         host

@@ -388,6 +388,13 @@ pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Writes a line to stderr, control characters made visible; a stderr that
+/// is gone (a closed terminal) shows nothing, and the run goes on.
+pub fn tell(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{}", visible(text));
+}
+
 /// `1.2s` or `340ms`.
 pub fn format_ms(ms: u64) -> String {
     if ms >= 1000 {

@@ -61,7 +61,7 @@ impl Gate for TerminalGate {
                 match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
                     "run" => return Decision::Run,
                     "skip" => return Decision::Skip,
-                    "details" => show(&self.redactor.apply(step.command)),
+                    "details" => super::tell(&self.redactor.apply(step.command)),
                     _ => return Decision::Abort,
                 }
             }
@@ -75,7 +75,7 @@ impl Gate for TerminalGate {
             step.host, step.index, step.total, step.name
         ));
         self.paused(|| {
-            show(&self.redactor.apply(&format!(
+            super::tell(&self.redactor.apply(&format!(
                 "[{}] {} failed: {}",
                 step.host, step.name, failure
             )));
@@ -83,19 +83,12 @@ impl Gate for TerminalGate {
                 match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
                     "retry" => return AfterFailure::Retry,
                     "skip" => return AfterFailure::Skip,
-                    "output" => show(&failure),
+                    "output" => super::tell(&failure),
                     _ => return AfterFailure::Abort,
                 }
             }
         })
     }
-}
-
-/// Shows `text` on the terminal (stderr); a terminal that is gone shows
-/// nothing, and the next prompt, failing too, aborts.
-fn show(text: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{}", super::visible(text));
 }
 
 /// Asks the person to type `env` before a change to it; true if they did.
