@@ -1,10 +1,13 @@
 //! wptdeploy: deploy a Python web app to a few servers over SSH.
 //!
-//! Data flows one way: [`cli`] → [`inventory`] and [`playbook`] → [`plan`]
-//! → [`engine`] → [`transport`]; events flow back to a [`report::Reporter`].
+//! Data flows one way: [`cli`] → [`commands`] (validated arguments, a
+//! session) → [`inventory`] and [`playbook`] → [`plan`] → [`engine`] →
+//! [`transport`]; events flow back to a [`engine::events::Reporter`], drawn
+//! by [`report`] as [`printer`] chose. See docs/architecture.md.
 
 pub mod cancel;
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod gitref;
@@ -13,10 +16,11 @@ pub mod inventory;
 pub mod migrations;
 pub mod plan;
 pub mod playbook;
+pub mod printer;
 pub mod report;
 pub mod rollout;
-pub mod run;
 pub mod steps;
+pub mod suggest;
 pub mod template;
 pub mod transport;
 pub mod vault;

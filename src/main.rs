@@ -2,5 +2,5 @@
 
 fn main() {
     let cli = wptdeploy::cli::Cli::parse_args();
-    std::process::exit(wptdeploy::run::run(cli));
+    std::process::exit(wptdeploy::commands::run(cli));
 }

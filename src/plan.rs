@@ -324,7 +324,7 @@ fn check_steps(
         if !offline.may_run(step, templates) {
             continue;
         }
-        if let Err(e) = crate::steps::prepare(step, templates, ctx, "")
+        if let Err(e) = crate::steps::prepare(step, templates, ctx, "", &[])
             && (e.unknown_name
                 || (!e.undefined.is_empty() && e.undefined.iter().all(|n| !registered.contains(n))))
         {

@@ -9,11 +9,10 @@ use minijinja::Value;
 use tokio::sync::watch;
 
 use super::Shared;
-use super::gate::{AfterFailure, Decision, StepView};
+use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, StepStatus, StepView};
 use crate::plan::HostPlan;
-use crate::report::{Event, HostResult, HostSummary, StepStatus};
 use crate::steps::lock::{self, Holder};
-use crate::steps::{self, Kind, LockSpec, Outcome, Prepared, StepFailure};
+use crate::steps::{self, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink};
 use crate::template::Unknown;
 use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 
@@ -70,7 +69,7 @@ impl Stop {
 
 /// The switch a failure must undo.
 struct Switched {
-    link: String,
+    symlink: Symlink,
     previous: String,
     become_user: Option<String>,
 }
@@ -149,17 +148,27 @@ pub(super) async fn run(
 
 /// What `--check` shows a step runs (for the lock, the command that takes it).
 fn planned_command(prepared: &Prepared, owner: &lock::LockOwner) -> String {
-    match &prepared.kind {
-        Kind::Lock(spec) => spec.acquire(owner).plan_text(),
+    match &prepared.effect {
+        Effect::TakesLock(spec) => spec.acquire(owner).plan_text(),
         _ => prepared.shown(),
     }
+}
+
+/// How a step is run this time.
+enum Mode {
+    /// Before `--start-at`: only its read-only probe.
+    ProbeOnly,
+    /// `--check`: probes run, the rest is shown.
+    Plan,
+    /// For real (asking first under `--step`).
+    Run,
 }
 
 /// `--check` for a host that cannot be reached: each step that may run is
 /// shown with its command, rendered with what the host would register
 /// (and the login user) unknown.
-fn plan_unreachable(shared: &Shared, index: usize) {
-    let host = &shared.plan.hosts[index];
+fn plan_unreachable(shared: &Shared, host_index: usize) {
+    let host = &shared.plan.hosts[host_index];
     let playbook = &shared.plan.playbook;
     let templates = &shared.templates;
     let offline = host.offline(templates, playbook, Some(&shared.now));
@@ -184,26 +193,41 @@ fn plan_unreachable(shared: &Shared, index: usize) {
             });
             continue;
         }
-        let (command, note) = match steps::prepare(step, templates, ctx, &login) {
-            Ok(prepared) => (
-                planned_command(&prepared, &shared.options.lock_owner),
-                "not run: the host is unreachable, so what it would report is unknown".to_owned(),
-            ),
-            Err(e) => (
-                String::new(),
-                format!("cannot be shown without the host: {e}"),
-            ),
-        };
-        shared.reporter.report(&Event::StepPlanned {
-            host: host.name.clone(),
-            index: index + 1,
-            total,
-            name,
-            command,
-            note: Some(note),
-            diff: None,
-        });
+        let (command, note) =
+            match steps::prepare(step, templates, ctx, &login, &shared.plan.secrets) {
+                Ok(prepared) => (
+                    planned_command(&prepared, &shared.options.lock_owner),
+                    "not run: the host is unreachable, so what it would report is unknown"
+                        .to_owned(),
+                ),
+                Err(e) => (
+                    String::new(),
+                    format!("cannot be shown without the host: {e}"),
+                ),
+            };
+        report_planned(shared, host_index, index, name, command, Some(note), None);
     }
+}
+
+/// Reports a step of host `index` shown, not run (`--check`).
+fn report_planned(
+    shared: &Shared,
+    host: usize,
+    step: usize,
+    name: String,
+    command: String,
+    note: Option<String>,
+    diff: Option<String>,
+) {
+    shared.reporter.report(&Event::StepPlanned {
+        host: shared.plan.hosts[host].name.clone(),
+        index: step + 1,
+        total: shared.plan.playbook.steps.len(),
+        name,
+        command,
+        note,
+        diff,
+    });
 }
 
 impl HostRun {
@@ -264,27 +288,24 @@ impl HostRun {
                     continue;
                 }
             }
-            let mut prepared = steps::prepare(step, templates, &ctx, self.conn.login_user())
-                .map_err(|e| located(e.message))?;
-            prepared.protect_secrets(&shared.plan.secrets);
+            let prepared = steps::prepare(
+                step,
+                templates,
+                &ctx,
+                self.conn.login_user(),
+                &shared.plan.secrets,
+            )
+            .map_err(|e| located(e.message))?;
             self.shared.reporter.report(&Event::StepStarted {
                 host: self.host().name.clone(),
                 index: index + 1,
                 total,
                 name: prepared.name.clone(),
             });
-            // The lock is taken even before `--start-at`: a resumed run changes the host too.
-            let before_start =
-                index < shared.options.start_at && !matches!(prepared.kind, Kind::Lock(_));
-            let outcome = if before_start && !shared.options.check {
-                self.probe_only(index, &prepared, started).await?
-            } else if shared.options.check {
-                self.plan_step(index, &prepared).await?
-            } else {
-                match self.gated_step(index, &prepared, &mut started).await? {
-                    Some(outcome) => Some(outcome),
-                    None => continue,
-                }
+            let outcome = match self.mode(index, &prepared) {
+                Mode::ProbeOnly => self.probe_only(index, &prepared, started).await?,
+                Mode::Plan => self.plan_step(index, &prepared).await?,
+                Mode::Run => self.gated_step(index, &prepared, &mut started).await?,
             };
             let Some(outcome) = outcome else { continue };
             for message in &outcome.warnings {
@@ -309,6 +330,27 @@ impl HostRun {
         Ok(())
     }
 
+    /// How step `index` runs this time. The lock is taken even before
+    /// `--start-at`: a resumed run changes the host too.
+    fn mode(&self, index: usize, prepared: &Prepared) -> Mode {
+        let options = &self.shared.options;
+        if options.check {
+            Mode::Plan
+        } else if index < options.start_at && !matches!(prepared.effect, Effect::TakesLock(_)) {
+            Mode::ProbeOnly
+        } else {
+            Mode::Run
+        }
+    }
+
+    /// Records that a step whose value is unknown until it runs registers
+    /// it (`--check`, a step not run yet).
+    fn register_unknown(&mut self, index: usize) {
+        if let Some(name) = &self.shared.plan.playbook.steps[index].register {
+            self.registered.insert(name.clone(), Unknown::value(name));
+        }
+    }
+
     /// Runs a step, asking the gate (`--step`) first and after a failure.
     /// `None`: the person skipped it. `started` becomes when the step's
     /// last attempt started, so its time leaves out the person's thinking.
@@ -326,10 +368,11 @@ impl HostRun {
             index: index + 1,
             total: self.shared.plan.playbook.steps.len(),
             name: &prepared.name,
+            read_only: prepared.read_only,
             command: &command,
         };
         // Text to read needs no decision.
-        let asks = !matches!(prepared.kind, Kind::Say { .. });
+        let asks = !matches!(prepared.effect, Effect::Says { .. });
         if let Some(gate) = gate.as_ref().filter(|_| asks) {
             match tokio::task::block_in_place(|| gate.before(&view)) {
                 Decision::Run => {}
@@ -445,126 +488,128 @@ impl HostRun {
         index: usize,
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
-        let read_only_run = prepared.is_read_only();
         let outcome = match self.probe(prepared).await {
-            Err(Stop::Step { failure, .. }) if read_only_run && self.planned_changes => {
+            Err(Stop::Step { failure, .. }) if prepared.read_only && self.planned_changes => {
+                // A read-only step that fails now, after steps that were
+                // only shown, is shown too: it may pass once they have run.
                 let why = failure.message.lines().next().unwrap_or_default();
-                let why = why.trim_end_matches(':').to_owned();
-                self.not_yet(index, prepared, &why);
+                let why = why.trim_end_matches(':');
+                self.register_unknown(index);
+                self.planned(
+                    index,
+                    prepared,
+                    prepared.shown(),
+                    Some(format!(
+                        "cannot run yet, it {why}; the steps shown before it may change that"
+                    )),
+                    None,
+                );
                 return Ok(None);
             }
             outcome => outcome?,
         };
-        match &outcome {
-            Some(probed) if prepared.is_read_only() => {
-                return Ok(Some(probed.clone()));
-            }
-            Some(_) => {}
-            None => {
-                if let Some(name) = &self.shared.plan.playbook.steps[index].register {
-                    self.registered.insert(name.clone(), Unknown::value(name));
-                }
-            }
+        if prepared.read_only {
+            return Ok(outcome);
         }
         self.planned_changes = true;
         let command = planned_command(prepared, &self.shared.options.lock_owner);
-        let (note, diff) = match &prepared.kind {
-            Kind::Say { text } => (Some(text.clone()), None),
-            Kind::Template {
-                content,
-                source,
-                current,
-                ..
-            } => {
-                let mut read = steps::upload::read_current(current);
-                read.become_user.clone_from(&prepared.command.become_user);
+        let (note, diff) = match &prepared.effect {
+            Effect::Says { text } => (Some(text.clone()), None),
+            Effect::WritesFile(write) => {
+                let read = write.read_current(prepared.command.become_user.clone());
                 let output = self.exec_quiet(&read).await?;
-                let (note, diff) = steps::upload::plan_note(&output, content, source, current);
+                let (note, diff) = write.plan_note(&output);
                 (Some(note), diff)
             }
             _ => (outcome.as_ref().and_then(|o| o.note.clone()), None),
         };
-        self.shared.reporter.report(&Event::StepPlanned {
-            host: self.host().name.clone(),
-            index: index + 1,
-            total: self.shared.plan.playbook.steps.len(),
-            name: prepared.name.clone(),
-            command,
-            note,
-            diff,
-        });
-        if let (Some(probed), Some(name)) =
-            (outcome, &self.shared.plan.playbook.steps[index].register)
-        {
-            self.registered.insert(
-                name.clone(),
-                probed.register.unwrap_or_else(|| Unknown::value(name)),
-            );
+        self.planned(index, prepared, command, note, diff);
+        match (
+            outcome.and_then(|o| o.register),
+            &self.shared.plan.playbook.steps[index].register,
+        ) {
+            (Some(value), Some(name)) => {
+                self.registered.insert(name.clone(), value);
+            }
+            _ => self.register_unknown(index),
         }
         Ok(None)
     }
 
-    /// `--check`: a read-only step that fails now, after steps that were
-    /// only shown, is shown too: it may pass once they have run.
-    fn not_yet(&mut self, index: usize, prepared: &Prepared, why: &str) {
-        let step = &self.shared.plan.playbook.steps[index];
-        if let Some(name) = &step.register {
-            self.registered.insert(name.clone(), Unknown::value(name));
-        }
-        self.shared.reporter.report(&Event::StepPlanned {
-            host: self.host().name.clone(),
-            index: index + 1,
-            total: self.shared.plan.playbook.steps.len(),
-            name: prepared.name.clone(),
-            command: prepared.shown(),
-            note: Some(format!(
-                "cannot run yet, it {why}; the steps shown before it may change that"
-            )),
-            diff: None,
-        });
+    /// Reports a step shown, not run.
+    fn planned(
+        &mut self,
+        index: usize,
+        prepared: &Prepared,
+        command: String,
+        note: Option<String>,
+        diff: Option<String>,
+    ) {
+        self.summary.planned += 1;
+        report_planned(
+            &self.shared,
+            self.index,
+            index,
+            prepared.name.clone(),
+            command,
+            note,
+            diff,
+        );
     }
 
+    /// Runs a step for real and does what its effect asks around it.
     async fn run_step(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
-        if let Kind::Lock(spec) = &prepared.kind {
-            self.take_lock(spec).await?;
-            return Ok(Some(Outcome {
-                changed: true,
-                ..Outcome::default()
-            }));
-        }
-        let outcome = match &prepared.kind {
-            Kind::Say { .. } => prepared.outcome(&Output::default()),
-            Kind::Local => prepared.outcome(&self.exec_local(&prepared.command).await?),
-            Kind::Upload { src, dest } => match steps::upload::read(src) {
-                Ok(bytes) => {
-                    let mut command = prepared.command.clone();
-                    command.stdin = Some(steps::upload::encode(&bytes));
+        let read = |output: &Output, command: &RemoteCommand, copied: Option<&[u8]>| {
+            prepared.read(&Ran {
+                output,
+                command,
+                copied,
+            })
+        };
+        let outcome = match &prepared.effect {
+            Effect::TakesLock(spec) => {
+                self.take_lock(spec).await?;
+                Ok(Outcome {
+                    changed: true,
+                    ..Outcome::default()
+                })
+            }
+            Effect::Says { .. } => prepared.outcome(&Output::default()),
+            Effect::RunsHere => prepared.outcome(&self.exec_local(&prepared.command).await?),
+            Effect::SendsLocalFile(file) => match file.read() {
+                Ok((bytes, stdin)) => {
+                    let command = RemoteCommand {
+                        stdin: Some(stdin),
+                        ..prepared.command.clone()
+                    };
                     let output = self.exec(&command).await?;
-                    steps::upload::outcome(&command, &output, &bytes, src, dest)
+                    read(&output, &command, Some(&bytes))
                 }
                 Err(failure) => Err(failure),
             },
-            Kind::Fetch { src, dest } => {
+            Effect::Downloads { src } => {
                 let output = self.exec(&prepared.command).await?;
-                if output.exit_code == 0 {
-                    let bytes = self.conn.download(src).await.map_err(Stop::Transport)?;
-                    steps::fetch::save(&bytes, &output.stdout, src, dest)
+                let bytes = if output.exit_code == 0 {
+                    Some(self.conn.download(src).await.map_err(Stop::Transport)?)
                 } else {
-                    prepared.outcome(&output)
-                }
+                    None
+                };
+                read(&output, &prepared.command, bytes.as_deref())
             }
             // The switch is one atomic rename: a signal waits for it, so
             // that what it did is known. What it replaces is read first and
             // kept, so that it is switched back to even if the switch's own
             // answer is lost (a killed shell, a dead network).
-            Kind::Switch { link, .. } => {
-                let mut read = RemoteCommand::new(steps::read_link_script(link));
-                read.become_user = prepared.command.become_user.clone();
-                let before = self.exec_cleanup(&read).await.map_err(Stop::Transport)?;
+            Effect::Switches(symlink) => {
+                let become_user = prepared.command.become_user.clone();
+                let before = self
+                    .exec_cleanup(&symlink.read(become_user.clone()))
+                    .await
+                    .map_err(Stop::Transport)?;
                 self.switched = Some(Switched {
-                    link: link.clone(),
+                    symlink: symlink.clone(),
                     previous: before.stdout.trim().to_owned(),
-                    become_user: prepared.command.become_user.clone(),
+                    become_user,
                 });
                 let output = self
                     .exec_cleanup(&prepared.command)
@@ -572,22 +617,29 @@ impl HostRun {
                     .map_err(Stop::Transport)?;
                 prepared.outcome(&output)
             }
-            _ => prepared.outcome(&self.exec(&prepared.command).await?),
+            Effect::Runs
+            | Effect::Restarts
+            | Effect::EndsRollbackWindow
+            | Effect::WritesFile(_) => prepared.outcome(&self.exec(&prepared.command).await?),
         }
         .map_err(|failure| Stop::Step {
             step: prepared.name.clone(),
             failure,
         });
-        if matches!(prepared.kind, Kind::Restart) && self.switched.is_some() {
+        if matches!(prepared.effect, Effect::Restarts) && self.switched.is_some() {
             self.restarts.push(prepared.command.clone());
         }
         let outcome = outcome?;
-        if matches!(prepared.kind, Kind::Prune) {
-            // Pruning comes once the new release is live and healthy: the
-            // deploy is done, and what follows (a migration generated in
-            // it) no longer switches back when it fails or is aborted.
-            self.switched = None;
-            self.restarts.clear();
+        match &prepared.effect {
+            // The new release is live and healthy: the deploy is done, and
+            // what follows (a migration generated in it) no longer
+            // switches back when it fails or is aborted.
+            Effect::EndsRollbackWindow => {
+                self.switched = None;
+                self.restarts.clear();
+            }
+            Effect::Switches(_) if !outcome.changed => self.switched = None,
+            _ => {}
         }
         if let Some(report) = &outcome.columns {
             self.shared.reporter.report(&Event::Columns {
@@ -609,21 +661,6 @@ impl HostRun {
                 });
             }
         }
-        if matches!(prepared.kind, Kind::Switch { .. }) && !outcome.changed {
-            self.switched = None;
-        }
-        if let (Kind::Switch { link, .. }, Some(reg)) = (&prepared.kind, &outcome.register)
-            && outcome.changed
-        {
-            self.switched = Some(Switched {
-                link: link.clone(),
-                previous: reg
-                    .get_attr("previous")
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-                become_user: prepared.command.become_user.clone(),
-            });
-        }
         Ok(Some(outcome))
     }
 
@@ -644,7 +681,7 @@ impl HostRun {
             if output.exit_code != 0 {
                 return Err(Stop::Step {
                     step: "take the deploy lock".into(),
-                    failure: lock::failure(spec, &acquire, &output),
+                    failure: spec.failure(&acquire, &output),
                 });
             }
             let Some(holder) = lock::holder(&output) else {
@@ -710,7 +747,7 @@ impl HostRun {
         self.shared.reporter.report(&handed_over(true));
         let mut interrupt = self.interrupt.clone();
         let output = tokio::select! {
-            output = steps::run_local(command) => Ok(output),
+            output = crate::transport::local::run(command) => Ok(output),
             _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
         };
         self.shared.reporter.report(&handed_over(false));
@@ -734,9 +771,9 @@ impl HostRun {
         if switched.previous.is_empty() {
             return Err("this was the first release, so there is nothing to switch back to".into());
         }
-        let mut command =
-            RemoteCommand::new(steps::switch_script(&switched.link, &switched.previous));
-        command.become_user = switched.become_user;
+        let command = switched
+            .symlink
+            .point_at(&switched.previous, switched.become_user);
         let output = self
             .exec_cleanup(&command)
             .await
@@ -788,7 +825,7 @@ impl HostRun {
             let switched = self
                 .switched
                 .as_ref()
-                .map(|s| (s.link.clone(), s.previous.clone()));
+                .map(|s| (s.symlink.link.clone(), s.previous.clone()));
             match self.roll_back().await {
                 Ok(Some((to, restarted))) => {
                     if !matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {

@@ -3,7 +3,7 @@
 //! single connection, reporting events as it goes. A batch whose failures
 //! exceed `max_fail_percentage` (0 unless set) stops the batches after it.
 
-pub mod gate;
+pub mod events;
 mod host;
 
 use std::sync::Arc;
@@ -12,13 +12,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 use crate::plan::Plan;
-use crate::report::{Event, HostSummary, Reporter};
 use crate::steps::lock::LockOwner;
 use crate::template::Templates;
 use crate::transport::SudoAuth;
+use events::{Event, Gate, HostSummary, Reporter};
 
 /// How to run a plan.
 pub struct RunOptions {
+    /// What the run does, in words (`deploying main to staging`).
+    pub title: String,
+    /// Whether it deploys a release.
+    pub deploys: bool,
     /// `--check`: run only read-only probes; show the rest.
     pub check: bool,
     /// `--lock-wait`: how long to wait for someone else's deploy lock.
@@ -30,7 +34,7 @@ pub struct RunOptions {
     /// What this run writes into the locks it takes.
     pub lock_owner: LockOwner,
     /// `--step`: who decides before each step and after a failure.
-    pub gate: Option<Arc<dyn gate::Gate>>,
+    pub gate: Option<Arc<dyn Gate>>,
     /// `--start-at`: steps before this index (0-based) only run their
     /// read-only probes, so later steps still see what they register.
     pub start_at: usize,
@@ -76,6 +80,8 @@ pub async fn run(
             .next()
             .unwrap_or_default()
             .to_owned(),
+        title: options.title.clone(),
+        deploys: options.deploys,
         check: options.check,
     });
     let forks = Arc::new(Semaphore::new(options.forks.max(1)));

@@ -83,17 +83,6 @@ pub fn without_location(message: &str, location: Option<serde_yaml::Location>) -
     }
 }
 
-/// The known name closest to `typed`, if one is close enough to be a typo
-/// (as clap suggests subcommands).
-fn nearest<'a>(typed: &str, known: &'a [String]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::jaro(typed, k), k))
-        .filter(|(score, _)| *score > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k.as_str())
-}
-
 impl InventoryError {
     /// A YAML error, located at its file and line.
     pub fn from_yaml(path: &std::path::Path, error: &serde_yaml::Error) -> Self {
@@ -114,7 +103,7 @@ impl InventoryError {
             ],
             InventoryError::UnknownEnvironment { env, known, .. } if !known.is_empty() => {
                 let mut hints = Vec::new();
-                if let Some(near) = nearest(env, known) {
+                if let Some(near) = crate::suggest::closest(env, known.iter().map(String::as_str)) {
                     hints.push(format!("did you mean `{near}`?"));
                 }
                 hints.push(format!("known environments: {}", known.join(", ")));

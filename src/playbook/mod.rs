@@ -21,8 +21,9 @@ use serde::Deserialize;
 
 use crate::inventory::{Sourced, Vars};
 use crate::rollout::{Rollout, Serial};
+use crate::steps::lock::Lock;
 use crate::template::Templates;
-pub use step::{Action, Step, Tmpl};
+pub use step::{Item, Step, Tmpl};
 
 /// Playbook files built into the binary, by path relative to `playbooks/`.
 const BUILT_IN: &[(&str, &str)] = &[
@@ -205,7 +206,7 @@ struct RawPlaybook {
     serial: Option<Serial>,
     #[serde(default)]
     max_fail_percentage: Option<Percentage>,
-    steps: Vec<Step>,
+    steps: Vec<serde_yaml::Value>,
 }
 
 /// A whole percentage, 0 to 100.
@@ -249,12 +250,7 @@ impl Playbook {
             Sourced::from_yaml_file(defaults, Path::new(&vars_origin), &vars_text, false);
         let mut rollout = Rollout::default();
         let (origin, steps) = load_steps(dirs, name, templates, &mut vars, &mut rollout, 0)?;
-        if steps
-            .iter()
-            .filter(|s| matches!(s.action, Action::Lock(_)))
-            .count()
-            > 1
-        {
+        if steps.iter().filter(|s| s.is::<Lock>()).count() > 1 {
             return Err(PlaybookError::Invalid {
                 origin,
                 line: 0,
@@ -271,9 +267,7 @@ impl Playbook {
 
     /// The lock step, if the playbook takes one.
     pub fn lock_step(&self) -> Option<&Step> {
-        self.steps
-            .iter()
-            .find(|s| matches!(s.action, Action::Lock(_)))
+        self.steps.iter().find(|s| s.is::<Lock>())
     }
 }
 
@@ -308,38 +302,32 @@ fn load_steps(
     let lines = step_lines(&text);
     let mut steps = Vec::new();
     let own_vars = Sourced::from_yaml_file(raw.vars, Path::new(&origin), &text, false);
-    for (index, mut step) in raw.steps.into_iter().enumerate() {
-        step.line = lines.get(index).copied().unwrap_or(0);
-        step.origin.clone_from(&origin);
-        let at = step.line;
-        if let Action::Import(other) = &step.action {
-            if depth >= MAX_IMPORT_DEPTH {
-                return Err(invalid(
-                    at,
-                    format!("`import: {other}` nests too deep (a loop?)"),
-                ));
-            }
-            let (_, imported) = load_steps(dirs, other, templates, vars, rollout, depth + 1)?;
-            steps.extend(imported);
-            continue;
-        }
-        if let Action::Template(args, body) = &mut step.action {
-            *body = match (&args.src, &args.content) {
-                (Some(src), _) => {
-                    let (file_origin, text) = dirs
-                        .read_template(src)
-                        .map_err(|e| invalid(at, e.to_string()))?;
-                    step::TemplateBody {
-                        origin: file_origin,
-                        text,
-                    }
+    for (index, value) in raw.steps.into_iter().enumerate() {
+        let at = lines.get(index).copied().unwrap_or(0);
+        let item: Item = serde_yaml::from_value(value).map_err(|e| {
+            let message = e.to_string();
+            invalid(key_line(&text, at, &message), message)
+        })?;
+        let mut step = match item {
+            Item::Import(other) => {
+                if depth >= MAX_IMPORT_DEPTH {
+                    return Err(invalid(
+                        at,
+                        format!("`import: {other}` nests too deep (a loop?)"),
+                    ));
                 }
-                (None, content) => step::TemplateBody {
-                    origin: "inline".into(),
-                    text: content.clone().unwrap_or_default(),
-                },
-            };
-        }
+                let (_, imported) = load_steps(dirs, &other, templates, vars, rollout, depth + 1)?;
+                steps.extend(imported);
+                continue;
+            }
+            Item::Step(step) => *step,
+        };
+        step.line = at;
+        step.origin.clone_from(&origin);
+        std::sync::Arc::get_mut(&mut step.action)
+            .expect("a step just parsed is not shared")
+            .load(dirs)
+            .map_err(|e| invalid(at, format!("step `{}`: {e}", step.name.0)))?;
         for text in step.templates() {
             templates
                 .check_syntax(text)
@@ -354,6 +342,23 @@ fn load_steps(
     }
     vars.extend(own_vars);
     Ok((origin, steps))
+}
+
+/// The line a step's error is about: that of the unknown key it names, if
+/// one follows the step's first line `at`, else `at`.
+fn key_line(text: &str, at: usize, message: &str) -> usize {
+    let Some(key) = message
+        .split_once("unknown key `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(key, _)| format!("{key}:"))
+    else {
+        return at;
+    };
+    text.lines()
+        .enumerate()
+        .skip(at.saturating_sub(1))
+        .find(|(_, line)| line.trim_start().trim_start_matches("- ").starts_with(&key))
+        .map_or(at, |(index, _)| index + 1)
 }
 
 /// The line of each item of the top-level `steps:` list.
@@ -419,7 +424,7 @@ mod tests {
         let local = checklist
             .steps
             .iter()
-            .filter(|s| matches!(s.action, Action::Local(_)))
+            .filter(|s| s.action.key() == "local")
             .count();
         assert_eq!(local, 3, "editor, git commit, production deploy");
     }
@@ -429,7 +434,10 @@ mod tests {
         let err = load_text("steps:\n  - name: a\n    run: ls\n  - name: b\n    runn: ls\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains(":5: steps[1]: unknown field `runn`"), "{err}");
+        assert!(
+            err.ends_with(":5: step `b`: unknown key `runn` (did you mean `run`?)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -44,11 +44,11 @@ impl PlainReporter {
     pub(super) fn collect(&self, event: &Event) -> Option<String> {
         let mut summaries = self.summaries.lock().expect("summaries lock");
         match event {
-            Event::RunStarted { playbook, .. } => {
+            Event::RunStarted { deploys, .. } => {
                 // A new run (after `--step`'s preview): a new table.
                 summaries.clear();
                 self.deploys
-                    .store(deploys(playbook), std::sync::atomic::Ordering::Relaxed);
+                    .store(*deploys, std::sync::atomic::Ordering::Relaxed);
                 None
             }
             Event::HostFinished { summary } => {
@@ -65,11 +65,6 @@ impl PlainReporter {
             _ => None,
         }
     }
-}
-
-/// Whether `playbook` deploys a release: its hosts end `deployed`, not `ok`.
-fn deploys(playbook: &str) -> bool {
-    ["deploy.yml", "migration-new.yml", "checklist.yml"].contains(&playbook)
 }
 
 /// The text of an event at `verbosity`, if it shows at all, with any
@@ -97,19 +92,12 @@ fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
     }
     Some(match event {
         Event::RunStarted {
-            env,
+            title,
             hosts,
-            commit,
-            playbook,
             check,
+            ..
         } => {
-            let what = if playbook == "checklist.yml" {
-                format!("the migration checklist for {commit} on {env}")
-            } else if deploys(playbook) {
-                format!("deploying {commit} to {env}")
-            } else {
-                format!("{playbook} on {env}")
-            };
+            let what = title;
             let plural = if hosts.len() == 1 { "" } else { "s" };
             let plan = if *check { "plan: " } else { "" };
             format!("{plan}{what} ({} host{plural})", hosts.len())

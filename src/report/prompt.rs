@@ -3,7 +3,7 @@
 use dialoguer::Input;
 
 use super::Redactor;
-use crate::engine::gate::{AfterFailure, Decision, Gate, StepView};
+use crate::engine::events::{AfterFailure, Decision, Gate, StepView};
 
 /// Prompts on the terminal, one step at a time.
 pub struct TerminalGate {
@@ -99,4 +99,45 @@ pub fn confirm_environment(env: &str) -> bool {
         .interact_text()
         .unwrap_or_default();
     typed.trim() == env
+}
+
+/// Asks yes or no before each step that changes a host (`unlock`); steps
+/// that only look run without asking. No is the default.
+pub struct ConfirmGate {
+    redactor: Redactor,
+    spinners: Option<indicatif::MultiProgress>,
+}
+
+impl ConfirmGate {
+    /// A gate that masks secrets in its questions and hides `spinners` while it asks.
+    pub fn new(redactor: Redactor, spinners: Option<indicatif::MultiProgress>) -> Self {
+        ConfirmGate { redactor, spinners }
+    }
+}
+
+impl Gate for ConfirmGate {
+    fn before(&self, step: &StepView<'_>) -> Decision {
+        if step.read_only {
+            return Decision::Run;
+        }
+        let question = self
+            .redactor
+            .apply(&format!("[{}] {}?", step.host, step.name));
+        let ask = || {
+            dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact()
+                .unwrap_or(false)
+        };
+        let yes = match &self.spinners {
+            Some(spinners) => spinners.suspend(ask),
+            None => ask(),
+        };
+        if yes { Decision::Run } else { Decision::Skip }
+    }
+
+    fn after_failure(&self, _step: &StepView<'_>, _failure: &str) -> AfterFailure {
+        AfterFailure::Abort
+    }
 }

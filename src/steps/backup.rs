@@ -1,14 +1,98 @@
 //! `backup:` a database backup that fails closed before a migration.
+//!
+//! ```yaml
+//! - name: back up the database
+//!   backup:
+//!     dump: pg_dump
+//!     restore: pg_restore
+//!     database: "{{ db_name }}"
+//!     dir: "{{ backup_path }}"
+//!     release: "{{ release.sha }}"
+//!     db_user: postgres
+//!     owner: "{{ app_user }}"
+//!   become: root
+//!   register: backup
+//! ```
+//!
+//! A `pg_dump -Fc` of `database` into `dir`, named after the release: it
+//! must be non-empty and readable by `pg_restore --list`, is written with
+//! mode 0600, and its restore command is shown. Registers `{file}`.
 
 use std::collections::BTreeMap;
 
 use minijinja::Value;
+use serde::Deserialize;
 
-use super::{Outcome, StepFailure, markers};
+use super::kind::{Prepared, Render, StepKind, Tmpl};
+use super::outcome::{Outcome, StepFailure, markers};
+use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
+/// The `backup:` kind.
+pub struct BackupKind;
+
+/// `backup:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupArgs {
+    /// The pg_dump command (a shell template, e.g. `pg_dump`).
+    pub dump: Tmpl,
+    /// The pg_restore command, to check the backup reads back.
+    pub restore: Tmpl,
+    /// The database.
+    pub database: Tmpl,
+    /// The directory for backups.
+    pub dir: Tmpl,
+    /// The release the backup belongs to (pruned with it).
+    pub release: Tmpl,
+    /// The user pg_dump and pg_restore run as (e.g. `postgres`, for peer
+    /// authentication), from the step's own user: run the step as root.
+    #[serde(default)]
+    pub db_user: Option<Tmpl>,
+    /// Who owns the backup and its directory (the app user, so pruning
+    /// can remove it).
+    #[serde(default)]
+    pub owner: Option<Tmpl>,
+}
+
+impl StepKind for BackupKind {
+    const KEY: &'static str = "backup";
+    const SUMMARY: &'static str =
+        "a `pg_dump -Fc` that fails closed: non-empty, read back by pg_restore, 0600";
+    type Args = BackupArgs;
+
+    fn templates(a: &BackupArgs) -> Vec<&str> {
+        [&a.dump, &a.restore, &a.database, &a.dir, &a.release]
+            .into_iter()
+            .chain(&a.db_user)
+            .chain(&a.owner)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &BackupArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let restore = render.shell(&a.restore)?;
+        let database = render.text(&a.database)?;
+        let db_user = render.optional(a.db_user.as_ref())?;
+        let script = Backup {
+            dump: &render.shell(&a.dump)?,
+            restore: &restore,
+            database: &database,
+            dir: &render.text(&a.dir)?,
+            release: &render.text(&a.release)?,
+            db_user: &db_user,
+            owner: &render.optional(a.owner.as_ref())?,
+        }
+        .script();
+        Ok(Prepared::new(render.command(script), move |ran| {
+            ran.succeeded()?;
+            outcome(ran.output, &restore, &database, &db_user)
+        }))
+    }
+}
+
 /// A backup to take.
-pub struct Backup<'a> {
+struct Backup<'a> {
     /// The pg_dump command (shell text, values quoted).
     pub dump: &'a str,
     /// The pg_restore command (shell text, values quoted).
@@ -69,7 +153,7 @@ wptdeploy.size=%s
 }
 
 /// Reads the backup's path and size; says how to restore it.
-pub fn outcome(
+fn outcome(
     output: &Output,
     restore: &str,
     database: &str,

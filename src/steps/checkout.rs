@@ -1,14 +1,90 @@
 //! `checkout:` resolve a ref to a full SHA and clone it, unless that
 //! release is already deployed.
+//!
+//! ```yaml
+//! - name: check out the release
+//!   checkout:
+//!     repo: "{{ git_repo }}"
+//!     ref: "{{ commit }}"
+//!     releases: "{{ releases_path }}"
+//!     clone_path: "{{ clone_path }}"
+//!     force: "{{ force }}"
+//!     live: "{{ site_path }}"
+//!   register: release
+//! ```
+//!
+//! Registers `{sha, new, path, build_path, live}`: `path` is
+//! `releases/SHA`; `build_path` is where to build (`clone_path` for a new
+//! release). An already-deployed SHA is not cloned again unless `force`.
 
 use std::collections::BTreeMap;
 
 use minijinja::Value;
+use serde::Deserialize;
 
-use super::Outcome;
+use super::kind::{Prepared, Render, StepKind, Tmpl};
+use super::outcome::Outcome;
+use crate::template::TemplateError;
 use crate::transport::quote;
 
-pub(super) struct Checkout {
+/// The `checkout:` kind.
+pub struct CheckoutKind;
+
+/// `checkout:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutArgs {
+    /// The git repository URL or path.
+    pub repo: Tmpl,
+    /// Branch, tag or commit.
+    #[serde(rename = "ref")]
+    pub reference: Tmpl,
+    /// The directory holding one directory per release, named by SHA.
+    pub releases: Tmpl,
+    /// Where a new release is cloned and built before it is published.
+    pub clone_path: Tmpl,
+    /// Rebuild even if the release exists.
+    #[serde(default)]
+    pub force: Option<Tmpl>,
+    /// The live symlink: the note then says which release is live now.
+    #[serde(default)]
+    pub live: Option<Tmpl>,
+}
+
+impl StepKind for CheckoutKind {
+    const KEY: &'static str = "checkout";
+    const SUMMARY: &'static str = "clone `repo` at `ref` and resolve it to a full SHA (a release)";
+    type Args = CheckoutArgs;
+
+    fn templates(a: &CheckoutArgs) -> Vec<&str> {
+        [&a.repo, &a.reference, &a.releases, &a.clone_path]
+            .into_iter()
+            .chain(&a.force)
+            .chain(&a.live)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &CheckoutArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let spec = Checkout {
+            repo: render.text(&a.repo)?,
+            reference: render.text(&a.reference)?,
+            releases: render.text(&a.releases)?,
+            clone_path: render.text(&a.clone_path)?,
+            force: render.flag(a.force.as_ref())?,
+            live: render.optional(a.live.as_ref())?,
+        };
+        let probe = render.command(spec.probe_script());
+        let command = render.command(spec.script());
+        let (releases, clone_path) = (spec.releases, spec.clone_path);
+        Ok(Prepared::new(command, move |ran| {
+            Ok(outcome(&ran.succeeded()?, &releases, &clone_path))
+        })
+        .with_probe(probe))
+    }
+}
+
+struct Checkout {
     pub repo: String,
     pub reference: String,
     pub releases: String,
@@ -100,11 +176,7 @@ printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\nwptdeploy.cloned=false\n' "$sha" "$n
 const LIVE: &str = r#"if [ -n "$live" ] && [ -L "$live" ]; then printf 'wptdeploy.live=%s\n' "$(basename -- "$(readlink -- "$live")")"; fi
 "#;
 
-pub(super) fn outcome(
-    marks: &BTreeMap<String, String>,
-    releases: &str,
-    clone_path: &str,
-) -> Outcome {
+fn outcome(marks: &BTreeMap<String, String>, releases: &str, clone_path: &str) -> Outcome {
     let sha = marks.get("sha").cloned().unwrap_or_default();
     let new = marks.get("new").is_some_and(|n| n == "true");
     let live = marks.get("live").cloned().unwrap_or_default();
@@ -228,7 +300,7 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let outcome = outcome(&super::super::markers(&stdout), "/r", "/c");
+        let outcome = outcome(&crate::steps::outcome::markers(&stdout), "/r", "/c");
         let note = outcome.note.unwrap();
         assert!(note.starts_with(&format!("new release {sha}")), "{note}");
         assert!(

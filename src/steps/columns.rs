@@ -1,8 +1,86 @@
-//! `columns:` the columns of tables, as the database reports them.
+//! `columns:` the columns of tables, as the database reports them (the
+//! seed's step 8), failing when they are not as expected.
+//!
+//! ```yaml
+//! - name: verify the columns
+//!   columns:
+//!     psql: "sudo -n -u postgres psql"
+//!     database: "{{ db_name }}"
+//!     tables: pull_request
+//!     expect: "pull_request.comment_url:text,!pull_request.old_column"
+//! ```
+//!
+//! `psql` is a shell template; table names are passed as data, never
+//! spliced into SQL.
 
-use super::{Outcome, StepFailure};
+use serde::Deserialize;
+
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal};
+use super::outcome::{Outcome, StepFailure};
 use crate::migrations::columns::{self, Column, Expect};
+use crate::template::TemplateError;
 use crate::transport::{Output, quote};
+
+/// The `columns:` kind.
+pub struct ColumnsKind;
+
+/// `columns:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsArgs {
+    /// The psql command.
+    pub psql: Tmpl,
+    /// The database.
+    pub database: Tmpl,
+    /// Tables, comma-separated.
+    pub tables: Tmpl,
+    /// Expectations, comma-separated `table.column[:type]` or `!table.column`.
+    #[serde(default)]
+    pub expect: Option<Tmpl>,
+}
+
+impl StepKind for ColumnsKind {
+    const KEY: &'static str = "columns";
+    const SUMMARY: &'static str =
+        "the columns of tables, from information_schema; fails when `expect` does not hold";
+    type Args = ColumnsArgs;
+
+    fn check(a: &ColumnsArgs) -> Result<(), String> {
+        check_literal(a.expect.as_ref(), |expect| {
+            parse_args("-", expect)
+                .map(|_| ())
+                .map_err(|e| format!("columns: {e}"))
+        })?;
+        check_literal(Some(&a.tables), |tables| {
+            parse_args(tables, "")
+                .map(|_| ())
+                .map_err(|e| format!("columns: {e}"))
+        })
+    }
+
+    fn templates(a: &ColumnsArgs) -> Vec<&str> {
+        [&a.psql, &a.database, &a.tables]
+            .into_iter()
+            .chain(&a.expect)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &ColumnsArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let psql = render.shell(&a.psql)?;
+        let expect = render.optional(a.expect.as_ref())?;
+        let (tables, expects) =
+            parse_args(&render.text(&a.tables)?, &expect).map_err(TemplateError::new)?;
+        let mut command = render.command(script(&psql, &render.text(&a.database)?, &tables));
+        command.stdin = Some(columns::QUERY.to_owned());
+        let probe = command.clone();
+        Ok(Prepared::new(command, move |ran| {
+            ran.succeeded()?;
+            outcome(ran.output, &tables, &expects)
+        })
+        .with_probe(probe))
+    }
+}
 
 /// The tables' columns and whether they match what was expected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +132,7 @@ pub fn parse_args(tables: &str, expect: &str) -> Result<(Vec<String>, Vec<Expect
 }
 
 /// Reads psql's output into a report.
-pub fn outcome(
-    output: &Output,
-    tables: &[String],
-    expects: &[Expect],
-) -> Result<Outcome, StepFailure> {
+fn outcome(output: &Output, tables: &[String], expects: &[Expect]) -> Result<Outcome, StepFailure> {
     let found = columns::parse_output(&output.stdout);
     let mut problems = columns::differences(&found, expects);
     for table in tables {

@@ -2,20 +2,69 @@
 //! over SFTP, are checked against the host's `sha256sum`, and are written
 //! to a new file only (a local file of that name is never overwritten).
 //! A migration file is then read and reviewed.
+//!
+//! ```yaml
+//! - name: pull the migration into this checkout
+//!   fetch:
+//!     src: "{{ generated.path }}"
+//!     dest: "{{ migration_into }}"
+//!   register: pulled
+//! ```
+//!
+//! Registers `{local, revision, parent, tables, expect}` and warns about
+//! what its review finds.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use minijinja::Value;
+use serde::Deserialize;
 use sha2::Digest as _;
 
-use super::{Outcome, StepFailure};
+use super::kind::{Effect, Prepared, Render, StepKind, Tmpl};
+use super::outcome::{Outcome, StepFailure};
 use crate::migrations::file;
+use crate::template::TemplateError;
 use crate::transport::{RemoteCommand, quote};
 
-/// The command giving the host's checksum of `src`.
-pub fn checksum_command(src: &str) -> RemoteCommand {
-    RemoteCommand::new(format!("sha256sum -- {}", quote(src)))
+/// The `fetch:` kind.
+pub struct FetchKind;
+
+/// `fetch:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchArgs {
+    /// The file on the host.
+    pub src: Tmpl,
+    /// The local directory.
+    pub dest: Tmpl,
+}
+
+impl StepKind for FetchKind {
+    const KEY: &'static str = "fetch";
+    const SUMMARY: &'static str =
+        "copy a file from the host into a local directory, checked, never overwriting";
+    type Args = FetchArgs;
+
+    fn templates(a: &FetchArgs) -> Vec<&str> {
+        vec![&a.src.0, &a.dest.0]
+    }
+
+    fn prepare(a: &FetchArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let src = render.text(&a.src)?;
+        let dest = PathBuf::from(render.text(&a.dest)?);
+        let command = RemoteCommand {
+            become_user: render.become_user().map(str::to_owned),
+            ..RemoteCommand::new(format!("sha256sum -- {}", quote(&src)))
+        };
+        let effect = Effect::Downloads { src: src.clone() };
+        Ok(Prepared::new(command, move |ran| {
+            ran.succeeded()?;
+            let bytes = ran.copied.unwrap_or_default();
+            save(bytes, &ran.output.stdout, &src, &dest)
+        })
+        .with_effect(effect))
+    }
 }
 
 /// Saves `bytes` (fetched from `src`) into `dest`, if they match the host's

@@ -1,83 +1,39 @@
-//! `local:` a command run on this machine with the terminal attached, so
-//! an editor or git can talk to the person. Its standard output goes to
-//! standard error, keeping standard output for data (`--output json`).
+//! `local:` a command run on this machine, with the terminal attached.
+//!
+//! ```yaml
+//! - name: edit the migration
+//!   local: "{{ editor }} {{ pulled.local }}"
+//! ```
+//!
+//! An editor or git can talk to the person meanwhile; values are quoted
+//! as in `run:`. `become` does not apply.
 
-use std::os::fd::AsFd as _;
-use std::os::unix::process::ExitStatusExt as _;
-use std::process::Stdio;
+use super::kind::{Effect, Place, Prepared, Render, StepKind, Tmpl};
+use crate::template::TemplateError;
 
-use crate::transport::{Output, RemoteCommand};
+/// The `local:` kind.
+pub struct Local;
 
-/// Runs `command` (script, directory, environment, timeout) locally with
-/// `sh -c`. The exit code is the shell's; 124 after a timeout.
-pub async fn run(command: &RemoteCommand) -> Output {
-    let failed = |message: String| Output {
-        exit_code: 127,
-        stdout: String::new(),
-        stderr: message,
-    };
-    let stdout = match std::io::stderr().as_fd().try_clone_to_owned() {
-        Ok(fd) => Stdio::from(fd),
-        Err(e) => return failed(format!("cannot pass the terminal on: {e}")),
-    };
-    let mut shell = tokio::process::Command::new("sh");
-    shell
-        .arg("-c")
-        .arg(&command.script)
-        .envs(command.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::inherit())
-        .stdout(stdout)
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    if let Some(dir) = &command.cwd {
-        shell.current_dir(dir);
-    }
-    let mut child = match shell.spawn() {
-        Ok(child) => child,
-        Err(e) => return failed(format!("cannot start sh: {e}")),
-    };
-    let waited = match command.timeout {
-        Some(limit) => tokio::time::timeout(limit, child.wait()).await,
-        None => Ok(child.wait().await),
-    };
-    let exit_code = match waited {
-        Ok(Ok(status)) => status
-            .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-        Ok(Err(e)) => return failed(format!("lost the command: {e}")),
-        Err(_) => {
-            let _ = child.kill().await;
-            124
-        }
-    };
-    Output {
-        exit_code,
-        stdout: String::new(),
-        stderr: String::new(),
-    }
-}
+impl StepKind for Local {
+    const KEY: &'static str = "local";
+    const SUMMARY: &'static str =
+        "a command on this machine, with the terminal attached (an editor, git)";
+    const PLACE: Place = Place::ThisMachine;
+    type Args = Tmpl;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn runs_in_its_directory_with_its_environment_and_reports_the_exit_code() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut command = RemoteCommand::new("printf %s \"$GREETING\" > said; exit 3");
-        command.cwd = Some(dir.path().display().to_string());
-        command.env = vec![("GREETING".into(), "hello".into())];
-        assert_eq!(run(&command).await.exit_code, 3);
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("said")).unwrap(),
-            "hello"
-        );
+    fn templates(args: &Tmpl) -> Vec<&str> {
+        vec![&args.0]
     }
 
-    #[tokio::test]
-    async fn a_timeout_stops_it_with_124() {
-        let mut command = RemoteCommand::new("sleep 5");
-        command.timeout = Some(std::time::Duration::from_millis(100));
-        assert_eq!(run(&command).await.exit_code, 124);
+    fn prepare(args: &Tmpl, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let command = render.command(render.shell(args)?);
+        let place = match &command.cwd {
+            Some(dir) => format!("on this machine, in {dir}"),
+            None => "on this machine".into(),
+        };
+        let shown = format!("{place}: {}", command.script);
+        Ok(Prepared::new(command, |ran| ran.changed())
+            .with_effect(Effect::RunsHere)
+            .showing(shown))
     }
 }

@@ -1,12 +1,127 @@
-//! The deploy lock: a directory created atomically with `mkdir`, holding a
-//! note of who took it, when, for which commit, and a token that only the
-//! owner's release matches.
+//! `lock:` the deploy lock: a directory created atomically with `mkdir`,
+//! holding a note of who took it, when, for which commit, and a token that
+//! only the owner's release matches.
+//!
+//! ```yaml
+//! - name: take the deploy lock
+//!   lock:
+//!     path: "{{ lock_path }}"
+//! ```
+//!
+//! `action: take` (the default) takes it, waiting with `--lock-wait`, and
+//! the run releases it however it ends. `wptdeploy unlock` uses
+//! `action: inspect` (read-only; registers `{held, holder}`) and
+//! `action: remove` (removes it whoever holds it).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::markers;
+use minijinja::Value;
+use serde::Deserialize;
+
+use super::kind::{Effect, Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::outcome::{Outcome, StepFailure, failure, markers};
+use crate::template::TemplateError;
 use crate::transport::{Output, RemoteCommand, quote};
+
+/// The `lock:` kind.
+pub struct Lock;
+
+/// `lock:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockArgs {
+    /// The lock directory.
+    pub path: Tmpl,
+    /// `take` (default), `inspect` or `remove`.
+    #[serde(default)]
+    pub action: Option<Tmpl>,
+}
+
+const ACTIONS: [&str; 3] = ["take", "inspect", "remove"];
+
+impl StepKind for Lock {
+    const KEY: &'static str = "lock";
+    const SUMMARY: &'static str =
+        "take the deploy lock, released when the run ends however it ends";
+    type Args = LockArgs;
+
+    fn check(args: &LockArgs) -> Result<(), String> {
+        check_literal(args.action.as_ref(), |a| {
+            if ACTIONS.contains(&a) {
+                Ok(())
+            } else {
+                Err(choice_error("lock: action", &ACTIONS, a))
+            }
+        })
+    }
+
+    fn templates(args: &LockArgs) -> Vec<&str> {
+        let mut all = vec![args.path.0.as_str()];
+        all.extend(args.action.iter().map(|a| a.0.as_str()));
+        all
+    }
+
+    fn prepare(args: &LockArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let spec = LockSpec {
+            path: render.text(&args.path)?,
+            become_user: render.become_user().map(str::to_owned),
+        };
+        let action = render.given(args.action.as_ref())?;
+        match action.as_deref().unwrap_or("take") {
+            "take" => Ok(Prepared::new(render.command(String::new()), |_| {
+                Ok(Outcome {
+                    changed: true,
+                    ..Outcome::default()
+                })
+            })
+            .with_effect(Effect::TakesLock(spec))),
+            "inspect" => {
+                let path = spec.path.clone();
+                Ok(Prepared::new(spec.inspect(), move |ran| {
+                    ran.succeeded()?;
+                    let holder = holder(ran.output).map(|h| h.describe());
+                    let register = BTreeMap::from([
+                        ("held", Value::from(holder.is_some())),
+                        ("holder", Value::from(holder.clone().unwrap_or_default())),
+                        ("path", Value::from(path.clone())),
+                    ]);
+                    Ok(Outcome {
+                        changed: false,
+                        register: Some(Value::from_serialize(&register)),
+                        note: Some(holder.map_or_else(
+                            || format!("not locked ({path})"),
+                            |h| format!("locked by {h}"),
+                        )),
+                        ..Outcome::default()
+                    })
+                })
+                .looking_only())
+            }
+            "remove" => {
+                let path = spec.path.clone();
+                Ok(Prepared::new(spec.remove(), move |ran| {
+                    ran.succeeded()?;
+                    let removed = holder(ran.output).is_some();
+                    Ok(Outcome {
+                        changed: removed,
+                        note: Some(if removed {
+                            format!("lock removed ({path})")
+                        } else {
+                            format!("not locked ({path})")
+                        }),
+                        ..Outcome::default()
+                    })
+                }))
+            }
+            other => Err(TemplateError::new(choice_error(
+                "lock: action",
+                &ACTIONS,
+                other,
+            ))),
+        }
+    }
+}
 
 /// Where the lock lives on a host and as whom it is handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,21 +254,28 @@ done
         self.command(format!("if [ -d \"$lock\" ]; then {HELD}; fi\n"))
     }
 
-    /// Removes the lock whoever holds it (`wptdeploy unlock`).
+    /// Removes the lock whoever holds it (`wptdeploy unlock`), printing
+    /// its note first.
     pub fn remove(&self) -> RemoteCommand {
-        self.command("rm -rf -- \"$lock\"\n".into())
+        self.command(format!(
+            "if [ -d \"$lock\" ]; then {HELD}; rm -rf -- \"$lock\"; fi\n"
+        ))
+    }
+
+    /// Why taking the lock failed when nobody holds it: the cause the
+    /// script reported (permission denied, no space left), or sudo's.
+    pub fn failure(&self, acquire: &RemoteCommand, output: &Output) -> StepFailure {
+        lock_failure(self, acquire, output)
     }
 }
 
-/// Why taking the lock failed when nobody holds it: the cause the script
-/// reported (permission denied, no space left), or sudo's.
-pub fn failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> super::StepFailure {
+fn lock_failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> StepFailure {
     let Some(cause) = output
         .stderr
         .lines()
         .find_map(|l| l.strip_prefix("wptdeploy: "))
     else {
-        return super::failure(acquire, output);
+        return failure(acquire, output);
     };
     let who = spec
         .become_user
@@ -171,7 +293,7 @@ pub fn failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> sup
     } else {
         "nothing was locked; fix that and deploy again".to_owned()
     };
-    super::StepFailure {
+    StepFailure {
         message: cause.to_owned(),
         hints: vec![hint, "no lock was left behind".into()],
     }

@@ -1,17 +1,243 @@
 //! `migrations:` preflight checks and the upgrade, through the app's own
 //! migrate command (Flask-Migrate's `python manage.py db`, or `flask db`).
+//!
+//! ```yaml
+//! - name: check the release's migrations
+//!   migrations:
+//!     command: "{{ venv_path }}/bin/python manage.py db"
+//!     path: "{{ release.build_path }}"
+//!     action: check
+//!   register: migrations
+//! - name: upgrade the database
+//!   migrations:
+//!     command: "{{ venv_path }}/bin/python manage.py db"
+//!     path: "{{ release.build_path }}"
+//!     action: upgrade
+//!     head: "{{ migrations.head }}"
+//!     from: "{{ migrations.current }}"
+//! ```
+//!
+//! `action: check` (read-only, so it also runs under `--check`) requires
+//! exactly one head and a database revision this release knows, and
+//! registers `{head, current, pending}`. `upgrade` runs `upgrade` and
+//! requires the database to be at `head` afterwards (when it fails it says
+//! which revision the database is at); `downgrade` runs `downgrade TO`;
+//! `describe` reads `revisions`' files into what they do to tables;
+//! `generate` autogenerates a file (`migrate -m MESSAGE`); `pending`
+//! (read-only, no migrate command: the files are read in Rust and the
+//! revision with `psql`) fails when the release brings migrations the
+//! database has not had.
 
 use std::collections::BTreeMap;
 
 use minijinja::Value;
+use serde::Deserialize;
 
-use super::{Outcome, StepFailure};
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::outcome::{Outcome, StepFailure, failure};
 use crate::migrations::alembic;
+use crate::template::TemplateError;
 use crate::transport::{Output, quote};
+
+/// The `migrations:` kind.
+pub struct MigrationsKind;
+
+/// `migrations:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsArgs {
+    /// The migrate command, without the subcommand (a shell template; all
+    /// actions but `pending`).
+    #[serde(default)]
+    pub command: Option<Tmpl>,
+    /// The release directory to run it in.
+    pub path: Tmpl,
+    /// One of [`ACTIONS`].
+    pub action: Tmpl,
+    /// `pending`: the psql command (a shell template).
+    #[serde(default)]
+    pub psql: Option<Tmpl>,
+    /// `pending`: the database.
+    #[serde(default)]
+    pub database: Option<Tmpl>,
+    /// `upgrade`: the revision the database must reach.
+    #[serde(default)]
+    pub head: Option<Tmpl>,
+    /// `upgrade`, `downgrade`: the revision the database was at before.
+    #[serde(default)]
+    pub from: Option<Tmpl>,
+    /// The migration files' directory, relative to `path` (default `migrations/versions`).
+    #[serde(default)]
+    pub versions: Option<Tmpl>,
+    /// `describe`: the revisions to read, comma-separated.
+    #[serde(default)]
+    pub revisions: Option<Tmpl>,
+    /// `downgrade`: the revision to go back to (empty: `base`).
+    #[serde(default)]
+    pub to: Option<Tmpl>,
+    /// `generate`: the migration's message (`migrate -m`).
+    #[serde(default)]
+    pub message: Option<Tmpl>,
+    /// `generate`: the revision id to use (`migrate --rev-id`); empty: alembic picks one.
+    #[serde(default)]
+    pub rev_id: Option<Tmpl>,
+}
+
+/// The actions, as written.
+pub const ACTIONS: [&str; 6] = [
+    "check",
+    "upgrade",
+    "downgrade",
+    "describe",
+    "generate",
+    "pending",
+];
+
+/// What an action needs besides `path` and `action`.
+fn needs(action: &str) -> &'static str {
+    if action == "pending" {
+        "psql"
+    } else {
+        "command"
+    }
+}
+
+impl StepKind for MigrationsKind {
+    const KEY: &'static str = "migrations";
+    const SUMMARY: &'static str = "check, upgrade, downgrade, describe, generate or find pending Flask-Migrate/alembic migrations";
+    type Args = MigrationsArgs;
+
+    fn check(a: &MigrationsArgs) -> Result<(), String> {
+        check_literal(Some(&a.action), |action| {
+            if !ACTIONS.contains(&action) {
+                return Err(choice_error("migrations: action", &ACTIONS, action));
+            }
+            let given = match needs(action) {
+                "psql" => a.psql.is_some(),
+                _ => a.command.is_some(),
+            };
+            if given {
+                Ok(())
+            } else {
+                Err(format!(
+                    "migrations: action `{action}` needs `{}`",
+                    needs(action)
+                ))
+            }
+        })
+    }
+
+    fn templates(a: &MigrationsArgs) -> Vec<&str> {
+        [&a.path, &a.action]
+            .into_iter()
+            .chain(&a.command)
+            .chain(&a.psql)
+            .chain(&a.database)
+            .chain(&a.head)
+            .chain(&a.from)
+            .chain(&a.message)
+            .chain(&a.to)
+            .chain(&a.revisions)
+            .chain(&a.versions)
+            .chain(&a.rev_id)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &MigrationsArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let verb = render.text(&a.action)?;
+        let shell = |t: Option<&Tmpl>| match t {
+            Some(t) => render.shell(t),
+            None => Err(TemplateError::new(format!(
+                "migrations: action `{verb}` needs `{}`",
+                needs(&verb)
+            ))),
+        };
+        let from = || render.optional(a.from.as_ref());
+        let action = match verb.as_str() {
+            "check" => Action::Check,
+            "upgrade" => Action::Upgrade {
+                head: render.optional(a.head.as_ref())?,
+                from: from()?,
+            },
+            "downgrade" => Action::Downgrade {
+                to: render
+                    .given(a.to.as_ref())?
+                    .unwrap_or_else(|| "base".into()),
+                from: from()?,
+            },
+            "describe" => Action::Describe {
+                revisions: render
+                    .optional(a.revisions.as_ref())?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+            "generate" => Action::Generate {
+                message: render.optional(a.message.as_ref())?,
+                rev_id: render.given(a.rev_id.as_ref())?,
+            },
+            "pending" => Action::Pending {
+                psql: shell(a.psql.as_ref())?,
+                database: render.optional(a.database.as_ref())?,
+            },
+            other => {
+                return Err(TemplateError::new(choice_error(
+                    "migrations: action",
+                    &ACTIONS,
+                    other,
+                )));
+            }
+        };
+        let command = if matches!(action, Action::Pending { .. }) {
+            String::new()
+        } else {
+            shell(a.command.as_ref())?
+        };
+        let versions = render
+            .given(a.versions.as_ref())?
+            .unwrap_or_else(|| "migrations/versions".into());
+        let command = render.command(script(&command, &render.text(&a.path)?, &versions, &action));
+        let read_only = matches!(
+            action,
+            Action::Check | Action::Describe { .. } | Action::Pending { .. }
+        );
+        let probe = read_only.then(|| command.clone());
+        let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command));
+        Ok(match probe {
+            Some(probe) => prepared.with_probe(probe),
+            None => prepared,
+        })
+    }
+}
+
+/// What an action's output says it did.
+fn read(
+    action: &Action,
+    output: &Output,
+    command: &crate::transport::RemoteCommand,
+) -> Result<Outcome, StepFailure> {
+    match action {
+        Action::Upgrade { head, from } => return upgrade_outcome(output, head, from),
+        Action::Downgrade { to, from } => return downgrade_outcome(output, to, from),
+        _ => {}
+    }
+    if output.exit_code != 0 {
+        return Err(failure(command, output));
+    }
+    match action {
+        Action::Generate { .. } => generate_outcome(output),
+        Action::Describe { .. } => Ok(describe_outcome(output)),
+        Action::Pending { .. } => pending_outcome(output),
+        _ => check_outcome(output),
+    }
+}
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+enum Action {
     /// Read-only: heads, current revision, pending revisions.
     Check,
     /// `upgrade`, then confirm the database reached `head`.
@@ -61,7 +287,7 @@ fn lines(section: &str, text: &str) -> String {
 
 /// The script; `command` is shell text (already rendered, values quoted);
 /// `versions` is the migration files' directory, relative to `path`.
-pub fn script(command: &str, path: &str, versions: &str, action: &Action) -> String {
+fn script(command: &str, path: &str, versions: &str, action: &Action) -> String {
     let dir = quote(path);
     let listing = quote(versions);
     match action {
@@ -136,7 +362,7 @@ pub fn script(command: &str, path: &str, versions: &str, action: &Action) -> Str
 }
 
 /// Reads a check: exactly one head, and a current revision the release knows.
-pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     if output.stdout.lines().any(|l| l == "@absent") {
         return Ok(Outcome {
             note: Some("the release is not built yet: its pending migrations are known once it is checked out".into()),
@@ -218,7 +444,7 @@ pub fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
 
 /// Reads a pending check: fails when the release brings migrations the
 /// database has not had (a plain deploy must not put that code live).
-pub fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     let said = |line: &str| output.stdout.lines().any(|l| l == line);
     if said("@absent") {
         return Ok(Outcome {
@@ -312,7 +538,7 @@ pub fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
 }
 
 /// Reads a describe: every file's `upgrade()` operations, in order, as one.
-pub fn describe_outcome(output: &Output) -> Outcome {
+fn describe_outcome(output: &Output) -> Outcome {
     if output.stdout.lines().any(|l| l == "@absent") {
         return Outcome::default();
     }
@@ -359,7 +585,7 @@ pub fn describe_outcome(output: &Output) -> Outcome {
 
 /// Reads a generate: the file named on the `Generating` line, which must
 /// also be new in the migrations directory; or plainly, no changes.
-pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
+fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     let new: Vec<&str> = output
         .stdout
         .lines()
@@ -408,12 +634,12 @@ pub fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
 
 /// Reads an upgrade: the database must be at `head`; when the upgrade
 /// failed, say where the database is.
-pub fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
+fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
     move_outcome(output, "upgrade", head, from)
 }
 
 /// Reads a downgrade: the database must be at `to` (`base`: no revision).
-pub fn downgrade_outcome(output: &Output, to: &str, from: &str) -> Result<Outcome, StepFailure> {
+fn downgrade_outcome(output: &Output, to: &str, from: &str) -> Result<Outcome, StepFailure> {
     let target = if to == "base" { "" } else { to };
     move_outcome(output, "downgrade", target, from)
 }
@@ -434,7 +660,7 @@ fn move_outcome(
         from
     };
     if output.exit_code != 0 {
-        let tail = super::last_lines(&output.stderr, 6);
+        let tail = super::outcome::last_lines(&output.stderr, 6);
         let state = if current.as_deref().unwrap_or("") == from {
             format!("the database is still at {from_shown}, as before")
         } else {

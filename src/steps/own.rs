@@ -5,16 +5,107 @@
 //! what is not, idempotently. Only `base_path` itself, the listed paths
 //! inside it and its release directories (40-hex names) are ever touched;
 //! symlinks never.
+//!
+//! ```yaml
+//! - name: check base_path is the app user's
+//!   own: {path: "{{ base_path }}", user: "{{ app_user }}", inside: ["{{ temp_path }}"], action: check}
+//!   register: ownership
+//! - name: hand base_path over to the app user
+//!   own: {path: "{{ base_path }}", user: "{{ app_user }}", inside: ["{{ temp_path }}"], action: fix}
+//!   become: root
+//!   when: ownership.needed
+//! ```
 
 use std::collections::BTreeMap;
 
 use minijinja::Value;
+use serde::Deserialize;
 
-use super::Outcome;
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::outcome::Outcome;
+use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
+/// The `own:` kind.
+pub struct OwnKind;
+
+/// `own:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnArgs {
+    /// The directory (`base_path`).
+    pub path: Tmpl,
+    /// The user who must own it.
+    pub user: Tmpl,
+    /// Paths inside it that must be the user's too, if they exist.
+    #[serde(default)]
+    pub inside: Vec<Tmpl>,
+    /// `check` or `fix`.
+    pub action: Tmpl,
+}
+
+const ACTIONS: [&str; 2] = ["check", "fix"];
+
+fn fixing(action: &str) -> Result<bool, String> {
+    match action {
+        "check" => Ok(false),
+        "fix" => Ok(true),
+        other => Err(choice_error("own: action", &ACTIONS, other)),
+    }
+}
+
+impl StepKind for OwnKind {
+    const KEY: &'static str = "own";
+    const SUMMARY: &'static str =
+        "check (`action: check`) or make (`fix`, as root) `base_path` the app user's";
+    type Args = OwnArgs;
+
+    fn check(a: &OwnArgs) -> Result<(), String> {
+        check_literal(Some(&a.action), |v| fixing(v).map(|_| ()))
+    }
+
+    fn templates(a: &OwnArgs) -> Vec<&str> {
+        [&a.path, &a.user, &a.action]
+            .into_iter()
+            .chain(&a.inside)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &OwnArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let own = Own {
+            path: render.text(&a.path)?,
+            user: render.text(&a.user)?,
+            inside: a
+                .inside
+                .iter()
+                .map(|t| render.text(t))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect(),
+        };
+        let fixing = fixing(&render.text(&a.action)?).map_err(TemplateError::new)?;
+        let script = if fixing {
+            own.fix_script()
+        } else {
+            own.check_script()
+        };
+        let user = own.user;
+        let prepared = Prepared::new(render.command(script), move |ran| {
+            ran.succeeded()?;
+            Ok(outcome(ran.output, &user, fixing))
+        });
+        Ok(if fixing {
+            prepared
+        } else {
+            prepared.looking_only()
+        })
+    }
+}
+
 /// What to look at, and for whom.
-pub(super) struct Own {
+struct Own {
     /// `base_path`.
     pub path: String,
     /// The user who must own it.
@@ -67,7 +158,7 @@ not_theirs "$@" | while read -r p; do chown -R -P -h -- "$user:$group" "$p"; pri
 }
 
 /// What `check` found, or what `fix` did: registers `{needed, paths}`.
-pub(super) fn outcome(output: &Output, user: &str, fixing: bool) -> Outcome {
+fn outcome(output: &Output, user: &str, fixing: bool) -> Outcome {
     let marks: Vec<(String, String)> = output
         .stdout
         .lines()

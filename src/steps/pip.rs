@@ -2,12 +2,83 @@
 //! if missing: its requirements file, or, when it has none but has
 //! `setup.py` or `pyproject.toml`, the release itself (what wptdash's
 //! Ansible role did). A stamp skips an install that would change nothing.
+//!
+//! ```yaml
+//! - name: install dependencies
+//!   pip:
+//!     venv: "{{ venv_path }}"
+//!     requirements: "{{ release.build_path }}/requirements.txt"
+//!     project: "{{ release.build_path }}"
+//!   become: "{{ app_user }}"
+//!   timeout: 10m
+//! ```
 
-use super::{Outcome, StepFailure, markers};
+use serde::Deserialize;
+
+use super::kind::{Prepared, Render, StepKind, Tmpl};
+use super::outcome::{Outcome, StepFailure, failure, markers, wrapper_failed};
+use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
+/// The `pip:` kind.
+pub struct PipKind;
+
+/// `pip:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipArgs {
+    /// The virtualenv directory.
+    pub venv: Tmpl,
+    /// The requirements file.
+    pub requirements: Tmpl,
+    /// The release directory, installed when there is no requirements file.
+    #[serde(default)]
+    pub project: Option<Tmpl>,
+    /// The Python that creates the virtualenv (default `python3`).
+    #[serde(default)]
+    pub python: Option<Tmpl>,
+    /// Create the virtualenv with the system's site packages (`true`/`false`).
+    #[serde(default)]
+    pub site_packages: Option<Tmpl>,
+}
+
+impl StepKind for PipKind {
+    const KEY: &'static str = "pip";
+    const SUMMARY: &'static str =
+        "install requirements (or the project) into a virtualenv, skipped when unchanged";
+    type Args = PipArgs;
+
+    fn templates(a: &PipArgs) -> Vec<&str> {
+        [&a.venv, &a.requirements]
+            .into_iter()
+            .chain(&a.project)
+            .chain(&a.python)
+            .chain(&a.site_packages)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &PipArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let pip = Pip {
+            venv: render.text(&a.venv)?,
+            requirements: render.text(&a.requirements)?,
+            project: render.given(a.project.as_ref())?,
+            python: render
+                .given(a.python.as_ref())?
+                .unwrap_or_else(|| "python3".into()),
+            site_packages: render.flag(a.site_packages.as_ref())?,
+        };
+        Ok(Prepared::new(render.command(pip.script()), |ran| {
+            if wrapper_failed(ran.command, ran.output) {
+                return Err(failure(ran.command, ran.output));
+            }
+            outcome(ran.output)
+        }))
+    }
+}
+
 /// What to install, and where.
-pub(super) struct Pip {
+struct Pip {
     pub venv: String,
     pub requirements: String,
     /// The release directory, installed itself when there is no requirements file.
@@ -60,7 +131,7 @@ echo wptdeploy.changed=true
 
 /// An install that worked changed the virtualenv (unless the stamp said
 /// there was nothing to do); one that failed says which package, in one line.
-pub(super) fn outcome(output: &Output) -> Result<Outcome, StepFailure> {
+fn outcome(output: &Output) -> Result<Outcome, StepFailure> {
     if output.exit_code == 0 {
         let changed = markers(&output.stdout)
             .get("changed")

@@ -1,57 +1,123 @@
-//! `template:` and `upload:` write content to a file on the host,
-//! atomically (a temporary file renamed into place) and never
-//! world-readable while being written. The content travels base64-encoded
-//! on standard input, so it appears on no command line and in no plan.
+//! `upload:` copy a local file to the host, verbatim. With `template:`, it
+//! writes files on the host atomically (a temporary file renamed into
+//! place) and never world-readable while being written; the content
+//! travels base64-encoded on standard input, so it appears on no command
+//! line and in no plan.
+//!
+//! ```yaml
+//! - name: put the edited migration into the release
+//!   upload:
+//!     src: "{{ pulled.local }}"
+//!     dest: "{{ release.path }}/migrations/versions/{{ pulled.file }}"
+//!   register: uploaded
+//! ```
+//!
+//! The local file is read when the step runs (after any earlier local
+//! edit). A migration file is also read: registers `{local, path, file,
+//! revision, parent, tables, expect, unexpect}`.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use base64::Engine as _;
+use serde::Deserialize;
 
-use super::{Outcome, StepFailure, TemplateError, failure, fetch, markers};
-use crate::transport::{Output, RemoteCommand, quote};
+use super::fetch;
+use super::kind::{Effect, LocalFile, Prepared, Render, StepKind, Tmpl, check_literal};
+use super::outcome::{Outcome, StepFailure};
+use crate::template::TemplateError;
 
-/// The upload of `src`'s `bytes` to `dest` ran as `command`: what it did.
-pub fn outcome(
-    command: &RemoteCommand,
-    output: &Output,
-    bytes: &[u8],
-    src: &Path,
-    dest: &str,
-) -> Result<Outcome, StepFailure> {
-    if output.exit_code != 0 {
-        return Err(failure(command, output));
+/// The `upload:` kind.
+pub struct UploadKind;
+
+/// `upload:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadArgs {
+    /// The local file.
+    pub src: Tmpl,
+    /// Destination path on the host.
+    pub dest: Tmpl,
+    /// Octal file mode (default `0644`).
+    #[serde(default)]
+    pub mode: Option<Tmpl>,
+}
+
+impl StepKind for UploadKind {
+    const KEY: &'static str = "upload";
+    const SUMMARY: &'static str = "copy a local file to the host, atomically";
+    type Args = UploadArgs;
+
+    fn check(a: &UploadArgs) -> Result<(), String> {
+        check_literal(a.mode.as_ref(), |m| {
+            check_mode(m).map_err(|e| format!("upload: {e}"))
+        })
     }
-    let changed = markers(&output.stdout)
-        .get("changed")
-        .is_none_or(|c| c == "true");
-    Ok(Outcome {
-        changed,
-        note: Some(if changed {
-            format!("{} written to {dest}", src.display())
-        } else {
-            format!("{dest} already had that content")
-        }),
-        ..fetch::described(bytes, dest, src)
-    })
+
+    fn templates(a: &UploadArgs) -> Vec<&str> {
+        [&a.src, &a.dest]
+            .into_iter()
+            .chain(&a.mode)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &UploadArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let dest = render.text(&a.dest)?;
+        let mode = a.mode.as_ref().map(|m| render.text(m)).transpose()?;
+        let command = render.command(script(&dest, mode.as_deref())?);
+        let src = PathBuf::from(render.text(&a.src)?);
+        let shown = format!(
+            "{}\n(its standard input: {} from this machine, base64-encoded)",
+            command.plan_text(),
+            src.display()
+        );
+        let effect = Effect::SendsLocalFile(LocalFile { src: src.clone() });
+        Ok(Prepared::new(command, move |ran| {
+            let outcome = ran.changed()?;
+            let bytes = ran.copied.unwrap_or_default();
+            Ok(Outcome {
+                changed: outcome.changed,
+                note: Some(if outcome.changed {
+                    format!("{} written to {dest}", src.display())
+                } else {
+                    format!("{dest} already had that content")
+                }),
+                ..fetch::described(bytes, &dest, &src)
+            })
+        })
+        .with_effect(effect)
+        .showing(shown))
+    }
 }
 
-/// Reads the local file an `upload:` sends.
-pub fn read(src: &Path) -> Result<Vec<u8>, StepFailure> {
-    fs_err::read(src).map_err(|e| StepFailure {
-        message: format!("cannot read the local file to upload: {e}"),
-        hints: Vec::new(),
-    })
+impl LocalFile {
+    /// Reads the file, as the command's standard input.
+    pub fn read(&self) -> Result<(Vec<u8>, String), StepFailure> {
+        let bytes = fs_err::read(&self.src).map_err(|e| StepFailure {
+            message: format!("cannot read the local file to upload: {e}"),
+            hints: Vec::new(),
+        })?;
+        let stdin = encode(&bytes);
+        Ok((bytes, stdin))
+    }
 }
 
+/// Checks an octal file mode like `0640`.
+pub(super) fn check_mode(mode: &str) -> Result<(), String> {
+    if (3..=4).contains(&mode.len()) && mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        Ok(())
+    } else {
+        Err(format!("mode `{mode}` is not an octal file mode like 0640"))
+    }
+}
+
+/// Writes standard input (base64) to `dest` with `mode`, atomically.
 pub(super) fn script(dest: &str, mode: Option<&str>) -> Result<String, TemplateError> {
     let mode = mode.unwrap_or("0644");
-    if !(3..=4).contains(&mode.len()) || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return Err(TemplateError::new(format!(
-            "template: mode `{mode}` is not an octal file mode like 0640"
-        )));
-    }
-    Ok(format!("dest={} mode={mode}\n", quote(dest))
-        + r#"set -e
+    check_mode(mode).map_err(|e| TemplateError::new(format!("template: {e}")))?;
+    Ok(
+        format!("dest={} mode={mode}\n", crate::transport::quote(dest))
+            + r#"set -e
 umask 077
 mkdir -p -- "$(dirname -- "$dest")"
 tmp="$dest.wptdeploy-new"
@@ -59,62 +125,12 @@ base64 -d > "$tmp"
 chmod "$mode" -- "$tmp"
 if cmp -s -- "$tmp" "$dest"; then rm -f -- "$tmp"; chmod "$mode" -- "$dest"; echo wptdeploy.changed=false
 else mv -f -- "$tmp" "$dest"; echo wptdeploy.changed=true; fi
-"#)
-}
-
-/// Prints the current content of `path`, base64-encoded (for `--check`'s
-/// diff; read quietly, never streamed, as it may hold secrets).
-pub fn read_current(path: &str) -> RemoteCommand {
-    RemoteCommand::new(format!(
-        "f={}\nif [ -f \"$f\" ]; then echo wptdeploy.exists=true; base64 < \"$f\"; else echo wptdeploy.exists=false; fi\n",
-        quote(path)
-    ))
-}
-
-/// What `--check` says of a template: the file it comes from, and how the
-/// host's current file would change (a unified diff; secrets are masked on
-/// the way out like everything else).
-pub fn plan_note(
-    output: &Output,
-    content: &str,
-    source: &str,
-    current: &str,
-) -> (String, Option<String>) {
-    let exists = markers(&output.stdout).get("exists").map(String::as_str) == Some("true");
-    let old = if exists && output.exit_code == 0 {
-        let encoded: String = output
-            .stdout
-            .lines()
-            .filter(|l| !l.starts_with("wptdeploy."))
-            .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-    } else {
-        None
-    };
-    let Some(old) = old else {
-        let why = if output.exit_code == 0 {
-            "new"
-        } else {
-            "unreadable now"
-        };
-        return (format!("from {source}; {current} is {why}"), None);
-    };
-    if old == content {
-        return (format!("from {source}; {current} unchanged"), None);
-    }
-    let diff = similar::TextDiff::from_lines(old.as_str(), content)
-        .unified_diff()
-        .context_radius(2)
-        .header(current, &format!("{current} (rendered)"))
-        .to_string();
-    (format!("from {source}; {current} changes"), Some(diff))
+"#,
+    )
 }
 
 /// Base64 in 76-character lines, as `base64 -d` reads it.
-pub fn encode(content: &[u8]) -> String {
+pub(super) fn encode(content: &[u8]) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(content);
     let mut out = String::with_capacity(encoded.len() + encoded.len() / 76 + 1);
     for chunk in encoded.as_bytes().chunks(76) {
@@ -126,30 +142,6 @@ pub fn encode(content: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn check_shows_a_diff_of_what_would_change() {
-        use base64::Engine as _;
-        let old = "[app]\nA = 1\nB = 2\n";
-        let output = crate::transport::Output {
-            exit_code: 0,
-            stdout: format!(
-                "wptdeploy.exists=true\n{}\n",
-                base64::engine::general_purpose::STANDARD.encode(old)
-            ),
-            stderr: String::new(),
-        };
-        let (note, diff) =
-            super::plan_note(&output, "[app]\nA = 1\nB = 3\n", "t.j2", "/srv/config.txt");
-        assert_eq!(note, "from t.j2; /srv/config.txt changes");
-        let diff = diff.unwrap();
-        assert!(diff.contains("-B = 2\n+B = 3\n"), "{diff}");
-        let (same, none) = super::plan_note(&output, old, "t.j2", "/srv/config.txt");
-        assert_eq!(
-            (same.as_str(), none),
-            ("from t.j2; /srv/config.txt unchanged", None)
-        );
-    }
-
     #[test]
     fn modes_are_checked() {
         assert!(super::script("/x", Some("0640")).is_ok());

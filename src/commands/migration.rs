@@ -1,0 +1,152 @@
+//! `wptdeploy migration new|test|status`: generate a migration on a
+//! staging host and pull it here; put an edited one back and test it; show
+//! the database's revision against the live release.
+
+use std::path::{Path, PathBuf};
+
+use super::Context;
+use super::session::{Command, Session};
+use super::vars::{self, GenerateVars, TestVars};
+use crate::cli::{GenerateArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs};
+use crate::error::Error;
+use crate::transport::quote;
+
+/// `migration status ENV`.
+pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    let extra = cx.extra_vars()?;
+    Session::new(
+        Command::MigrationStatus,
+        &args.env,
+        "migration-status.yml",
+        extra,
+    )
+    .execute(cx)
+    .await
+    .map(drop)
+}
+
+/// `migration new ENV --commit BRANCH -m MESSAGE`.
+pub async fn new(args: MigrationNewArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    let generate = generate_vars(&args.commit, &args.message, &args.generate)?;
+    let into = PathBuf::from(&generate.migration_into);
+    let mut extra = cx.extra_vars()?;
+    vars::set(&mut extra, &generate);
+    let before = listing(&into)?;
+    let mut session = Session::new(Command::MigrationNew, &args.env, "migration-new.yml", extra);
+    session.lock_command = Some(format!(
+        "wptdeploy migration new {} --commit {}",
+        args.env, args.commit
+    ));
+    session.changes = true;
+    session.one_host = true;
+    session.execute(cx).await?;
+    let pulled: Vec<_> = listing(&into)?
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    crate::printer::note(
+        cx.common,
+        &match pulled.first() {
+            None => "\nno migration was generated (no changes in schema detected), so nothing was pulled".to_owned(),
+            Some(file) => format!(
+                "\nnext: review {file} (autogenerate misses renames, constraints and enum changes),\n  \
+                 `git add {quoted}` and commit it with the model change, open a PR,\n  \
+                 and once it is merged: `wptdeploy prod --migrate`",
+                file = file.display(),
+                quoted = quote(&file.display().to_string())
+            ),
+        },
+    );
+    Ok(())
+}
+
+/// `migration test ENV FILE`.
+pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    use base64::Engine as _;
+    let text = fs_err::read_to_string(&args.file)?;
+    let parsed = crate::migrations::file::parse(&text);
+    let name = args
+        .file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    if parsed.revision.is_none() || !name.ends_with(".py") {
+        return Err(Error::Usage {
+            message: format!(
+                "{} is not a migration file (no `revision = '...'`)",
+                args.file.display()
+            ),
+            hints: vec![],
+        });
+    }
+    let mut extra = cx.extra_vars()?;
+    vars::set(
+        &mut extra,
+        &TestVars {
+            pulled: parsed
+                .description(&name)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            migration_text_b64: base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            roundtrip: args.roundtrip,
+        },
+    );
+    let mut session = Session::new(
+        Command::MigrationTest,
+        &args.env,
+        "migration-test.yml",
+        extra,
+    );
+    session.lock_command = Some(format!("wptdeploy migration test {}", args.env));
+    session.changes = true;
+    session.one_host = true;
+    session.execute(cx).await.map(drop)
+}
+
+/// What generating a migration needs (`migration new`, `checklist`), its
+/// arguments checked before anything is contacted.
+pub(super) fn generate_vars(
+    commit: &str,
+    message: &str,
+    generate: &GenerateArgs,
+) -> Result<GenerateVars, Error> {
+    crate::plan::check_ref(commit)?;
+    if let Some(rev) = &generate.rev_id
+        && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        return Err(Error::Usage {
+            message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
+            hints: vec![],
+        });
+    }
+    let into = generate
+        .into
+        .clone()
+        .unwrap_or_else(|| "migrations/versions".into());
+    if !into.is_dir() {
+        return Err(Error::Usage {
+            message: format!("{} is not a directory", into.display()),
+            hints: vec![
+                "run this in your app's checkout, or pass `--into DIR` for the pulled file".into(),
+            ],
+        });
+    }
+    Ok(GenerateVars {
+        commit: commit.to_owned(),
+        migrate: true,
+        migration_message: message.to_owned(),
+        migration_rev_id: generate.rev_id.clone().unwrap_or_default(),
+        migration_into: fs_err::canonicalize(&into)?.display().to_string(),
+        roundtrip: generate.roundtrip,
+    })
+}
+
+/// The files in `dir`.
+fn listing(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    Ok(fs_err::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect())
+}

@@ -1,0 +1,529 @@
+//! One run of a playbook on an environment, from plan to exit status: the
+//! checks every command shares (one host, a terminal to ask on, the
+//! production confirmation), the reporter and the gate, the engine, and
+//! the error that names each failed host.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Context;
+use crate::cancel::Cancel;
+use crate::engine::events::{Event, Gate, HostResult, HostSummary};
+use crate::engine::{self, RunOptions};
+use crate::error::Error;
+use crate::inventory::{self, Sourced};
+use crate::plan::{self, ConnectSettings, Plan};
+use crate::playbook::{Playbook, PlaybookDirs, Step};
+use crate::report::{ConfirmGate, Redactor, TerminalGate, Verbosity, tell};
+use crate::rollout::BatchSize;
+use crate::steps::LockOwner;
+use crate::template::Templates;
+use crate::transport::quote;
+
+/// Which command a session runs: what its messages call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `wptdeploy ENV`.
+    Deploy,
+    /// `wptdeploy verify`.
+    Verify,
+    /// `wptdeploy migration status`.
+    MigrationStatus,
+    /// `wptdeploy migration new`.
+    MigrationNew,
+    /// `wptdeploy migration test`.
+    MigrationTest,
+    /// `wptdeploy checklist`.
+    Checklist,
+    /// `wptdeploy unlock`.
+    Unlock,
+}
+
+impl Command {
+    /// How its failure starts: "`deploy to` staging failed on ...".
+    fn failed_phrase(self) -> &'static str {
+        match self {
+            Command::Deploy => "deploy to",
+            Command::Verify => "verify of",
+            Command::MigrationStatus => "migration status of",
+            Command::MigrationNew => "migration new on",
+            Command::MigrationTest => "migration test on",
+            Command::Checklist => "checklist on",
+            Command::Unlock => "unlock of",
+        }
+    }
+
+    /// Its name as typed.
+    fn name(self) -> &'static str {
+        match self {
+            Command::Deploy => "deploy",
+            Command::Verify => "verify",
+            Command::MigrationStatus => "migration status",
+            Command::MigrationNew => "migration new",
+            Command::MigrationTest => "migration test",
+            Command::Checklist => "checklist",
+            Command::Unlock => "unlock",
+        }
+    }
+
+    /// Whether it deploys a release: its hosts then end `deployed`.
+    fn deploys(self) -> bool {
+        matches!(
+            self,
+            Command::Deploy | Command::MigrationNew | Command::Checklist
+        )
+    }
+}
+
+/// Who decides before each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asking {
+    /// Nobody: every step runs.
+    Never,
+    /// `--step`: run, skip, details or abort, before each step.
+    EachStep,
+    /// The checklist: `--step`'s questions, as the checklist's own.
+    Checklist,
+    /// Yes or no before each step that changes a host (`unlock`).
+    Confirm,
+}
+
+/// Makes a command's own steps from a playbook's (`unlock` from the lock step).
+pub type Reshape = fn(&Playbook) -> Result<Vec<Step>, Error>;
+
+/// A run of a playbook, built by a command and then executed.
+pub struct Session<'a> {
+    /// The command.
+    pub command: Command,
+    /// The environment.
+    pub env: &'a str,
+    /// The playbook file.
+    pub playbook: &'a str,
+    /// `-e` and the command's own variables.
+    pub extra: Sourced,
+    /// `--check`.
+    pub check: bool,
+    /// `--lock-wait`.
+    pub lock_wait: Option<Duration>,
+    /// `--forks`.
+    pub forks: usize,
+    /// `--serial`, over the playbook's (empty: the playbook's).
+    pub serial: Vec<BatchSize>,
+    /// It changes hosts: production asks for its name to be typed.
+    pub changes: bool,
+    /// Who decides before each step.
+    pub asking: Asking,
+    /// `--start-at`.
+    pub start_at: Option<String>,
+    /// `--list-steps`.
+    pub list_steps: bool,
+    /// The command works on exactly one host.
+    pub one_host: bool,
+    /// What the lock records as the command holding it [default: the deploy's].
+    pub lock_command: Option<String>,
+    /// The command's own steps in place of the playbook's, made from them (`unlock`).
+    pub reshape: Option<Reshape>,
+}
+
+impl<'a> Session<'a> {
+    /// A run of `playbook` by `command` that changes nothing but what its
+    /// steps say: no `--check`, no lock wait, ten hosts at a time.
+    pub fn new(command: Command, env: &'a str, playbook: &'a str, extra: Sourced) -> Self {
+        Session {
+            command,
+            env,
+            playbook,
+            extra,
+            check: false,
+            lock_wait: None,
+            forks: 10,
+            serial: Vec::new(),
+            changes: false,
+            asking: Asking::Never,
+            start_at: None,
+            list_steps: false,
+            one_host: false,
+            lock_command: None,
+            reshape: None,
+        }
+    }
+
+    /// Loads, checks and runs the plan; the hosts' summaries if all succeeded.
+    pub async fn execute(self, cx: &mut Context<'_>) -> Result<Vec<HostSummary>, Error> {
+        let templates = Templates::new();
+        let (mut plan, warnings) = self.load_plan(cx, &templates)?;
+        if self.list_steps {
+            crate::printer::data(plan.playbook.steps.iter().enumerate().map(|(i, step)| {
+                format!(
+                    "{:>3}  {}    ({}:{})",
+                    i + 1,
+                    step.name.0,
+                    step.origin,
+                    step.line
+                )
+            }));
+            return Ok(Vec::new());
+        }
+        if !self.serial.is_empty() {
+            plan.playbook.rollout.serial.clone_from(&self.serial);
+        }
+        self.check_hosts(&plan)?;
+        let start_at = match &self.start_at {
+            Some(wanted) => find_step(&plan, wanted)?,
+            None => 0,
+        };
+        let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        self.check_attended(&plan, attended, cx)?;
+        let password = cx.become_password()?;
+        let mut secrets = plan.secrets.clone();
+        secrets.extend(password.clone());
+        secrets.extend(cx.vault.secrets().map(str::to_owned));
+        cx.redactor = Redactor::new(secrets);
+        let asks_each_step = matches!(self.asking, Asking::EachStep | Asking::Checklist);
+        // Asking before each step, output streams (under the spinner) unless -q.
+        let shown = match crate::printer::verbosity(cx.common) {
+            Verbosity::Normal if asks_each_step => Verbosity::Verbose,
+            asked => asked,
+        };
+        let cancel = Cancel::default();
+        let (reporter, spinners) =
+            crate::printer::reporter(cx.common, shown, cx.redactor.clone(), &cancel);
+        let gate: Option<Arc<dyn Gate>> = match self.asking {
+            Asking::Never => None,
+            Asking::EachStep | Asking::Checklist => {
+                Some(Arc::new(TerminalGate::new(cx.redactor.clone(), spinners)))
+            }
+            Asking::Confirm if attended && !cx.common.yes => {
+                Some(Arc::new(ConfirmGate::new(cx.redactor.clone(), spinners)))
+            }
+            Asking::Confirm => None,
+        };
+        for message in warnings {
+            reporter.report(&Event::Warning {
+                host: None,
+                message,
+            });
+        }
+        let command = self.lock_command.clone().unwrap_or_else(|| {
+            let force = if self.extra.values.get("force") == Some(&true.into()) {
+                " --force"
+            } else {
+                ""
+            };
+            format!("wptdeploy {} --commit {}{force}", plan.env, plan.commit)
+        });
+        let options = RunOptions {
+            title: self.title(&plan),
+            deploys: self.command.deploys(),
+            gate,
+            start_at,
+            check: self.check,
+            lock_wait: self.lock_wait,
+            forks: if asks_each_step { 1 } else { self.forks },
+            become_password: password,
+            lock_owner: LockOwner {
+                token: crate::transport::random_token(),
+                who: this_machine(),
+                commit: plan.commit.clone(),
+                command,
+            },
+        };
+        let env_name = plan.env.clone();
+        cancel.on_signals(abandoned_message(&plan, &templates));
+        let interrupt = cancel.receiver();
+        if asks_each_step && !self.check {
+            // The whole plan first: what --check shows, then each step asks.
+            let preview = RunOptions {
+                gate: None,
+                start_at: 0,
+                check: true,
+                lock_wait: None,
+                forks: 1,
+                title: options.title.clone(),
+                deploys: options.deploys,
+                become_password: options.become_password.clone(),
+                lock_owner: options.lock_owner.clone(),
+            };
+            let summaries = engine::run(
+                plan.clone(),
+                Templates::new(),
+                preview,
+                reporter.clone(),
+                interrupt.clone(),
+            )
+            .await;
+            self.conclude(&summaries, &env_name)?;
+            tell("\nThat is the plan. Now each step asks before it runs.\n");
+        }
+        let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
+        self.conclude(&summaries, &env_name)?;
+        Ok(summaries)
+    }
+
+    /// The inventory and playbook, every host's variables resolved.
+    fn load_plan(
+        &self,
+        cx: &Context<'_>,
+        templates: &Templates,
+    ) -> Result<(Plan, Vec<String>), Error> {
+        let common = cx.common;
+        let mut inventory = inventory::load(self.env, common.inventory.as_deref(), cx.vault)?;
+        if let Some(pattern) = &common.limit {
+            inventory = inventory.limit(pattern)?;
+        }
+        let mut playbook = Playbook::load(
+            &PlaybookDirs::new(common.playbooks.as_deref())
+                .with_ansible_tree(inventory.ansible_dir.as_deref()),
+            self.playbook,
+            templates,
+        )?;
+        if let Some(reshape) = self.reshape {
+            playbook.steps = reshape(&playbook)?;
+        }
+        let settings = ConnectSettings {
+            user: common.user.clone(),
+            known_hosts: common.known_hosts.clone(),
+            accept_new_host_keys: common.accept_new_host_keys,
+            connect_timeout: common.connect_timeout,
+            transport: common.transport,
+        };
+        let plan = plan::build(&inventory, playbook, &self.extra, &settings, templates)?;
+        Ok((plan, inventory.warnings))
+    }
+
+    /// A one-host command refuses an environment of several.
+    fn check_hosts(&self, plan: &Plan) -> Result<(), Error> {
+        if !self.one_host || plan.hosts.len() == 1 {
+            return Ok(());
+        }
+        let names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+        Err(Error::Usage {
+            message: format!(
+                "{} works on one host, and {} has {}: {}",
+                self.command.name(),
+                plan.env,
+                plan.hosts.len(),
+                names.join(", ")
+            ),
+            hints: vec![
+                "use an environment (inventory file or group) with just the staging host".into(),
+            ],
+        })
+    }
+
+    /// Asking needs a terminal; production needs its name typed (or `--yes`).
+    fn check_attended(&self, plan: &Plan, attended: bool, cx: &Context<'_>) -> Result<(), Error> {
+        let asker = match self.asking {
+            Asking::EachStep => Some("`--step`"),
+            Asking::Checklist => Some("the checklist"),
+            Asking::Never | Asking::Confirm => None,
+        };
+        if let Some(asker) = asker.filter(|_| !attended) {
+            let hint = if self.asking == Asking::Checklist {
+                format!(
+                    "`wptdeploy migration new {} --commit BRANCH -m MESSAGE` runs its steps without asking",
+                    quote(self.env)
+                )
+            } else {
+                "drop `--step` to run without asking".into()
+            };
+            return Err(Error::Usage {
+                message: format!(
+                    "{asker} asks before each step, and there is no terminal to ask on"
+                ),
+                hints: vec![hint],
+            });
+        }
+        if self.changes && !self.check && plan.env == "production" && !cx.common.yes {
+            if !attended {
+                return Err(Error::Usage {
+                    message: "a change to production must be confirmed, and there is no terminal to ask on".into(),
+                    hints: vec!["pass `--yes` to confirm on the command line".into()],
+                });
+            }
+            if !crate::report::confirm_environment(&plan.env) {
+                return Err(Error::Usage {
+                    message: format!("you did not type `{}`: nothing was changed", plan.env),
+                    hints: vec![],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the run does, in words, for its first line.
+    fn title(&self, plan: &Plan) -> String {
+        match self.command {
+            Command::Checklist => {
+                format!(
+                    "the migration checklist for {} on {}",
+                    plan.commit, plan.env
+                )
+            }
+            Command::Unlock => format!("the deploy lock on {}", plan.env),
+            command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),
+            _ => format!(
+                "{} on {}",
+                plan.playbook
+                    .origin
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(self.playbook),
+                plan.env
+            ),
+        }
+    }
+
+    /// Ok if every host succeeded, else the error naming each failure.
+    fn conclude(&self, summaries: &[HostSummary], env_name: &str) -> Result<(), Error> {
+        let failed: Vec<_> = summaries.iter().filter(|s| !s.succeeded()).collect();
+        if failed.is_empty() && crate::cancel::output_closed() {
+            // Done, but what the command was for (its events, the columns)
+            // did not all reach the reader: as a pipeline would, say so.
+            return Err(Error::Interrupted {
+                detail: ": the output was closed (the program reading it exited) after every host had finished".into(),
+            });
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let stopped: Vec<String> = failed
+            .iter()
+            .filter(|s| s.result == HostResult::Interrupted)
+            .map(|s| format!("{}: {}", s.host, s.error.as_deref().unwrap_or("stopped")))
+            .collect();
+        if !stopped.is_empty() {
+            let why = if crate::cancel::output_closed() {
+                ": the output was closed (the program reading it exited)"
+            } else {
+                ""
+            };
+            return Err(Error::Interrupted {
+                detail: format!(
+                    "{why} ({}); locks were released and any switched release was switched back",
+                    stopped.join("; ")
+                ),
+            });
+        }
+        let (not_started, failed): (Vec<_>, Vec<_>) = failed
+            .into_iter()
+            .partition(|s| s.result == HostResult::NotStarted);
+        let mut reasons: Vec<String> = failed
+            .iter()
+            .map(|s| {
+                let rolled = if s.result == HostResult::RolledBack {
+                    " (rolled back to the previous release)"
+                } else {
+                    ""
+                };
+                let reason = s.error.as_deref().unwrap_or("failed");
+                let first_line = reason
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':');
+                format!("{}: {first_line}{rolled}", s.host)
+            })
+            .collect();
+        let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
+        if failed
+            .iter()
+            .any(|s| s.error.as_deref().is_some_and(|e| e.contains('\n')))
+        {
+            hints.push(
+                "the failed step's last lines of output are shown above; `-v` shows all of it"
+                    .into(),
+            );
+        }
+        if let Some(first) = not_started.first() {
+            let names: Vec<&str> = not_started.iter().map(|s| s.host.as_str()).collect();
+            let why = first.error.as_deref().unwrap_or("not started");
+            reasons.push(format!(
+                "{} host(s) {why}: {}",
+                names.len(),
+                names.join(", ")
+            ));
+            let rest: Vec<&str> = failed
+                .iter()
+                .map(|s| s.host.as_str())
+                .chain(names)
+                .collect();
+            hints.push(format!(
+                "once the failure is fixed, finish the rollout with `--limit {}`",
+                rest.join(",")
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        hints.retain(|h| seen.insert(h.clone()));
+        Err(Error::Failed {
+            message: format!(
+                "{} {env_name} failed on {} of {} host(s): {}",
+                self.command.failed_phrase(),
+                failed.len(),
+                summaries.len(),
+                reasons.join("; ")
+            ),
+            hints,
+        })
+    }
+}
+
+/// `user@machine`: who holds a lock this run takes.
+fn this_machine() -> String {
+    let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{}@{host}", crate::transport::local_user())
+}
+
+/// What a run abandoned in the middle of its cleanup may have left, host by
+/// host, and how to fix it.
+fn abandoned_message(plan: &Plan, templates: &Templates) -> String {
+    let mut lines = vec!["abandoned before the cleanup ended; what may be left:".to_owned()];
+    for host in &plan.hosts {
+        let scope = host.scope(templates, std::collections::BTreeMap::new());
+        let get = |name: &str| {
+            crate::template::Scope::lookup(&scope, name)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| format!("<{name}>"))
+        };
+        lines.push(format!(
+            "  {}: the deploy lock {} (`wptdeploy unlock {}` removes it); `readlink {}` shows the release live now",
+            host.name,
+            get("lock_path"),
+            quote(&plan.env),
+            quote(&get("site_path"))
+        ));
+    }
+    lines.push(format!(
+        "  `wptdeploy {} --commit SHA` with the previous release's SHA switches back",
+        quote(&plan.env)
+    ));
+    lines.join("\n")
+}
+
+/// The 0-based index of `--start-at`'s step: a number, or the start of a name.
+fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
+    let steps = &plan.playbook.steps;
+    let found = match wanted.parse::<usize>() {
+        Ok(number) if (1..=steps.len()).contains(&number) => Some(number - 1),
+        _ => {
+            let wanted = wanted.to_lowercase();
+            steps
+                .iter()
+                .position(|s| s.name.0.to_lowercase().starts_with(&wanted))
+        }
+    };
+    found.ok_or_else(|| {
+        let names = steps.iter().map(|s| s.name.0.as_str());
+        Error::Usage {
+            message: format!(
+                "no step `{wanted}` in {}{}",
+                plan.playbook.origin,
+                crate::suggest::did_you_mean(wanted, names)
+            ),
+            hints: vec!["`--list-steps` shows the steps, by number and name".into()],
+        }
+    })
+}

@@ -1,0 +1,120 @@
+//! The contract between the commands and the built-in playbooks: the
+//! variables each command sets, as typed structs. A command sets them over
+//! `-e`; a playbook reading a variable that neither a command, the
+//! inventory nor `vars.yml` provides stops the run before any connection
+//! (`plan::build` renders every step that may run first).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::inventory::{Origin, Sourced};
+
+/// Sets every field of `vars` (those not skipped) in `extra`, from the command line.
+pub fn set(extra: &mut Sourced, vars: &impl Serialize) {
+    let serde_yaml::Value::Mapping(map) =
+        serde_yaml::to_value(vars).expect("the variables structs serialize")
+    else {
+        unreachable!("the variables structs are maps")
+    };
+    for (key, value) in map {
+        if let serde_yaml::Value::String(key) = key {
+            extra.insert(key, value, Origin::at("the command line"));
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+/// `deploy.yml` (and the playbooks that import it).
+#[derive(Debug, Default, Serialize)]
+pub struct DeployVars {
+    /// `--commit`: the ref to deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// `--force`: rebuild an existing release.
+    #[serde(skip_serializing_if = "is_false")]
+    pub force: bool,
+    /// `--migrate`: upgrade the database before the switch.
+    #[serde(skip_serializing_if = "is_false")]
+    pub migrate: bool,
+    /// `--no-migrate` sets it false: deploy without the pending check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_pending_migrations: Option<bool>,
+}
+
+/// `verify.yml`.
+#[derive(Debug, Serialize)]
+pub struct VerifyVars {
+    /// The tables, comma-separated.
+    pub verify_tables: String,
+    /// What they must hold, comma-separated.
+    pub verify_expect: String,
+}
+
+/// `migration-new.yml` and the checklist: generate a migration and pull it.
+#[derive(Debug, Serialize)]
+pub struct GenerateVars {
+    /// The branch whose models changed.
+    pub commit: String,
+    /// Always true: the generated migration is applied.
+    pub migrate: bool,
+    /// `-m`: the migration's message.
+    pub migration_message: String,
+    /// `--rev-id` (empty: alembic picks one).
+    pub migration_rev_id: String,
+    /// The local directory the file is pulled into (absolute).
+    pub migration_into: String,
+    /// `--roundtrip`: downgrade and upgrade again.
+    pub roundtrip: bool,
+}
+
+/// `checklist.yml`: what generating needs, and what its local steps run.
+#[derive(Debug, Serialize)]
+pub struct ChecklistVars {
+    /// Generating the migration.
+    #[serde(flatten)]
+    pub generate: Option<GenerateVars>,
+    /// This program with the options that find the same inventory, keys
+    /// and passwords: how a local step runs wptdeploy again.
+    pub wptdeploy_command: String,
+    /// `$VISUAL` or `$EDITOR`, unless `-e editor=...` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub editor: Option<String>,
+}
+
+/// `migration-test.yml`: a locally edited migration file.
+#[derive(Debug, Serialize)]
+pub struct TestVars {
+    /// What the file is (`revision`, `parent`, `tables`, `expect`, ...).
+    pub pulled: BTreeMap<String, String>,
+    /// Its text, base64-encoded.
+    pub migration_text_b64: String,
+    /// `--roundtrip`.
+    pub roundtrip: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_was_given_is_set_and_it_wins_over_extra_vars() {
+        let mut extra = Sourced::default();
+        extra.insert("force", true.into(), Origin::at("-e"));
+        set(
+            &mut extra,
+            &DeployVars {
+                commit: Some("main".into()),
+                migrate: true,
+                ..DeployVars::default()
+            },
+        );
+        assert_eq!(extra.values["commit"], serde_yaml::Value::from("main"));
+        assert_eq!(extra.values["migrate"], serde_yaml::Value::from(true));
+        assert_eq!(extra.values["force"], serde_yaml::Value::from(true));
+        assert!(!extra.values.contains_key("check_pending_migrations"));
+    }
+}

@@ -1,0 +1,464 @@
+//! What a step kind is: the [`StepKind`] trait every kind implements in its
+//! own file, and what it hands the engine, a [`Prepared`] step whose
+//! [`Effect`] tells the engine what to do around the command.
+//!
+//! A kind parses its arguments (serde), checks what it can before any host
+//! is known ([`StepKind::check`]), renders itself for one host
+//! ([`StepKind::prepare`]) and reads its command's output back into an
+//! [`Outcome`]. The engine never asks which kind a step is: it runs the
+//! command and obeys the effect.
+
+use std::any::Any;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+
+use super::outcome::{Outcome, StepFailure, failure, markers};
+use crate::playbook::PlaybookDirs;
+use crate::template::{TemplateError, Templates};
+use crate::transport::{Output, RemoteCommand};
+
+/// A template: any YAML scalar, kept as text until the step runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpl(pub String);
+
+impl<'de> Deserialize<'de> for Tmpl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_yaml::Value::deserialize(d)? {
+            serde_yaml::Value::String(s) => Ok(Tmpl(s)),
+            serde_yaml::Value::Number(n) => Ok(Tmpl(n.to_string())),
+            serde_yaml::Value::Bool(b) => Ok(Tmpl(b.to_string())),
+            _ => Err(D::Error::custom("expected a string, number or boolean")),
+        }
+    }
+}
+
+impl Tmpl {
+    /// The text, when it holds no template syntax: what it will be on
+    /// every host, so that it can be checked when the playbook loads.
+    pub fn literal(&self) -> Option<&str> {
+        (!self.0.contains("{{") && !self.0.contains("{%")).then_some(self.0.as_str())
+    }
+}
+
+/// Where a kind's command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// On the host, over its connection.
+    Host,
+    /// On this machine (`become` does not apply).
+    ThisMachine,
+}
+
+/// One step kind: its arguments, its checks, and how it becomes a command.
+/// Adding a kind is a file implementing this and a line in the registry.
+pub trait StepKind: Send + Sync + 'static {
+    /// The key that names it in a playbook (`pip:`).
+    const KEY: &'static str;
+    /// What it does, in one line (the docs table, `no kind` errors).
+    const SUMMARY: &'static str;
+    /// Where its command runs.
+    const PLACE: Place = Place::Host;
+    /// Whether `background:` may start it detached.
+    const BACKGROUND: bool = false;
+    /// Whether `changes: false` may say it only looks.
+    const CHANGES_KEY: bool = false;
+    /// Its arguments, as written under its key.
+    type Args: DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static;
+
+    /// Checks what is knowable before any host: literal values, arguments
+    /// that go together.
+    fn check(_args: &Self::Args) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Reads what the kind needs from the playbook's directories (a
+    /// template file) when the playbook is loaded.
+    fn load(_args: &mut Self::Args, _dirs: &PlaybookDirs) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Every template in the arguments, for the syntax check at load.
+    fn templates(args: &Self::Args) -> Vec<&str>;
+
+    /// Renders the step for one host.
+    fn prepare(args: &Self::Args, render: &Render<'_>) -> Result<Prepared, TemplateError>;
+}
+
+/// A step kind with its arguments, its type forgotten: what a playbook
+/// step holds.
+pub trait StepAction: fmt::Debug + Send + Sync {
+    /// The kind's key.
+    fn key(&self) -> &'static str;
+    /// See [`StepKind::templates`].
+    fn templates(&self) -> Vec<&str>;
+    /// See [`StepKind::load`].
+    fn load(&mut self, dirs: &PlaybookDirs) -> Result<(), String>;
+    /// See [`StepKind::prepare`].
+    fn prepare(&self, render: &Render<'_>) -> Result<Prepared, TemplateError>;
+    /// For a command that needs one kind's arguments back (`unlock`).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The arguments of kind `K`.
+pub struct Typed<K: StepKind> {
+    /// As parsed and checked.
+    pub args: K::Args,
+}
+
+impl<K: StepKind> fmt::Debug for Typed<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {:?}", K::KEY, self.args)
+    }
+}
+
+impl<K: StepKind> StepAction for Typed<K> {
+    fn key(&self) -> &'static str {
+        K::KEY
+    }
+
+    fn templates(&self) -> Vec<&str> {
+        K::templates(&self.args)
+    }
+
+    fn load(&mut self, dirs: &PlaybookDirs) -> Result<(), String> {
+        K::load(&mut self.args, dirs)
+    }
+
+    fn prepare(&self, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        K::prepare(&self.args, render)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Parses and checks kind `K`'s arguments.
+pub(super) fn parse<K: StepKind>(value: serde_yaml::Value) -> Result<Arc<dyn StepAction>, String> {
+    let args: K::Args = serde_yaml::from_value(value).map_err(|e| e.to_string())?;
+    K::check(&args)?;
+    Ok(Arc::new(Typed::<K> { args }))
+}
+
+/// What a kind renders its templates with: the host's variables and what
+/// earlier steps registered, and the step's own `become`, `cwd`, `env`,
+/// `timeout` and `background`.
+pub struct Render<'a> {
+    pub(super) templates: &'a Templates,
+    pub(super) ctx: &'a Value,
+    pub(super) base: RemoteCommand,
+    pub(super) secrets: &'a [String],
+}
+
+impl Render<'_> {
+    /// A template as text.
+    pub fn text(&self, t: &Tmpl) -> Result<String, TemplateError> {
+        self.templates.render(&t.0, self.ctx)
+    }
+
+    /// Any template text, e.g. a template file's (errors name `origin`).
+    pub fn body(&self, text: &str, origin: &str) -> Result<String, TemplateError> {
+        self.templates
+            .render(text, self.ctx)
+            .map_err(|e| TemplateError {
+                message: format!("{origin}: {}", e.message),
+                ..e
+            })
+    }
+
+    /// An optional template as text (empty when absent).
+    pub fn optional(&self, t: Option<&Tmpl>) -> Result<String, TemplateError> {
+        t.map(|t| self.text(t))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// An optional template, `None` when absent or empty.
+    pub fn given(&self, t: Option<&Tmpl>) -> Result<Option<String>, TemplateError> {
+        Ok(Some(self.optional(t)?).filter(|v| !v.is_empty()))
+    }
+
+    /// A shell command template: every value in it is quoted.
+    pub fn shell(&self, t: &Tmpl) -> Result<String, TemplateError> {
+        self.templates.render_shell(&t.0, self.ctx)
+    }
+
+    /// An optional yes/no template (absent: no).
+    pub fn flag(&self, t: Option<&Tmpl>) -> Result<bool, TemplateError> {
+        Ok(crate::template::truthy(&Value::from(self.optional(t)?)))
+    }
+
+    /// An optional number template (absent: `default`).
+    pub fn number<T: std::str::FromStr>(
+        &self,
+        t: Option<&Tmpl>,
+        default: T,
+        what: &str,
+    ) -> Result<T, TemplateError> {
+        match t {
+            None => Ok(default),
+            Some(t) => {
+                let v = self.text(t)?;
+                v.trim()
+                    .parse()
+                    .map_err(|_| TemplateError::new(number_error(what, &v)))
+            }
+        }
+    }
+
+    /// `script`, run as the step says (user, directory, environment, timeout).
+    pub fn command(&self, script: String) -> RemoteCommand {
+        RemoteCommand {
+            script,
+            ..self.base.clone()
+        }
+    }
+
+    /// The user the step runs as, when it is not the login user.
+    pub fn become_user(&self) -> Option<&str> {
+        self.base.become_user.as_deref()
+    }
+
+    /// Values never to show or leave readable.
+    pub fn secrets(&self) -> &[String] {
+        self.secrets
+    }
+}
+
+/// `what must be a number, not `text``: one wording for load and run time.
+pub fn number_error(what: &str, text: &str) -> String {
+    format!("{what} must be a number, not `{text}`")
+}
+
+/// Checks a literal `t` against `check` when the playbook loads (a
+/// template is checked when it is rendered).
+pub fn check_literal(
+    t: Option<&Tmpl>,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Result<(), String> {
+    t.and_then(Tmpl::literal).map_or(Ok(()), check)
+}
+
+/// Checks a literal number.
+pub fn check_number<T: std::str::FromStr>(t: Option<&Tmpl>, what: &str) -> Result<(), String> {
+    check_literal(t, |v| {
+        v.trim()
+            .parse::<T>()
+            .map(|_| ())
+            .map_err(|_| number_error(what, v))
+    })
+}
+
+/// `what must be `a`, `b` or `c`, not `x``, with the closest choice suggested.
+pub fn choice_error(what: &str, choices: &[&str], given: &str) -> String {
+    let listed = crate::suggest::one_of(choices);
+    let mut message = format!("{what} must be {listed}, not `{given}`");
+    if let Some(close) = crate::suggest::closest(given, choices.iter().copied()) {
+        message.push_str(&format!(" (did you mean `{close}`?)"));
+    }
+    message
+}
+
+/// What a step's command output means, read by its kind.
+pub type Reader = dyn Fn(&Ran<'_>) -> Result<Outcome, StepFailure> + Send + Sync;
+
+/// A step's command as it ran.
+pub struct Ran<'a> {
+    /// What it printed and how it exited.
+    pub output: &'a Output,
+    /// The command, as run.
+    pub command: &'a RemoteCommand,
+    /// The bytes the engine copied for the step ([`Effect::SendsLocalFile`],
+    /// [`Effect::Downloads`]).
+    pub copied: Option<&'a [u8]>,
+}
+
+impl Ran<'_> {
+    /// Its `wptdeploy.KEY=VALUE` lines, or the failure a non-zero exit is.
+    pub fn succeeded(&self) -> Result<std::collections::BTreeMap<String, String>, StepFailure> {
+        if self.output.exit_code != 0 {
+            return Err(failure(self.command, self.output));
+        }
+        Ok(markers(&self.output.stdout))
+    }
+
+    /// Succeeded, and changed the host unless it printed `wptdeploy.changed=false`.
+    pub fn changed(&self) -> Result<Outcome, StepFailure> {
+        let marks = self.succeeded()?;
+        Ok(Outcome {
+            changed: marks.get("changed").is_none_or(|c| c == "true"),
+            ..Outcome::default()
+        })
+    }
+}
+
+/// What the engine does around a step's command. The engine matches on
+/// this, never on a kind.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    /// Runs the command; nothing more.
+    Runs,
+    /// Takes the deploy lock (waiting if asked), released when the run ends.
+    TakesLock(super::lock::LockSpec),
+    /// Points the live symlink elsewhere: a later failure switches back.
+    Switches(Symlink),
+    /// Restarts the app: run again after a switch back.
+    Restarts,
+    /// The new release is live and healthy: failures after it no longer
+    /// switch back.
+    EndsRollbackWindow,
+    /// Sends a local file, read when the step runs, on standard input.
+    SendsLocalFile(LocalFile),
+    /// Copies `src` from the host once the command (its checksum) succeeded.
+    Downloads {
+        /// The file on the host.
+        src: String,
+    },
+    /// Writes a file: `--check` shows the diff against the current one.
+    WritesFile(FileWrite),
+    /// Runs on this machine with the terminal handed over.
+    RunsHere,
+    /// Shows text; nothing runs and nobody is asked.
+    Says {
+        /// The text.
+        text: String,
+    },
+}
+
+/// The live symlink a `switch:` moves.
+#[derive(Debug, Clone)]
+pub struct Symlink {
+    /// Its path.
+    pub link: String,
+}
+
+/// A local file a step sends.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// Its path.
+    pub src: PathBuf,
+}
+
+/// A file a step writes, for `--check`'s diff.
+#[derive(Debug, Clone)]
+pub struct FileWrite {
+    /// The new content.
+    pub content: String,
+    /// Where it comes from (a template file, or `inline`).
+    pub source: String,
+    /// The file it replaces.
+    pub current: String,
+}
+
+/// A step rendered for one host: the exact command, what the engine does
+/// around it, and how its output is read.
+#[derive(Clone)]
+pub struct Prepared {
+    /// The step's rendered name.
+    pub name: String,
+    /// The command that does the step.
+    pub command: RemoteCommand,
+    /// A read-only command run instead under `--check`, when the step has one.
+    pub probe: Option<RemoteCommand>,
+    /// The step only looks: under `--check` it runs like any other time.
+    pub read_only: bool,
+    /// What the engine does around the command.
+    pub effect: Effect,
+    /// What the person is shown instead of the command, if not the command.
+    shown: Option<String>,
+    reader: Arc<Reader>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("name", &self.name)
+            .field("command", &self.command)
+            .field("probe", &self.probe)
+            .field("read_only", &self.read_only)
+            .field("effect", &self.effect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// `command`, whose output `read` reads; it only runs ([`Effect::Runs`]).
+    pub fn new(
+        command: RemoteCommand,
+        read: impl Fn(&Ran<'_>) -> Result<Outcome, StepFailure> + Send + Sync + 'static,
+    ) -> Self {
+        Prepared {
+            name: String::new(),
+            command,
+            probe: None,
+            read_only: false,
+            effect: Effect::Runs,
+            shown: None,
+            reader: Arc::new(read),
+        }
+    }
+
+    /// With what the engine does around it.
+    #[must_use]
+    pub fn with_effect(mut self, effect: Effect) -> Self {
+        self.effect = effect;
+        self
+    }
+
+    /// With a read-only command that `--check` runs instead.
+    #[must_use]
+    pub fn with_probe(mut self, probe: RemoteCommand) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Only looks: its own command is its probe, `--check` runs it, and
+    /// it never counts as a change.
+    #[must_use]
+    pub fn looking_only(mut self) -> Self {
+        self.probe = Some(self.command.clone());
+        self.read_only = true;
+        let read = self.reader.clone();
+        self.reader = Arc::new(move |ran: &Ran<'_>| {
+            read(ran).map(|outcome| Outcome {
+                changed: false,
+                ..outcome
+            })
+        });
+        self
+    }
+
+    /// Showing `text` to the person rather than the command.
+    #[must_use]
+    pub fn showing(mut self, text: String) -> Self {
+        self.shown = Some(text);
+        self
+    }
+
+    /// What the person is shown as the step's command.
+    pub fn shown(&self) -> String {
+        self.shown
+            .clone()
+            .unwrap_or_else(|| self.command.plan_text())
+    }
+
+    /// Reads what the step did from the output of its command.
+    pub fn outcome(&self, output: &Output) -> Result<Outcome, StepFailure> {
+        self.read(&Ran {
+            output,
+            command: &self.command,
+            copied: None,
+        })
+    }
+
+    /// Reads what the step did from how its command ran.
+    pub fn read(&self, ran: &Ran<'_>) -> Result<Outcome, StepFailure> {
+        (self.reader)(ran)
+    }
+}

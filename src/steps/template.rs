@@ -1,0 +1,235 @@
+//! `template:` render a file locally and write it on the host, atomically.
+//!
+//! ```yaml
+//! - name: write the app's config
+//!   template:
+//!     src: config.txt.j2
+//!     dest: "{{ release.build_path }}/config.txt"
+//!     mode: "0640"
+//! ```
+//!
+//! `src` is found in the project's playbooks/, then the Ansible tree beside
+//! the inventory (`roles/*/templates/`, `templates/`), then the built-in
+//! ones; or `content` gives the text itself. A file that holds a secret is
+//! never written readable by others or writable by its group. `--check`
+//! shows a diff against `current` (default `dest`).
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::kind::{Effect, FileWrite, Prepared, Render, StepKind, Tmpl, check_literal};
+use super::outcome::markers;
+use super::upload::{check_mode, encode, script};
+use crate::playbook::PlaybookDirs;
+use crate::template::TemplateError;
+use crate::transport::{Output, RemoteCommand, quote};
+
+/// The `template:` kind.
+pub struct TemplateKind;
+
+/// `template:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateArgs {
+    /// A template file, relative to the playbooks directory.
+    #[serde(default)]
+    pub src: Option<String>,
+    /// Or the template text itself.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Destination path on the host.
+    pub dest: Tmpl,
+    /// Octal file mode (default `0644`); a file that holds a secret is
+    /// never written readable by others or writable by its group.
+    #[serde(default)]
+    pub mode: Option<Tmpl>,
+    /// The file this one replaces, which `--check` shows the diff against
+    /// (default: `dest`).
+    #[serde(default)]
+    pub current: Option<Tmpl>,
+    /// The template text, read when the playbook is loaded.
+    #[serde(skip)]
+    pub body: TemplateBody,
+}
+
+/// The text of a `template:` step and where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateBody {
+    /// For messages: the file, or `inline`.
+    pub origin: String,
+    /// The template source.
+    pub text: String,
+}
+
+impl StepKind for TemplateKind {
+    const KEY: &'static str = "template";
+    const SUMMARY: &'static str =
+        "render a template (a file, or `content`) and write it on the host, atomically";
+    type Args = TemplateArgs;
+
+    fn check(a: &TemplateArgs) -> Result<(), String> {
+        if a.src.is_some() == a.content.is_some() {
+            return Err("template needs exactly one of `src` or `content`".into());
+        }
+        check_literal(a.mode.as_ref(), |m| {
+            check_mode(m).map_err(|e| format!("template: {e}"))
+        })
+    }
+
+    fn load(a: &mut TemplateArgs, dirs: &PlaybookDirs) -> Result<(), String> {
+        a.body = match (&a.src, &a.content) {
+            (Some(src), _) => {
+                let (origin, text) = dirs.read_template(src).map_err(|e| e.to_string())?;
+                TemplateBody { origin, text }
+            }
+            (None, content) => TemplateBody {
+                origin: "inline".into(),
+                text: content.clone().unwrap_or_default(),
+            },
+        };
+        Ok(())
+    }
+
+    fn templates(a: &TemplateArgs) -> Vec<&str> {
+        [&a.dest]
+            .into_iter()
+            .chain(&a.mode)
+            .chain(&a.current)
+            .map(|t| t.0.as_str())
+            .chain([a.body.text.as_str()])
+            .collect()
+    }
+
+    fn prepare(a: &TemplateArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let content = render.body(&a.body.text, &a.body.origin)?;
+        let dest = render.text(&a.dest)?;
+        let current = render
+            .given(a.current.as_ref())?
+            .unwrap_or_else(|| dest.clone());
+        let asked = a.mode.as_ref().map(|m| render.text(m)).transpose()?;
+        let mode = strict_mode(asked, &content, render.secrets());
+        let mut command = render.command(script(&dest, mode.as_deref())?);
+        command.stdin = Some(encode(content.as_bytes()));
+        let write = FileWrite {
+            content,
+            source: a.body.origin.clone(),
+            current,
+        };
+        Ok(Prepared::new(command, |ran| ran.changed()).with_effect(Effect::WritesFile(write)))
+    }
+}
+
+/// The mode to write with: `asked`, made 0640 or stricter when `content`
+/// holds one of `secrets`.
+fn strict_mode(asked: Option<String>, content: &str, secrets: &[String]) -> Option<String> {
+    let holds_secret = secrets
+        .iter()
+        .any(|s| s.len() >= 3 && content.contains(s.as_str()));
+    let bits = asked
+        .as_deref()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .unwrap_or(0o644);
+    if holds_secret && bits & !0o740 != 0 {
+        Some(format!("0{:o}", bits & 0o740))
+    } else {
+        asked
+    }
+}
+
+impl FileWrite {
+    /// Prints the current content of the file it replaces, base64-encoded
+    /// (for `--check`'s diff; read quietly, never streamed, as it may hold
+    /// secrets), as `become_user`.
+    pub fn read_current(&self, become_user: Option<String>) -> RemoteCommand {
+        let mut command = RemoteCommand::new(format!(
+            "f={}\nif [ -f \"$f\" ]; then echo wptdeploy.exists=true; base64 < \"$f\"; else echo wptdeploy.exists=false; fi\n",
+            quote(&self.current)
+        ));
+        command.become_user = become_user;
+        command
+    }
+
+    /// What `--check` says of a template: the file it comes from, and how the
+    /// host's current file would change (a unified diff; secrets are masked on
+    /// the way out like everything else).
+    pub fn plan_note(&self, output: &Output) -> (String, Option<String>) {
+        let (content, source, current) = (&self.content, &self.source, &self.current);
+        let exists = markers(&output.stdout).get("exists").map(String::as_str) == Some("true");
+        let old = if exists && output.exit_code == 0 {
+            let encoded: String = output
+                .stdout
+                .lines()
+                .filter(|l| !l.starts_with("wptdeploy."))
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            None
+        };
+        let Some(old) = old else {
+            let why = if output.exit_code == 0 {
+                "new"
+            } else {
+                "unreadable now"
+            };
+            return (format!("from {source}; {current} is {why}"), None);
+        };
+        if old == *content {
+            return (format!("from {source}; {current} unchanged"), None);
+        }
+        let diff = similar::TextDiff::from_lines(old.as_str(), content.as_str())
+            .unified_diff()
+            .context_radius(2)
+            .header(current, &format!("{current} (rendered)"))
+            .to_string();
+        (format!("from {source}; {current} changes"), Some(diff))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_shows_a_diff_of_what_would_change() {
+        let old = "[app]\nA = 1\nB = 2\n";
+        let output = crate::transport::Output {
+            exit_code: 0,
+            stdout: format!(
+                "wptdeploy.exists=true\n{}\n",
+                base64::engine::general_purpose::STANDARD.encode(old)
+            ),
+            stderr: String::new(),
+        };
+        let write = |content: &str| FileWrite {
+            content: content.into(),
+            source: "t.j2".into(),
+            current: "/srv/config.txt".into(),
+        };
+        let (note, diff) = write("[app]\nA = 1\nB = 3\n").plan_note(&output);
+        assert_eq!(note, "from t.j2; /srv/config.txt changes");
+        let diff = diff.unwrap();
+        assert!(diff.contains("-B = 2\n+B = 3\n"), "{diff}");
+        let (same, none) = write(old).plan_note(&output);
+        assert_eq!(
+            (same.as_str(), none),
+            ("from t.j2; /srv/config.txt unchanged", None)
+        );
+    }
+
+    #[test]
+    fn a_file_holding_a_secret_is_never_readable_by_others() {
+        let secrets = ["hunter22".to_owned()];
+        assert_eq!(
+            strict_mode(None, "pw=hunter22", &secrets).as_deref(),
+            Some("0640")
+        );
+        assert_eq!(
+            strict_mode(Some("0600".into()), "pw=hunter22", &secrets).as_deref(),
+            Some("0600")
+        );
+        assert_eq!(strict_mode(None, "nothing secret", &secrets), None);
+    }
+}
