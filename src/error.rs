@@ -1,6 +1,8 @@
 //! The errors a command can end with, each with `hint:` lines saying what to do.
 
+use crate::commands::error::CommandError;
 use crate::inventory::InventoryError;
+use crate::plan::PlanError;
 use crate::playbook::PlaybookError;
 
 /// Why a wptdeploy command failed.
@@ -12,7 +14,13 @@ pub enum Error {
     /// A playbook could not be used.
     #[error(transparent)]
     Playbook(#[from] PlaybookError),
-    /// Bad input on the command line or in variables.
+    /// A command's arguments or situation do not allow it.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A host's variables do not make a plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Bad input, its message already masked ([`Error::masked`]).
     #[error("{message}")]
     Usage {
         /// What is wrong.
@@ -44,6 +52,8 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         match self {
             Error::Inventory(e) => e.hints(),
+            Error::Command(e) => e.hints(),
+            Error::Plan(e) => e.hints(),
             Error::Usage { hints, .. } | Error::Failed { hints, .. } => hints.clone(),
             Error::Playbook(_) | Error::Interrupted { .. } | Error::Io(_) => Vec::new(),
         }

@@ -119,11 +119,80 @@ pub struct ConnectSettings {
     pub transport: TransportKind,
 }
 
+/// Why a plan cannot be made: a host's variables do not give what it needs.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A ref git would not accept, or that carries shell syntax.
+    #[error("`{reference}` is not a valid git ref: {problem}")]
+    BadRef {
+        /// As given.
+        reference: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A variable that cannot be rendered, or a step needing an undefined one.
+    #[error("host {host}: {message}")]
+    Undefined {
+        /// Inventory name.
+        host: String,
+        /// Which variable, and why.
+        message: String,
+        /// Where the inventory's variables are defined.
+        define: String,
+    },
+    /// `ansible_port` is not a port number.
+    #[error("host {host}: ansible_port `{text}` is not a port number")]
+    BadPort {
+        /// Inventory name.
+        host: String,
+        /// As given.
+        text: String,
+    },
+    /// `ansible_connection` names no transport wptdeploy has.
+    #[error("host {host}: {message}")]
+    BadTransport {
+        /// Inventory name.
+        host: String,
+        /// Which.
+        message: String,
+    },
+    /// A step uses a filter, test or function that does not exist.
+    #[error("host {host}: {place}: {message}")]
+    UnknownName {
+        /// Inventory name.
+        host: String,
+        /// The step and its file and line.
+        place: String,
+        /// Which name.
+        message: String,
+    },
+}
+
+impl PlanError {
+    /// Lines telling the user what to do.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            PlanError::BadRef { .. } => {
+                vec!["pass a branch, tag or commit SHA with `--commit`".into()]
+            }
+            PlanError::Undefined { define, .. } => vec![define.clone()],
+            PlanError::BadPort { .. } => Vec::new(),
+            PlanError::BadTransport { .. } => vec![
+                "wptdeploy connects over SSH: `russh` (built in) or `openssh` (the system ssh)"
+                    .into(),
+            ],
+            PlanError::UnknownName { .. } => vec![
+                "the filters, tests and functions wptdeploy has (Ansible's common ones) are listed in docs/variables.md".into(),
+            ],
+        }
+    }
+}
+
 /// Refuses a ref that git would not accept, or that carries shell syntax.
-pub fn check_ref(reference: &str) -> Result<(), Error> {
-    gitref::validate(reference).map_err(|problem| Error::Usage {
-        message: format!("`{reference}` is not a valid git ref: {problem}"),
-        hints: vec!["pass a branch, tag or commit SHA with `--commit`".into()],
+pub fn check_ref(reference: &str) -> Result<(), PlanError> {
+    gitref::validate(reference).map_err(|problem| PlanError::BadRef {
+        reference: reference.to_owned(),
+        problem,
     })
 }
 
@@ -188,9 +257,10 @@ fn host_plan(
             if !vars.values.contains_key(*name) {
                 continue;
             }
-            let value = Scope::lookup(scope, name).map_err(|why| Error::Usage {
-                message: format!("host {}: {why}", host.name),
-                hints: vec![define_hint(inventory)],
+            let value = Scope::lookup(scope, name).map_err(|why| PlanError::Undefined {
+                host: host.name.clone(),
+                message: why.to_string(),
+                define: define_hint(inventory),
             })?;
             if !value.is_none() {
                 return Ok(Some(value.to_string()));
@@ -202,24 +272,18 @@ fn host_plan(
     check_ref(&host_commit)?;
     let port = get(&["ansible_port", "ansible_ssh_port"])?
         .map(|text| {
-            text.parse().map_err(|_| Error::Usage {
-                message: format!(
-                    "host {}: ansible_port `{text}` is not a port number",
-                    host.name
-                ),
-                hints: vec![],
+            text.parse().map_err(|_| PlanError::BadPort {
+                host: host.name.clone(),
+                text: text.clone(),
             })
         })
         .transpose()?;
     let transport = match get(&["wptdeploy_transport", "ansible_connection"])? {
         None => settings.transport,
         Some(name) => transport_named(&name)
-            .map_err(|message| Error::Usage {
-                message: format!("host {}: {message}", host.name),
-                hints: vec![
-                    "wptdeploy connects over SSH: `russh` (built in) or `openssh` (the system ssh)"
-                        .into(),
-                ],
+            .map_err(|message| PlanError::BadTransport {
+                host: host.name.clone(),
+                message,
             })?
             .unwrap_or(settings.transport),
     };
@@ -330,18 +394,19 @@ fn check_steps(
         {
             let place = format!("step `{}` ({}:{})", step.name.0, step.origin, step.line);
             return Err(if e.unknown_name {
-                Error::Usage {
-                    message: format!("host {}: {place}: {}", host.name, e.message),
-                    hints: vec![
-                        "the filters, tests and functions wptdeploy has (Ansible's common ones) are listed in docs/variables.md".into(),
-                    ],
+                PlanError::UnknownName {
+                    host: host.name.clone(),
+                    place,
+                    message: e.message,
                 }
             } else {
-                Error::Usage {
-                    message: format!("host {}: {}, needed by {place}", host.name, e.message),
-                    hints: vec![define_hint(inventory)],
+                PlanError::Undefined {
+                    host: host.name.clone(),
+                    message: format!("{}, needed by {place}", e.message),
+                    define: define_hint(inventory),
                 }
-            });
+            }
+            .into());
         }
     }
     Ok(())

@@ -1,5 +1,8 @@
-//! "Did you mean": the known name closest to a typed one, as clap suggests
-//! subcommands (Jaro similarity above 0.7), and lists of choices in words.
+//! "Did you mean": the known name closest to a typed one, and lists of
+//! choices in words. Close means a Jaro similarity above 0.7 (as clap
+//! suggests subcommands: good for prefixes, `prod` for `production`) or a
+//! Damerau-Levenshtein similarity of 0.6 or more (good for swapped letters
+//! in short words: `fxi` for `fix`).
 
 /// The name among `known` closest to `typed`, if one is close enough to be
 /// a typo of it.
@@ -7,10 +10,14 @@ pub fn closest<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Opt
     known
         .into_iter()
         .filter(|k| *k != typed)
-        .map(|k| (strsim::jaro(typed, k), k))
-        .filter(|(score, _)| *score > 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
+        .map(|k| {
+            let jaro = strsim::jaro(typed, k);
+            let edits = strsim::normalized_damerau_levenshtein(typed, k);
+            (jaro > 0.7 || edits >= 0.6, jaro + edits, k)
+        })
+        .filter(|(close, _, _)| *close)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(_, _, k)| k)
 }
 
 /// ` (did you mean `NAME`?)` when a known name is close to `typed`, else nothing.
@@ -38,6 +45,11 @@ mod tests {
         assert_eq!(closest("chekout", kinds), Some("checkout"));
         assert_eq!(closest("migration", kinds), Some("migrations"));
         assert_eq!(closest("zzz", kinds), None);
+        assert_eq!(closest("fxi", ["check", "fix"]), Some("fix"));
+        assert_eq!(
+            closest("prod", ["staging", "production"]),
+            Some("production")
+        );
         assert_eq!(
             did_you_mean("helthcheck", kinds),
             " (did you mean `healthcheck`?)"

@@ -47,7 +47,7 @@ fn a_playbook_with_an_unknown_key_points_at_file_and_line() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("deploy.yml:5: steps[1]: unknown field `runn`"),
+            .contains("deploy.yml:5: step `two`: unknown key `runn` (did you mean `run`?)"),
         "{}",
         run.stderr
     );

@@ -6,6 +6,7 @@ mod ansible_tree;
 mod become_user;
 mod checklist;
 mod deploy;
+mod error_messages;
 mod faults;
 mod fleet;
 mod input;

@@ -20,8 +20,17 @@ fn json_output_is_one_event_per_line_with_the_host_on_step_events() {
     assert_eq!(kinds.first(), Some(&"run_started"));
     assert_eq!(kinds.last(), Some(&"run_finished"));
     assert!(events.last().unwrap()["ok"].as_bool().unwrap());
-    for event in events.iter().filter(|e| e["event"] == "step_finished") {
+    let finished: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "step_finished")
+        .collect();
+    assert!(
+        finished.len() >= 10,
+        "a deploy reports each of its steps: {kinds:?}"
+    );
+    for event in finished {
         assert_eq!(event["host"], "sandbox-host");
+        assert!(event["name"].as_str().is_some_and(|n| !n.is_empty()));
     }
     let summary = events
         .iter()

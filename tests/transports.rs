@@ -79,8 +79,16 @@ fn both_transports_follow_the_ssh_config_for_an_alias() {
     assert!(ssh_calls(&s).contains("wptd-alias"), "{}", run.stderr);
     // Without the config, the alias reaches nothing: the config did the work.
     std::fs::remove_file(&config).unwrap();
-    s.wptdeploy(&["staging", "--transport", "russh", "--connect-timeout", "3s"])
+    let unreachable = s
+        .wptdeploy(&["staging", "--transport", "russh", "--connect-timeout", "3s"])
         .failure(1);
+    assert!(
+        unreachable
+            .stderr
+            .contains("cannot connect to wptd-alias:22"),
+        "the failure must be the alias not resolving, not anything else: {}",
+        unreachable.stderr
+    );
 }
 
 fn accepted_logins(sshd_log: &Path) -> usize {

@@ -1,6 +1,7 @@
 //! `wptdeploy ENV [--commit REF]`: deploy.yml (or `--playbook`) on ENV.
 
 use super::Context;
+use super::error::CommandError;
 use super::session::{Asking, Command, Session};
 use super::vars::{self, DeployVars};
 use crate::cli::DeployArgs;
@@ -13,10 +14,7 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         crate::plan::check_ref(commit)?;
     }
     if args.forks == 0 {
-        return Err(Error::Usage {
-            message: "`--forks 0` would deploy to no host at a time".into(),
-            hints: vec!["give a number of hosts at once, 1 or more (default 10)".into()],
-        });
+        return Err(CommandError::NoForks.into());
     }
     let mut extra = cx.extra_vars()?;
     vars::set(

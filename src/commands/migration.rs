@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Context;
+use super::error::CommandError;
 use super::session::{Command, Session};
 use super::vars::{self, GenerateVars, TestVars};
 use crate::cli::{GenerateArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs};
@@ -72,13 +73,7 @@ pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), E
         .unwrap_or_default()
         .to_owned();
     if parsed.revision.is_none() || !name.ends_with(".py") {
-        return Err(Error::Usage {
-            message: format!(
-                "{} is not a migration file (no `revision = '...'`)",
-                args.file.display()
-            ),
-            hints: vec![],
-        });
+        return Err(CommandError::NotAMigration(args.file.clone()).into());
     }
     let mut extra = cx.extra_vars()?;
     vars::set(
@@ -116,22 +111,14 @@ pub(super) fn generate_vars(
     if let Some(rev) = &generate.rev_id
         && (rev.is_empty() || !rev.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
     {
-        return Err(Error::Usage {
-            message: format!("`{rev}` is not a revision id (letters, digits and `_`)"),
-            hints: vec![],
-        });
+        return Err(CommandError::NotARevisionId(rev.clone()).into());
     }
     let into = generate
         .into
         .clone()
         .unwrap_or_else(|| "migrations/versions".into());
     if !into.is_dir() {
-        return Err(Error::Usage {
-            message: format!("{} is not a directory", into.display()),
-            hints: vec![
-                "run this in your app's checkout, or pass `--into DIR` for the pulled file".into(),
-            ],
-        });
+        return Err(CommandError::NotADirectory(into).into());
     }
     Ok(GenerateVars {
         commit: commit.to_owned(),

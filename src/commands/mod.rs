@@ -5,6 +5,7 @@
 
 mod checklist;
 mod deploy;
+pub mod error;
 mod migration;
 mod session;
 mod unlock;
@@ -17,6 +18,7 @@ use crate::cli::{Cli, Command, CommonArgs, MigrationCommand};
 use crate::error::Error;
 use crate::report::Redactor;
 use crate::vault::{PasswordSources, Vault};
+use error::CommandError;
 
 /// What every command works with.
 pub struct Context<'a> {
@@ -90,10 +92,9 @@ fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
             .interact()
             .map_err(|e| format!("could not read the vault password: {e}"))
     };
-    let passwords = sources.read(&prompt).map_err(|e| Error::Usage {
-        message: e.message,
-        hints: vec![],
-    })?;
+    let passwords = sources
+        .read(&prompt)
+        .map_err(|e| CommandError::VaultPassword(e.message))?;
     Ok(Vault::new(passwords))
 }
 
@@ -118,18 +119,18 @@ impl Context<'_> {
             return Ok(None);
         }
         if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-            return Err(Error::Usage {
-                message: "`-K` needs a terminal to ask for the password".into(),
-                hints: vec!["use `--become-password-file FILE` when there is no terminal".into()],
-            });
+            return Err(CommandError::NoTerminalForPassword.into());
         }
         dialoguer::Password::new()
             .with_prompt("sudo password for become")
             .interact()
             .map(Some)
-            .map_err(|e| Error::Usage {
-                message: format!("could not read the password: {e}"),
-                hints: vec![],
+            .map_err(|e| {
+                CommandError::Unreadable {
+                    what: "password",
+                    error: e.to_string(),
+                }
+                .into()
             })
     }
 }

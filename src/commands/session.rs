@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Context;
+use super::error::CommandError;
 use crate::cancel::Cancel;
 use crate::engine::events::{Event, Gate, HostResult, HostSummary};
 use crate::engine::{self, RunOptions};
@@ -297,19 +298,12 @@ impl<'a> Session<'a> {
         if !self.one_host || plan.hosts.len() == 1 {
             return Ok(());
         }
-        let names: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
-        Err(Error::Usage {
-            message: format!(
-                "{} works on one host, and {} has {}: {}",
-                self.command.name(),
-                plan.env,
-                plan.hosts.len(),
-                names.join(", ")
-            ),
-            hints: vec![
-                "use an environment (inventory file or group) with just the staging host".into(),
-            ],
-        })
+        Err(CommandError::NotOneHost {
+            command: self.command.name(),
+            env: plan.env.clone(),
+            hosts: plan.hosts.iter().map(|h| h.name.clone()).collect(),
+        }
+        .into())
     }
 
     /// Asking needs a terminal; production needs its name typed (or `--yes`).
@@ -328,25 +322,18 @@ impl<'a> Session<'a> {
             } else {
                 "drop `--step` to run without asking".into()
             };
-            return Err(Error::Usage {
-                message: format!(
-                    "{asker} asks before each step, and there is no terminal to ask on"
-                ),
-                hints: vec![hint],
-            });
+            return Err(CommandError::NoTerminalToAsk {
+                asker,
+                instead: hint,
+            }
+            .into());
         }
         if self.changes && !self.check && plan.env == "production" && !cx.common.yes {
             if !attended {
-                return Err(Error::Usage {
-                    message: "a change to production must be confirmed, and there is no terminal to ask on".into(),
-                    hints: vec!["pass `--yes` to confirm on the command line".into()],
-                });
+                return Err(CommandError::ProductionUnconfirmed.into());
             }
             if !crate::report::confirm_environment(&plan.env) {
-                return Err(Error::Usage {
-                    message: format!("you did not type `{}`: nothing was changed", plan.env),
-                    hints: vec![],
-                });
+                return Err(CommandError::NotConfirmed(plan.env.clone()).into());
             }
         }
         Ok(())
@@ -517,13 +504,11 @@ fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
     };
     found.ok_or_else(|| {
         let names = steps.iter().map(|s| s.name.0.as_str());
-        Error::Usage {
-            message: format!(
-                "no step `{wanted}` in {}{}",
-                plan.playbook.origin,
-                crate::suggest::did_you_mean(wanted, names)
-            ),
-            hints: vec!["`--list-steps` shows the steps, by number and name".into()],
+        CommandError::NoSuchStep {
+            wanted: wanted.to_owned(),
+            playbook: plan.playbook.origin.clone(),
+            suggestion: crate::suggest::did_you_mean(wanted, names),
         }
+        .into()
     })
 }

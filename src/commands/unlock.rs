@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 use std::sync::Arc;
 
 use super::Context;
+use super::error::CommandError;
 use super::session::{Asking, Command, Session};
 use crate::cli::UnlockArgs;
 use crate::error::Error;
@@ -30,11 +31,7 @@ pub async fn run(args: UnlockArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     session.check = !confirmed;
     let summaries = session.execute(cx).await?;
     if summaries.iter().any(|s| s.planned > 0) && !confirmed {
-        return Err(Error::Usage {
-            message: "removing a lock needs confirmation, and there is no terminal to ask on"
-                .into(),
-            hints: vec!["pass `--yes` to remove it without asking".into()],
-        });
+        return Err(CommandError::UnlockUnconfirmed.into());
     }
     Ok(())
 }
@@ -47,13 +44,7 @@ fn unlock_steps(playbook: &Playbook) -> Result<Vec<Step>, Error> {
             let args = step.action.as_any().downcast_ref::<Typed<Lock>>()?;
             Some((step, &args.args))
         })
-        .ok_or_else(|| Error::Usage {
-            message: format!(
-                "{} has no `lock` step, so there is no lock to remove",
-                playbook.origin
-            ),
-            hints: vec![],
-        })?;
+        .ok_or_else(|| CommandError::NoLockStep(playbook.origin.clone()))?;
     let (step, args) = lock;
     let with = |name: &str, action: &str, when: Option<String>, register: Option<&str>| Step {
         name: Tmpl(name.into()),

@@ -2,6 +2,7 @@
 //! the columns of tables as the database has them (the checklist's step 8).
 
 use super::Context;
+use super::error::CommandError;
 use super::session::{Command, Session};
 use super::vars::{self, VerifyVars};
 use crate::cli::VerifyArgs;
@@ -21,19 +22,12 @@ pub async fn run(args: VerifyArgs, cx: &mut Context<'_>) -> Result<(), Error> {
 /// The tables to read and what they must hold, from the options (and the
 /// migration file), checked before anything is contacted.
 fn tables_and_expectations(args: &VerifyArgs) -> Result<VerifyVars, Error> {
-    let usage = |message: String| Error::Usage {
-        message,
-        hints: vec![],
-    };
     let mut tables = args.tables.clone();
     let mut expects: Vec<String> = Vec::new();
     if let Some(path) = &args.from_migration {
         let file = crate::migrations::file::parse(&fs_err::read_to_string(path)?);
         if file.upgrade.is_empty() {
-            return Err(usage(format!(
-                "{} has no schema operations in `upgrade()`",
-                path.display()
-            )));
+            return Err(CommandError::NoSchemaOperations(path.clone()).into());
         }
         let description = file.description("");
         for table in description["tables"].split(',') {
@@ -51,19 +45,18 @@ fn tables_and_expectations(args: &VerifyArgs) -> Result<VerifyVars, Error> {
             let negated = if item.starts_with('!') { "!" } else { "" };
             expects.push(format!("{negated}{table}.{bare}"));
         } else {
-            return Err(usage(format!(
-                "`--expect {item}`: say which table, as `table.{bare}`"
-            )));
+            return Err(CommandError::ExpectWithoutTable {
+                item: item.clone(),
+                column: bare.to_owned(),
+            }
+            .into());
         }
     }
     if tables.is_empty() {
-        return Err(Error::Usage {
-            message: "which table? pass `--table NAME` or `--from-migration FILE`".into(),
-            hints: vec!["e.g. `wptdeploy verify staging --table pull_request`".into()],
-        });
+        return Err(CommandError::NoTable.into());
     }
     if let Some(bad) = tables.iter().chain(&expects).find(|t| t.contains(',')) {
-        return Err(usage(format!("`{bad}` contains a comma")));
+        return Err(CommandError::Comma(bad.clone()).into());
     }
     Ok(VerifyVars {
         verify_tables: tables.join(","),

@@ -186,7 +186,7 @@ impl TryFrom<RawStep> for Item {
                 "`become` does not apply to a `{key}` step, which runs on this machine"
             )));
         }
-        let action = (kind.parse)(args).map_err(|e| at(format!("{key}: {e}")))?;
+        let action = (kind.parse)(args).map_err(at)?;
         if let Some(bad) = raw
             .env
             .keys()

@@ -139,9 +139,9 @@ impl<K: StepKind> StepAction for Typed<K> {
     }
 }
 
-/// Parses and checks kind `K`'s arguments.
+/// Parses and checks kind `K`'s arguments (messages start with the kind's key).
 pub(super) fn parse<K: StepKind>(value: serde_yaml::Value) -> Result<Arc<dyn StepAction>, String> {
-    let args: K::Args = serde_yaml::from_value(value).map_err(|e| e.to_string())?;
+    let args: K::Args = serde_yaml::from_value(value).map_err(|e| format!("{}: {e}", K::KEY))?;
     K::check(&args)?;
     Ok(Arc::new(Typed::<K> { args }))
 }

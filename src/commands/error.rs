@@ -1,0 +1,130 @@
+//! What a command refuses before it contacts any host: bad arguments, a
+//! missing terminal, an unconfirmed change. Each says what is wrong, with
+//! literals in backticks, and [`CommandError::hints`] what to do.
+
+use std::path::PathBuf;
+
+/// A command's arguments or situation do not allow it to run.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// `--forks 0`.
+    #[error("`--forks 0` would deploy to no host at a time")]
+    NoForks,
+    /// `--rev-id` is not letters, digits and `_`.
+    #[error("`{0}` is not a revision id (letters, digits and `_`)")]
+    NotARevisionId(String),
+    /// `--into` (or `./migrations/versions`) is not a directory.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// `migration test FILE` is not a migration.
+    #[error("{} is not a migration file (no `revision = '...'`)", .0.display())]
+    NotAMigration(PathBuf),
+    /// `verify --from-migration FILE` changes no table.
+    #[error("{} has no schema operations in `upgrade()`", .0.display())]
+    NoSchemaOperations(PathBuf),
+    /// `verify --expect COLUMN` with several tables.
+    #[error("`--expect {item}`: say which table, as `table.{column}`")]
+    ExpectWithoutTable {
+        /// As given.
+        item: String,
+        /// Without its `!`.
+        column: String,
+    },
+    /// `verify` without a table.
+    #[error("which table? pass `--table NAME` or `--from-migration FILE`")]
+    NoTable,
+    /// A table or expectation with a comma (the list separator).
+    #[error("`{0}` contains a comma")]
+    Comma(String),
+    /// The deploy playbook takes no lock (`unlock`).
+    #[error("{0} has no `lock` step, so there is no lock to remove")]
+    NoLockStep(String),
+    /// `unlock` found a lock, and there is nobody to confirm its removal.
+    #[error("removing a lock needs confirmation, and there is no terminal to ask on")]
+    UnlockUnconfirmed,
+    /// A one-host command on an environment of several.
+    #[error("{command} works on one host, and {env} has {}: {}", hosts.len(), hosts.join(", "))]
+    NotOneHost {
+        /// The command.
+        command: &'static str,
+        /// The environment.
+        env: String,
+        /// Its hosts.
+        hosts: Vec<String>,
+    },
+    /// `--step` or the checklist without a terminal.
+    #[error("{asker} asks before each step, and there is no terminal to ask on")]
+    NoTerminalToAsk {
+        /// `` `--step` `` or `the checklist`.
+        asker: &'static str,
+        /// How to run it unattended.
+        instead: String,
+    },
+    /// A change to production with nobody to confirm it.
+    #[error("a change to production must be confirmed, and there is no terminal to ask on")]
+    ProductionUnconfirmed,
+    /// The person did not type the environment's name.
+    #[error("you did not type `{0}`: nothing was changed")]
+    NotConfirmed(String),
+    /// `--start-at` names no step.
+    #[error("no step `{wanted}` in {playbook}{suggestion}")]
+    NoSuchStep {
+        /// As given.
+        wanted: String,
+        /// The playbook.
+        playbook: String,
+        /// ` (did you mean ...?)`, or nothing.
+        suggestion: String,
+    },
+    /// `-K` without a terminal.
+    #[error("`-K` needs a terminal to ask for the password")]
+    NoTerminalForPassword,
+    /// A password prompt failed.
+    #[error("could not read the {what}: {error}")]
+    Unreadable {
+        /// `password`, `vault password`.
+        what: &'static str,
+        /// Why.
+        error: String,
+    },
+    /// The vault passwords could not be read.
+    #[error("{0}")]
+    VaultPassword(String),
+}
+
+impl CommandError {
+    /// Lines telling the user what to do.
+    pub fn hints(&self) -> Vec<String> {
+        let hint = |text: &str| vec![text.to_owned()];
+        match self {
+            CommandError::NoForks => hint("give a number of hosts at once, 1 or more (default 10)"),
+            CommandError::NotADirectory(_) => {
+                hint("run this in your app's checkout, or pass `--into DIR` for the pulled file")
+            }
+            CommandError::NoTable => hint("e.g. `wptdeploy verify staging --table pull_request`"),
+            CommandError::UnlockUnconfirmed => hint("pass `--yes` to remove it without asking"),
+            CommandError::NotOneHost { .. } => {
+                hint("use an environment (inventory file or group) with just the staging host")
+            }
+            CommandError::NoTerminalToAsk { instead, .. } => vec![instead.clone()],
+            CommandError::ProductionUnconfirmed => {
+                hint("pass `--yes` to confirm on the command line")
+            }
+            CommandError::NoSuchStep { .. } => {
+                hint("`--list-steps` shows the steps, by number and name")
+            }
+            CommandError::NoTerminalForPassword => {
+                hint("use `--become-password-file FILE` when there is no terminal")
+            }
+            CommandError::NotARevisionId(_)
+            | CommandError::NotAMigration(_)
+            | CommandError::NoSchemaOperations(_)
+            | CommandError::ExpectWithoutTable { .. }
+            | CommandError::Comma(_)
+            | CommandError::NoLockStep(_)
+            | CommandError::NotConfirmed(_)
+            | CommandError::Unreadable { .. }
+            | CommandError::VaultPassword(_) => Vec::new(),
+        }
+    }
+}
