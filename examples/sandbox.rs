@@ -8,6 +8,9 @@
 //!
 //! `--keep` leaves sshd and PostgreSQL running and prints how to use them.
 
+// Shares the test harness, which builds fixtures with std::fs.
+#![allow(clippy::disallowed_methods, clippy::pedantic)]
+
 #[path = "../tests/support/postgres.rs"]
 mod postgres;
 #[path = "../tests/support/sandbox.rs"]

@@ -41,7 +41,7 @@ fn describe(c: char) -> String {
     match c {
         ' ' => "a space".into(),
         '\n' => "a newline".into(),
-        c => format!("the control character {:?}", c),
+        c => format!("the control character {c:?}"),
     }
 }
 

@@ -135,7 +135,11 @@ mod tests {
             serial: serial.iter().map(|s| s.parse().unwrap()).collect(),
             max_fail_percentage: None,
         };
-        rollout.batches(hosts).iter().map(|r| r.len()).collect()
+        rollout
+            .batches(hosts)
+            .iter()
+            .map(ExactSizeIterator::len)
+            .collect()
     }
 
     #[test]

@@ -191,14 +191,13 @@ impl<'a> Session<'a> {
         let (reporter, spinners) =
             crate::printer::reporter(cx.common, shown, cx.redactor.clone(), &cancel);
         let gate: Option<Arc<dyn Gate>> = match self.asking {
-            Asking::Never => None,
             Asking::EachStep | Asking::Checklist => {
                 Some(Arc::new(TerminalGate::new(cx.redactor.clone(), spinners)))
             }
             Asking::Confirm if attended && !cx.common.yes => {
                 Some(Arc::new(ConfirmGate::new(cx.redactor.clone(), spinners)))
             }
-            Asking::Confirm => None,
+            Asking::Never | Asking::Confirm => None,
         };
         for message in warnings {
             reporter.report(&Event::Warning {
@@ -459,8 +458,7 @@ impl<'a> Session<'a> {
 /// `user@machine`: who holds a lock this run takes.
 fn this_machine() -> String {
     let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
+        .map_or_else(|_| "localhost".into(), |h| h.trim().to_owned());
     format!("{}@{host}", crate::transport::local_user())
 }
 
@@ -472,8 +470,7 @@ fn abandoned_message(plan: &Plan, templates: &Templates) -> String {
         let scope = host.scope(templates, std::collections::BTreeMap::new());
         let get = |name: &str| {
             crate::template::Scope::lookup(&scope, name)
-                .map(|v| v.to_string())
-                .unwrap_or_else(|_| format!("<{name}>"))
+                .map_or_else(|_| format!("<{name}>"), |v| v.to_string())
         };
         lines.push(format!(
             "  {}: the deploy lock {} (`wptdeploy unlock {}` removes it); `readlink {}` shows the release live now",

@@ -24,6 +24,7 @@ pub fn set(extra: &mut Sourced, vars: &impl Serialize) {
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(b: &bool) -> bool {
     !b
 }

@@ -698,7 +698,7 @@ impl HostRun {
                 });
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = self.interrupt.wait_for(|stop| *stop) => return Err(Stop::Interrupted),
             }
         }

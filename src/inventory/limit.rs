@@ -115,8 +115,8 @@ mod tests {
     fn host(name: &str, groups: &[&str]) -> InventoryHost {
         InventoryHost {
             name: name.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            vars: Default::default(),
+            groups: groups.iter().map(ToString::to_string).collect(),
+            vars: super::super::Sourced::default(),
         }
     }
 

@@ -340,7 +340,7 @@ mod tests {
             vars.values["site_fqdn"],
             Value::from("pulls-staging.example.org")
         );
-        assert_eq!(vars.values["vault_db_password"], Value::from(90817263));
+        assert_eq!(vars.values["vault_db_password"], Value::from(90_817_263));
         assert!(vars.origins["vault_key"].vaulted);
         assert!(!vars.origins["project_name"].vaulted);
         assert_eq!(inv.ansible_dir.as_deref(), Some(root.as_path()));

@@ -48,13 +48,13 @@ pub fn history(output: &str) -> Vec<Revision> {
 pub fn pending(history: &[Revision], current: Option<&str>, head: &str) -> Option<Vec<Revision>> {
     let mut chain = Vec::new();
     let mut at = Some(head.to_owned());
-    while let Some(id) = at {
+    while let Some(id) = at.take() {
         if Some(id.as_str()) == current {
             chain.reverse();
             return Some(chain);
         }
         let revision = history.iter().find(|r| r.id == id)?;
-        at = revision.parent.clone();
+        at.clone_from(&revision.parent);
         chain.push(revision.clone());
     }
     if current.is_none() {

@@ -129,7 +129,6 @@ fn depth(text: &str) -> i32 {
     for c in text.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
             (None, '(' | '[') => depth += 1,
             (None, ')' | ']') => depth -= 1,
@@ -379,7 +378,7 @@ impl MigrationFile {
                     sa_type,
                 } => set(&mut expects, table, column, Some(sa_type), true),
                 Operation::DropColumn { table, column } => {
-                    set(&mut expects, table, column, None, false)
+                    set(&mut expects, table, column, None, false);
                 }
                 Operation::AlterColumn {
                     table,

@@ -57,7 +57,10 @@ impl Graph {
                         .trim_start_matches(['r', 'R', 'u', 'U'])
                         .strip_prefix("\"\"\"")
                 {
-                    message = doc.trim().trim_end_matches("\"\"\"").trim().to_owned();
+                    doc.trim()
+                        .trim_end_matches("\"\"\"")
+                        .trim()
+                        .clone_into(&mut message);
                 }
             }
             if let Some(id) = id {

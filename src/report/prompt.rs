@@ -27,7 +27,7 @@ impl TerminalGate {
     }
 
     /// Asks until one of `choices` (first letters or whole words) is typed.
-    fn ask(&self, prompt: &str, choices: &[&'static str]) -> &'static str {
+    fn ask(prompt: &str, choices: &[&'static str]) -> &'static str {
         let menu = choices
             .iter()
             .map(|c| format!("[{}]{}", &c[..1], &c[1..]))
@@ -58,7 +58,7 @@ impl Gate for TerminalGate {
         ));
         self.paused(|| {
             loop {
-                match self.ask(&prompt, &["run", "skip", "details", "abort"]) {
+                match Self::ask(&prompt, &["run", "skip", "details", "abort"]) {
                     "run" => return Decision::Run,
                     "skip" => return Decision::Skip,
                     "details" => super::tell(&self.redactor.apply(step.command)),
@@ -80,7 +80,7 @@ impl Gate for TerminalGate {
                 step.host, step.name, failure
             )));
             loop {
-                match self.ask(&prompt, &["retry", "skip", "output", "abort"]) {
+                match Self::ask(&prompt, &["retry", "skip", "output", "abort"]) {
                     "retry" => return AfterFailure::Retry,
                     "skip" => return AfterFailure::Skip,
                     "output" => super::tell(&failure),

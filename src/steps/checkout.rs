@@ -260,9 +260,9 @@ mod tests {
         let sha = git(&["-C", o, "rev-parse", "HEAD"]);
         // A `git` whose first clone is reset by the peer.
         let bin = dir.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
+        fs_err::create_dir_all(&bin).unwrap();
         let fake = bin.join("git");
-        std::fs::write(
+        fs_err::write(
             &fake,
             format!(
                 "#!/bin/sh\nif [ \"$1\" = clone ] && [ ! -e {m} ]; then touch {m}; echo 'fatal: read error: Connection reset by peer' >&2; exit 128; fi\nexec /usr/bin/git \"$@\"\n",

@@ -79,10 +79,7 @@ pub fn save(
         .split_whitespace()
         .next()
         .unwrap_or_default();
-    let actual: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let actual = hex::encode(sha2::Sha256::digest(bytes));
     if expected != actual {
         return Err(StepFailure {
             message: format!(
@@ -147,10 +144,7 @@ mod tests {
     const MIGRATION: &[u8] = include_bytes!("../../tests/fixtures/4dafe3eac60e_add_comment_url.py");
 
     fn sum(bytes: &[u8]) -> String {
-        let hex: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = hex::encode(sha2::Sha256::digest(bytes));
         format!("{hex}  /srv/x.py\n")
     }
 
@@ -169,15 +163,15 @@ mod tests {
             Some("pull_request.comment_url:text")
         );
         let local = dir.path().join("4dafe3eac60e_add_comment_url.py");
-        assert_eq!(std::fs::read(&local).unwrap(), MIGRATION);
-        std::fs::write(&local, "my edits").unwrap();
+        assert_eq!(fs_err::read(&local).unwrap(), MIGRATION);
+        fs_err::write(&local, "my edits").unwrap();
         let again = save(MIGRATION, &sum(MIGRATION), src, dir.path()).unwrap_err();
         assert!(
             again.message.contains("never overwrites"),
             "{}",
             again.message
         );
-        assert_eq!(std::fs::read_to_string(&local).unwrap(), "my edits");
+        assert_eq!(fs_err::read_to_string(&local).unwrap(), "my edits");
     }
 
     #[test]
@@ -185,6 +179,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = save(MIGRATION, &sum(b"other"), "/srv/x.py", dir.path()).unwrap_err();
         assert!(err.message.contains("do not match"));
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

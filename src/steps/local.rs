@@ -32,8 +32,13 @@ impl StepKind for Local {
             None => "on this machine".into(),
         };
         let shown = format!("{place}: {}", command.script);
-        Ok(Prepared::new(command, |ran| ran.changed())
-            .with_effect(Effect::RunsHere)
-            .showing(shown))
+        Ok(Prepared::new(
+            command,
+            // A closure: `Ran::changed` as a path is not general over the lifetime.
+            #[allow(clippy::redundant_closure_for_method_calls)]
+            |ran| ran.changed(),
+        )
+        .with_effect(Effect::RunsHere)
+        .showing(shown))
     }
 }

@@ -176,7 +176,7 @@ impl Holder {
         )
     }
 
-    fn parse(text: &str) -> Option<Holder> {
+    fn parse(text: &str) -> Holder {
         let fields: BTreeMap<String, String> = text
             .lines()
             .filter(|l| !l.starts_with("wptdeploy."))
@@ -187,7 +187,7 @@ impl Holder {
         let age = number("now")
             .zip(number("started").or_else(|| number("made")))
             .map(|(now, started)| Duration::from_secs(now.saturating_sub(started)));
-        Some(Holder { fields, age })
+        Holder { fields, age }
     }
 }
 
@@ -195,7 +195,7 @@ impl Holder {
 const HELD: &str = r#"echo wptdeploy.lock=held; cat -- "$lock/info" 2>/dev/null || true; echo "made=$(stat -c %Y -- "$lock" 2>/dev/null)"; echo "now=$(date +%s)""#;
 
 impl LockSpec {
-    fn command(&self, script: String) -> RemoteCommand {
+    fn command(&self, script: &str) -> RemoteCommand {
         RemoteCommand {
             script: format!("lock={}\n{script}", quote(&self.path)),
             become_user: self.become_user.clone(),
@@ -217,7 +217,7 @@ impl LockSpec {
         .join(" ");
         // Held means the directory exists; anything else that stops mkdir,
         // or the note's write, is the real cause, and leaves no lock behind.
-        self.command(format!(
+        self.command(&format!(
             r#"tries=0
 while :; do
   if why=$(mkdir -- "$lock" 2>&1); then
@@ -243,7 +243,7 @@ done
 
     /// Removes the lock if it is still the one with `token`.
     pub fn release(&self, token: &str) -> RemoteCommand {
-        self.command(format!(
+        self.command(&format!(
             "if grep -qxF {} \"$lock/info\" 2>/dev/null; then rm -rf -- \"$lock\"; echo wptdeploy.changed=true; fi\n",
             quote(&format!("token={token}"))
         ))
@@ -251,13 +251,13 @@ done
 
     /// Prints the holder's note, if the lock is held.
     pub fn inspect(&self) -> RemoteCommand {
-        self.command(format!("if [ -d \"$lock\" ]; then {HELD}; fi\n"))
+        self.command(&format!("if [ -d \"$lock\" ]; then {HELD}; fi\n"))
     }
 
     /// Removes the lock whoever holds it (`wptdeploy unlock`), printing
     /// its note first.
     pub fn remove(&self) -> RemoteCommand {
-        self.command(format!(
+        self.command(&format!(
             "if [ -d \"$lock\" ]; then {HELD}; rm -rf -- \"$lock\"; fi\n"
         ))
     }
@@ -302,12 +302,8 @@ fn lock_failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> St
 /// Reads the output of [`LockSpec::acquire`] or [`LockSpec::inspect`]:
 /// `None` when we hold (or nobody holds) the lock, else the holder.
 pub fn holder(output: &Output) -> Option<Holder> {
-    (markers(&output.stdout).get("lock").map(String::as_str) == Some("held")).then(|| {
-        Holder::parse(&output.stdout).unwrap_or(Holder {
-            fields: BTreeMap::new(),
-            age: None,
-        })
-    })
+    (markers(&output.stdout).get("lock").map(String::as_str) == Some("held"))
+        .then(|| Holder::parse(&output.stdout))
 }
 
 #[cfg(test)]
@@ -380,7 +376,7 @@ mod tests {
         let first = run(&lock);
         assert!(String::from_utf8_lossy(&first.stdout).contains("wptdeploy.lock=acquired"));
         assert!(
-            std::fs::read_to_string(lock.join("info"))
+            fs_err::read_to_string(lock.join("info"))
                 .unwrap()
                 .contains("who=me@here")
         );

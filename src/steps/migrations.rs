@@ -36,6 +36,7 @@ use serde::Deserialize;
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
 use super::outcome::{Outcome, StepFailure, failure};
 use crate::migrations::alembic;
+use crate::migrations::graph::Standing;
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -502,7 +503,6 @@ fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     } else {
         current.join(", ")
     };
-    use crate::migrations::graph::Standing;
     match graph.standing(&current) {
         Standing::Current => Ok(Outcome {
             note: Some(match graph.heads().as_slice() {

@@ -232,8 +232,8 @@ mod tests {
             missing.note.as_deref(),
             Some(format!("{} is missing", base.display()).as_str())
         );
-        std::fs::create_dir_all(base.join("0123456789abcdef0123456789abcdef01234567")).unwrap();
-        std::fs::create_dir_all(base.join("temp")).unwrap();
+        fs_err::create_dir_all(base.join("0123456789abcdef0123456789abcdef01234567")).unwrap();
+        fs_err::create_dir_all(base.join("temp")).unwrap();
         let fine = outcome(&sh(&own.check_script()), &me, false);
         assert_eq!(fine.note, None, "{:?}", fine.register);
         let other = Own {

@@ -279,11 +279,11 @@ mod tests {
     fn an_unusable_virtualenv_is_named_with_its_python() {
         let tmp = tempfile::tempdir().unwrap();
         let venv = tmp.path().join("venv");
-        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        fs_err::create_dir_all(venv.join("bin")).unwrap();
         std::os::unix::fs::symlink("python3", venv.join("bin/python")).unwrap();
         std::os::unix::fs::symlink("/nonexistent/pyenv/bin/python3", venv.join("bin/python3"))
             .unwrap();
-        std::fs::write(tmp.path().join("requirements.txt"), "").unwrap();
+        fs_err::write(tmp.path().join("requirements.txt"), "").unwrap();
         let pip = Pip {
             venv: venv.display().to_string(),
             requirements: tmp.path().join("requirements.txt").display().to_string(),

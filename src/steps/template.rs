@@ -115,7 +115,13 @@ impl StepKind for TemplateKind {
             source: a.body.origin.clone(),
             current,
         };
-        Ok(Prepared::new(command, |ran| ran.changed()).with_effect(Effect::WritesFile(write)))
+        Ok(Prepared::new(
+            command,
+            // A closure: `Ran::changed` as a path is not general over the lifetime.
+            #[allow(clippy::redundant_closure_for_method_calls)]
+            |ran| ran.changed(),
+        )
+        .with_effect(Effect::WritesFile(write)))
     }
 }
 
@@ -212,9 +218,9 @@ mod tests {
         assert_eq!(note, "from t.j2; /srv/config.txt changes");
         let diff = diff.unwrap();
         assert!(diff.contains("-B = 2\n+B = 3\n"), "{diff}");
-        let (same, none) = write(old).plan_note(&output);
+        let (unchanged, no_diff) = write(old).plan_note(&output);
         assert_eq!(
-            (same.as_str(), none),
+            (unchanged.as_str(), no_diff),
             ("from t.j2; /srv/config.txt unchanged", None)
         );
     }

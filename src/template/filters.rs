@@ -3,6 +3,9 @@
 //! (`default`/`d`, `lower`, `upper`, `join`, `int`, `float`, `trim`,
 //! `replace`, `first`, `last`, `unique`, `map`, `select`, ...).
 
+// minijinja passes a filter its arguments by value (`Value`, `String`).
+#![allow(clippy::needless_pass_by_value)]
+
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -397,6 +400,7 @@ fn python_type(value: &Value) -> &'static str {
 
 /// `x is version('2.0', '>=')`, comparing dotted numbers.
 fn version_test(value: String, other: String, op: Option<String>) -> Result<bool, Error> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
     let parts = |v: &str| -> Vec<u64> {
         v.trim_start_matches('v')
             .split(['.', '-', '+'])
@@ -404,7 +408,6 @@ fn version_test(value: String, other: String, op: Option<String>) -> Result<bool
             .collect()
     };
     let ordering = parts(&value).cmp(&parts(&other));
-    use std::cmp::Ordering::{Equal, Greater, Less};
     Ok(match op.as_deref().unwrap_or("eq") {
         "eq" | "==" | "=" => ordering == Equal,
         "ne" | "!=" | "<>" => ordering != Equal,

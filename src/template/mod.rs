@@ -146,7 +146,7 @@ impl Templates {
                 let missing = missing_names(compiled.undeclared_variables(false), ctx);
                 Err(undefined_error(missing, source, ctx))
             }
-            Err(e) => Err(self.explain_expression(&compiled, source, ctx, &e)),
+            Err(e) => Err(Self::explain_expression(&compiled, source, ctx, &e)),
         }
     }
 
@@ -206,7 +206,6 @@ impl Templates {
     }
 
     fn explain_expression(
-        &self,
         compiled: &minijinja::Expression<'_, '_>,
         source: &str,
         ctx: &Value,

@@ -149,7 +149,7 @@ impl Scope {
                         raw: shown(raw),
                         place: place.unwrap_or_default(),
                     });
-                    current = next.clone();
+                    current.clone_from(next);
                 }
                 _ => {
                     through.reverse();

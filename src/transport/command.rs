@@ -312,7 +312,7 @@ mod tests {
         );
         assert!(took < Duration::from_millis(300), "{took:?}");
         std::thread::sleep(Duration::from_millis(800));
-        let written = std::fs::read_to_string(&log).unwrap();
+        let written = fs_err::read_to_string(&log).unwrap();
         assert!(written.ends_with("detached\n"), "{written}");
         assert!(
             written.contains("started sleep 0.3; echo detached"),
@@ -332,7 +332,7 @@ mod tests {
         };
         assert_eq!(
             command.command_line(),
-            r#"timeout -k 5 30 sudo -n -u www-data -- env FLASK_APP=manage.py sh -c 'cd '\''/srv/my app'\'' && ls'"#
+            r"timeout -k 5 30 sudo -n -u www-data -- env FLASK_APP=manage.py sh -c 'cd '\''/srv/my app'\'' && ls'"
         );
     }
 

@@ -69,7 +69,7 @@ mod tests {
         command.env = vec![("GREETING".into(), "hello".into())];
         assert_eq!(run(&command).await.exit_code, 3);
         assert_eq!(
-            std::fs::read_to_string(dir.path().join("said")).unwrap(),
+            fs_err::read_to_string(dir.path().join("said")).unwrap(),
             "hello"
         );
     }

@@ -114,29 +114,25 @@ impl MarkedStream {
         }
         self.buf.extend_from_slice(data);
         let from = self.searched;
-        match find(&self.buf[from..], &self.marker) {
-            Some(at) => {
-                let pos = from + at;
-                // Found again from here if its status line is not complete yet.
-                self.searched = pos;
-                let status_start = pos + self.marker.len();
-                if let Some(nl) = self.buf[status_start..].iter().position(|&b| b == b'\n') {
-                    let status =
-                        String::from_utf8_lossy(&self.buf[status_start..status_start + nl]);
-                    self.exit_code = Some(status.trim().parse().unwrap_or(-1));
-                    self.emit_lines(pos, true, emit);
-                    self.buf = Vec::new();
-                    return;
-                }
-                self.emit_lines(pos, false, emit);
+        if let Some(at) = find(&self.buf[from..], &self.marker) {
+            let pos = from + at;
+            // Found again from here if its status line is not complete yet.
+            self.searched = pos;
+            let status_start = pos + self.marker.len();
+            if let Some(nl) = self.buf[status_start..].iter().position(|&b| b == b'\n') {
+                let status = String::from_utf8_lossy(&self.buf[status_start..status_start + nl]);
+                self.exit_code = Some(status.trim().parse().unwrap_or(-1));
+                self.emit_lines(pos, true, emit);
+                self.buf = Vec::new();
+                return;
             }
-            None => {
-                // A marker may have begun in the last bytes: not yet searched past them.
-                let safe = (self.buf.len() + 1).saturating_sub(self.marker.len());
-                self.searched = safe.max(from);
-                self.emit_lines(safe, false, emit);
-            }
+            self.emit_lines(pos, false, emit);
+            return;
         }
+        // A marker may have begun in the last bytes: not yet searched past them.
+        let safe = (self.buf.len() + 1).saturating_sub(self.marker.len());
+        self.searched = safe.max(from);
+        self.emit_lines(safe, false, emit);
     }
 
     /// Emits the complete lines that end before `limit` (and, when
@@ -257,7 +253,7 @@ mod tests {
         let mut lines = Vec::new();
         for i in 0..100 {
             stream.push(format!("line {i:02}\n").as_bytes(), &mut |l| {
-                lines.push(l.to_owned())
+                lines.push(l.to_owned());
             });
         }
         stream.push(b"\n__M 0\n", &mut |l| lines.push(l.to_owned()));

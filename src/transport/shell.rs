@@ -94,9 +94,8 @@ impl Pipe {
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         return Chunk::Closed(Some(format!("exited with status {exit_status}")));
                     }
-                    // The exit status usually follows the end of data.
-                    Some(ChannelMsg::Eof) => {}
                     Some(ChannelMsg::Close) | None => return Chunk::Closed(None),
+                    // The end of data (`Eof`) is usually followed by the exit status.
                     Some(_) => {}
                 }
             },
@@ -198,7 +197,7 @@ impl RemoteShell {
                 &mut |_, _| {},
             )
             .await?;
-        shell.user = output.stdout.trim().to_owned();
+        output.stdout.trim().clone_into(&mut shell.user);
         Ok(shell)
     }
 
