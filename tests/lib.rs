@@ -20,4 +20,5 @@ mod lock;
 mod migrate;
 mod output;
 mod safety;
+mod snapshots;
 mod transports;
