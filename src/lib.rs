@@ -1,7 +1,7 @@
 //! wptdeploy: deploy a Python web app to a few servers over SSH.
 //!
-//! Data flows one way: [`cli`] → [`commands`] (validated arguments, a
-//! session) → [`inventory`] and [`playbook`] → [`plan`] → [`engine`] →
+//! Data flows one way: [`cli`] → [`settings`] → [`commands`] (validated
+//! arguments, a session) → [`inventory`] and [`playbook`] → [`plan`] → [`engine`] →
 //! [`transport`]; events flow back to a [`engine::events::Reporter`], drawn
 //! by [`report`] as [`printer`] chose. See docs/architecture.md.
 
@@ -19,6 +19,7 @@ pub mod playbook;
 pub mod printer;
 pub mod report;
 pub mod rollout;
+pub mod settings;
 pub mod steps;
 pub mod suggest;
 pub mod template;

@@ -2,6 +2,7 @@
 //! them, their variables fully resolved, and the steps. Bad input stops here.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -311,10 +312,20 @@ fn host_plan(
 }
 
 fn define_hint(inventory: &Inventory) -> String {
-    let place = inventory
-        .ansible_dir
-        .as_ref()
-        .unwrap_or(&inventory.source)
+    // group_vars/ is read beside the inventory files and in the tree above
+    // them: name the one that exists (else the inventory's own directory).
+    let own = if inventory.source.is_dir() {
+        inventory.source.clone()
+    } else {
+        inventory
+            .source
+            .parent()
+            .map_or_else(|| ".".into(), Path::to_path_buf)
+    };
+    let place = std::iter::once(own.clone())
+        .chain(inventory.ansible_dir.clone())
+        .find(|dir| dir.join("group_vars").is_dir())
+        .unwrap_or(own)
         .display()
         .to_string();
     format!(

@@ -3,45 +3,31 @@
 //! command's own notes (quiet under `-q` and `--output json`), data on
 //! stdout, and the final error with its hints. Stdout carries data only.
 
-use std::io::IsTerminal as _;
 use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::cancel::Cancel;
-use crate::cli::{CommonArgs, OutputFormat};
 use crate::error::Error;
 use crate::report::{
     JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter, Verbosity, tell,
 };
+use crate::settings::Settings;
 
-/// How much `common` asks to see.
-pub fn verbosity(common: &CommonArgs) -> Verbosity {
-    if common.quiet {
-        Verbosity::Quiet
-    } else if common.verbose {
-        Verbosity::Verbose
-    } else {
-        Verbosity::Normal
-    }
-}
-
-/// The reporter `common` asks for, showing `verbosity`, masking what
+/// The reporter `settings` ask for, showing `verbosity`, masking what
 /// `redactor` knows; with it, the spinners' screen when it draws any
 /// (prompts hide them while asking). An output that closes cancels `cancel`.
 pub fn reporter(
-    common: &CommonArgs,
+    settings: &Settings,
     verbosity: Verbosity,
     redactor: Redactor,
     cancel: &Cancel,
 ) -> (Arc<dyn Reporter>, Option<indicatif::MultiProgress>) {
     let cancel = cancel.clone();
-    if common.output == OutputFormat::Json {
+    if settings.json {
         let json = JsonReporter::new(verbosity);
         return (Arc::new(Redacted::new(json, redactor, cancel)), None);
     }
-    let spinners =
-        verbosity != Verbosity::Quiet && !common.no_progress && std::io::stderr().is_terminal();
-    if spinners {
+    if verbosity != Verbosity::Quiet && settings.spinners {
         let progress = ProgressReporter::new(verbosity);
         let screen = progress.screen();
         (
@@ -56,8 +42,8 @@ pub fn reporter(
 
 /// A note from the command to the person (what to do next), on stderr;
 /// nothing under `-q` or `--output json`.
-pub fn note(common: &CommonArgs, text: &str) {
-    if !common.quiet && common.output != OutputFormat::Json {
+pub fn note(settings: &Settings, text: &str) {
+    if settings.verbosity != Verbosity::Quiet && !settings.json {
         tell(text);
     }
 }

@@ -40,6 +40,10 @@ fn project() -> tempfile::TempDir {
         "steps:\n  - name: prune\n    prune: {releases: /r, keep: three, link: /s}\n",
     );
     write(
+        "undefined/deploy.yml",
+        "steps:\n  - name: say it\n    run: echo {{ verify_tabels }}\n",
+    );
+    write(
         "action/deploy.yml",
         "steps:\n  - name: own\n    own: {path: /srv, user: www, action: fxi}\n",
     );
@@ -191,6 +195,18 @@ fn input_errors_read_exactly_so() {
             &["staging", "--playbooks", "action"],
             2,
             "error: action/deploy.yml:2: step `own`: own: action must be `check` or `fix`, not `fxi` (did you mean `fix`?)\n",
+        ),
+        (
+            &["staging", "--playbooks", "undefined"],
+            2,
+            "error: host web1: undefined variable `verify_tabels` (did you mean `verify_tables`?) in `echo {{ verify_tabels }}`, needed by step `say it` (undefined/deploy.yml:2)\n\
+             hint: define it in $ROOT/inventory/group_vars/ or host_vars/, on the host's inventory line, or with `-e name=value`\n",
+        ),
+        (
+            &["staging", "-K"],
+            2,
+            "error: `-K` needs a terminal to ask for the password\n\
+             hint: use `--become-password-file FILE` when there is no terminal\n",
         ),
     ];
     let mut wrong = Vec::new();

@@ -5,9 +5,8 @@ use super::Context;
 use super::migration::generate_vars;
 use super::session::{Asking, Command, Session};
 use super::vars::{self, ChecklistVars};
-use crate::cli::{ChecklistArgs, CommonArgs};
+use crate::cli::ChecklistArgs;
 use crate::error::Error;
-use crate::transport::quote;
 
 /// Walks the checklist.
 pub async fn run(args: ChecklistArgs, cx: &mut Context<'_>) -> Result<(), Error> {
@@ -16,7 +15,7 @@ pub async fn run(args: ChecklistArgs, cx: &mut Context<'_>) -> Result<(), Error>
         .message
         .clone()
         .unwrap_or_else(|| message_from_branch(&commit));
-    let mut extra = cx.extra_vars()?;
+    let mut extra = cx.extra_vars();
     let editor = ["VISUAL", "EDITOR"]
         .iter()
         .filter_map(|name| std::env::var(name).ok())
@@ -28,7 +27,7 @@ pub async fn run(args: ChecklistArgs, cx: &mut Context<'_>) -> Result<(), Error>
         } else {
             Some(generate_vars(&commit, &message, &args.generate)?)
         },
-        wptdeploy_command: this_command(cx.common)?,
+        wptdeploy_command: cx.settings.rerun.clone(),
         editor,
     };
     vars::set(&mut extra, &checklist);
@@ -52,44 +51,4 @@ fn message_from_branch(branch: &str) -> String {
         .next()
         .unwrap_or(branch)
         .replace(['-', '_'], " ")
-}
-
-/// This program, with the options that say where the inventory, playbooks,
-/// keys and passwords are: how a local step runs wptdeploy again.
-fn this_command(common: &CommonArgs) -> Result<String, Error> {
-    let exe = std::env::current_exe()?;
-    let mut words = vec![quote(&exe.display().to_string())];
-    let mut option = |flag: &str, value: Option<&std::path::Path>| {
-        if let Some(value) = value {
-            words.push(flag.to_owned());
-            words.push(quote(&value.display().to_string()));
-        }
-    };
-    option("--inventory", common.inventory.as_deref());
-    option("--playbooks", common.playbooks.as_deref());
-    option("--known-hosts", common.known_hosts.as_deref());
-    option(
-        "--become-password-file",
-        common.become_password_file.as_deref(),
-    );
-    for file in &common.vault_password_file {
-        option("--vault-password-file", Some(file));
-    }
-    let mut flag = |flag: &str, value: Option<&str>| {
-        words.push(flag.to_owned());
-        words.extend(value.map(quote));
-    };
-    if let Some(user) = &common.user {
-        flag("--user", Some(user));
-    }
-    if common.ask_become_pass {
-        flag("-K", None);
-    }
-    for id in &common.vault_id {
-        flag("--vault-id", Some(id));
-    }
-    if common.ask_vault_pass {
-        flag("--ask-vault-pass", None);
-    }
-    Ok(words.join(" "))
 }

@@ -16,7 +16,7 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     if args.forks == 0 {
         return Err(CommandError::NoForks.into());
     }
-    let mut extra = cx.extra_vars()?;
+    let mut extra = cx.extra_vars();
     vars::set(
         &mut extra,
         &DeployVars {

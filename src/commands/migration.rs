@@ -14,7 +14,7 @@ use crate::transport::quote;
 
 /// `migration status ENV`.
 pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(), Error> {
-    let extra = cx.extra_vars()?;
+    let extra = cx.extra_vars();
     Session::new(
         Command::MigrationStatus,
         &args.env,
@@ -30,7 +30,7 @@ pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(
 pub async fn new(args: MigrationNewArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let generate = generate_vars(&args.commit, &args.message, &args.generate)?;
     let into = PathBuf::from(&generate.migration_into);
-    let mut extra = cx.extra_vars()?;
+    let mut extra = cx.extra_vars();
     vars::set(&mut extra, &generate);
     let before = listing(&into)?;
     let mut session = Session::new(Command::MigrationNew, &args.env, "migration-new.yml", extra);
@@ -46,7 +46,7 @@ pub async fn new(args: MigrationNewArgs, cx: &mut Context<'_>) -> Result<(), Err
         .filter(|p| !before.contains(p))
         .collect();
     crate::printer::note(
-        cx.common,
+        cx.settings,
         &match pulled.first() {
             None => "\nno migration was generated (no changes in schema detected), so nothing was pulled".to_owned(),
             Some(file) => format!(
@@ -75,7 +75,7 @@ pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), E
     if parsed.revision.is_none() || !name.ends_with(".py") {
         return Err(CommandError::NotAMigration(args.file.clone()).into());
     }
-    let mut extra = cx.extra_vars()?;
+    let mut extra = cx.extra_vars();
     vars::set(
         &mut extra,
         &TestVars {

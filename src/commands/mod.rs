@@ -12,20 +12,17 @@ mod unlock;
 pub mod vars;
 mod verify;
 
-use std::io::IsTerminal as _;
-
-use crate::cli::{Cli, Command, CommonArgs, MigrationCommand};
+use crate::cli::{Cli, Command, MigrationCommand};
 use crate::error::Error;
+use crate::inventory::Sourced;
 use crate::report::Redactor;
-use crate::vault::{PasswordSources, Vault};
+use crate::settings::{BecomePassword, Settings};
 use error::CommandError;
 
 /// What every command works with.
 pub struct Context<'a> {
-    /// The options every command takes.
-    pub common: &'a CommonArgs,
-    /// The vault passwords.
-    pub vault: &'a Vault,
+    /// The validated options.
+    pub settings: &'a Settings,
     /// Masks the secrets known so far (all of them once a plan is loaded).
     pub redactor: Redactor,
 }
@@ -36,13 +33,11 @@ pub fn run(cli: Cli) -> i32 {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let common = &cli.common;
     let mut redactor = Redactor::default();
     let result = runtime.block_on(async {
-        let vault = open_vault(common)?;
+        let settings = Settings::from_args(&cli.common)?;
         let mut cx = Context {
-            common,
-            vault: &vault,
+            settings: &settings,
             redactor: Redactor::default(),
         };
         let result = match cli.command {
@@ -68,69 +63,28 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// The vault passwords the options give (asked for on the terminal if so told).
-fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
-    let sources = PasswordSources {
-        files: common.vault_password_file.clone(),
-        ids: common.vault_id.clone(),
-        ask: common.ask_vault_pass,
-    }
-    .or_ansible_defaults();
-    if sources.is_empty() {
-        return Ok(Vault::default());
-    }
-    let prompt = |label: Option<&str>| -> Result<String, String> {
-        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-            return Err("asking for the vault password needs a terminal, and there is none: use `--vault-password-file FILE`".into());
-        }
-        let question = match label {
-            Some(label) => format!("Vault password ({label})"),
-            None => "Vault password".into(),
-        };
-        dialoguer::Password::new()
-            .with_prompt(question)
-            .interact()
-            .map_err(|e| format!("could not read the vault password: {e}"))
-    };
-    let passwords = sources
-        .read(&prompt)
-        .map_err(|e| CommandError::VaultPassword(e.message))?;
-    Ok(Vault::new(passwords))
-}
-
 impl Context<'_> {
-    /// `-e` over nothing: the variables a command starts from.
-    fn extra_vars(&self) -> Result<crate::inventory::Sourced, Error> {
-        Ok(crate::inventory::extra_vars(
-            &self.common.extra_vars,
-            self.vault,
-        )?)
+    /// `-e`: the variables a command starts from, its own set over them.
+    fn extra_vars(&self) -> Sourced {
+        self.settings.extra.clone()
     }
 
-    /// The sudo password for `become`: from `--become-password-file`, or
-    /// asked once on the terminal (`-K`).
+    /// The sudo password for `become`: given, or asked once on the terminal (`-K`).
     fn become_password(&self) -> Result<Option<String>, Error> {
-        let common = self.common;
-        if let Some(file) = &common.become_password_file {
-            let text = fs_err::read_to_string(file)?;
-            return Ok(Some(text.trim_end_matches(['\n', '\r']).to_owned()));
+        match &self.settings.become_password {
+            BecomePassword::None => Ok(None),
+            BecomePassword::Given(password) => Ok(Some(password.clone())),
+            BecomePassword::Ask => dialoguer::Password::new()
+                .with_prompt("sudo password for become")
+                .interact()
+                .map(Some)
+                .map_err(|e| {
+                    CommandError::Unreadable {
+                        what: "password",
+                        error: e.to_string(),
+                    }
+                    .into()
+                }),
         }
-        if !common.ask_become_pass {
-            return Ok(None);
-        }
-        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-            return Err(CommandError::NoTerminalForPassword.into());
-        }
-        dialoguer::Password::new()
-            .with_prompt("sudo password for become")
-            .interact()
-            .map(Some)
-            .map_err(|e| {
-                CommandError::Unreadable {
-                    what: "password",
-                    error: e.to_string(),
-                }
-                .into()
-            })
     }
 }

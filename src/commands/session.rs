@@ -3,7 +3,6 @@
 //! production confirmation), the reporter and the gate, the engine, and
 //! the error that names each failed host.
 
-use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use crate::engine::events::{Event, Gate, HostResult, HostSummary};
 use crate::engine::{self, RunOptions};
 use crate::error::Error;
 use crate::inventory::{self, Sourced};
-use crate::plan::{self, ConnectSettings, Plan};
+use crate::plan::{self, Plan};
 use crate::playbook::{Playbook, PlaybookDirs, Step};
 use crate::report::{ConfirmGate, Redactor, TerminalGate, Verbosity, tell};
 use crate::rollout::BatchSize;
@@ -174,27 +173,27 @@ impl<'a> Session<'a> {
             Some(wanted) => find_step(&plan, wanted)?,
             None => 0,
         };
-        let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        let attended = cx.settings.attended;
         self.check_attended(&plan, attended, cx)?;
         let password = cx.become_password()?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
-        secrets.extend(cx.vault.secrets().map(str::to_owned));
+        secrets.extend(cx.settings.vault.secrets().map(str::to_owned));
         cx.redactor = Redactor::new(secrets);
         let asks_each_step = matches!(self.asking, Asking::EachStep | Asking::Checklist);
         // Asking before each step, output streams (under the spinner) unless -q.
-        let shown = match crate::printer::verbosity(cx.common) {
+        let shown = match cx.settings.verbosity {
             Verbosity::Normal if asks_each_step => Verbosity::Verbose,
             asked => asked,
         };
         let cancel = Cancel::default();
         let (reporter, spinners) =
-            crate::printer::reporter(cx.common, shown, cx.redactor.clone(), &cancel);
+            crate::printer::reporter(cx.settings, shown, cx.redactor.clone(), &cancel);
         let gate: Option<Arc<dyn Gate>> = match self.asking {
             Asking::EachStep | Asking::Checklist => {
                 Some(Arc::new(TerminalGate::new(cx.redactor.clone(), spinners)))
             }
-            Asking::Confirm if attended && !cx.common.yes => {
+            Asking::Confirm if attended && !cx.settings.yes => {
                 Some(Arc::new(ConfirmGate::new(cx.redactor.clone(), spinners)))
             }
             Asking::Never | Asking::Confirm => None,
@@ -267,13 +266,14 @@ impl<'a> Session<'a> {
         cx: &Context<'_>,
         templates: &Templates,
     ) -> Result<(Plan, Vec<String>), Error> {
-        let common = cx.common;
-        let mut inventory = inventory::load(self.env, common.inventory.as_deref(), cx.vault)?;
-        if let Some(pattern) = &common.limit {
+        let settings = cx.settings;
+        let mut inventory =
+            inventory::load(self.env, settings.inventory.as_deref(), &settings.vault)?;
+        if let Some(pattern) = &settings.limit {
             inventory = inventory.limit(pattern)?;
         }
         let mut playbook = Playbook::load(
-            &PlaybookDirs::new(common.playbooks.as_deref())
+            &PlaybookDirs::new(settings.playbooks.as_deref())
                 .with_ansible_tree(inventory.ansible_dir.as_deref()),
             self.playbook,
             templates,
@@ -281,14 +281,13 @@ impl<'a> Session<'a> {
         if let Some(reshape) = self.reshape {
             playbook.steps = reshape(&playbook)?;
         }
-        let settings = ConnectSettings {
-            user: common.user.clone(),
-            known_hosts: common.known_hosts.clone(),
-            accept_new_host_keys: common.accept_new_host_keys,
-            connect_timeout: common.connect_timeout,
-            transport: common.transport,
-        };
-        let plan = plan::build(&inventory, playbook, &self.extra, &settings, templates)?;
+        let plan = plan::build(
+            &inventory,
+            playbook,
+            &self.extra,
+            &settings.connect,
+            templates,
+        )?;
         Ok((plan, inventory.warnings))
     }
 
@@ -327,7 +326,7 @@ impl<'a> Session<'a> {
             }
             .into());
         }
-        if self.changes && !self.check && plan.env == "production" && !cx.common.yes {
+        if self.changes && !self.check && plan.env == "production" && !cx.settings.yes {
             if !attended {
                 return Err(CommandError::ProductionUnconfirmed.into());
             }

@@ -4,7 +4,6 @@
 //! step becomes `action: inspect` then, when held, `action: remove`,
 //! confirmed host by host on a terminal, or by `--yes`.
 
-use std::io::IsTerminal as _;
 use std::sync::Arc;
 
 use super::Context;
@@ -21,13 +20,12 @@ const FOUND: &str = "deploy_lock";
 
 /// Shows and removes the lock.
 pub async fn run(args: UnlockArgs, cx: &mut Context<'_>) -> Result<(), Error> {
-    let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let extra = cx.extra_vars()?;
+    let extra = cx.extra_vars();
     let mut session = Session::new(Command::Unlock, &args.env, "deploy.yml", extra);
     session.reshape = Some(unlock_steps);
     session.asking = Asking::Confirm;
     // With nobody to confirm, only look; then say how to remove what was found.
-    let confirmed = cx.common.yes || attended;
+    let confirmed = cx.settings.yes || cx.settings.attended;
     session.check = !confirmed;
     let summaries = session.execute(cx).await?;
     if summaries.iter().any(|s| s.planned > 0) && !confirmed {

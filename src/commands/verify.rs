@@ -11,7 +11,7 @@ use crate::error::Error;
 /// Shows the columns, failing when an expectation does not hold.
 pub async fn run(args: VerifyArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let checked = tables_and_expectations(&args)?;
-    let mut extra = cx.extra_vars()?;
+    let mut extra = cx.extra_vars();
     vars::set(&mut extra, &checked);
     Session::new(Command::Verify, &args.env, "verify.yml", extra)
         .execute(cx)

@@ -234,11 +234,23 @@ fn missing_names(names: std::collections::HashSet<String>, ctx: &Value) -> Vec<S
 /// "undefined variable `x` in `...`", following each missing name that is
 /// a variable to the one at the root of its chain.
 fn undefined_error(missing: Vec<String>, source: &str, ctx: &Value) -> TemplateError {
+    let known: Vec<String> = ctx
+        .try_iter()
+        .map(|names| {
+            names
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
     let reasons: Vec<String> = missing
         .iter()
-        .map(|name| match Scope::lookup(ctx, name) {
-            Err(why) => why.to_string(),
-            Ok(_) => format!("undefined variable `{name}`"),
+        .map(|name| {
+            let plain = format!("undefined variable `{name}`");
+            match Scope::lookup(ctx, name) {
+                // Undefined itself, not through a chain: perhaps misspelt.
+                Err(why) if why.to_string() != plain => why.to_string(),
+                _ => plain + &crate::suggest::did_you_mean(name, known.iter().map(String::as_str)),
+            }
         })
         .collect();
     TemplateError {
