@@ -5,6 +5,7 @@
 mod backup;
 mod checkout;
 pub mod columns;
+mod directory;
 mod fetch;
 mod healthcheck;
 pub mod kind;

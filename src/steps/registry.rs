@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    backup, checkout, columns, fetch, healthcheck, local, lock, migrations, own, pip, prune,
-    restart, run, say, switch, template, upload,
+    backup, checkout, columns, directory, fetch, healthcheck, local, lock, migrations, own, pip,
+    prune, restart, run, say, switch, template, upload,
 };
 
 /// A registered kind.
@@ -55,6 +55,7 @@ pub const KINDS: &[Entry] = &[
     entry::<upload::UploadKind>(),
     entry::<local::Local>(),
     entry::<say::Say>(),
+    entry::<directory::DirectoryKind>(),
 ];
 
 /// The kind with key `key`.
