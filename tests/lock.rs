@@ -238,3 +238,34 @@ fn unlock_shows_a_stale_lock_and_removes_it() {
     assert!(!lock_dir(&s).exists());
     s.wptdeploy(&["staging"]).success();
 }
+
+#[test]
+fn unlock_on_a_terminal_asks_host_by_host_and_no_keeps_the_lock() {
+    use crate::support::terminal::Terminal;
+    let s = sandbox();
+    std::fs::create_dir_all(lock_dir(&s)).unwrap();
+    std::fs::write(
+        lock_dir(&s).join("info"),
+        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
+    )
+    .unwrap();
+    let unlock = || {
+        let mut command = s.command(bin());
+        command.args(["--no-progress", "unlock", "staging"]);
+        command
+    };
+    let mut terminal = Terminal::start(&unlock());
+    terminal.wait_for("remove the deploy lock?", 1);
+    terminal.type_line("n");
+    let (ok, screen) = terminal.finish();
+    assert!(ok, "{screen}");
+    assert!(screen.contains("locked by alice@laptop"), "{screen}");
+    assert!(lock_dir(&s).exists(), "no keeps the lock: {screen}");
+    let mut terminal = Terminal::start(&unlock());
+    terminal.wait_for("remove the deploy lock?", 1);
+    terminal.type_line("y");
+    let (ok, screen) = terminal.finish();
+    assert!(ok, "{screen}");
+    assert!(screen.contains("lock removed"), "{screen}");
+    assert!(!lock_dir(&s).exists(), "yes removes it: {screen}");
+}
