@@ -204,12 +204,7 @@ fn a_second_signal_says_the_cleanup_runs_and_a_third_abandons_it_naming_what_is_
 #[test]
 fn unlock_shows_a_stale_lock_and_removes_it() {
     let s = sandbox();
-    std::fs::create_dir_all(lock_dir(&s)).unwrap();
-    std::fs::write(
-        lock_dir(&s).join("info"),
-        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
-    )
-    .unwrap();
+    crate::support::stale_lock(&s);
     s.wptdeploy(&["staging"])
         .failure(1)
         .stderr_has("held by alice@laptop since");
@@ -243,12 +238,7 @@ fn unlock_shows_a_stale_lock_and_removes_it() {
 fn unlock_on_a_terminal_asks_host_by_host_and_no_keeps_the_lock() {
     use crate::support::terminal::Terminal;
     let s = sandbox();
-    std::fs::create_dir_all(lock_dir(&s)).unwrap();
-    std::fs::write(
-        lock_dir(&s).join("info"),
-        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
-    )
-    .unwrap();
+    crate::support::stale_lock(&s);
     let unlock = || {
         let mut command = s.command(bin());
         command.args(["--no-progress", "unlock", "staging"]);

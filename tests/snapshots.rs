@@ -72,13 +72,7 @@ fn a_rollback_reads_so() {
 #[test]
 fn an_unlock_reads_so() {
     let s = sandbox();
-    let lock = s.base_path.join(".wptdeploy-lock");
-    std::fs::create_dir_all(&lock).unwrap();
-    std::fs::write(
-        lock.join("info"),
-        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
-    )
-    .unwrap();
+    let lock = crate::support::stale_lock(&s);
     let run = s.wptdeploy(&["unlock", "staging", "--yes"]).success();
     assert_output("unlock_of_a_stale_lock", &s, &run.stderr);
     assert!(!lock.exists());

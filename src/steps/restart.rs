@@ -8,9 +8,10 @@
 //!
 //! Like `run:`, but remembered: when a later step fails and the release is
 //! switched back, it runs again so that the previous release is served.
+//! Its output, trimmed, is what `register:` stores.
 
 use super::kind::{Effect, Prepared, Render, StepKind, Tmpl};
-use super::outcome::Outcome;
+use super::run::Run;
 use crate::template::TemplateError;
 
 /// The `restart:` kind.
@@ -28,14 +29,6 @@ impl StepKind for Restart {
     }
 
     fn prepare(args: &Tmpl, render: &Render<'_>) -> Result<Prepared, TemplateError> {
-        let command = render.command(render.shell(args)?);
-        Ok(Prepared::new(command, |ran| {
-            ran.succeeded()?;
-            Ok(Outcome {
-                changed: true,
-                ..Outcome::default()
-            })
-        })
-        .with_effect(Effect::Restarts))
+        Ok(Run::prepare(args, render)?.with_effect(Effect::Restarts))
     }
 }

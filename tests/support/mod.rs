@@ -154,3 +154,15 @@ pub fn database_vars(pg: &postgres::Postgres) -> Vec<(String, String)> {
         ("check_pending_migrations".into(), "true".into()),
     ]
 }
+
+/// Leaves a lock on the sandbox host as a dead deploy by alice would.
+pub fn stale_lock(s: &Sandbox) -> std::path::PathBuf {
+    let lock = s.base_path.join(".wptdeploy-lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("info"),
+        "token=t\nwho=alice@laptop\ncommit=old-branch\ncommand=wptdeploy staging --commit old-branch\nstarted=1\n",
+    )
+    .unwrap();
+    lock
+}
