@@ -1,5 +1,13 @@
-//! One host's run: connect once, run every step over that connection,
-//! switch back on a failure after the switch, and always release the lock.
+//! One host's run: connect once, run every step over that connection, do
+//! what each step's effect asks around its command (take the lock, switch,
+//! remember restarts, copy files), switch back on a failure after the
+//! switch, and always release the lock. `--check` is in `check.rs`, the
+//! ending in `cleanup.rs`, running a command in `exec.rs`.
+
+mod check;
+mod cleanup;
+mod exec;
+mod stop;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,61 +19,12 @@ use tokio::sync::watch;
 use super::Shared;
 use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, StepStatus, StepView};
 use crate::plan::HostPlan;
-use crate::steps::lock::{self, Holder};
+use crate::steps::lock;
 use crate::steps::{self, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink};
 use crate::template::Unknown;
 use crate::transport::{Connection, Output, RemoteCommand, TransportError};
-
-/// Why a host's run stopped.
-enum Stop {
-    Transport(TransportError),
-    /// The connection was lost while a step ran.
-    Unreachable {
-        step: String,
-        error: TransportError,
-    },
-    Step {
-        step: String,
-        failure: StepFailure,
-    },
-    LockHeld(Holder),
-    Interrupted,
-    /// The person chose "abort" (`--step`).
-    Aborted {
-        step: String,
-    },
-}
-
-impl Stop {
-    fn message(&self, host: &str, env: &str) -> (String, Vec<String>) {
-        match self {
-            Stop::Transport(e) => (e.to_string(), e.hints()),
-            Stop::Unreachable { step, error } => (
-                format!("unreachable during step `{step}`: {error}"),
-                vec![format!(
-                    "the step may have finished on {host} or not: check it there, then deploy again (`--limit {host}`)"
-                )],
-            ),
-            Stop::Step { step, failure } => (
-                format!("step `{step}` {}", failure.message),
-                failure.hints.clone(),
-            ),
-            Stop::LockHeld(holder) => (
-                format!("the deploy lock on {host} is held by {}", holder.describe()),
-                vec![
-                    "wait for that deploy to finish, or pass `--lock-wait 10m` to wait for it"
-                        .into(),
-                    format!(
-                        "if that deploy is dead: `wptdeploy unlock {}`",
-                        crate::transport::quote(env)
-                    ),
-                ],
-            ),
-            Stop::Interrupted => ("interrupted".into(), Vec::new()),
-            Stop::Aborted { step } => (format!("aborted by you at step `{step}`"), Vec::new()),
-        }
-    }
-}
+use check::plan_unreachable;
+use stop::Stop;
 
 /// The switch a failure must undo.
 struct Switched {
@@ -74,6 +33,7 @@ struct Switched {
     become_user: Option<String>,
 }
 
+/// A host's run in progress.
 struct HostRun {
     shared: Arc<Shared>,
     index: usize,
@@ -146,14 +106,6 @@ pub(super) async fn run(
     run.finish(result, started).await
 }
 
-/// What `--check` shows a step runs (for the lock, the command that takes it).
-fn planned_command(prepared: &Prepared, owner: &lock::LockOwner) -> String {
-    match &prepared.effect {
-        Effect::TakesLock(spec) => spec.acquire(owner).plan_text(),
-        _ => prepared.shown(),
-    }
-}
-
 /// How a step is run this time.
 enum Mode {
     /// Before `--start-at`: only its read-only probe.
@@ -162,72 +114,6 @@ enum Mode {
     Plan,
     /// For real (asking first under `--step`).
     Run,
-}
-
-/// `--check` for a host that cannot be reached: each step that may run is
-/// shown with its command, rendered with what the host would register
-/// (and the login user) unknown.
-fn plan_unreachable(shared: &Shared, host_index: usize) {
-    let host = &shared.plan.hosts[host_index];
-    let playbook = &shared.plan.playbook;
-    let templates = &shared.templates;
-    let offline = host.offline(templates, playbook, Some(&shared.now));
-    let ctx = &offline.ctx;
-    let login = host
-        .connect
-        .user
-        .clone()
-        .unwrap_or_else(crate::transport::local_user);
-    let total = playbook.steps.len();
-    for (index, step) in playbook.steps.iter().enumerate() {
-        let name = templates.render_lenient(&step.name.0, ctx);
-        if !offline.may_run(step, templates) {
-            shared.reporter.report(&Event::StepFinished {
-                host: host.name.clone(),
-                index: index + 1,
-                total,
-                name,
-                status: StepStatus::Skipped,
-                ms: 0,
-                note: None,
-            });
-            continue;
-        }
-        let (command, note) =
-            match steps::prepare(step, templates, ctx, &login, &shared.plan.secrets) {
-                Ok(prepared) => (
-                    planned_command(&prepared, &shared.options.lock_owner),
-                    "not run: the host is unreachable, so what it would report is unknown"
-                        .to_owned(),
-                ),
-                Err(e) => (
-                    String::new(),
-                    format!("cannot be shown without the host: {e}"),
-                ),
-            };
-        report_planned(shared, host_index, index, name, command, Some(note), None);
-    }
-}
-
-/// Reports a step of host `index` shown, not run (`--check`).
-fn report_planned(
-    shared: &Shared,
-    host: usize,
-    step: usize,
-    name: String,
-    command: String,
-    note: Option<String>,
-    diff: Option<String>,
-) {
-    shared.reporter.report(&Event::StepPlanned {
-        host: shared.plan.hosts[host].name.clone(),
-        index: step + 1,
-        total: shared.plan.playbook.steps.len(),
-        name,
-        command,
-        note,
-        diff,
-    });
 }
 
 impl HostRun {
@@ -442,121 +328,6 @@ impl HostRun {
         self.report_step(index, name, StepStatus::Failed, attempt, Some(message));
     }
 
-    /// Before `--start-at`: a step's read-only probe runs (so what it
-    /// registers is there); nothing else does.
-    async fn probe_only(
-        &mut self,
-        index: usize,
-        prepared: &Prepared,
-        started: Instant,
-    ) -> Result<Option<Outcome>, Stop> {
-        let register = self.shared.plan.playbook.steps[index].register.clone();
-        if let Some(probed) = self.probe(prepared).await?
-            && let (Some(name), Some(value)) = (register, probed.register)
-        {
-            self.registered.insert(name, value);
-        }
-        self.summary.skipped += 1;
-        self.report_step(
-            index,
-            &prepared.name,
-            StepStatus::Skipped,
-            started,
-            Some("before --start-at".into()),
-        );
-        Ok(None)
-    }
-
-    /// Runs the step's read-only probe, if it has one; what it found
-    /// changed nothing, whatever the step itself would do.
-    async fn probe(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
-        let Some(probe) = &prepared.probe else {
-            return Ok(None);
-        };
-        let output = self.exec(probe).await?;
-        let mut probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
-            step: prepared.name.clone(),
-            failure,
-        })?;
-        probed.changed = false;
-        Ok(Some(probed))
-    }
-
-    /// `--check`: runs read-only probes, shows everything else.
-    async fn plan_step(
-        &mut self,
-        index: usize,
-        prepared: &Prepared,
-    ) -> Result<Option<Outcome>, Stop> {
-        let outcome = match self.probe(prepared).await {
-            Err(Stop::Step { failure, .. }) if prepared.read_only && self.planned_changes => {
-                // A read-only step that fails now, after steps that were
-                // only shown, is shown too: it may pass once they have run.
-                let why = failure.message.lines().next().unwrap_or_default();
-                let why = why.trim_end_matches(':');
-                self.register_unknown(index);
-                self.planned(
-                    index,
-                    prepared,
-                    prepared.shown(),
-                    Some(format!(
-                        "cannot run yet, it {why}; the steps shown before it may change that"
-                    )),
-                    None,
-                );
-                return Ok(None);
-            }
-            outcome => outcome?,
-        };
-        if prepared.read_only {
-            return Ok(outcome);
-        }
-        self.planned_changes = true;
-        let command = planned_command(prepared, &self.shared.options.lock_owner);
-        let (note, diff) = match &prepared.effect {
-            Effect::Says { text } => (Some(text.clone()), None),
-            Effect::WritesFile(write) => {
-                let read = write.read_current(prepared.command.become_user.clone());
-                let output = self.exec_quiet(&read).await?;
-                let (note, diff) = write.plan_note(&output);
-                (Some(note), diff)
-            }
-            _ => (outcome.as_ref().and_then(|o| o.note.clone()), None),
-        };
-        self.planned(index, prepared, command, note, diff);
-        match (
-            outcome.and_then(|o| o.register),
-            &self.shared.plan.playbook.steps[index].register,
-        ) {
-            (Some(value), Some(name)) => {
-                self.registered.insert(name.clone(), value);
-            }
-            _ => self.register_unknown(index),
-        }
-        Ok(None)
-    }
-
-    /// Reports a step shown, not run.
-    fn planned(
-        &mut self,
-        index: usize,
-        prepared: &Prepared,
-        command: String,
-        note: Option<String>,
-        diff: Option<String>,
-    ) {
-        self.summary.planned += 1;
-        report_planned(
-            &self.shared,
-            self.index,
-            index,
-            prepared.name.clone(),
-            command,
-            note,
-            diff,
-        );
-    }
-
     /// Runs a step for real and does what its effect asks around it.
     async fn run_step(&mut self, prepared: &Prepared) -> Result<Option<Outcome>, Stop> {
         let read = |output: &Output, command: &RemoteCommand, copied: Option<&[u8]>| {
@@ -702,199 +473,5 @@ impl HostRun {
                 _ = self.interrupt.wait_for(|stop| *stop) => return Err(Stop::Interrupted),
             }
         }
-    }
-
-    /// Runs a command, streaming its output as events; Ctrl-C abandons it.
-    async fn exec(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
-        let reporter = self.shared.reporter.clone();
-        let host = self.host().name.clone();
-        let shared = self.shared.clone();
-        let auth = shared.options.sudo_auth();
-        let mut on_line = |stream, line: &str| {
-            reporter.report(&Event::StepOutput {
-                host: host.clone(),
-                stream,
-                line: line.to_owned(),
-            });
-        };
-        let mut interrupt = self.interrupt.clone();
-        tokio::select! {
-            result = self.conn.run(command, auth, &mut on_line) => result.map_err(Stop::Transport),
-            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
-        }
-    }
-
-    /// Runs a command without streaming its output (what it prints may be
-    /// a secret file's content); Ctrl-C abandons it.
-    async fn exec_quiet(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
-        let shared = self.shared.clone();
-        let auth = shared.options.sudo_auth();
-        let mut interrupt = self.interrupt.clone();
-        let mut silent = |_, _: &str| {};
-        tokio::select! {
-            result = self.conn.run(command, auth, &mut silent) => result.map_err(Stop::Transport),
-            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
-        }
-    }
-
-    /// Runs a `local:` command on this machine, the terminal handed over to
-    /// it meanwhile; Ctrl-C abandons it.
-    async fn exec_local(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
-        let handed_over = |running| Event::TerminalHandedOver {
-            host: self.host().name.clone(),
-            running,
-        };
-        self.shared.reporter.report(&handed_over(true));
-        let mut interrupt = self.interrupt.clone();
-        let output = tokio::select! {
-            output = crate::transport::local::run(command) => Ok(output),
-            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
-        };
-        self.shared.reporter.report(&handed_over(false));
-        output
-    }
-
-    /// Runs a clean-up command even after Ctrl-C (which it must outlive).
-    async fn exec_cleanup(&mut self, command: &RemoteCommand) -> Result<Output, TransportError> {
-        let shared = self.shared.clone();
-        self.conn
-            .run(command, shared.options.sudo_auth(), &mut |_, _| {})
-            .await
-    }
-
-    /// Switches back to the previous release and restarts it again;
-    /// returns the release live again and whether it was restarted.
-    async fn roll_back(&mut self) -> Result<Option<(String, bool)>, String> {
-        let Some(switched) = self.switched.take() else {
-            return Ok(None);
-        };
-        if switched.previous.is_empty() {
-            return Err("this was the first release, so there is nothing to switch back to".into());
-        }
-        let command = switched
-            .symlink
-            .point_at(&switched.previous, switched.become_user);
-        let output = self
-            .exec_cleanup(&command)
-            .await
-            .map_err(|e| e.to_string())?;
-        if output.exit_code != 0 {
-            return Err(format!("switching back failed: {}", output.stderr.trim()));
-        }
-        for restart in self.restarts.clone() {
-            let output = self
-                .exec_cleanup(&restart)
-                .await
-                .map_err(|e| e.to_string())?;
-            if output.exit_code != 0 {
-                return Err(format!(
-                    "switched back, but the restart failed: {}",
-                    output.stderr.trim()
-                ));
-            }
-        }
-        Ok(Some((switched.previous, !self.restarts.is_empty())))
-    }
-
-    /// The release this run checked out, once it is known.
-    fn release_sha(&self) -> Option<String> {
-        self.registered
-            .get("release")
-            .and_then(|r| r.get_attr("sha").ok())
-            .filter(|v| !v.is_undefined() && !v.is_none())
-            .map(|v| v.to_string())
-    }
-
-    async fn finish(mut self, result: Result<(), Stop>, started: Instant) -> HostSummary {
-        let name = self.host().name.clone();
-        let env = self.shared.plan.env.clone();
-        self.summary.result = if self.shared.options.check {
-            HostResult::Planned
-        } else {
-            HostResult::Deployed
-        };
-        if let Err(stop) = &result {
-            let (message, hints) = stop.message(&name, &env);
-            self.summary.error = Some(message);
-            self.summary.hints = hints;
-            self.summary.result = match stop {
-                Stop::Interrupted | Stop::Aborted { .. } => HostResult::Interrupted,
-                Stop::Transport(_) | Stop::Unreachable { .. } => HostResult::Unreachable,
-                _ => HostResult::Failed,
-            };
-            let switched = self
-                .switched
-                .as_ref()
-                .map(|s| (s.symlink.link.clone(), s.previous.clone()));
-            match self.roll_back().await {
-                Ok(Some((to, restarted))) => {
-                    if !matches!(stop, Stop::Interrupted | Stop::Aborted { .. }) {
-                        self.summary.result = HostResult::RolledBack;
-                    }
-                    self.shared.reporter.report(&Event::RolledBack {
-                        host: name.clone(),
-                        to,
-                        restarted,
-                    });
-                }
-                Ok(None) => {}
-                Err(problem) => {
-                    self.shared.reporter.report(&Event::Warning {
-                        host: Some(name.clone()),
-                        message: format!("could not roll back: {problem}"),
-                    });
-                    // The final error must say what is live, and how to undo it.
-                    let (link, previous) = switched.unwrap_or_default();
-                    let new = self
-                        .release_sha()
-                        .unwrap_or_else(|| "the new release".into());
-                    let message = self.summary.error.take().unwrap_or_default();
-                    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
-                    let rest = if rest.is_empty() {
-                        String::new()
-                    } else {
-                        format!("\n{rest}")
-                    };
-                    self.summary.error = Some(format!(
-                        "{first}; {link} may still point at {new}, which did not pass its checks (could not switch back: {problem}){rest}"
-                    ));
-                    if !previous.is_empty() {
-                        let sha = previous.rsplit('/').next().unwrap_or(&previous);
-                        self.summary.hints.insert(
-                            0,
-                            format!(
-                                "once {name} answers, `wptdeploy {} --commit {sha} --limit {}` switches it back",
-                                crate::transport::quote(&env),
-                                crate::transport::quote(&name)
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        if let Some(spec) = self.held_lock.take() {
-            let released = self
-                .exec_cleanup(&spec.release(&self.shared.options.lock_owner.token))
-                .await;
-            if !released.is_ok_and(|o| o.exit_code == 0) {
-                self.summary.hints.push(format!(
-                    "the deploy lock {} on {name} is still held: `wptdeploy unlock {}` removes it",
-                    spec.path,
-                    crate::transport::quote(&env)
-                ));
-                self.shared.reporter.report(&Event::Warning {
-                    host: Some(name.clone()),
-                    message: format!(
-                        "could not release the deploy lock {}; `wptdeploy unlock {}` removes it",
-                        spec.path,
-                        crate::transport::quote(&env)
-                    ),
-                });
-            }
-        }
-        self.summary.release = self.release_sha();
-        self.summary.ms = started.elapsed().as_millis() as u64;
-        self.conn.close().await;
-        self.summary
     }
 }

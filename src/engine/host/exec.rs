@@ -1,0 +1,71 @@
+//! Running one command on the host (or this machine) for a step: output
+//! streamed as events, a signal abandoning it, or, for clean-up, outliving
+//! the signal.
+
+use super::super::events::Event;
+use super::HostRun;
+use super::stop::Stop;
+use crate::transport::{Output, RemoteCommand, TransportError};
+
+impl HostRun {
+    /// Runs a command, streaming its output as events; Ctrl-C abandons it.
+    pub(super) async fn exec(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let reporter = self.shared.reporter.clone();
+        let host = self.host().name.clone();
+        let shared = self.shared.clone();
+        let auth = shared.options.sudo_auth();
+        let mut on_line = |stream, line: &str| {
+            reporter.report(&Event::StepOutput {
+                host: host.clone(),
+                stream,
+                line: line.to_owned(),
+            });
+        };
+        let mut interrupt = self.interrupt.clone();
+        tokio::select! {
+            result = self.conn.run(command, auth, &mut on_line) => result.map_err(Stop::Transport),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        }
+    }
+
+    /// Runs a command without streaming its output (what it prints may be
+    /// a secret file's content); Ctrl-C abandons it.
+    pub(super) async fn exec_quiet(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let shared = self.shared.clone();
+        let auth = shared.options.sudo_auth();
+        let mut interrupt = self.interrupt.clone();
+        let mut silent = |_, _: &str| {};
+        tokio::select! {
+            result = self.conn.run(command, auth, &mut silent) => result.map_err(Stop::Transport),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        }
+    }
+
+    /// Runs a `local:` command on this machine, the terminal handed over to
+    /// it meanwhile; Ctrl-C abandons it.
+    pub(super) async fn exec_local(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        let handed_over = |running| Event::TerminalHandedOver {
+            host: self.host().name.clone(),
+            running,
+        };
+        self.shared.reporter.report(&handed_over(true));
+        let mut interrupt = self.interrupt.clone();
+        let output = tokio::select! {
+            output = crate::transport::local::run(command) => Ok(output),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Stop::Interrupted),
+        };
+        self.shared.reporter.report(&handed_over(false));
+        output
+    }
+
+    /// Runs a clean-up command even after Ctrl-C (which it must outlive).
+    pub(super) async fn exec_cleanup(
+        &mut self,
+        command: &RemoteCommand,
+    ) -> Result<Output, TransportError> {
+        let shared = self.shared.clone();
+        self.conn
+            .run(command, shared.options.sudo_auth(), &mut |_, _| {})
+            .await
+    }
+}
