@@ -33,7 +33,22 @@ impl Cli {
     pub fn parse_args() -> Cli {
         use clap::{CommandFactory as _, FromArgMatches as _};
         let mut command = Cli::command();
-        let matches = command.clone().get_matches();
+        let matches = match command.clone().try_get_matches() {
+            Ok(matches) => matches,
+            Err(error) => {
+                if let Some((typed, name)) = command_typo(&command, std::env::args().skip(1)) {
+                    command
+                        .error(
+                            clap::error::ErrorKind::InvalidSubcommand,
+                            format!(
+                                "`{typed}` is not a command (did you mean `wptdeploy {name}`?)"
+                            ),
+                        )
+                        .exit();
+                }
+                error.exit()
+            }
+        };
         if let Some((name, sub)) = matches.subcommand() {
             let deploy = <DeployArgs as Args>::augment_args(clap::Command::new("deploy"));
             let deploy_only: Vec<String> = deploy
@@ -62,6 +77,32 @@ impl Cli {
         }
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
+}
+
+/// The names of the commands besides deploying.
+pub fn command_names() -> Vec<String> {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
+
+/// A word of `args` that is close to one of `command`'s subcommands but is
+/// none of them: a misspelt command, with the one it is close to.
+fn command_typo(
+    command: &clap::Command,
+    args: impl Iterator<Item = String>,
+) -> Option<(String, String)> {
+    let names: Vec<&str> = command
+        .get_subcommands()
+        .map(clap::Command::get_name)
+        .collect();
+    args.filter(|a| !a.starts_with('-') && !names.contains(&a.as_str()))
+        .find_map(|typed| {
+            let close = crate::suggest::closest(&typed, names.iter().copied())?;
+            Some((typed.clone(), close.to_owned()))
+        })
 }
 
 /// Commands besides deploying.

@@ -208,6 +208,19 @@ fn input_errors_read_exactly_so() {
             "error: `-K` needs a terminal to ask for the password\n\
              hint: use `--become-password-file FILE` when there is no terminal\n",
         ),
+        (
+            &["verfy"],
+            2,
+            "error: `verfy` is neither an environment nor a command (did you mean `wptdeploy verify`?)\n\
+             hint: known environments: production, staging\n",
+        ),
+        (
+            &["unlok", "staging"],
+            2,
+            "error: `unlok` is not a command (did you mean `wptdeploy unlock`?)\n\n\
+             Usage: wptdeploy [OPTIONS] <ENV>\n       wptdeploy [OPTIONS] [ENV] <COMMAND>\n\n\
+             For more information, try '--help'.\n",
+        ),
     ];
     let mut wrong = Vec::new();
     for (args, code, expected) in cases {

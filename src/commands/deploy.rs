@@ -6,6 +6,7 @@ use super::session::{Asking, Command, Session};
 use super::vars::{self, DeployVars};
 use crate::cli::DeployArgs;
 use crate::error::Error;
+use crate::inventory::InventoryError;
 
 /// Deploys.
 pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
@@ -37,5 +38,23 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     }
     session.start_at = args.start_at;
     session.list_steps = args.list_steps;
-    session.execute(cx).await.map(drop)
+    let result = session.execute(cx).await;
+    if let Err(Error::Inventory(InventoryError::UnknownEnvironment { known, .. })) = &result
+        && crate::suggest::closest(&env, known.iter().map(String::as_str)).is_none()
+        && let Some(command) = misspelt_command(&env)
+    {
+        return Err(CommandError::CommandTypo {
+            typed: env,
+            command,
+            known: known.clone(),
+        }
+        .into());
+    }
+    result.map(drop)
+}
+
+/// The command `env` is close to, when it is no environment.
+fn misspelt_command(env: &str) -> Option<String> {
+    let names = crate::cli::command_names();
+    crate::suggest::closest(env, names.iter().map(String::as_str)).map(str::to_owned)
 }

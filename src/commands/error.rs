@@ -87,6 +87,18 @@ pub enum CommandError {
         /// Why.
         error: String,
     },
+    /// The environment named is no environment, but close to a command.
+    #[error(
+        "`{typed}` is neither an environment nor a command (did you mean `wptdeploy {command}`?)"
+    )]
+    CommandTypo {
+        /// As given.
+        typed: String,
+        /// The command it is close to.
+        command: String,
+        /// The environments there are.
+        known: Vec<String>,
+    },
     /// The vault passwords could not be read.
     #[error("{0}")]
     VaultPassword(String),
@@ -112,6 +124,9 @@ impl CommandError {
             }
             CommandError::NoSuchStep { .. } => {
                 hint("`--list-steps` shows the steps, by number and name")
+            }
+            CommandError::CommandTypo { known, .. } => {
+                vec![format!("known environments: {}", known.join(", "))]
             }
             CommandError::NoTerminalForPassword => {
                 hint("use `--become-password-file FILE` when there is no terminal")
