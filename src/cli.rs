@@ -110,6 +110,8 @@ fn command_typo(
 pub enum Command {
     /// Show who holds the deploy lock of ENV, and remove it.
     Unlock(UnlockArgs),
+    /// Run a command on each host, as the app user, in the live release with its virtualenv active: `wptdeploy exec ENV -- CMD ARGS...`.
+    Exec(ExecArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs),
     /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
@@ -267,6 +269,16 @@ pub struct DeployArgs {
     /// Rolling deploy: hosts in batches of N (or N% of them), in order; a failed batch stops the rest. A list (`1,50%`) repeats its last size. Over the playbook's `serial:`.
     #[arg(long, value_name = "N|N%", value_delimiter = ',')]
     pub serial: Vec<crate::rollout::BatchSize>,
+}
+
+/// `wptdeploy exec ENV -- CMD ARGS...`
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Environment whose hosts run it (`--limit` picks some).
+    pub env: String,
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// `wptdeploy unlock ENV`

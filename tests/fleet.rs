@@ -340,3 +340,56 @@ fn a_host_cut_off_mid_step_is_unreachable_and_the_others_finish() {
         "{error}"
     );
 }
+
+#[test]
+fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
+    let fleet = Fleet::start(2);
+    let s = &fleet.sandbox;
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    // Options before `--`: what follows it is the command, words as given.
+    let exec = |words: &[&str]| {
+        crate::support::Run::from_command(
+            s.command(crate::support::bin())
+                .args(["--no-progress", "exec", "staging", "--"])
+                .args(words),
+        )
+    };
+    let run = exec(&[
+        "sh",
+        "-c",
+        "echo \"in $(pwd -P) with ${VIRTUAL_ENV:-no venv}\"; echo '{{ not a template }}'",
+    ])
+    .success();
+    let venv = crate::support::shared_venv();
+    for (index, host) in fleet.hosts.iter().enumerate() {
+        let release = host.base_path.join(fleet.live(index).unwrap());
+        let said = format!(
+            "[{}]   | in {} with {}",
+            host.name,
+            release.display(),
+            venv.display()
+        );
+        assert!(run.stderr.contains(&said), "{said}\n{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains(&format!("[{}]   | {{{{ not a template }}}}", host.name)),
+            "the command's words are data, never templates: {}",
+            run.stderr
+        );
+    }
+    // A command that fails on one host fails that host, and the run.
+    let first = &fleet.hosts[0].name;
+    let failed = exec(&[
+        "sh",
+        "-c",
+        &format!("pwd -P | grep -q {}", fleet.hosts[1].name),
+    ])
+    .failure(1);
+    assert!(
+        failed
+            .stderr
+            .contains(&format!("failed on 1 of 2 host(s): {first}: step `sh -c")),
+        "{}",
+        failed.stderr
+    );
+}

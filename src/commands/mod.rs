@@ -6,6 +6,7 @@
 mod checklist;
 mod deploy;
 pub mod error;
+mod exec;
 mod migration;
 mod session;
 mod unlock;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> i32 {
         };
         let result = match cli.command {
             Some(Command::Unlock(args)) => unlock::run(args, &mut cx).await,
+            Some(Command::Exec(args)) => exec::run(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
             Some(Command::Migration { command }) => match command {

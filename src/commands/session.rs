@@ -38,6 +38,8 @@ pub enum Command {
     Checklist,
     /// `wptdeploy unlock`.
     Unlock,
+    /// `wptdeploy exec`.
+    Exec,
 }
 
 impl Command {
@@ -51,6 +53,7 @@ impl Command {
             Command::MigrationTest => "migration test on",
             Command::Checklist => "checklist on",
             Command::Unlock => "unlock of",
+            Command::Exec => "exec on",
         }
     }
 
@@ -64,6 +67,7 @@ impl Command {
             Command::MigrationTest => "migration test",
             Command::Checklist => "checklist",
             Command::Unlock => "unlock",
+            Command::Exec => "exec",
         }
     }
 
@@ -122,6 +126,8 @@ pub struct Session<'a> {
     pub one_host: bool,
     /// What the lock records as the command holding it [default: the deploy's].
     pub lock_command: Option<String>,
+    /// Remote output is what the command is for: shown unless `-q` (`exec`).
+    pub shows_output: bool,
     /// The command's own steps in place of the playbook's, made from them (`unlock`).
     pub reshape: Option<Reshape>,
 }
@@ -145,6 +151,7 @@ impl<'a> Session<'a> {
             list_steps: false,
             one_host: false,
             lock_command: None,
+            shows_output: false,
             reshape: None,
         }
     }
@@ -183,7 +190,7 @@ impl<'a> Session<'a> {
         let asks_each_step = matches!(self.asking, Asking::EachStep | Asking::Checklist);
         // Asking before each step, output streams (under the spinner) unless -q.
         let shown = match cx.settings.verbosity {
-            Verbosity::Normal if asks_each_step => Verbosity::Verbose,
+            Verbosity::Normal if asks_each_step || self.shows_output => Verbosity::Verbose,
             asked => asked,
         };
         let cancel = Cancel::default();
@@ -347,6 +354,7 @@ impl<'a> Session<'a> {
                 )
             }
             Command::Unlock => format!("the deploy lock on {}", plan.env),
+            Command::Exec => format!("exec on {}", plan.env),
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),
             _ => format!(
                 "{} on {}",

@@ -86,6 +86,21 @@ pub struct ChecklistVars {
     pub editor: Option<String>,
 }
 
+/// Text that is data, never rendered as a template (Ansible's `!unsafe`).
+#[derive(Debug, Serialize)]
+pub enum Raw {
+    /// Serialized as the tagged value `!unsafe TEXT`.
+    #[serde(rename = "unsafe")]
+    Unsafe(String),
+}
+
+/// `exec.yml`: the command to run in the live release.
+#[derive(Debug, Serialize)]
+pub struct ExecVars {
+    /// The command's words, each shell-quoted; braces in them are data.
+    pub exec_command: Raw,
+}
+
 /// `migration-test.yml`: a locally edited migration file.
 #[derive(Debug, Serialize)]
 pub struct TestVars {

@@ -30,6 +30,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("vars.yml", include_str!("../../playbooks/vars.yml")),
     ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
     ("verify.yml", include_str!("../../playbooks/verify.yml")),
+    ("exec.yml", include_str!("../../playbooks/exec.yml")),
     (
         "migration-new.yml",
         include_str!("../../playbooks/migration-new.yml"),

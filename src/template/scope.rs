@@ -234,6 +234,8 @@ impl Scope {
                 message: "is encrypted with ansible-vault, and no vault password was given (`--ask-vault-pass`, `--vault-password-file FILE` or `--vault-id LABEL@SOURCE`)".into(),
                 missing: Vec::new(),
             }),
+            // Ansible's `!unsafe`: data, never rendered.
+            Y::Tagged(tagged) if tagged.tag == "unsafe" => Ok(Value::from_serialize(&tagged.value)),
             Y::Tagged(tagged) => self.render_raw(&tagged.value, ctx),
             other => Ok(Value::from_serialize(other)),
         }

@@ -1,0 +1,26 @@
+//! `wptdeploy exec ENV -- CMD ARGS...`: a command on each host (in
+//! parallel, `--limit` to pick), as the app user, in the live release with
+//! its virtualenv active (exec.yml); output streamed per host, a non-zero
+//! exit failing that host.
+
+use super::Context;
+use super::session::{Command, Session};
+use super::vars::{self, ExecVars, Raw};
+use crate::cli::ExecArgs;
+use crate::error::Error;
+use crate::transport::quote;
+
+/// Runs the command.
+pub async fn run(args: ExecArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    let words: Vec<String> = args.command.iter().map(|w| quote(w)).collect();
+    let mut extra = cx.extra_vars();
+    vars::set(
+        &mut extra,
+        &ExecVars {
+            exec_command: Raw::Unsafe(words.join(" ")),
+        },
+    );
+    let mut session = Session::new(Command::Exec, &args.env, "exec.yml", extra);
+    session.shows_output = true;
+    session.execute(cx).await.map(drop)
+}
