@@ -110,6 +110,8 @@ fn command_typo(
 pub enum Command {
     /// Show who holds the deploy lock of ENV, and remove it.
     Unlock(UnlockArgs),
+    /// Hold the deploy lock of ENV for maintenance (`lock ENV -m WHY`), or show who holds it (`lock status ENV`).
+    Lock(HoldArgs),
     /// Run a command on each host, as the app user, in the live release with its virtualenv active: `wptdeploy exec ENV -- CMD ARGS...`.
     Exec(ExecArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
@@ -279,6 +281,28 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// `wptdeploy lock ENV -m WHY` / `wptdeploy lock status ENV`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct HoldArgs {
+    /// `status`: who holds it.
+    #[command(subcommand)]
+    pub command: Option<LockCommand>,
+    /// Environment whose lock to hold.
+    #[arg(required = true)]
+    pub env: Option<String>,
+    /// Why: recorded in the lock and shown to every deploy it refuses.
+    #[arg(short, long, value_name = "WHY", required = true)]
+    pub message: Option<String>,
+}
+
+/// `wptdeploy lock ...`
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Who holds the deploy lock of ENV, host by host.
+    Status(UnlockArgs),
 }
 
 /// `wptdeploy unlock ENV`

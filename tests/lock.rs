@@ -259,3 +259,29 @@ fn unlock_on_a_terminal_asks_host_by_host_and_no_keeps_the_lock() {
     assert!(screen.contains("lock removed"), "{screen}");
     assert!(!lock_dir(&s).exists(), "yes removes it: {screen}");
 }
+
+#[test]
+fn lock_holds_for_maintenance_with_its_reason_and_status_only_looks() {
+    let s = sandbox();
+    s.wptdeploy(&["staging"]).success();
+    s.wptdeploy(&["lock", "staging", "-m", "db maintenance until 3pm"])
+        .success();
+    assert!(lock_dir(&s).exists(), "the lock outlives the run");
+    s.wptdeploy(&["staging"])
+        .failure(1)
+        .stderr_has("db maintenance until 3pm");
+    let status = s.wptdeploy(&["lock", "status", "staging"]).success();
+    assert!(
+        status.stderr.contains("locked by") && status.stderr.contains("db maintenance until 3pm"),
+        "{}",
+        status.stderr
+    );
+    assert!(lock_dir(&s).exists(), "status only looks");
+    s.wptdeploy(&["lock", "staging", "-m", "again"])
+        .failure(1)
+        .stderr_has("db maintenance until 3pm");
+    s.wptdeploy(&["unlock", "staging", "--yes"]).success();
+    assert!(!lock_dir(&s).exists());
+    s.wptdeploy(&["staging"]).success();
+    assert!(!lock_dir(&s).exists(), "a deploy's own lock goes with it");
+}

@@ -7,9 +7,9 @@ mod checklist;
 mod deploy;
 pub mod error;
 mod exec;
+mod lock;
 mod migration;
 mod session;
-mod unlock;
 pub mod vars;
 mod verify;
 
@@ -42,7 +42,8 @@ pub fn run(cli: Cli) -> i32 {
             redactor: Redactor::default(),
         };
         let result = match cli.command {
-            Some(Command::Unlock(args)) => unlock::run(args, &mut cx).await,
+            Some(Command::Unlock(args)) => lock::unlock(args, &mut cx).await,
+            Some(Command::Lock(args)) => lock::hold_or_status(args, &mut cx).await,
             Some(Command::Exec(args)) => exec::run(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,

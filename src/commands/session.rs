@@ -40,6 +40,10 @@ pub enum Command {
     Unlock,
     /// `wptdeploy exec`.
     Exec,
+    /// `wptdeploy lock ENV -m WHY`.
+    Hold,
+    /// `wptdeploy lock status ENV`.
+    LockStatus,
 }
 
 impl Command {
@@ -54,6 +58,8 @@ impl Command {
             Command::Checklist => "checklist on",
             Command::Unlock => "unlock of",
             Command::Exec => "exec on",
+            Command::Hold => "lock of",
+            Command::LockStatus => "lock status of",
         }
     }
 
@@ -68,6 +74,8 @@ impl Command {
             Command::Checklist => "checklist",
             Command::Unlock => "unlock",
             Command::Exec => "exec",
+            Command::Hold => "lock",
+            Command::LockStatus => "lock status",
         }
     }
 
@@ -353,7 +361,9 @@ impl<'a> Session<'a> {
                     plan.commit, plan.env
                 )
             }
-            Command::Unlock => format!("the deploy lock on {}", plan.env),
+            Command::Unlock | Command::Hold | Command::LockStatus => {
+                format!("the deploy lock on {}", plan.env)
+            }
             Command::Exec => format!("exec on {}", plan.env),
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),
             _ => format!(

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! `action: take` (the default) takes it, waiting with `--lock-wait`, and
-//! the run releases it however it ends. `wptdeploy unlock` uses
+//! the run releases it however it ends; `action: hold` takes it and keeps
+//! it (`wptdeploy lock ENV -m WHY`, for maintenance). `wptdeploy unlock` uses
 //! `action: inspect` (read-only; registers `{held, holder}`) and
 //! `action: remove` (removes it whoever holds it).
 
@@ -38,7 +39,7 @@ pub struct LockArgs {
     pub action: Option<Tmpl>,
 }
 
-const ACTIONS: [&str; 3] = ["take", "inspect", "remove"];
+const ACTIONS: [&str; 4] = ["take", "hold", "inspect", "remove"];
 
 impl StepKind for Lock {
     const KEY: &'static str = "lock";
@@ -63,13 +64,15 @@ impl StepKind for Lock {
     }
 
     fn prepare(args: &LockArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let action = render.given(args.action.as_ref())?;
+        let action = action.as_deref().unwrap_or("take");
         let spec = LockSpec {
             path: render.text(&args.path)?,
             become_user: render.become_user().map(str::to_owned),
+            kept: action == "hold",
         };
-        let action = render.given(args.action.as_ref())?;
-        match action.as_deref().unwrap_or("take") {
-            "take" => Ok(Prepared::new(render.command(String::new()), |_| {
+        match action {
+            "take" | "hold" => Ok(Prepared::new(render.command(String::new()), |_| {
                 Ok(Outcome {
                     changed: true,
                     ..Outcome::default()
@@ -130,6 +133,8 @@ pub struct LockSpec {
     pub path: String,
     /// The user that creates and removes it.
     pub become_user: Option<String>,
+    /// Held past the run's end (`wptdeploy lock ENV -m WHY`), not released.
+    pub kept: bool,
 }
 
 /// What a deploy writes into the lock it takes.
@@ -357,6 +362,7 @@ mod tests {
             let spec = LockSpec {
                 path: path.display().to_string(),
                 become_user: None,
+                kept: false,
             };
             std::process::Command::new("sh")
                 .arg("-c")

@@ -339,7 +339,7 @@ impl HostRun {
         };
         let outcome = match &prepared.effect {
             Effect::TakesLock(spec) => {
-                self.take_lock(spec).await?;
+                self.take_lock(spec, &prepared.name).await?;
                 Ok(Outcome {
                     changed: true,
                     ..Outcome::default()
@@ -435,7 +435,7 @@ impl HostRun {
         Ok(Some(outcome))
     }
 
-    async fn take_lock(&mut self, spec: &LockSpec) -> Result<(), Stop> {
+    async fn take_lock(&mut self, spec: &LockSpec, step: &str) -> Result<(), Stop> {
         let deadline = self
             .shared
             .options
@@ -451,11 +451,15 @@ impl HostRun {
             let output = self.exec(&acquire).await?;
             if output.exit_code != 0 {
                 return Err(Stop::Step {
-                    step: "take the deploy lock".into(),
+                    step: step.to_owned(),
                     failure: spec.failure(&acquire, &output),
                 });
             }
             let Some(holder) = lock::holder(&output) else {
+                if spec.kept {
+                    // Held for maintenance: the run ends, the lock stays.
+                    self.held_lock = None;
+                }
                 return Ok(());
             };
             if deadline.is_none_or(|d| Instant::now() >= d) {
