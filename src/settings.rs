@@ -78,7 +78,7 @@ impl Settings {
             (None, true) => BecomePassword::Ask,
             (None, false) => BecomePassword::None,
         };
-        let vault = open_vault(common)?;
+        let vault = open_vault(common, attended)?;
         let extra = crate::inventory::extra_vars(&common.extra_vars, &vault)?;
         Ok(Settings {
             verbosity,
@@ -105,7 +105,7 @@ impl Settings {
 }
 
 /// The vault passwords the options give (asked for on the terminal if so told).
-fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
+fn open_vault(common: &CommonArgs, attended: bool) -> Result<Vault, Error> {
     let sources = PasswordSources {
         files: common.vault_password_file.clone(),
         ids: common.vault_id.clone(),
@@ -116,7 +116,7 @@ fn open_vault(common: &CommonArgs) -> Result<Vault, Error> {
         return Ok(Vault::default());
     }
     let prompt = |label: Option<&str>| -> Result<String, String> {
-        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        if !attended {
             return Err("asking for the vault password needs a terminal, and there is none: use `--vault-password-file FILE`".into());
         }
         let question = match label {

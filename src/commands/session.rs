@@ -188,8 +188,7 @@ impl<'a> Session<'a> {
             Some(wanted) => find_step(&plan, wanted)?,
             None => 0,
         };
-        let attended = cx.settings.attended;
-        self.check_attended(&plan, attended, cx)?;
+        self.check_attended(&plan, cx)?;
         let password = cx.become_password()?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
@@ -208,7 +207,7 @@ impl<'a> Session<'a> {
             Asking::EachStep | Asking::Checklist => {
                 Some(Arc::new(TerminalGate::new(cx.redactor.clone(), spinners)))
             }
-            Asking::Confirm if attended && !cx.settings.yes => {
+            Asking::Confirm if cx.settings.attended && !cx.settings.yes => {
                 Some(Arc::new(ConfirmGate::new(cx.redactor.clone(), spinners)))
             }
             Asking::Never | Asking::Confirm => None,
@@ -320,7 +319,8 @@ impl<'a> Session<'a> {
     }
 
     /// Asking needs a terminal; production needs its name typed (or `--yes`).
-    fn check_attended(&self, plan: &Plan, attended: bool, cx: &Context<'_>) -> Result<(), Error> {
+    fn check_attended(&self, plan: &Plan, cx: &Context<'_>) -> Result<(), Error> {
+        let attended = cx.settings.attended;
         let asker = match self.asking {
             Asking::EachStep => Some("`--step`"),
             Asking::Checklist => Some("the checklist"),

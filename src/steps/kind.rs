@@ -258,11 +258,8 @@ pub fn check_number<T: std::str::FromStr>(t: Option<&Tmpl>, what: &str) -> Resul
 /// `what must be `a`, `b` or `c`, not `x``, with the closest choice suggested.
 pub fn choice_error(what: &str, choices: &[&str], given: &str) -> String {
     let listed = crate::suggest::one_of(choices);
-    let mut message = format!("{what} must be {listed}, not `{given}`");
-    if let Some(close) = crate::suggest::closest(given, choices.iter().copied()) {
-        message.push_str(&format!(" (did you mean `{close}`?)"));
-    }
-    message
+    let suggestion = crate::suggest::did_you_mean(given, choices.iter().copied());
+    format!("{what} must be {listed}, not `{given}`{suggestion}")
 }
 
 /// What a step's command output means, read by its kind.

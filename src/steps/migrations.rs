@@ -94,13 +94,14 @@ pub const ACTIONS: [&str; 6] = [
     "pending",
 ];
 
-/// What an action needs besides `path` and `action`.
-fn needs(action: &str) -> &'static str {
-    if action == "pending" {
+/// Why `action` cannot run: it needs `psql` (`pending`) or `command` (the rest).
+fn needs(action: &str) -> String {
+    let what = if action == "pending" {
         "psql"
     } else {
         "command"
-    }
+    };
+    format!("migrations: action `{action}` needs `{what}`")
 }
 
 impl StepKind for MigrationsKind {
@@ -113,18 +114,12 @@ impl StepKind for MigrationsKind {
             if !ACTIONS.contains(&action) {
                 return Err(choice_error("migrations: action", &ACTIONS, action));
             }
-            let given = match needs(action) {
-                "psql" => a.psql.is_some(),
-                _ => a.command.is_some(),
-            };
-            if given {
-                Ok(())
+            let given = if action == "pending" {
+                a.psql.is_some()
             } else {
-                Err(format!(
-                    "migrations: action `{action}` needs `{}`",
-                    needs(action)
-                ))
-            }
+                a.command.is_some()
+            };
+            if given { Ok(()) } else { Err(needs(action)) }
         })
     }
 
@@ -149,10 +144,7 @@ impl StepKind for MigrationsKind {
         let verb = render.text(&a.action)?;
         let shell = |t: Option<&Tmpl>| match t {
             Some(t) => render.shell(t),
-            None => Err(TemplateError::new(format!(
-                "migrations: action `{verb}` needs `{}`",
-                needs(&verb)
-            ))),
+            None => Err(TemplateError::new(needs(&verb))),
         };
         let from = || render.optional(a.from.as_ref());
         let action = match verb.as_str() {
