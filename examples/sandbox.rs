@@ -49,7 +49,6 @@ fn main() -> ExitCode {
     let s = Sandbox::start_in(&dir);
     let pg = postgres::Postgres::start(&dir);
     let json = |v: &str| serde_json::to_string(v).unwrap();
-    let venv = dir.join("srv/venv").display().to_string();
     let socket = pg.socket_dir.display().to_string();
     // As root the database tools run as `postgres` (wptdeploy becomes it);
     // otherwise as this user, connecting as the `postgres` role.
@@ -59,7 +58,6 @@ fn main() -> ExitCode {
         (format!("psql -h {socket} -p {} -U postgres", pg.port), "")
     };
     s.write_inventory(&[
-        ("venv_path", &json(&venv)),
         ("db_user", &json("postgres")),
         ("db_host", &json(&socket)),
         ("db_port", &pg.port.to_string()),

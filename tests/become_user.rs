@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::support::sandbox::password_sudo_user;
 use crate::support::terminal::Terminal;
-use crate::support::{Run, Sandbox, bin, is_root, json, sandbox, shared_venv};
+use crate::support::{Run, Sandbox, bin, is_root, json, sandbox};
 
 const APP_USER_UID: u32 = 33; // www-data on Debian and Ubuntu
 
@@ -21,8 +21,9 @@ fn require_root() {
 
 fn as_www_data(s: &Sandbox) {
     s.write_inventory(&[
-        ("venv_path", &json(&shared_venv().display().to_string())),
         ("app_user", &json("www-data")),
+        // uv's shared cache is this user's; www-data keeps its own.
+        ("uv_cache_path", &json("{{ state_path }}/uv-cache")),
     ]);
 }
 

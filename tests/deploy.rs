@@ -199,10 +199,6 @@ fn a_failing_health_check_switches_back_and_restarts_the_previous_release() {
     let restarts = s.dir.join("restarts.log");
     s.write_inventory(&[
         (
-            "venv_path",
-            &crate::support::json(&crate::support::shared_venv().display().to_string()),
-        ),
-        (
             "restart_command",
             &crate::support::json(&format!(
                 "readlink {{{{ site_path }}}} >> {}",
@@ -343,16 +339,13 @@ fn a_health_check_url_is_fetched_on_the_host() {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let venv = crate::support::json(&crate::support::shared_venv().display().to_string());
     let url = |path: &str| crate::support::json(&format!("http://127.0.0.1:{port}/{path}"));
     s.write_inventory(&[
-        ("venv_path", &venv),
         ("healthcheck_command", "''"),
         ("healthcheck_url", &url("health")),
     ]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     s.write_inventory(&[
-        ("venv_path", &venv),
         ("healthcheck_command", "''"),
         ("healthcheck_url", &url("missing")),
         ("healthcheck_retries", "1"),
@@ -364,25 +357,28 @@ fn a_health_check_url_is_fetched_on_the_host() {
     assert_eq!(s.live_release(), Some(s.sha("master")));
 }
 
-/// `pip:` creates a virtualenv that sees the system's packages when asked
-/// (wptdash's did), and a package that cannot be installed is named in one line.
+/// `virtualenv:` creates an environment that sees the system's packages
+/// when asked (wptdash's did), with pip or uv, and a package that cannot
+/// be installed is named in one line by either.
 #[test]
-fn pip_makes_a_system_site_packages_venv_and_names_what_fails() {
+fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
     let s = sandbox();
     let dir = s.dir.join("my-playbooks");
+    let release = s.dir.join("release");
     std::fs::create_dir_all(&dir).unwrap();
-    let venv = s.dir.join("fresh-venv");
-    let requirements = s.dir.join("requirements.txt");
+    std::fs::create_dir_all(&release).unwrap();
     std::fs::write(
         dir.join("venv.yml"),
         format!(
-            "steps:\n  - name: build\n    pip: {{venv: {venv}, requirements: {req}, python: /usr/bin/python3, site_packages: \"{{{{ site | bool }}}}\"}}\n",
-            venv = venv.display(),
-            req = requirements.display()
+            "steps:\n  - name: build\n    virtualenv: {{path: {release}, release: {release}, store: {store}, link: {link}, live: {live}, requirements: requirements.txt, python: /usr/bin/python3, site_packages: \"{{{{ site | bool }}}}\", installer: \"{{{{ installer }}}}\", tools: \"{{{{ tools_path }}}}\", cache: \"{{{{ uv_cache_path }}}}\"}}\n",
+            release = release.display(),
+            store = s.dir.join("venvs").display(),
+            link = s.dir.join("venv").display(),
+            live = s.dir.join("site").display(),
         ),
     )
     .unwrap();
-    let run = |extra: &str| {
+    let run = |installer: &str| {
         crate::support::Run::from_command(
             s.command(crate::support::bin())
                 .args([
@@ -391,33 +387,53 @@ fn pip_makes_a_system_site_packages_venv_and_names_what_fails() {
                     "--playbook",
                     "venv.yml",
                     "-e",
-                    extra,
+                    "site=true",
+                    "-e",
                 ])
+                .arg(format!("installer={installer}"))
                 .arg("--playbooks")
                 .arg(&dir),
         )
     };
-    std::fs::write(&requirements, "").unwrap();
-    run("site=true").success();
-    let config = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
-    assert!(
-        config.contains("include-system-site-packages = true"),
-        "{config}"
-    );
-    std::fs::write(&requirements, "nosuchpkg-wptdeploy-test-xyz==1.0\n").unwrap();
-    let failed = run("site=true").failure(1);
-    assert!(
-        failed.stderr.contains(
-            "step `build` pip failed: no version of `nosuchpkg-wptdeploy-test-xyz` matches `nosuchpkg-wptdeploy-test-xyz==1.0`"
+    for (installer, requirement, said) in [
+        ("pip", "", ""),
+        (
+            "pip",
+            "nosuchpkg-wptdeploy-test-xyz==1.0",
+            "no version of `nosuchpkg-wptdeploy-test-xyz` matches `nosuchpkg-wptdeploy-test-xyz==1.0`",
         ),
-        "{}",
-        failed.stderr
-    );
-    assert!(
-        failed
-            .stderr
-            .contains("hint: `-v` shows pip's whole output"),
-        "{}",
-        failed.stderr
-    );
+        ("uv", "# uv\n", ""),
+        (
+            "uv",
+            "nosuchpkg-wptdeploy-test-xyz==1.0",
+            "no solution: nosuchpkg-wptdeploy-test-xyz was not found in the package registry",
+        ),
+    ] {
+        std::fs::write(release.join("requirements.txt"), format!("{requirement}\n")).unwrap();
+        if said.is_empty() {
+            run(installer).success();
+            let config =
+                std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
+            assert!(
+                config.contains("include-system-site-packages = true"),
+                "{installer}: {config}"
+            );
+            continue;
+        }
+        let failed = run(installer).failure(1);
+        assert!(
+            failed.stderr.contains(&format!(
+                "step `build` building the virtualenv failed: {said}"
+            )),
+            "{installer}: {}",
+            failed.stderr
+        );
+        assert!(
+            failed
+                .stderr
+                .contains("hint: `-v` shows the installer's whole output"),
+            "{}",
+            failed.stderr
+        );
+    }
 }

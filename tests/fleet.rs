@@ -360,9 +360,11 @@ fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
         "echo \"in $(pwd -P) with ${VIRTUAL_ENV:-no venv}\"; echo '{{ not a template }}'",
     ])
     .success();
-    let venv = crate::support::shared_venv();
     for (index, host) in fleet.hosts.iter().enumerate() {
         let release = host.base_path.join(fleet.live(index).unwrap());
+        // The live release's own environment, in the store.
+        let venv = std::fs::read_link(release.join(".venv")).unwrap();
+        assert!(venv.starts_with(host.base_path.join("venvs")), "{}", venv.display());
         let said = format!(
             "[{}]   | in {} with {}",
             host.name,

@@ -5,12 +5,11 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Sandbox, bin, json, sandbox, shared_venv};
+use crate::support::{Sandbox, bin, json, sandbox};
 
 fn slow_health_sandbox(seconds: u32) -> Sandbox {
     let s = sandbox();
     s.write_inventory(&[
-        ("venv_path", &json(&shared_venv().display().to_string())),
         ("healthcheck_command", &json(&format!("sleep {seconds}"))),
     ]);
     s
@@ -91,10 +90,9 @@ fn lock_wait_waits_for_the_holder_to_finish() {
 /// with `code`, the lock released and the previous release live again.
 fn a_signal_after_the_switch_switches_back(signal: &str, code: i32) {
     let s = slow_health_sandbox(60);
-    s.write_inventory(&[("venv_path", &json(&shared_venv().display().to_string()))]);
+    s.write_inventory(&[]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     s.write_inventory(&[
-        ("venv_path", &json(&shared_venv().display().to_string())),
         ("healthcheck_command", &json("sleep 60")),
     ]);
     let deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
@@ -149,11 +147,8 @@ fn sighup_ends_as_cleanly_as_ctrl_c() {
 #[test]
 fn a_second_signal_says_the_cleanup_runs_and_a_third_abandons_it_naming_what_is_left() {
     let s = sandbox();
-    let venv = json(&shared_venv().display().to_string());
-    s.write_inventory(&[("venv_path", &venv)]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     s.write_inventory(&[
-        ("venv_path", &venv),
         ("restart_command", &json("sleep 5")),
         ("healthcheck_command", &json("sleep 60")),
     ]);

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::support::sandbox::keygen;
-use crate::support::{json, sandbox, shared_venv};
+use crate::support::{json, sandbox};
 
 #[test]
 fn hostile_refs_are_refused_before_any_connection() {
@@ -169,10 +169,8 @@ fn an_unreachable_host_fails_fast_with_a_clear_message() {
 #[test]
 fn secrets_never_print_not_even_with_verbose_or_json() {
     let s = sandbox();
-    let venv = shared_venv();
     // The health check prints config.txt, which holds the database password.
     s.write_inventory(&[
-        ("venv_path", &json(&venv.display().to_string())),
         ("db_password", &json("s3ntinel-Pa55")),
         ("healthcheck_command", &json("cat config.txt")),
     ]);

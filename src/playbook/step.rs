@@ -3,10 +3,10 @@
 //! (`src/steps/<kind>.rs`, listed in `src/steps/registry.rs`).
 //!
 //! ```yaml
-//! - name: install dependencies
-//!   pip:
-//!     venv: "{{ venv_path }}"
-//!     requirements: "{{ release.build_path }}/requirements.txt"
+//! - name: collect static files
+//!   run: "{{ venv_path }}/bin/python manage.py collectstatic --noinput"
+//!   cwd: "{{ release.build_path }}"
+//!   vars: {venv_path: "{{ venv.path }}"}
 //!   become: "{{ app_user }}"
 //!   when: release.new
 //!   timeout: 10m
@@ -50,6 +50,9 @@ pub struct Step {
     pub cwd: Option<Tmpl>,
     /// Environment variables.
     pub env: BTreeMap<String, Tmpl>,
+    /// Variables for this step only (Ansible's task `vars:`), over the
+    /// host's: a variable that uses one of them sees its value here.
+    pub vars: BTreeMap<String, Tmpl>,
     /// Killed after this long.
     pub timeout: Option<Duration>,
     /// Store the result under this name for later steps.
@@ -84,6 +87,8 @@ pub(super) struct RawStep {
     #[serde(default)]
     env: BTreeMap<String, Tmpl>,
     #[serde(default)]
+    vars: BTreeMap<String, Tmpl>,
+    #[serde(default)]
     timeout: Option<Tmpl>,
     #[serde(default)]
     register: Option<String>,
@@ -97,13 +102,14 @@ pub(super) struct RawStep {
 }
 
 /// The keys every step may have besides its kind.
-const STEP_KEYS: [&str; 10] = [
+const STEP_KEYS: [&str; 11] = [
     "name",
     "import",
     "when",
     "become",
     "cwd",
     "env",
+    "vars",
     "timeout",
     "register",
     "background",
@@ -218,6 +224,7 @@ impl TryFrom<RawStep> for Item {
             become_user: raw.become_user,
             cwd: raw.cwd,
             env: raw.env,
+            vars: raw.vars,
             timeout,
             register: raw.register,
             background: raw.background.filter(|b| b.0 != "false"),
@@ -245,6 +252,7 @@ impl Step {
         all.extend(self.become_user.iter().map(|t| t.0.as_str()));
         all.extend(self.cwd.iter().map(|t| t.0.as_str()));
         all.extend(self.env.values().map(|t| t.0.as_str()));
+        all.extend(self.vars.values().map(|t| t.0.as_str()));
         all.extend(self.background.iter().map(|t| t.0.as_str()));
         all.extend(self.action.templates());
         all

@@ -14,7 +14,6 @@ pub mod lock;
 pub mod migrations;
 pub mod outcome;
 mod own;
-mod pip;
 mod prune;
 pub mod registry;
 mod restart;
@@ -23,6 +22,7 @@ mod say;
 mod switch;
 pub mod template;
 mod upload;
+mod virtualenv;
 
 use minijinja::Value;
 
@@ -37,6 +37,19 @@ pub use outcome::{Outcome, StepFailure};
 /// Where `background: true` sends a step's output, on the host.
 pub const DEFAULT_BACKGROUND_LOG: &str = "~/.wptdeploy/background.log";
 
+/// The context `step` renders in: `ctx` with the step's own `vars:` over it.
+pub fn step_scope(step: &Step, templates: &Templates, ctx: &Value) -> Result<Value, TemplateError> {
+    if step.vars.is_empty() {
+        return Ok(ctx.clone());
+    }
+    let extra = step
+        .vars
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), Value::from(templates.render(&value.0, ctx)?))))
+        .collect::<Result<_, TemplateError>>()?;
+    Ok(crate::template::Scope::overlay(ctx, extra))
+}
+
 /// Renders `step` for one host. `ctx` holds the host's variables and what
 /// earlier steps registered; `login_user` decides whether `become` needs
 /// sudo; a file written with one of `secrets` in it is kept private.
@@ -47,6 +60,8 @@ pub fn prepare(
     login_user: &str,
     secrets: &[String],
 ) -> Result<Prepared, TemplateError> {
+    let scoped = step_scope(step, templates, ctx)?;
+    let ctx = &scoped;
     let text = |t: &Tmpl| templates.render(&t.0, ctx);
     let name = text(&step.name)?.trim().to_owned();
     let become_user = step

@@ -8,12 +8,17 @@
 //!     link: "{{ site_path }}"
 //!     protect: ["{{ switched.previous }}"]
 //!     backups: "{{ backup_path }}"
+//!     venvs: "{{ venvs_path }}"
 //! ```
 //!
 //! Keeps the `keep` most recently used release directories (40-hex names),
 //! never the live one or those in `protect`; with `backups`, a removed
-//! release's database backups go with it. It comes once the new release is
-//! live and healthy: failures after it no longer switch back.
+//! release's database backups go with it; with `venvs`, the environments
+//! of the `virtualenv:` store that no release uses any more go too (one
+//! being built is never touched). The note says how much disk it freed
+//! (files hard-linked elsewhere, as uv's cache does, are not counted). It
+//! comes once the new release is live and healthy: failures after it no
+//! longer switch back.
 
 use serde::Deserialize;
 
@@ -41,6 +46,9 @@ pub struct PruneArgs {
     /// The directory of database backups named after releases.
     #[serde(default)]
     pub backups: Option<Tmpl>,
+    /// The `virtualenv:` store, whose unused environments go too.
+    #[serde(default)]
+    pub venvs: Option<Tmpl>,
 }
 
 impl StepKind for PruneKind {
@@ -58,6 +66,7 @@ impl StepKind for PruneKind {
             .into_iter()
             .chain(&a.protect)
             .chain(&a.backups)
+            .chain(&a.venvs)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -69,25 +78,20 @@ impl StepKind for PruneKind {
             .iter()
             .map(|t| render.text(t))
             .collect::<Result<Vec<_>, _>>()?;
-        let backups = render.given(a.backups.as_ref())?;
-        let script = prune_script(
-            &render.text(&a.releases)?,
-            keep.max(1),
-            &render.text(&a.link)?,
-            &protect,
-            backups.as_deref(),
-        );
-        Ok(Prepared::new(render.command(script), |ran| {
+        let prune = Prune {
+            releases: render.text(&a.releases)?,
+            keep: keep.max(1),
+            link: render.text(&a.link)?,
+            protect,
+            backups: render.given(a.backups.as_ref())?,
+            venvs: render.given(a.venvs.as_ref())?,
+        };
+        Ok(Prepared::new(render.command(prune.script()), |ran| {
             ran.succeeded()?;
-            let removed = ran
-                .output
-                .stdout
-                .lines()
-                .filter(|l| l.starts_with("wptdeploy.removed="))
-                .count();
+            let removed = Removed::read(&ran.output.stdout);
             Ok(Outcome {
-                changed: removed > 0,
-                note: (removed > 0).then(|| format!("removed {removed} old release(s)")),
+                changed: removed.releases + removed.venvs > 0,
+                note: removed.note(),
                 ..Outcome::default()
             })
         })
@@ -95,30 +99,103 @@ impl StepKind for PruneKind {
     }
 }
 
-/// Removes all but the `keep` most recently used release directories,
-/// never the live one nor any of `protect`; and, with `backups`, the
-/// database backups named after a removed release.
-fn prune_script(
-    releases: &str,
+/// What a prune removed, from its `wptdeploy.removed*=NAME BYTES` lines.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Removed {
+    releases: usize,
+    venvs: usize,
+    bytes: u64,
+}
+
+impl Removed {
+    fn read(stdout: &str) -> Removed {
+        let mut removed = Removed::default();
+        for (key, value) in stdout.lines().filter_map(|l| l.split_once('=')) {
+            let bytes = value
+                .rsplit(' ')
+                .next()
+                .and_then(|b| b.parse::<u64>().ok())
+                .unwrap_or(0);
+            match key {
+                "wptdeploy.removed" => removed.releases += 1,
+                "wptdeploy.removed_venv" => removed.venvs += 1,
+                _ => continue,
+            }
+            removed.bytes += bytes;
+        }
+        removed
+    }
+
+    /// "removed 2 old release(s) and 1 virtualenv(s), freed 41.3 MB".
+    fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.releases > 0 {
+            parts.push(format!("{} old release(s)", self.releases));
+        }
+        if self.venvs > 0 {
+            parts.push(format!("{} unused virtualenv(s)", self.venvs));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "removed {}, freed {}",
+                parts.join(" and "),
+                human_bytes(self.bytes)
+            )
+        })
+    }
+}
+
+/// `812 KB`, `41.3 MB`, `2.1 GB` (powers of 1000, as `df -H`).
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value < 10.0 && unit > 0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// What to prune.
+struct Prune {
+    releases: String,
     keep: usize,
-    link: &str,
-    protect: &[String],
-    backups: Option<&str>,
-) -> String {
-    let mut protected: Vec<String> = protect
-        .iter()
-        .filter_map(|p| p.trim_end_matches('/').rsplit('/').next())
-        .filter(|name| !name.is_empty())
-        .map(quote)
-        .collect();
-    protected.push("\"$live\"".into());
-    format!(
-        "releases={} keep={keep} link={} backups={}\n",
-        quote(releases),
-        quote(link),
-        quote(backups.unwrap_or_default())
-    ) + &format!(
-        r#"set -e
+    link: String,
+    protect: Vec<String>,
+    backups: Option<String>,
+    venvs: Option<String>,
+}
+
+impl Prune {
+    /// Removes all but the `keep` most recently used release directories,
+    /// never the live one nor any of `protect`; with `backups`, the
+    /// database backups named after a removed release; with `venvs`, the
+    /// environments no release links to (under each one's `flock`).
+    fn script(&self) -> String {
+        let mut protected: Vec<String> = self
+            .protect
+            .iter()
+            .filter_map(|p| p.trim_end_matches('/').rsplit('/').next())
+            .filter(|name| !name.is_empty())
+            .map(quote)
+            .collect();
+        protected.push("\"$live\"".into());
+        format!(
+            "releases={} keep={} link={} backups={} venvs={}\n",
+            quote(&self.releases),
+            self.keep,
+            quote(&self.link),
+            quote(self.backups.as_deref().unwrap_or_default()),
+            quote(self.venvs.as_deref().unwrap_or_default()),
+        ) + &format!(
+            r#"set -e
+# Bytes only this path holds (a file hard-linked elsewhere stays).
+size() {{ find "$@" -type f -links 1 -printf '%s\n' 2>/dev/null | awk '{{ s += $1 }} END {{ printf "%d", s }}'; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}
 cd -- "$releases"
 n=0
@@ -128,11 +205,70 @@ for d in $(ls -1t); do
   n=$((n + 1))
   [ "$n" -le "$keep" ] && continue
   case "$d" in {}) continue ;; esac
+  bytes=$(size "$d")
   rm -rf -- "$d"
-  if [ -n "$backups" ]; then rm -f -- "$backups"/*-"$d"-*.dump; fi
-  echo "wptdeploy.removed=$d"
+  if [ -n "$backups" ] && [ -d "$backups" ]; then
+    for f in "$backups"/*-"$d"-*.dump; do
+      [ -f "$f" ] || continue
+      bytes=$((bytes + $(size "$f"))); rm -f -- "$f"
+    done
+  fi
+  echo "wptdeploy.removed=$d $bytes"
 done
+if [ -n "$venvs" ] && [ -d "$venvs" ]; then
+  cd -- "$venvs"
+  store=$(pwd -P)
+  for e in *; do
+    [ -d "$e" ] && [ ! -L "$e" ] || continue
+    case "$e" in adopted-*) ;; *) printf %s "$e" | grep -Eqx '[0-9a-f]{{16}}' || continue ;; esac
+    exec 9>".$e.lock"
+    flock -n 9 || continue
+    users=
+    if [ -f "$e.users" ]; then
+      while IFS= read -r u; do
+        [ "$(readlink -- "$u/.venv" 2>/dev/null)" = "$store/$e" ] && users="$users$u
+"
+      done < "$e.users"
+    fi
+    if [ -n "$users" ]; then
+      printf %s "$users" > "$e.users.new" && mv -f -- "$e.users.new" "$e.users"
+    else
+      bytes=$(size "$e")
+      rm -rf -- "$e" "$e.users"
+      echo "wptdeploy.removed_venv=$e $bytes"
+    fi
+    flock -u 9
+  done
+fi
 "#,
-        protected.join(" | ")
-    )
+            protected.join(" | ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_counts_what_went_and_the_disk_it_freed() {
+        let removed = Removed::read(
+            "wptdeploy.removed=aaaa 1500000\nwptdeploy.removed=bbbb 500000\nwptdeploy.removed_venv=0123456789abcdef 39300000\nother=1\n",
+        );
+        assert_eq!(
+            removed,
+            Removed {
+                releases: 2,
+                venvs: 1,
+                bytes: 41_300_000
+            }
+        );
+        assert_eq!(
+            removed.note().unwrap(),
+            "removed 2 old release(s) and 1 unused virtualenv(s), freed 41 MB"
+        );
+        assert_eq!(Removed::read("").note(), None);
+        assert_eq!(human_bytes(812_000), "812 KB");
+        assert_eq!(human_bytes(2_140_000_000), "2.1 GB");
+    }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    backup, checkout, columns, directory, fetch, healthcheck, local, lock, migrations, own, pip,
-    prune, restart, run, say, switch, template, upload,
+    backup, checkout, columns, directory, fetch, healthcheck, local, lock, migrations, own, prune,
+    restart, run, say, switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -41,7 +41,7 @@ pub const KINDS: &[Entry] = &[
     entry::<run::Run>(),
     entry::<lock::Lock>(),
     entry::<checkout::CheckoutKind>(),
-    entry::<pip::PipKind>(),
+    entry::<virtualenv::VirtualenvKind>(),
     entry::<template::TemplateKind>(),
     entry::<switch::SwitchKind>(),
     entry::<prune::PruneKind>(),

@@ -10,7 +10,7 @@ pub mod terminal;
 use std::path::Path;
 use std::process::Output;
 
-pub use sandbox::{Sandbox, is_root, shared_venv};
+pub use sandbox::{Sandbox, is_root};
 
 /// The binary under test.
 pub fn bin() -> &'static Path {
@@ -76,12 +76,9 @@ impl Run {
     }
 }
 
-/// A sandbox whose inventory uses the shared, prebuilt virtualenv.
+/// A sandbox with the default inventory.
 pub fn sandbox() -> Sandbox {
-    let venv = shared_venv();
-    let sandbox = Sandbox::start();
-    sandbox.write_inventory(&[("venv_path", &json(&venv.display().to_string()))]);
-    sandbox
+    Sandbox::start()
 }
 
 /// The JSON events a `--output json` run printed.
@@ -118,11 +115,7 @@ pub mod postgres;
 pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let s = sandbox();
     let pg = postgres::Postgres::start(&s.dir);
-    let mut all: Vec<(String, String)> = vec![(
-        "venv_path".into(),
-        json(&shared_venv().display().to_string()),
-    )];
-    all.extend(database_vars(&pg));
+    let mut all: Vec<(String, String)> = database_vars(&pg);
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     s.write_inventory(&borrowed);

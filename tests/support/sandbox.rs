@@ -402,6 +402,11 @@ impl Sandbox {
             ),
             ("db_password".into(), q("sandbox-db-secret")),
             ("python".into(), q(SYSTEM_PYTHON)),
+            // uv, installed once for every test, and its cache (the
+            // virtualenvs hard-link from it): a release's environment
+            // builds in about a second.
+            ("tools_path".into(), q(&shared_uv().display().to_string())),
+            ("uv_cache_path".into(), q(&shared_uv_cache().display().to_string())),
             // This host has no database (`sandbox_with_database` has one).
             ("check_pending_migrations".into(), "false".into()),
         ];
@@ -658,6 +663,24 @@ pub fn shared_venv() -> PathBuf {
     )
 }
 
+/// A tools directory with uv in `bin/`, as `tools_path` names it.
+pub fn shared_uv() -> PathBuf {
+    cached_venv("uv", "uv", &["uv"])
+}
+
+/// uv's cache, shared by the tests that run as this user.
+pub fn shared_uv_cache() -> PathBuf {
+    target_dir().join("wptdeploy-uv-cache")
+}
+
+/// Cargo's target directory, where the tests keep what they build once.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    )
+}
+
 /// ansible-core's `ansible-vault`, installed once into a throwaway
 /// virtualenv under target/, to make the vaults the tests open.
 pub fn ansible_vault() -> PathBuf {
@@ -669,10 +692,7 @@ pub fn ansible_vault() -> PathBuf {
 /// (pip's arguments), built once across test processes; its stamp (the
 /// deploy's pip stamp, `stamp` as its text) is written last.
 fn cached_venv(name: &str, stamp_text: &str, install: &[&str]) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        PathBuf::from,
-    );
+    let target = target_dir();
     let venv = target.join(format!("wptdeploy-{name}"));
     let stamp = venv.join(".wptdeploy-requirements");
     if stamp.exists() {

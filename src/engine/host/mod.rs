@@ -164,8 +164,10 @@ impl HostRun {
                 },
             };
             if let Some(when) = &step.when {
+                let scoped =
+                    steps::step_scope(step, templates, &ctx).map_err(|e| located(e.message))?;
                 let go = templates
-                    .condition(when, &ctx)
+                    .condition(when, &scoped)
                     .map_err(|e| located(e.message))?;
                 if !go {
                     let name = templates.render_lenient(&step.name.0, &ctx);

@@ -1,0 +1,575 @@
+//! `virtualenv:` give a release its own virtualenv, shared by every
+//! release with the same dependency set and never changed once built.
+//!
+//! ```yaml
+//! - name: build the release's virtualenv
+//!   virtualenv:
+//!     path: "{{ release.build_path }}"      # gets `.venv`, a link to its environment
+//!     release: "{{ release.path }}"         # where it will live, recorded as a user
+//!     store: "{{ venvs_path }}"             # one environment per dependency set
+//!     link: "{{ venv_path }}"               # the stable path, a link to `live/.venv`
+//!     live: "{{ site_path }}"
+//!     requirements: "{{ requirements_file }}"
+//!     installer: "{{ python_installer }}"   # auto | uv | pip
+//!     tools: "{{ tools_path }}"             # where uv is installed when missing
+//!     cache: "{{ uv_cache_path }}"
+//!   become: "{{ app_user }}"
+//!   register: venv
+//! ```
+//!
+//! The environment is `store/HASH`, HASH being a digest of the
+//! requirements file (and the files it includes with `-r`/`-c`), the
+//! project's metadata (`pyproject.toml`, `setup.py`, `setup.cfg`), the
+//! Python (its version and real path) and `site_packages`. When the release
+//! has no requirements file, the release itself is installed, and its
+//! commit is part of the digest. An environment is built in place behind a
+//! `.wptdeploy-complete` marker, under a `flock`, and never modified after:
+//! a failed build leaves the live release's environment as it was, and a
+//! partial one is rebuilt from scratch next time (or pruned).
+//!
+//! `link` (`base_path/venv`, which wptdash's uwsgi config names) becomes a
+//! symlink to `live/.venv`, so it follows the live release; a real
+//! virtualenv found there (Ansible's, or one an earlier wptdeploy shared
+//! between releases) is moved into the store once and kept for the live
+//! release. Every release using an environment is recorded in
+//! `store/HASH.users`, so that `prune:` removes only what no release uses.
+//!
+//! Registers `{path, hash, built, installer}`.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+use serde::Deserialize;
+
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::outcome::{Outcome, StepFailure, failure, markers, wrapper_failed};
+use crate::template::TemplateError;
+use crate::transport::{Output, quote};
+
+/// The `virtualenv:` kind.
+pub struct VirtualenvKind;
+
+/// The ways an environment can be built.
+const INSTALLERS: [&str; 3] = ["auto", "uv", "pip"];
+
+/// `virtualenv:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualenvArgs {
+    /// The release directory being built: gets `.venv`, a link to its environment.
+    pub path: Tmpl,
+    /// Where the release will live once published (its user in the store).
+    pub release: Tmpl,
+    /// The directory of environments, one per dependency set.
+    pub store: Tmpl,
+    /// The stable path of the live release's environment (`base_path/venv`).
+    pub link: Tmpl,
+    /// The live symlink (`site_path`).
+    pub live: Tmpl,
+    /// The requirements file, relative to `path`.
+    pub requirements: Tmpl,
+    /// The Python that creates the environment (default `python3`).
+    #[serde(default)]
+    pub python: Option<Tmpl>,
+    /// Give the environment the system's site packages (`true`/`false`).
+    #[serde(default)]
+    pub site_packages: Option<Tmpl>,
+    /// `auto` (uv when it is there or can be installed, else pip), `uv` or `pip`.
+    #[serde(default)]
+    pub installer: Option<Tmpl>,
+    /// Where uv is installed (`TOOLS/bin/uv`) when it is not on `PATH`.
+    #[serde(default)]
+    pub tools: Option<Tmpl>,
+    /// uv's cache (on the same filesystem as `store`, so it hard-links).
+    #[serde(default)]
+    pub cache: Option<Tmpl>,
+}
+
+impl StepKind for VirtualenvKind {
+    const KEY: &'static str = "virtualenv";
+    const SUMMARY: &'static str = "give a release its own virtualenv (shared by releases with the same dependencies), built before the switch";
+    type Args = VirtualenvArgs;
+
+    fn check(a: &VirtualenvArgs) -> Result<(), String> {
+        check_literal(a.installer.as_ref(), |v| installer(v).map(|_| ()))
+    }
+
+    fn templates(a: &VirtualenvArgs) -> Vec<&str> {
+        [
+            &a.path,
+            &a.release,
+            &a.store,
+            &a.link,
+            &a.live,
+            &a.requirements,
+        ]
+        .into_iter()
+        .chain(&a.python)
+        .chain(&a.site_packages)
+        .chain(&a.installer)
+        .chain(&a.tools)
+        .chain(&a.cache)
+        .map(|t| t.0.as_str())
+        .collect()
+    }
+
+    fn prepare(a: &VirtualenvArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let installer = render
+            .given(a.installer.as_ref())?
+            .unwrap_or_else(|| "auto".into());
+        if !INSTALLERS.contains(&installer.as_str()) {
+            return Err(TemplateError::new(super::kind::choice_error(
+                "virtualenv: installer",
+                &INSTALLERS,
+                &installer,
+            )));
+        }
+        let store = render.text(&a.store)?;
+        let build = Build {
+            path: render.text(&a.path)?,
+            release: render.text(&a.release)?,
+            store: store.clone(),
+            link: render.text(&a.link)?,
+            live: render.text(&a.live)?,
+            requirements: render.text(&a.requirements)?,
+            python: render
+                .given(a.python.as_ref())?
+                .unwrap_or_else(|| "python3".into()),
+            site_packages: render.flag(a.site_packages.as_ref())?,
+            installer: installer.to_owned(),
+            tools: render.given(a.tools.as_ref())?.unwrap_or_default(),
+            cache: render.given(a.cache.as_ref())?.unwrap_or_default(),
+        };
+        Ok(Prepared::new(render.command(build.script()), move |ran| {
+            if wrapper_failed(ran.command, ran.output) {
+                return Err(failure(ran.command, ran.output));
+            }
+            outcome(ran.output, &store)
+        }))
+    }
+}
+
+/// `auto` (also when empty), `uv` or `pip`.
+fn installer(given: &str) -> Result<&'static str, String> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok("auto");
+    }
+    INSTALLERS
+        .into_iter()
+        .find(|i| *i == given)
+        .ok_or_else(|| choice_error("virtualenv: installer", &INSTALLERS, given))
+}
+
+/// What to build, and where.
+struct Build {
+    path: String,
+    release: String,
+    store: String,
+    link: String,
+    live: String,
+    requirements: String,
+    python: String,
+    site_packages: bool,
+    installer: String,
+    tools: String,
+    cache: String,
+}
+
+impl Build {
+    fn script(&self) -> String {
+        format!(
+            "release={} user={} store={} link={} live={} req={} python={} site={} installer={} tools={} cache={}\n",
+            quote(&self.path),
+            quote(&self.release),
+            quote(&self.store),
+            quote(&self.link),
+            quote(&self.live),
+            quote(&self.requirements),
+            quote(&self.python),
+            if self.site_packages {
+                "--system-site-packages"
+            } else {
+                "''"
+            },
+            quote(&self.installer),
+            quote(&self.tools),
+            quote(&self.cache),
+        ) + SCRIPT
+    }
+}
+
+/// The build, in POSIX sh with coreutils and util-linux's `flock`.
+const SCRIPT: &str = r#"set -e
+say() { echo "wptdeploy: $*" >&2; exit 3; }
+case "$req" in /*) ;; *) req="$release/$req" ;; esac
+mkdir -p -- "$store"
+store=$(cd -- "$store" && pwd -P)
+want="$live/.venv"
+# The stable link follows the live release; what was there is kept for it.
+adopt() {
+  if [ -d "$live/" ] && [ ! -e "$live/.venv" ] && [ ! -L "$live/.venv" ]; then
+    ln -s -- "$1" "$live/.venv"
+    printf '%s
+' "$(readlink -f -- "$live")" >> "$1.users"
+  fi
+}
+relink() { ln -sfn -- "$want" "$link.wptdeploy-$$" && mv -Tf -- "$link.wptdeploy-$$" "$link"; }
+if [ -L "$link" ]; then
+  was=$(readlink -- "$link")
+  if [ "$was" != "$want" ]; then
+    [ -d "$link/" ] && adopt "$(readlink -f -- "$link")"
+    relink; echo "wptdeploy.adopted=$was"
+  fi
+elif [ -d "$link" ]; then
+  adopted="$store/adopted-$(date -u +%Y%m%dT%H%M%SZ)"
+  adopt "$adopted"
+  mv -T -- "$link" "$adopted"
+  relink; echo "wptdeploy.adopted=$adopted"
+elif [ -e "$link" ]; then say "$link is neither a virtualenv nor a link to one: move it away"
+else relink
+fi
+[ -d "$release" ] || say "the release $release is not there"
+if [ -e "$release/.venv" ] && [ ! -L "$release/.venv" ]; then say "the release has its own .venv; wptdeploy links $release/.venv to the release's environment: remove it from the repository"; fi
+# What the environment depends on.
+if [ -f "$req" ]; then what=requirements
+elif [ -f "$release/setup.py" ] || [ -f "$release/pyproject.toml" ]; then what=project
+else say "there is no requirements file $req, and no setup.py or pyproject.toml in $release"
+fi
+command -v -- "$python" >/dev/null 2>&1 || say "there is no $python on this host: set \`python\`"
+hash=$({
+  echo wptdeploy-venv-1 "$site"
+  "$python" --version 2>&1; readlink -f -- "$(command -v -- "$python")"
+  for f in pyproject.toml setup.py setup.cfg; do [ -f "$release/$f" ] && { echo "== $f"; cat -- "$release/$f"; }; done
+  if [ "$what" = requirements ]; then
+    echo "== requirements"; cat -- "$req"
+    dir=${req%/*}
+    sed -n 's/^[[:space:]]*\(-r\|-c\|--requirement\|--constraint\)[[:space:]=]*\([^[:space:]]*\).*/\2/p' -- "$req" |
+      while read -r f; do case "$f" in /*) ;; *) f="$dir/$f" ;; esac; [ -f "$f" ] && { echo "== $f"; cat -- "$f"; }; done
+  else
+    echo "== project"; git -c safe.directory='*' -C "$release" rev-parse HEAD 2>/dev/null || date +%s%N
+  fi
+} | sha256sum | cut -c 1-16)
+env="$store/$hash"
+echo "wptdeploy.hash=$hash"
+echo "wptdeploy.path=$env"
+exec 9>"$store/.$hash.lock"
+flock 9
+if [ -f "$env/.wptdeploy-complete" ]; then
+  echo wptdeploy.built=false
+else
+  uv=
+  if [ "$installer" != pip ]; then
+    if [ -n "$tools" ] && [ -x "$tools/bin/uv" ]; then uv="$tools/bin/uv"
+    elif command -v uv >/dev/null 2>&1; then uv=$(command -v uv)
+    elif [ -n "$tools" ]; then
+      log=$(mktemp)
+      if { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
+         "$tools/bin/python" -m pip install --disable-pip-version-check -q uv >>"$log" 2>&1 && [ -x "$tools/bin/uv" ]; then
+        uv="$tools/bin/uv"; echo "wptdeploy.installed_uv=$uv"
+      else
+        why=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+        [ "$installer" = uv ] && { rm -f "$log"; say "uv is not on PATH, and installing it into $tools failed: $why"; }
+        echo "wptdeploy.no_uv=$why"
+      fi
+      rm -f "$log"
+    fi
+    [ -z "$uv" ] && [ "$installer" = uv ] && say "uv is not on PATH: install it, or set \`tools_path\` so that wptdeploy installs it there"
+  fi
+  rm -rf -- "$env"
+  cd -- "$release"
+  if [ "$what" = requirements ]; then src="-r $req"; else src=$release; fi
+  if [ -n "$uv" ]; then
+    # The host's own trust store, as pip and curl use (a proxy's CA included).
+    export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1
+    [ -n "$cache" ] && export UV_CACHE_DIR="$cache"
+    "$uv" venv --quiet --python "$python" $site "$env"
+    # shellcheck disable=SC2086
+    if [ "$what" = requirements ]; then "$uv" pip install --python "$env/bin/python" -r "$req"
+    else "$uv" pip install --python "$env/bin/python" "$release"; fi
+    used=uv
+  else
+    "$python" -m venv $site -- "$env"
+    pip() { "$env/bin/python" -m pip install --disable-pip-version-check --progress-bar off "$@"; }
+    if [ "$what" = requirements ]; then pip -r "$req"; else pip "$release"; fi
+    used=pip
+  fi
+  printf '%s %s
+' "$used" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$env/.wptdeploy-complete"
+  echo wptdeploy.built=true
+  echo "wptdeploy.installer=$used"
+fi
+grep -qxF -- "$user" "$env.users" 2>/dev/null || printf '%s
+' "$user" >> "$env.users"
+ln -sfn -- "$env" "$release/.venv"
+"#;
+
+/// A build that worked registers the environment; one that failed says
+/// which package, in one line.
+fn outcome(output: &Output, store: &str) -> Result<Outcome, StepFailure> {
+    if output.exit_code == 0 {
+        let marks = markers(&output.stdout);
+        let get = |k: &str| marks.get(k).cloned().unwrap_or_default();
+        let built = get("built") == "true";
+        let hash = get("hash");
+        let mut notes = Vec::new();
+        if let Some(adopted) = marks.get("adopted") {
+            notes.push(format!("kept the virtualenv that was there as {adopted}"));
+        }
+        notes.push(if built {
+            format!("built {hash} with {}", get("installer"))
+        } else {
+            format!("reused {hash}")
+        });
+        let mut warnings = Vec::new();
+        if let Some(why) = marks.get("no_uv") {
+            warnings.push(format!(
+                "uv could not be installed ({why}): the virtualenv was built with pip (set `python_installer: pip` to stop trying)"
+            ));
+        }
+        let register = BTreeMap::from([
+            ("path", get("path")),
+            ("hash", hash),
+            ("built", built.to_string()),
+            ("installer", get("installer")),
+            ("store", store.to_owned()),
+        ]);
+        return Ok(Outcome {
+            changed: built || marks.contains_key("adopted"),
+            note: Some(notes.join("; ")),
+            register: Some(Value::from_serialize(&register)),
+            warnings,
+            ..Outcome::default()
+        });
+    }
+    let text = format!("{}\n{}", output.stdout, output.stderr);
+    if let Some(said) = text.lines().find_map(|l| l.strip_prefix("wptdeploy: ")) {
+        return Err(StepFailure {
+            message: format!("failed: {said}"),
+            hints: if said.starts_with("there is no requirements file") {
+                vec![
+                    "set `requirements_file`, or give the project a setup.py or pyproject.toml"
+                        .into(),
+                ]
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    Err(StepFailure {
+        message: format!(
+            "building the virtualenv failed: {}; the live release's environment is untouched",
+            pip_error(&text)
+        ),
+        hints: vec!["`-v` shows the installer's whole output".into()],
+    })
+}
+
+/// The one line that says what pip could not do.
+fn pip_error(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let after = |prefix: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|rest| rest.trim().trim_end_matches('.').to_owned())
+    };
+    let package = |spec: &str| -> String {
+        spec.trim_matches(['\'', '"'])
+            .split([' ', '(', ';', '=', '<', '>', '!', '~', '[', ','])
+            .next()
+            .unwrap_or(spec)
+            .to_owned()
+    };
+    if let Some(spec) = after("ERROR: Could not find a version that satisfies the requirement ") {
+        let versions = spec
+            .split_once("(from versions: ")
+            .map(|(_, v)| format!(" (it has: {}", v.trim_end_matches(')').trim()))
+            .map(|v| {
+                if v.ends_with("none") {
+                    " (none is published)".to_owned()
+                } else {
+                    format!("{v})")
+                }
+            })
+            .unwrap_or_default();
+        return format!(
+            "no version of `{}` matches `{}`{versions}",
+            package(&spec),
+            spec.split(" (").next().unwrap_or(&spec)
+        );
+    }
+    if let Some(cause) = after("cause: Because ") {
+        // uv: "there is no version of flask==99.0 and you require flask==99.0, we can conclude ..."
+        let cause = cause.split(", we can conclude").next().unwrap_or(&cause);
+        return format!("no solution: {cause}");
+    }
+    if let Some(spec) = after("ERROR: No matching distribution found for ") {
+        return format!("no distribution of `{}` matches `{spec}`", package(&spec));
+    }
+    for prefix in [
+        "ERROR: Failed building wheel for ",
+        "Failed to build ",
+        "× Building wheel for ",
+        "× Getting requirements to build wheel did not run successfully",
+    ] {
+        if let Some(rest) = after(prefix) {
+            let name = package(&rest);
+            return if name.is_empty() {
+                "a package could not be built from source".into()
+            } else {
+                format!(
+                    "`{name}` could not be built (a compiler, or a system library's headers, may be missing)"
+                )
+            };
+        }
+    }
+    if let Some(rest) = after("ERROR: Cannot install ") {
+        return format!("conflicting requirements: cannot install {rest}");
+    }
+    if let Some(rest) = after("ERROR: Could not install packages due to an OSError: ") {
+        return format!("could not install: {rest}");
+    }
+    if let Some(rest) = after("ERROR: Invalid requirement: ") {
+        return format!("invalid requirement {rest}");
+    }
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("ERROR:") || l.starts_with("error:"))
+        .or_else(|| lines.iter().rev().find(|l| !l.is_empty()))
+        .map_or_else(|| "no output".to_owned(), |l| (*l).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_installer_failure_names_the_package_in_one_line() {
+        assert_eq!(
+            pip_error(
+                "ERROR: Could not find a version that satisfies the requirement flask==99.0 (from versions: 2.0.0, 3.1.0)\nERROR: No matching distribution found for flask==99.0\n"
+            ),
+            "no version of `flask` matches `flask==99.0` (it has: 2.0.0, 3.1.0)"
+        );
+        assert_eq!(
+            pip_error(
+                "ERROR: Could not find a version that satisfies the requirement nosuchpkg-xyz (from versions: none)\n"
+            ),
+            "no version of `nosuchpkg-xyz` matches `nosuchpkg-xyz` (none is published)"
+        );
+        assert_eq!(
+            pip_error(
+                "  error: subprocess-exited-with-error\n  × Building wheel for psycopg2 (pyproject.toml) did not run successfully.\n"
+            ),
+            "`psycopg2` could not be built (a compiler, or a system library's headers, may be missing)"
+        );
+        assert_eq!(
+            pip_error(
+                "ERROR: Could not install packages due to an OSError: [Errno 28] No space left on device\n"
+            ),
+            "could not install: [Errno 28] No space left on device"
+        );
+        assert_eq!(
+            pip_error(
+                "Using Python 3.11.2 environment at: e3\nerror: No solution found when resolving dependencies\n  cause: Because there is no version of flask==99.0 and you require flask==99.0, we can conclude that your requirements are unsatisfiable.\n"
+            ),
+            "no solution: there is no version of flask==99.0 and you require flask==99.0"
+        );
+    }
+
+    /// Runs the build script here, with pip, as a host would.
+    fn build(base: &std::path::Path, release: &str) -> Result<Outcome, StepFailure> {
+        let build = Build {
+            path: base.join(release).display().to_string(),
+            release: base.join(release).display().to_string(),
+            store: base.join("venvs").display().to_string(),
+            link: base.join("venv").display().to_string(),
+            live: base.join("site").display().to_string(),
+            requirements: "requirements.txt".into(),
+            python: "/usr/bin/python3".into(),
+            site_packages: false,
+            installer: "pip".into(),
+            tools: String::new(),
+            cache: String::new(),
+        };
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(build.script())
+            .output()
+            .unwrap();
+        let output = Output {
+            exit_code: out.status.code().unwrap(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        outcome(&output, &build.store)
+    }
+
+    fn registered(outcome: &Outcome, key: &str) -> String {
+        outcome
+            .register
+            .as_ref()
+            .unwrap()
+            .get_attr(key)
+            .unwrap()
+            .to_string()
+    }
+
+    /// A shared virtualenv found at `base/venv` is kept for the live
+    /// release; two releases with the same requirements share one
+    /// environment; another requirement gets another one.
+    #[test]
+    fn a_real_virtualenv_is_adopted_and_equal_requirements_share_one_environment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
+        for release in ["a", "b", "c"] {
+            fs_err::create_dir_all(base.join(release)).unwrap();
+            fs_err::write(base.join(release).join("requirements.txt"), "").unwrap();
+        }
+        fs_err::write(base.join("c/requirements.txt"), "# another set\n").unwrap();
+        fs_err::create_dir_all(base.join("venv/bin")).unwrap();
+        fs_err::write(base.join("venv/marker"), "Ansible's").unwrap();
+        std::os::unix::fs::symlink(base.join("a"), base.join("site")).unwrap();
+
+        let first = build(base, "b").unwrap();
+        assert!(first.changed);
+        assert!(
+            first
+                .note
+                .as_deref()
+                .unwrap()
+                .starts_with("kept the virtualenv that was there as "),
+            "{:?}",
+            first.note
+        );
+        // The stable path is a link through the live release to what was there.
+        assert_eq!(
+            fs_err::read_link(base.join("venv")).unwrap(),
+            base.join("site/.venv")
+        );
+        assert_eq!(
+            fs_err::read_to_string(base.join("venv/marker")).unwrap(),
+            "Ansible's"
+        );
+        let env_b = registered(&first, "path");
+        assert_eq!(
+            fs_err::read_link(base.join("b/.venv"))
+                .unwrap()
+                .display()
+                .to_string(),
+            env_b
+        );
+        assert_eq!(registered(&first, "built"), "true");
+
+        let second = build(base, "b").unwrap();
+        assert!(!second.changed, "{:?}", second.note);
+        assert_eq!(registered(&second, "path"), env_b);
+
+        let other = build(base, "c").unwrap();
+        assert_ne!(registered(&other, "path"), env_b);
+        let users = fs_err::read_to_string(format!("{env_b}.users")).unwrap();
+        assert_eq!(users.trim(), base.join("b").display().to_string());
+    }
+}
