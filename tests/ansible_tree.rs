@@ -137,9 +137,32 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
         (meta.uid(), meta.permissions().mode() & 0o777),
         (WWW_DATA, 0o640)
     );
-    // Built from setup.py (no requirements file) into Ansible's virtualenv.
-    let stamp = std::fs::read_to_string(base.join("venv/.wptdeploy-requirements")).unwrap();
-    assert_eq!(stamp.trim(), format!("project {packaged}"));
+    // Ansible's shared virtualenv is kept for Ansible's release, and
+    // `venv` (which the uwsgi config names) follows the live release.
+    assert_eq!(
+        std::fs::read_link(base.join("venv")).unwrap(),
+        base.join("site/.venv")
+    );
+    let kept = std::fs::read_link(base.join(&ansible_release).join(".venv")).unwrap();
+    assert!(
+        kept.starts_with(base.join("venvs"))
+            && kept
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("adopted-"),
+        "{}",
+        kept.display()
+    );
+    assert!(kept.join("bin/python").exists());
+    // The new release's own environment, built from setup.py (no
+    // requirements file): uv installed under base_path, as the app user.
+    assert!(
+        run.stderr.contains("with uv"),
+        "the environment was built with uv: {}",
+        run.stderr
+    );
+    assert_eq!(owner(&base.join(".wptdeploy/tools/bin/uv")), WWW_DATA);
     let installed = std::process::Command::new(base.join("venv/bin/python"))
         .args([
             "-c",
@@ -162,6 +185,11 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
         .success();
     assert_no_secret(&back);
     assert_eq!(s.live_release(), Some(ansible_release));
+    // With the environment it ran with under Ansible.
+    assert_eq!(
+        std::fs::canonicalize(base.join("venv")).unwrap(),
+        std::fs::canonicalize(&kept).unwrap()
+    );
 }
 
 #[test]

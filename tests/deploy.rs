@@ -412,8 +412,7 @@ fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
         std::fs::write(release.join("requirements.txt"), format!("{requirement}\n")).unwrap();
         if said.is_empty() {
             run(installer).success();
-            let config =
-                std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
+            let config = std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
             assert!(
                 config.contains("include-system-site-packages = true"),
                 "{installer}: {config}"

@@ -364,7 +364,11 @@ fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
         let release = host.base_path.join(fleet.live(index).unwrap());
         // The live release's own environment, in the store.
         let venv = std::fs::read_link(release.join(".venv")).unwrap();
-        assert!(venv.starts_with(host.base_path.join("venvs")), "{}", venv.display());
+        assert!(
+            venv.starts_with(host.base_path.join("venvs")),
+            "{}",
+            venv.display()
+        );
         let said = format!(
             "[{}]   | in {} with {}",
             host.name,

@@ -19,6 +19,7 @@ mod interactive;
 mod lock;
 mod migrate;
 mod output;
+mod releases;
 mod safety;
 mod snapshots;
 mod transports;

@@ -9,9 +9,7 @@ use crate::support::{Sandbox, bin, json, sandbox};
 
 fn slow_health_sandbox(seconds: u32) -> Sandbox {
     let s = sandbox();
-    s.write_inventory(&[
-        ("healthcheck_command", &json(&format!("sleep {seconds}"))),
-    ]);
+    s.write_inventory(&[("healthcheck_command", &json(&format!("sleep {seconds}")))]);
     s
 }
 
@@ -92,9 +90,7 @@ fn a_signal_after_the_switch_switches_back(signal: &str, code: i32) {
     let s = slow_health_sandbox(60);
     s.write_inventory(&[]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
-    s.write_inventory(&[
-        ("healthcheck_command", &json("sleep 60")),
-    ]);
+    s.write_inventory(&[("healthcheck_command", &json("sleep 60"))]);
     let deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);
     // Wait until the new release is live and the health check is running.
     let deadline = Instant::now() + Duration::from_secs(30);

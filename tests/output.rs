@@ -61,11 +61,11 @@ fn quiet_prints_nothing_on_success_and_the_error_on_failure() {
         .filter(|l| l.starts_with("error:"))
         .collect();
     assert_eq!(errors.len(), 1, "one error line: {}", failed.stderr);
-    assert!(errors[0].starts_with("error: deploy to staging failed on 1 of 1 host(s): sandbox-host: step `install the release's dependencies"), "{}", failed.stderr);
+    assert!(errors[0].starts_with("error: deploy to staging failed on 1 of 1 host(s): sandbox-host: step `build the release's virtualenv"), "{}", failed.stderr);
     assert!(
         failed
             .stderr
-            .contains("FAILED  install the release's dependencies"),
+            .contains("FAILED  build the release's virtualenv"),
         "the failed step still shows: {}",
         failed.stderr
     );

@@ -13,6 +13,8 @@ fn assert_output(name: &str, s: &Sandbox, text: &str) {
     settings.set_prepend_module_to_snapshot(false);
     settings.add_filter(r"\b[0-9a-f]{16}\b", "[ENV]");
     settings.add_filter(&regex_escape(&dir), "[DIR]");
+    let target = crate::support::sandbox::target_dir().display().to_string();
+    settings.add_filter(&regex_escape(&target), "[TARGET]");
     settings.add_filter(&format!(r"\b{}\b", regex_escape(&s.user)), "[USER]");
     settings.add_filter(r"token=[a-z0-9]{24}", "token=[TOKEN]");
     settings.add_filter(r"who=[^ ]+", "who=[WHO]");
@@ -53,10 +55,7 @@ fn a_deploy_its_plan_and_a_redeploy_read_so() {
 #[test]
 fn a_rollback_reads_so() {
     let s = sandbox();
-    s.write_inventory(&[
-        ("healthcheck_retries", "1"),
-        ("healthcheck_delay", "0"),
-    ]);
+    s.write_inventory(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     let run = s
         .wptdeploy(&["staging", "--commit", "broken-app"])

@@ -31,7 +31,9 @@
 //! symlink to `live/.venv`, so it follows the live release; a real
 //! virtualenv found there (Ansible's, or one an earlier wptdeploy shared
 //! between releases) is moved into the store once and kept for the live
-//! release. Every release using an environment is recorded in
+//! release. A release that already has a complete environment keeps it
+//! (so a rollback gets exactly the packages it ran with). Every release
+//! using an environment is recorded in
 //! `store/HASH.users`, so that `prune:` removes only what no release uses.
 //!
 //! Registers `{path, hash, built, installer}`.
@@ -114,16 +116,8 @@ impl StepKind for VirtualenvKind {
     }
 
     fn prepare(a: &VirtualenvArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
-        let installer = render
-            .given(a.installer.as_ref())?
-            .unwrap_or_else(|| "auto".into());
-        if !INSTALLERS.contains(&installer.as_str()) {
-            return Err(TemplateError::new(super::kind::choice_error(
-                "virtualenv: installer",
-                &INSTALLERS,
-                &installer,
-            )));
-        }
+        let installer = installer(&render.given(a.installer.as_ref())?.unwrap_or_default())
+            .map_err(TemplateError::new)?;
         let store = render.text(&a.store)?;
         let build = Build {
             path: render.text(&a.path)?,
@@ -210,8 +204,7 @@ want="$live/.venv"
 adopt() {
   if [ -d "$live/" ] && [ ! -e "$live/.venv" ] && [ ! -L "$live/.venv" ]; then
     ln -s -- "$1" "$live/.venv"
-    printf '%s
-' "$(readlink -f -- "$live")" >> "$1.users"
+    printf '%s\n' "$(readlink -f -- "$live")" >> "$1.users"
   fi
 }
 relink() { ln -sfn -- "$want" "$link.wptdeploy-$$" && mv -Tf -- "$link.wptdeploy-$$" "$link"; }
@@ -225,18 +218,27 @@ elif [ -d "$link" ]; then
   adopted="$store/adopted-$(date -u +%Y%m%dT%H%M%SZ)"
   adopt "$adopted"
   mv -T -- "$link" "$adopted"
+  printf 'adopted %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$adopted/.wptdeploy-complete"
   relink; echo "wptdeploy.adopted=$adopted"
 elif [ -e "$link" ]; then say "$link is neither a virtualenv nor a link to one: move it away"
 else relink
 fi
 [ -d "$release" ] || say "the release $release is not there"
 if [ -e "$release/.venv" ] && [ ! -L "$release/.venv" ]; then say "the release has its own .venv; wptdeploy links $release/.venv to the release's environment: remove it from the repository"; fi
+# A release keeps the environment it has (a rollback gets its exact packages).
+had=$(readlink -- "$release/.venv" 2>/dev/null || true)
+outside() { case "$1" in "$store"/*) return 1 ;; *) [ -x "$1/bin/python" ] ;; esac; }
+if [ -n "$had" ] && { [ -f "$had/.wptdeploy-complete" ] || outside "$had"; }; then
+  echo "wptdeploy.hash=${had##*/}"; echo "wptdeploy.path=$had"; echo wptdeploy.built=false
+  grep -qxF -- "$user" "$had.users" 2>/dev/null || printf '%s\n' "$user" >> "$had.users"
+  exit 0
+fi
 # What the environment depends on.
 if [ -f "$req" ]; then what=requirements
 elif [ -f "$release/setup.py" ] || [ -f "$release/pyproject.toml" ]; then what=project
 else say "there is no requirements file $req, and no setup.py or pyproject.toml in $release"
 fi
-command -v -- "$python" >/dev/null 2>&1 || say "there is no $python on this host: set \`python\`"
+command -v -- "$python" >/dev/null 2>&1 || say "there is no $python that $(id -un) can run on this host: set \`python\`"
 hash=$({
   echo wptdeploy-venv-1 "$site"
   "$python" --version 2>&1; readlink -f -- "$(command -v -- "$python")"
@@ -294,13 +296,11 @@ else
     if [ "$what" = requirements ]; then pip -r "$req"; else pip "$release"; fi
     used=pip
   fi
-  printf '%s %s
-' "$used" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$env/.wptdeploy-complete"
+  printf '%s %s\n' "$used" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$env/.wptdeploy-complete"
   echo wptdeploy.built=true
   echo "wptdeploy.installer=$used"
 fi
-grep -qxF -- "$user" "$env.users" 2>/dev/null || printf '%s
-' "$user" >> "$env.users"
+grep -qxF -- "$user" "$env.users" 2>/dev/null || printf '%s\n' "$user" >> "$env.users"
 ln -sfn -- "$env" "$release/.venv"
 "#;
 

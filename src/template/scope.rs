@@ -103,26 +103,22 @@ impl Scope {
     /// `ctx` with `extra` over it (a step's own `vars:`): every variable
     /// that uses one of them is rendered again with its new value.
     pub fn overlay(ctx: &Value, extra: BTreeMap<String, Value>) -> Value {
-        match ctx.downcast_object_ref::<Scope>() {
-            Some(scope) => {
-                let mut over = scope.over.clone();
-                over.extend(extra);
-                Scope::context(&scope.templates, scope.vars.clone(), over)
-            }
-            None => {
-                let mut map: BTreeMap<String, Value> = ctx
-                    .try_iter()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| {
-                        let key = k.as_str()?.to_owned();
-                        Some((key, ctx.get_item(&k).ok()?))
-                    })
-                    .collect();
-                map.extend(extra);
-                Value::from(map)
-            }
+        if let Some(scope) = ctx.downcast_object_ref::<Scope>() {
+            let mut over = scope.over.clone();
+            over.extend(extra);
+            return Scope::context(&scope.templates, scope.vars.clone(), over);
         }
+        let mut map: BTreeMap<String, Value> = ctx
+            .try_iter()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                let key = k.as_str()?.to_owned();
+                Some((key, ctx.get_item(&k).ok()?))
+            })
+            .collect();
+        map.extend(extra);
+        Value::from(map)
     }
 
     /// `name` rendered, or why it cannot be.

@@ -94,9 +94,16 @@ pub fn start_sshd_with(
         "Port {port}\nListenAddress {address}\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\n\
          AuthorizedKeysFile {keys}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
          UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
-         MaxStartups 100:30:200\n",
+         MaxStartups 100:30:200\n{offline}",
         dir = dir.display(),
-        keys = keys.display()
+        keys = keys.display(),
+        // A host in a network namespace has no internet: it installs from
+        // uv's (shared, warm) cache, as a real one would from a local index.
+        offline = if wrapper.is_empty() {
+            ""
+        } else {
+            "SetEnv UV_OFFLINE=1\n"
+        },
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
     if is_root() {
@@ -355,9 +362,15 @@ impl Sandbox {
 
     /// Adds a branch with one more commit on top of master; returns its SHA.
     pub fn new_branch(&self, name: &str) -> String {
+        self.branch_with(name, &format!("{name}.txt"), name)
+    }
+
+    /// Adds a branch whose one commit on top of master writes `file`
+    /// (relative to the repository) with `text`; returns its SHA.
+    pub fn branch_with(&self, name: &str, file: &str, text: &str) -> String {
         let work = self.dir.join("work");
         git(&work, &["checkout", "-q", "-B", name, "master"]);
-        std::fs::write(work.join(format!("{name}.txt")), name).unwrap();
+        std::fs::write(work.join(file), text).unwrap();
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", name]);
         run(Command::new("git")
@@ -406,7 +419,10 @@ impl Sandbox {
             // virtualenvs hard-link from it): a release's environment
             // builds in about a second.
             ("tools_path".into(), q(&shared_uv().display().to_string())),
-            ("uv_cache_path".into(), q(&shared_uv_cache().display().to_string())),
+            (
+                "uv_cache_path".into(),
+                q(&shared_uv_cache().display().to_string()),
+            ),
             // This host has no database (`sandbox_with_database` has one).
             ("check_pending_migrations".into(), "false".into()),
         ];
@@ -674,7 +690,7 @@ pub fn shared_uv_cache() -> PathBuf {
 }
 
 /// Cargo's target directory, where the tests keep what they build once.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
         PathBuf::from,
