@@ -114,6 +114,12 @@ pub enum Command {
     Lock(HoldArgs),
     /// Run a command on each host, as the app user, in the live release with its virtualenv active: `wptdeploy exec ENV -- CMD ARGS...`.
     Exec(ExecArgs),
+    /// Each host of ENV at a glance: live and previous release, lock holder, database against the live release, free disk.
+    Status(EnvArgs),
+    /// The releases on the hosts of ENV, newest first: ref, deployed at and by, the schema each expects, live/previous/bad, size.
+    Releases(EnvArgs),
+    /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
+    History(HistoryArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs),
     /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
@@ -303,6 +309,26 @@ pub struct HoldArgs {
 pub enum LockCommand {
     /// Who holds the deploy lock of ENV, host by host.
     Status(UnlockArgs),
+}
+
+/// A command that takes only an environment.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+}
+
+/// `wptdeploy history ENV [-n N] [--host H]`
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// How many runs to show (0: all).
+    #[arg(short = 'n', long = "last", value_name = "N", default_value_t = 20)]
+    pub last: usize,
+    /// Only this host (a `--limit` pattern).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 /// `wptdeploy unlock ENV`

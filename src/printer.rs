@@ -59,6 +59,37 @@ pub fn data(lines: impl IntoIterator<Item = String>) {
     }
 }
 
+/// `rows` (the first a header) as lines of left-aligned columns, two
+/// spaces apart; the last column is not padded.
+pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..count)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, cell)| {
+                    if i + 1 == row.len() {
+                        cell.clone()
+                    } else {
+                        format!("{cell:<width$}", width = widths[i])
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect()
+}
+
 /// The error a command ended with, and its hints, masked by `redactor`.
 /// It may end with a remote program's output: control characters in it
 /// are shown, not obeyed.

@@ -399,3 +399,65 @@ fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
         failed.stderr
     );
 }
+
+/// `status` and `releases` read every host in one run each, merge what the
+/// hosts agree on and say where they differ.
+#[test]
+fn status_and_releases_say_where_hosts_disagree_on_the_live_release() {
+    let fleet = Fleet::start(2);
+    let s = &fleet.sandbox;
+    let master = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let next = s.new_branch("next");
+    s.wptdeploy(&["staging", "--commit", "next", "--limit", "host01"])
+        .success();
+
+    let status = s.wptdeploy(&["status", "staging"]).success();
+    assert!(
+        status.stderr.contains(&format!(
+            "the hosts disagree on the live release: {} on host02; {} on host01",
+            &master[..12],
+            &next[..12]
+        )) || status.stderr.contains(&format!(
+            "the hosts disagree on the live release: {} on host01; {} on host02",
+            &next[..12],
+            &master[..12]
+        )),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
+    let rows: Vec<&str> = status.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", status.stdout);
+    assert!(
+        rows[1].starts_with("host01") && rows[1].contains(&next[..12]),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        rows[2].starts_with("host02") && rows[2].contains(&master[..12]),
+        "{}",
+        status.stdout
+    );
+
+    let releases = s.wptdeploy(&["releases", "staging"]).success();
+    let row = |sha: &str| {
+        releases
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&sha[..12]))
+            .unwrap_or_else(|| panic!("no row for {sha}:\n{}", releases.stdout))
+            .to_owned()
+    };
+    assert!(
+        row(&next).contains("live (not on host02)"),
+        "{}",
+        releases.stdout
+    );
+    assert!(
+        row(&master).contains("live on host02; previous on host01")
+            || row(&master).contains("previous on host01; live on host02"),
+        "{}",
+        releases.stdout
+    );
+}

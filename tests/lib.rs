@@ -14,6 +14,7 @@ mod deploy;
 mod error_messages;
 mod faults;
 mod fleet;
+mod history;
 mod input;
 mod interactive;
 mod lock;

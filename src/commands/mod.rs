@@ -9,7 +9,9 @@ pub mod error;
 mod exec;
 mod lock;
 mod migration;
+mod releases;
 mod session;
+mod state;
 pub mod vars;
 mod verify;
 
@@ -45,6 +47,9 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Unlock(args)) => lock::unlock(args, &mut cx).await,
             Some(Command::Lock(args)) => lock::hold_or_status(args, &mut cx).await,
             Some(Command::Exec(args)) => exec::run(args, &mut cx).await,
+            Some(Command::Status(args)) => releases::status(args, &mut cx).await,
+            Some(Command::Releases(args)) => releases::releases(args, &mut cx).await,
+            Some(Command::History(args)) => releases::history(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
             Some(Command::Migration { command }) => match command {

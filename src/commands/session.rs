@@ -10,7 +10,7 @@ use super::Context;
 use super::error::CommandError;
 use crate::cancel::Cancel;
 use crate::engine::events::{Event, Gate, HostResult, HostSummary};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, Audit, RunOptions};
 use crate::error::Error;
 use crate::inventory::{self, Sourced};
 use crate::plan::{self, Plan};
@@ -44,6 +44,12 @@ pub enum Command {
     Hold,
     /// `wptdeploy lock status ENV`.
     LockStatus,
+    /// `wptdeploy status`.
+    Status,
+    /// `wptdeploy releases`.
+    Releases,
+    /// `wptdeploy history`.
+    History,
 }
 
 impl Command {
@@ -60,6 +66,9 @@ impl Command {
             Command::Exec => "exec on",
             Command::Hold => "lock of",
             Command::LockStatus => "lock status of",
+            Command::Status => "status of",
+            Command::Releases => "releases of",
+            Command::History => "history of",
         }
     }
 
@@ -76,6 +85,9 @@ impl Command {
             Command::Exec => "exec",
             Command::Hold => "lock",
             Command::LockStatus => "lock status",
+            Command::Status => "status",
+            Command::Releases => "releases",
+            Command::History => "history",
         }
     }
 
@@ -138,6 +150,10 @@ pub struct Session<'a> {
     pub shows_output: bool,
     /// The command's own steps in place of the playbook's, made from them (`unlock`).
     pub reshape: Option<Reshape>,
+    /// The steps are how the command reads: shown only with `-v` (`status`).
+    pub quiet_steps: bool,
+    /// Hosts to run on, over `--limit` (`history --host`).
+    pub limit: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -161,6 +177,8 @@ impl<'a> Session<'a> {
             lock_command: None,
             shows_output: false,
             reshape: None,
+            quiet_steps: false,
+            limit: None,
         }
     }
 
@@ -198,6 +216,7 @@ impl<'a> Session<'a> {
         // Asking before each step, output streams (under the spinner) unless -q.
         let shown = match cx.settings.verbosity {
             Verbosity::Normal if asks_each_step || self.shows_output => Verbosity::Verbose,
+            Verbosity::Normal if self.quiet_steps => Verbosity::Quiet,
             asked => asked,
         };
         let cancel = Cancel::default();
@@ -241,6 +260,11 @@ impl<'a> Session<'a> {
                 commit: plan.commit.clone(),
                 command,
             },
+            audit: Audit {
+                by: this_machine(),
+                git: git_identity(),
+                command: cx.redactor.apply(&command_line()),
+            },
         };
         let env_name = plan.env.clone();
         cancel.on_signals(abandoned_message(&plan, &templates));
@@ -257,6 +281,7 @@ impl<'a> Session<'a> {
                 deploys: options.deploys,
                 become_password: options.become_password.clone(),
                 lock_owner: options.lock_owner.clone(),
+                audit: options.audit.clone(),
             };
             let summaries = engine::run(
                 plan.clone(),
@@ -283,7 +308,7 @@ impl<'a> Session<'a> {
         let settings = cx.settings;
         let mut inventory =
             inventory::load(self.env, settings.inventory.as_deref(), &settings.vault)?;
-        if let Some(pattern) = &settings.limit {
+        if let Some(pattern) = self.limit.as_ref().or(settings.limit.as_ref()) {
             inventory = inventory.limit(pattern)?;
         }
         let mut playbook = Playbook::load(
@@ -365,6 +390,9 @@ impl<'a> Session<'a> {
                 format!("the deploy lock on {}", plan.env)
             }
             Command::Exec => format!("exec on {}", plan.env),
+            Command::Status | Command::Releases | Command::History => {
+                format!("{} of {}", self.command.name(), plan.env)
+            }
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),
             _ => format!(
                 "{} on {}",
@@ -473,6 +501,40 @@ impl<'a> Session<'a> {
 }
 
 /// `user@machine`: who holds a lock this run takes.
+/// This run's command line, each word quoted as a shell would need.
+fn command_line() -> String {
+    let words: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 {
+                "wptdeploy".to_owned()
+            } else {
+                crate::transport::quote(&w)
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// `Name <email>` from the local git configuration, or empty.
+fn git_identity() -> String {
+    let get = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    match (get("user.name"), get("user.email")) {
+        (name, email) if name.is_empty() && email.is_empty() => String::new(),
+        (name, email) if email.is_empty() => name,
+        (name, email) => format!("{name} <{email}>").trim().to_owned(),
+    }
+}
+
 fn this_machine() -> String {
     let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
         .map_or_else(|_| "localhost".into(), |h| h.trim().to_owned());

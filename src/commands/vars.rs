@@ -134,3 +134,14 @@ mod tests {
         assert!(!extra.values.contains_key("check_pending_migrations"));
     }
 }
+
+/// `history.yml` and `releases.yml`: what to read.
+#[derive(Debug, Serialize)]
+pub struct StateVars {
+    /// How many of the newest history records (0: all).
+    pub history_last: usize,
+    /// Measure each release's size.
+    pub releases_sizes: bool,
+    /// Read the database's revision.
+    pub releases_database: bool,
+}

@@ -71,6 +71,10 @@ pub struct HostSummary {
     pub error: Option<String>,
     /// What to do about it.
     pub hints: Vec<String>,
+    /// What the host's read steps found (`history`, `releases`, `status`),
+    /// for the command to show; in `host_finished` under `--output json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<serde_json::Value>,
 }
 
 impl HostSummary {
@@ -89,6 +93,7 @@ impl HostSummary {
             ms: 0,
             error: None,
             hints: Vec::new(),
+            data: Vec::new(),
         }
     }
 

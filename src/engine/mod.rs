@@ -38,6 +38,19 @@ pub struct RunOptions {
     /// `--start-at`: steps before this index (0-based) only run their
     /// read-only probes, so later steps still see what they register.
     pub start_at: usize,
+    /// Who runs what, for the history the hosts keep (`history:`).
+    pub audit: Audit,
+}
+
+/// Who runs what, for the record a `history:` step appends.
+#[derive(Debug, Clone, Default)]
+pub struct Audit {
+    /// `user@machine`.
+    pub by: String,
+    /// The local git identity, `Name <email>` (empty when git has none).
+    pub git: String,
+    /// The whole command line, secrets masked.
+    pub command: String,
 }
 
 impl RunOptions {

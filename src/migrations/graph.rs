@@ -37,7 +37,38 @@ pub enum Standing {
     Unknown(Vec<String>),
 }
 
+/// Shell that prints the headers of the migration files in the directory
+/// `$dir_var` (a shell variable name) for [`Graph::from_listing`]: one
+/// `@file NAME` line per file, then its `revision`/`down_revision` and
+/// docstring lines prefixed with `@| `.
+pub fn listing_script(dir_var: &str) -> String {
+    format!(
+        "for f in \"${dir_var}\"/*.py; do\n\
+         \x20 [ -f \"$f\" ] || continue\n\
+         \x20 printf '@file %s\\n' \"${{f##*/}}\"\n\
+         \x20 grep -E '^(revision|down_revision)([^A-Za-z0-9_]|$)|^[rRuU]?\"\"\"' -- \"$f\" | sed 's/^/@| /'\n\
+         done\n"
+    )
+}
+
 impl Graph {
+    /// Reads what [`listing_script`] printed (other lines are ignored).
+    pub fn from_listing<'a>(lines: impl IntoIterator<Item = &'a str>) -> Graph {
+        let mut files: Vec<(String, String)> = Vec::new();
+        for line in lines {
+            if let Some(name) = line.strip_prefix("@file ") {
+                files.push((name.to_owned(), String::new()));
+            } else if let (Some(content), Some((_, text))) = (
+                line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
+                files.last_mut(),
+            ) {
+                text.push_str(content);
+                text.push('\n');
+            }
+        }
+        Graph::from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+    }
+
     /// Reads files given as `(name, text)`; a file without `revision = ...`
     /// is not a migration and is left out.
     pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Graph {

@@ -31,6 +31,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
     ("verify.yml", include_str!("../../playbooks/verify.yml")),
     ("exec.yml", include_str!("../../playbooks/exec.yml")),
+    ("history.yml", include_str!("../../playbooks/history.yml")),
+    ("releases.yml", include_str!("../../playbooks/releases.yml")),
     (
         "migration-new.yml",
         include_str!("../../playbooks/migration-new.yml"),

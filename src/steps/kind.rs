@@ -321,6 +321,9 @@ pub enum Effect {
     WritesFile(FileWrite),
     /// Runs on this machine with the terminal handed over.
     RunsHere,
+    /// Keeps a log of the run on the host: one record appended when the
+    /// run ends, if it changed the host.
+    Records(super::history::HistoryLog),
     /// Shows text; nothing runs and nobody is asked.
     Says {
         /// The text.

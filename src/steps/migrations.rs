@@ -85,22 +85,24 @@ pub struct MigrationsArgs {
 }
 
 /// The actions, as written.
-pub const ACTIONS: [&str; 6] = [
+pub const ACTIONS: [&str; 7] = [
     "check",
     "upgrade",
     "downgrade",
     "describe",
     "generate",
     "pending",
+    "revision",
 ];
+
+/// The actions that read the database with `psql`, not the migrate command.
+fn uses_psql(action: &str) -> bool {
+    matches!(action, "pending" | "revision")
+}
 
 /// Why `action` cannot run: it needs `psql` (`pending`) or `command` (the rest).
 fn needs(action: &str) -> String {
-    let what = if action == "pending" {
-        "psql"
-    } else {
-        "command"
-    };
+    let what = if uses_psql(action) { "psql" } else { "command" };
     format!("migrations: action `{action}` needs `{what}`")
 }
 
@@ -114,7 +116,7 @@ impl StepKind for MigrationsKind {
             if !ACTIONS.contains(&action) {
                 return Err(choice_error("migrations: action", &ACTIONS, action));
             }
-            let given = if action == "pending" {
+            let given = if uses_psql(action) {
                 a.psql.is_some()
             } else {
                 a.command.is_some()
@@ -176,6 +178,10 @@ impl StepKind for MigrationsKind {
                 psql: shell(a.psql.as_ref())?,
                 database: render.optional(a.database.as_ref())?,
             },
+            "revision" => Action::Revision {
+                psql: shell(a.psql.as_ref())?,
+                database: render.optional(a.database.as_ref())?,
+            },
             other => {
                 return Err(TemplateError::new(choice_error(
                     "migrations: action",
@@ -184,7 +190,7 @@ impl StepKind for MigrationsKind {
                 )));
             }
         };
-        let command = if matches!(action, Action::Pending { .. }) {
+        let command = if matches!(action, Action::Pending { .. } | Action::Revision { .. }) {
             String::new()
         } else {
             shell(a.command.as_ref())?
@@ -195,7 +201,10 @@ impl StepKind for MigrationsKind {
         let command = render.command(script(&command, &render.text(&a.path)?, &versions, &action));
         let read_only = matches!(
             action,
-            Action::Check | Action::Describe { .. } | Action::Pending { .. }
+            Action::Check
+                | Action::Describe { .. }
+                | Action::Pending { .. }
+                | Action::Revision { .. }
         );
         let probe = read_only.then(|| command.clone());
         let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command));
@@ -224,6 +233,7 @@ fn read(
         Action::Generate { .. } => generate_outcome(output),
         Action::Describe { .. } => Ok(describe_outcome(output)),
         Action::Pending { .. } => pending_outcome(output),
+        Action::Revision { .. } => Ok(revision_outcome(output)),
         _ => check_outcome(output),
     }
 }
@@ -256,6 +266,14 @@ enum Action {
     /// Read-only, without the app: the release's migration files (read in
     /// Rust) against the database's `alembic_version` (through `psql`).
     Pending {
+        /// The psql command (shell text, values quoted).
+        psql: String,
+        /// The database.
+        database: String,
+    },
+    /// Read-only: the database's `alembic_version` (through `psql`), as
+    /// data; a database that cannot be read is said in the data, not failed.
+    Revision {
         /// The psql command (shell text, values quoted).
         psql: String,
         /// The database.
@@ -337,20 +355,53 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
             "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
              cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
              [ -d {listing} ] || {{ echo @none; exit 0; }}\n\
-             for f in {listing}/*.py; do\n\
-             \x20 [ -f \"$f\" ] || continue\n\
-             \x20 printf '@file %s\\n' \"${{f##*/}}\"\n\
-             \x20 grep -E '^(revision|down_revision)([^A-Za-z0-9_]|$)|^[rRuU]?\"\"\"' -- \"$f\" | sed 's/^/@| /'\n\
-             done\n\
-             if out=$({psql} -X -q -At -d {} -c 'SELECT version_num FROM alembic_version' 2>&1); then echo @db-read; else echo @db-failed; fi\n\
-             printf '%s\\n' \"$out\" | sed 's/^/@db /'\n",
-            quote(database)
+             versions={listing}\n{}\
+             {}",
+            crate::migrations::graph::listing_script("versions"),
+            db_revision_script(psql, database)
         ),
+        Action::Revision { psql, database } => db_revision_script(psql, database),
         Action::Downgrade { to, .. } => format!(
             "cd -- {dir} || exit 3\n{command} downgrade {} && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
             quote(to)
         ),
+    }
+}
+
+/// Prints the database's revision(s) after `@db `, with `@db-read` or
+/// `@db-failed` saying whether psql could read them.
+fn db_revision_script(psql: &str, database: &str) -> String {
+    format!(
+        "err=$(mktemp)\n\
+         if out=$({psql} -X -q -At -d {} -c 'SELECT version_num FROM alembic_version' 2>\"$err\"); then echo @db-read; else echo @db-failed; out=$(cat -- \"$err\"); fi\n\
+         rm -f -- \"$err\"\n\
+         printf '%s\\n' \"$out\" | sed 's/^/@db /'\n",
+        quote(database)
+    )
+}
+
+/// The database's revisions (`[]` for an empty database, or one without
+/// alembic's table) as `{"database": {"revision": [...]}}`, or what kept
+/// psql from reading them as `{"database": {"error": ...}}`.
+fn revision_outcome(output: &Output) -> Outcome {
+    let db = lines("db", &output.stdout);
+    let read = output.stdout.lines().any(|l| l == "@db-read");
+    let data = if read {
+        let revisions: Vec<&str> = db
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        serde_json::json!({ "database": { "revision": revisions } })
+    } else if db.contains("alembic_version") && db.contains("does not exist") {
+        serde_json::json!({ "database": { "revision": [] } })
+    } else {
+        serde_json::json!({ "database": { "error": db.trim() } })
+    };
+    Outcome {
+        data: Some(data),
+        ..Outcome::default()
     }
 }
 
@@ -454,21 +505,7 @@ fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
             ..Outcome::default()
         });
     }
-    let mut files: Vec<(String, String)> = Vec::new();
-    for line in output.stdout.lines() {
-        if let Some(name) = line.strip_prefix("@file ") {
-            files.push((name.to_owned(), String::new()));
-        } else if let (Some(content), Some((_, text))) = (
-            line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
-            files.last_mut(),
-        ) {
-            text.push_str(content);
-            text.push('\n');
-        }
-    }
-    let graph = crate::migrations::graph::Graph::from_files(
-        files.iter().map(|(n, t)| (n.as_str(), t.as_str())),
-    );
+    let graph = crate::migrations::graph::Graph::from_listing(output.stdout.lines());
     let db = lines("db", &output.stdout);
     let current: Vec<String> = if said("@db-read") {
         db.lines()
@@ -495,9 +532,12 @@ fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     } else {
         current.join(", ")
     };
+    let heads = graph.heads();
+    let register = BTreeMap::from([("head", heads.join(",")), ("current", current.join(","))]);
     match graph.standing(&current) {
         Standing::Current => Ok(Outcome {
-            note: Some(match graph.heads().as_slice() {
+            register: Some(Value::from_serialize(&register)),
+            note: Some(match heads.as_slice() {
                 [] => "the release has no migrations".to_owned(),
                 heads => format!("the database is at this release's head, {}", heads.join(", ")),
             }),

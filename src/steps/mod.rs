@@ -8,6 +8,7 @@ pub mod columns;
 mod directory;
 mod fetch;
 mod healthcheck;
+pub mod history;
 pub mod kind;
 mod local;
 pub mod lock;
@@ -16,6 +17,7 @@ pub mod outcome;
 mod own;
 mod prune;
 pub mod registry;
+mod releases;
 mod restart;
 mod run;
 mod say;
@@ -33,6 +35,7 @@ use crate::transport::RemoteCommand;
 pub use kind::{Effect, FileWrite, LocalFile, Prepared, Ran, StepKind, Symlink, Tmpl};
 pub use lock::{Holder, LockOwner, LockSpec};
 pub use outcome::{Outcome, StepFailure};
+pub use prune::human_bytes;
 
 /// Where `background: true` sends a step's output, on the host.
 pub const DEFAULT_BACKGROUND_LOG: &str = "~/.wptdeploy/background.log";

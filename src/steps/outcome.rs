@@ -22,6 +22,9 @@ pub struct Outcome {
     pub columns: Option<super::columns::ColumnReport>,
     /// Things the user must look at (e.g. a migration's review).
     pub warnings: Vec<String>,
+    /// What a read step found, for the command to show (see
+    /// [`crate::engine::HostSummary::data`]).
+    pub data: Option<serde_json::Value>,
 }
 
 /// A step ran and failed.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    backup, checkout, columns, directory, fetch, healthcheck, local, lock, migrations, own, prune,
-    restart, run, say, switch, template, upload, virtualenv,
+    backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, migrations,
+    own, prune, releases, restart, run, say, switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -56,6 +56,8 @@ pub const KINDS: &[Entry] = &[
     entry::<local::Local>(),
     entry::<say::Say>(),
     entry::<directory::DirectoryKind>(),
+    entry::<history::HistoryKind>(),
+    entry::<releases::ReleasesKind>(),
 ];
 
 /// The kind with key `key`.

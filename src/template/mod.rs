@@ -163,6 +163,21 @@ impl Templates {
             .map_or_else(|_| source.to_owned(), |text| text.trim().to_owned())
     }
 
+    /// What `source` is worth as data, where a missing value is `None`: a
+    /// single `{{ expression }}` keeps its type (a list stays a list); other
+    /// text is rendered leniently, `None` when empty.
+    pub fn data_lenient(&self, source: &str, ctx: &Value) -> Option<serde_json::Value> {
+        if let Some(expression) = scope::single_expression(source) {
+            let value = self.evaluate(expression, source, ctx).ok()?;
+            if value.is_none() || value.is_undefined() {
+                return None;
+            }
+            return serde_json::to_value(&value).ok();
+        }
+        let text = self.render_lenient(source, ctx);
+        (!text.is_empty()).then_some(serde_json::Value::String(text))
+    }
+
     /// Renders a shell command: every inserted value is shell-quoted.
     pub fn render_shell(&self, source: &str, ctx: &Value) -> Result<String, TemplateError> {
         self.render_named(SHELL, source, ctx)

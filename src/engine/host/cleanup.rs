@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::super::events::{Event, HostResult, HostSummary};
 use super::HostRun;
 use super::stop::Stop;
+use crate::steps::history::{HistoryLog, RunFacts};
 
 impl HostRun {
     /// Switches back to the previous release and restarts it again;
@@ -41,6 +42,43 @@ impl HostRun {
             }
         }
         Ok(Some((switched.previous, !self.restarts.is_empty())))
+    }
+
+    /// Appends the run's record to the host's history (under the lock,
+    /// which is still held); a failure to write it is a warning.
+    async fn record(&mut self, log: &HistoryLog, started: Instant) {
+        let result = serde_json::to_value(self.summary.result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let host = self.host().name.clone();
+        let ctx = self.context();
+        let shared = self.shared.clone();
+        let audit = &shared.options.audit;
+        let facts = RunFacts {
+            time: &shared.now,
+            host: &host,
+            env: &shared.plan.env,
+            by: &audit.by,
+            git: &audit.git,
+            command: &audit.command,
+            result: &result,
+            error: self.summary.error.as_deref(),
+            ms: started.elapsed().as_millis() as u64,
+        };
+        let line = log.line(&shared.templates, &ctx, &facts, &shared.plan.secrets);
+        let problem = match self.exec_cleanup(&log.append(&line)).await {
+            Ok(output) if output.exit_code == 0 => return,
+            Ok(output) => output.stderr.trim().to_owned(),
+            Err(error) => error.to_string(),
+        };
+        self.shared.reporter.report(&Event::Warning {
+            host: Some(host),
+            message: format!(
+                "could not add this run to the history {}: {problem}",
+                log.path
+            ),
+        });
     }
 
     /// The release this run checked out, once it is known.
@@ -122,6 +160,12 @@ impl HostRun {
                     }
                 }
             }
+        }
+        if !self.shared.options.check
+            && self.changed_host
+            && let Some(log) = self.history.take()
+        {
+            self.record(&log, started).await;
         }
         if let Some(spec) = self.held_lock.take() {
             let released = self

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::Shared;
 use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, StepStatus, StepView};
 use crate::plan::HostPlan;
+use crate::steps::history::HistoryLog;
 use crate::steps::lock;
 use crate::steps::{self, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink};
 use crate::template::Unknown;
@@ -47,6 +48,10 @@ struct HostRun {
     /// `--check`: a step that changes things was shown, not run, so later
     /// read-only steps may find the host not yet as they need it.
     planned_changes: bool,
+    /// The log a `history:` step asked to keep, written when the run ends.
+    history: Option<HistoryLog>,
+    /// A step that changes the host was run (attempted): the run is recorded.
+    changed_host: bool,
 }
 
 /// Runs the playbook on host `index` of the plan and says how it went.
@@ -101,6 +106,8 @@ pub(super) async fn run(
         restarts: Vec::new(),
         summary,
         planned_changes: false,
+        history: None,
+        changed_host: false,
     };
     let result = run.steps().await;
     run.finish(result, started).await
@@ -201,6 +208,9 @@ impl HostRun {
                     host: Some(self.host().name.clone()),
                     message: message.clone(),
                 });
+            }
+            if let Some(data) = &outcome.data {
+                self.summary.data.push(data.clone());
             }
             if let Some(name) = &step.register {
                 let value = outcome.register.clone().unwrap_or(Value::from(()));
@@ -339,7 +349,22 @@ impl HostRun {
                 copied,
             })
         };
+        if !prepared.read_only
+            && !matches!(
+                prepared.effect,
+                Effect::TakesLock(_) | Effect::Records(_) | Effect::Says { .. }
+            )
+        {
+            self.changed_host = true;
+        }
         let outcome = match &prepared.effect {
+            Effect::Records(log) => {
+                let outcome = prepared.outcome(&self.exec(&prepared.command).await?);
+                if outcome.is_ok() {
+                    self.history = Some(log.clone());
+                }
+                outcome
+            }
             Effect::TakesLock(spec) => {
                 self.take_lock(spec, &prepared.name).await?;
                 Ok(Outcome {

@@ -1,0 +1,173 @@
+//! What the read steps of `releases.yml` and `history.yml` found on each
+//! host (the `data` of the hosts' summaries), as types the commands show.
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::engine::events::HostSummary;
+
+/// One host's releases, lock, disk, history and database.
+#[derive(Debug, Clone, Default)]
+pub struct HostState {
+    /// Inventory name.
+    pub host: String,
+    /// The live release's SHA.
+    pub live: Option<String>,
+    /// Free disk under `base_path`, KiB.
+    pub free_kb: Option<u64>,
+    /// Who holds the deploy lock.
+    pub lock: Option<LockNote>,
+    /// Release directories, newest first (the order they were live).
+    pub releases: Vec<Release>,
+    /// Its history, oldest first.
+    pub history: Vec<Record>,
+    /// The database's revisions, or why they could not be read.
+    pub database: Option<Result<Vec<String>, String>>,
+}
+
+/// A release directory.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Release {
+    /// Full SHA.
+    pub sha: String,
+    /// When it was last switched to (or built), Unix seconds.
+    pub time: Option<u64>,
+    /// Size in KiB, when measured.
+    pub size_kb: Option<u64>,
+    /// The environment its `.venv` links to.
+    pub venv: Option<String>,
+    /// The head revision of its migration files (`,`-joined if several).
+    pub schema: Option<String>,
+}
+
+/// The deploy lock's note.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LockNote {
+    /// `user@machine`.
+    pub who: Option<String>,
+    /// The command holding it.
+    pub command: Option<String>,
+    /// Seconds held.
+    pub age_s: Option<u64>,
+}
+
+/// One run's record (`history:`); fields a run did not reach are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Record {
+    /// When it started (RFC 3339).
+    pub time: String,
+    /// The host it ran on.
+    pub host: String,
+    /// `user@machine`.
+    pub by: String,
+    /// Local git identity.
+    pub git: Option<String>,
+    /// The whole command line.
+    pub command: String,
+    /// `deployed`, `rolled_back`, `failed`, ...
+    pub result: String,
+    /// The failure.
+    pub error: Option<String>,
+    /// Duration.
+    pub ms: u64,
+    /// The ref asked for.
+    #[serde(rename = "ref")]
+    pub reference: Option<String>,
+    /// The release deployed.
+    pub sha: Option<String>,
+    /// The release live before.
+    pub from: Option<String>,
+    /// The database's revision before and after.
+    pub db_before: Option<String>,
+    /// After.
+    pub db_after: Option<String>,
+    /// The schema the release expects.
+    pub schema: Option<String>,
+    /// The backup taken before migrating.
+    pub backup: Option<String>,
+}
+
+impl Record {
+    /// Whether the run put its release live and kept it.
+    pub fn deployed(&self) -> bool {
+        self.result == "deployed"
+    }
+
+    /// Whether its release went live and failed its checks (switched back).
+    pub fn went_bad(&self) -> bool {
+        self.result == "rolled_back"
+    }
+}
+
+impl HostState {
+    /// Reads each summary's data.
+    pub fn from_summaries(summaries: &[HostSummary]) -> Vec<HostState> {
+        summaries.iter().map(HostState::from_summary).collect()
+    }
+
+    fn from_summary(summary: &HostSummary) -> HostState {
+        let mut state = HostState {
+            host: summary.host.clone(),
+            ..HostState::default()
+        };
+        for data in &summary.data {
+            if let Some(found) = data.get("state") {
+                state.live = found["live"].as_str().map(str::to_owned);
+                state.free_kb = found["free_kb"].as_u64();
+                state.lock = serde_json::from_value(found["lock"].clone()).ok();
+                state.releases =
+                    serde_json::from_value(found["releases"].clone()).unwrap_or_default();
+            }
+            if let Some(Json::Array(records)) = data.get("history") {
+                state.history = records
+                    .iter()
+                    .filter_map(|r| serde_json::from_value(r.clone()).ok())
+                    .collect();
+            }
+            if let Some(db) = data.get("database") {
+                state.database = Some(match db.get("error").and_then(Json::as_str) {
+                    Some(error) => Err(error.to_owned()),
+                    None => Ok(serde_json::from_value(db["revision"].clone()).unwrap_or_default()),
+                });
+            }
+        }
+        state
+    }
+
+    /// The release live before the live one: what the run that put the
+    /// live one live replaced (from the history); else the newest other
+    /// release that did not fail its checks.
+    pub fn previous(&self) -> Option<&Release> {
+        let live = self.live.as_deref()?;
+        let find = |sha: &str| self.releases.iter().find(|r| r.sha == sha);
+        self.history
+            .iter()
+            .rev()
+            .filter(|r| r.deployed() && r.sha.as_deref() == Some(live))
+            .find_map(|r| r.from.as_deref().filter(|f| *f != live).and_then(find))
+            .or_else(|| {
+                self.releases
+                    .iter()
+                    .find(|r| r.sha != live && !self.is_bad(&r.sha))
+            })
+    }
+
+    /// The latest record of a run that deployed `sha` (or went bad with it).
+    pub fn last_record_of(&self, sha: &str) -> Option<&Record> {
+        self.history
+            .iter()
+            .rev()
+            .find(|r| r.sha.as_deref() == Some(sha) && (r.deployed() || r.went_bad()))
+    }
+
+    /// Whether the last time `sha` went live, it failed its checks.
+    pub fn is_bad(&self, sha: &str) -> bool {
+        self.last_record_of(sha).is_some_and(Record::went_bad)
+    }
+}
+
+/// `1a2b3c4d5e6f` (12 characters) of a SHA.
+pub fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}

@@ -1,0 +1,210 @@
+//! `releases:` what a host has (read-only): its release directories, newest
+//! first (the switch touches a release, so this is the order they were
+//! live), each with the environment it links to, the schema revision its
+//! migration files expect (read in Rust) and, with `sizes`, its size; the
+//! live release; who holds the deploy lock; the free disk.
+//!
+//! ```yaml
+//! - name: read the releases
+//!   releases:
+//!     path: "{{ base_path }}"
+//!     link: "{{ site_path }}"
+//!     lock: "{{ lock_path }}"
+//!     versions: "{{ migrations_dir }}/versions"
+//!     sizes: true
+//! ```
+//!
+//! Its data (for `wptdeploy releases` and `status`) is `{"state": {live,
+//! free_kb, lock: {who, command, commit, age_s} | null, releases: [{sha,
+//! time, size_kb, venv, schema}]}}`.
+
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use super::kind::{Prepared, Render, StepKind, Tmpl};
+use super::outcome::Outcome;
+use crate::migrations::graph::{Graph, listing_script};
+use crate::template::TemplateError;
+use crate::transport::quote;
+
+/// The `releases:` kind.
+pub struct ReleasesKind;
+
+/// `releases:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesArgs {
+    /// The directory of releases (`base_path`).
+    pub path: Tmpl,
+    /// The live symlink.
+    pub link: Tmpl,
+    /// The deploy lock.
+    #[serde(default)]
+    pub lock: Option<Tmpl>,
+    /// The migration files' directory, relative to a release.
+    #[serde(default)]
+    pub versions: Option<Tmpl>,
+    /// Measure each release's size (`du`).
+    #[serde(default)]
+    pub sizes: Option<Tmpl>,
+}
+
+impl StepKind for ReleasesKind {
+    const KEY: &'static str = "releases";
+    const SUMMARY: &'static str = "read the releases (newest first, with their environment, schema and size), the live one, the lock and the free disk";
+    type Args = ReleasesArgs;
+
+    fn templates(a: &ReleasesArgs) -> Vec<&str> {
+        [&a.path, &a.link]
+            .into_iter()
+            .chain(&a.lock)
+            .chain(&a.versions)
+            .chain(&a.sizes)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &ReleasesArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let script = format!(
+            "base={} link={} lock={} versions={} sizes={}\n",
+            quote(&render.text(&a.path)?),
+            quote(&render.text(&a.link)?),
+            quote(&render.optional(a.lock.as_ref())?),
+            quote(
+                &render
+                    .given(a.versions.as_ref())?
+                    .unwrap_or_else(|| "migrations/versions".into())
+            ),
+            if render.flag(a.sizes.as_ref())? {
+                "1"
+            } else {
+                "''"
+            },
+        ) + &format!(
+            r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
+live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; echo "@live ${{live##*/}}"
+if [ -n "$lock" ] && [ -d "$lock" ]; then
+  grep -E '^(who|command|commit)=' -- "$lock/info" 2>/dev/null | sed 's/^/@lock /'
+  echo "@lock age=$(( $(date +%s) - $(stat -c %Y -- "$lock") ))"
+fi
+echo "@free $(df -Pk -- . | awk 'NR == 2 {{ print $4 }}')"
+for d in $(ls -1t); do
+  printf %s "$d" | grep -Eqx '[0-9a-f]{{40}}' || continue
+  [ -d "$d" ] || continue
+  size=-; [ -n "$sizes" ] && size=$(du -sk -- "$d" | cut -f 1)
+  v=$(readlink -- "$d/.venv" 2>/dev/null || true)
+  echo "@release $d $(stat -c %Y -- "$d") $size ${{v##*/}}"
+  dir="$d/$versions"
+  [ -d "$dir" ] && {{
+{}  }}
+done
+"#,
+            listing_script("dir")
+        );
+        Ok(Prepared::new(render.command(script), |ran| {
+            ran.succeeded()?;
+            Ok(Outcome {
+                data: Some(json!({ "state": read(&ran.output.stdout) })),
+                ..Outcome::default()
+            })
+        })
+        .looking_only())
+    }
+}
+
+/// The host's state from the script's `@` lines.
+fn read(stdout: &str) -> Json {
+    if stdout.lines().any(|l| l == "@nobase") {
+        return json!({ "live": null, "free_kb": null, "lock": null, "releases": [] });
+    }
+    let mut live = Json::Null;
+    let mut free = Json::Null;
+    let mut lock = serde_json::Map::new();
+    let mut releases: Vec<(Json, Vec<&str>)> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(sha) = line.strip_prefix("@live ") {
+            live = if sha.is_empty() {
+                Json::Null
+            } else {
+                sha.into()
+            };
+        } else if let Some(kb) = line.strip_prefix("@free ") {
+            free = kb.trim().parse::<u64>().map_or(Json::Null, Into::into);
+        } else if let Some((key, value)) =
+            line.strip_prefix("@lock ").and_then(|l| l.split_once('='))
+        {
+            let value = match key {
+                "age" => value.parse::<u64>().map_or(Json::Null, Into::into),
+                _ => value.into(),
+            };
+            lock.insert(
+                if key == "age" {
+                    "age_s".into()
+                } else {
+                    key.to_owned()
+                },
+                value,
+            );
+        } else if let Some(rest) = line.strip_prefix("@release ") {
+            let mut words = rest.split(' ');
+            let sha = words.next().unwrap_or_default();
+            let time = words.next().and_then(|t| t.parse::<u64>().ok());
+            let size = words.next().and_then(|s| s.parse::<u64>().ok());
+            let venv = words.next().filter(|v| !v.is_empty());
+            releases.push((
+                json!({ "sha": sha, "time": time, "size_kb": size, "venv": venv }),
+                Vec::new(),
+            ));
+        } else if let Some((_, listing)) = releases.last_mut()
+            && (line.starts_with("@file ") || line.starts_with("@|"))
+        {
+            listing.push(line);
+        }
+    }
+    let releases: Vec<Json> = releases
+        .into_iter()
+        .map(|(mut release, listing)| {
+            let heads = Graph::from_listing(listing).heads();
+            release["schema"] = if heads.is_empty() {
+                Json::Null
+            } else {
+                heads.join(",").into()
+            };
+            release
+        })
+        .collect();
+    json!({
+        "live": live,
+        "free_kb": free,
+        "lock": if lock.is_empty() { Json::Null } else { Json::Object(lock) },
+        "releases": releases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_reads_releases_schema_lock_and_disk() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let stdout = format!(
+            "@live {a}\n@lock who=ana@laptop\n@lock command=wptdeploy lock staging -m 'db work'\n@lock age=42\n@free 1048576\n\
+             @release {a} 1764670000 2048 0123456789abcdef\n@file 1_first.py\n@| revision = '1111'\n@| down_revision = None\n@file 2_second.py\n@| revision = '2222'\n@| down_revision = '1111'\n\
+             @release {b} 1764660000 - \n"
+        );
+        let state = read(&stdout);
+        assert_eq!(state["live"], a.as_str());
+        assert_eq!(state["free_kb"], 1_048_576);
+        assert_eq!(state["lock"]["who"], "ana@laptop");
+        assert_eq!(state["lock"]["age_s"], 42);
+        assert_eq!(state["releases"][0]["schema"], "2222");
+        assert_eq!(state["releases"][0]["venv"], "0123456789abcdef");
+        assert_eq!(state["releases"][0]["size_kb"], 2048);
+        assert_eq!(state["releases"][1]["sha"], b.as_str());
+        assert_eq!(state["releases"][1]["schema"], Json::Null);
+        assert_eq!(state["releases"][1]["size_kb"], Json::Null);
+        assert_eq!(read("@nobase\n")["releases"], json!([]));
+    }
+}

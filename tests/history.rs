@@ -1,0 +1,176 @@
+//! The record each host keeps of the runs that changed it, and the
+//! commands that read what the hosts have: `history`, `releases`, `status`.
+
+use crate::support::{Sandbox, events, sandbox_with_database};
+
+/// The records of the sandbox host's history file, oldest first.
+fn records(s: &Sandbox) -> Vec<serde_json::Value> {
+    let path = s.base_path.join(".wptdeploy/history.jsonl");
+    std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn every_run_that_changes_the_host_is_recorded_with_its_fields_and_no_secret() {
+    let (s, pg) =
+        sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
+    let master = s.sha("master");
+    let migration = s.sha("feature/with-migration");
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "feature/with-migration",
+        "--migrate",
+        "-e",
+        "db_password=s3ntinel-Pa55",
+    ])
+    .success();
+    // Nothing changes: no record.
+    s.wptdeploy(&["staging", "--commit", "master", "--check"])
+        .success();
+    // The broken app fails its health check after the switch: rolled back.
+    s.wptdeploy(&["staging", "--commit", "broken-app", "--no-migrate"])
+        .failure(1);
+    let all = records(&s);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let (first, migrated, bad) = (&all[0], &all[1], &all[2]);
+    assert_eq!(first["result"], "deployed");
+    assert_eq!(first["sha"], master.as_str());
+    assert_eq!(first["ref"], "master");
+    assert_eq!(first["host"], "sandbox-host");
+    assert_eq!(first["env"], "staging");
+    assert_eq!(first["db_before"], "", "an empty database: {first}");
+    assert_eq!(first["db_after"], "735093c03092", "{first}");
+    assert_eq!(
+        first["migrations_applied"],
+        serde_json::json!(["735093c03092"])
+    );
+    assert_eq!(first["schema"], "735093c03092", "{first}");
+    assert_eq!(first["new_release"], true);
+    assert!(first["by"].as_str().unwrap().contains('@'), "{first}");
+    assert!(first["venv"].as_str().unwrap().len() == 16, "{first}");
+
+    assert_eq!(migrated["result"], "deployed");
+    assert_eq!(migrated["sha"], migration.as_str());
+    assert_eq!(migrated["from"], master.as_str(), "{migrated}");
+    assert_eq!(migrated["db_before"], "735093c03092");
+    assert_eq!(migrated["db_after"], "4dafe3eac60e");
+    assert_eq!(
+        migrated["migrations_applied"],
+        serde_json::json!(["4dafe3eac60e"])
+    );
+    let command = migrated["command"].as_str().unwrap();
+    assert!(
+        command.starts_with("wptdeploy staging --commit feature/with-migration --migrate"),
+        "{command}"
+    );
+    assert!(command.contains("db_password=********"), "{command}");
+    assert_eq!(migrated["healthy"], true);
+    assert!(migrated["ms"].as_u64().unwrap() > 0);
+    assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
+
+    assert_eq!(bad["result"], "rolled_back");
+    assert_eq!(bad["healthy"], false, "{bad}");
+    assert!(bad["error"].as_str().unwrap().contains("health"), "{bad}");
+    let text = std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
+    assert!(!text.contains("s3ntinel-Pa55"));
+    assert!(!text.contains("sandbox-db-secret"));
+}
+
+#[test]
+fn history_releases_and_status_show_what_the_host_has() {
+    let (s, _pg) =
+        sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
+    let master = s.sha("master");
+    let migration = s.sha("feature/with-migration");
+    let broken = s.sha("broken-app");
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    s.wptdeploy(&["staging", "--commit", "feature/with-migration", "--migrate"])
+        .success();
+    s.wptdeploy(&["staging", "--commit", "broken-app", "--no-migrate"])
+        .failure(1);
+
+    let history = s.wptdeploy(&["history", "staging"]).success();
+    let lines: Vec<&str> = history.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "a header and three runs:\n{}",
+        history.stdout
+    );
+    assert!(lines[0].starts_with("when (UTC)"), "{}", history.stdout);
+    assert!(
+        lines[1].contains("rolled back"),
+        "newest first:\n{}",
+        history.stdout
+    );
+    assert!(
+        lines[2].contains(&format!("{} -> {}", &master[..12], &migration[..12]))
+            && lines[2].contains("735093c03092 -> 4dafe3eac60e"),
+        "{}",
+        history.stdout
+    );
+    assert!(
+        history.stderr.is_empty(),
+        "the steps are not shown: {}",
+        history.stderr
+    );
+    let one = s.wptdeploy(&["history", "staging", "-n", "1"]).success();
+    assert_eq!(one.stdout.lines().count(), 2, "{}", one.stdout);
+    let json = s
+        .wptdeploy(&["history", "staging", "--output", "json"])
+        .success();
+    let table = events(&json)
+        .into_iter()
+        .find(|e| e["event"] == "table")
+        .unwrap();
+    assert_eq!(table["data"]["history"].as_array().unwrap().len(), 3);
+
+    let releases = s.wptdeploy(&["releases", "staging"]).success();
+    let row = |sha: &str| {
+        releases
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&sha[..12]))
+            .unwrap_or_else(|| panic!("no row for {sha}:\n{}", releases.stdout))
+            .to_owned()
+    };
+    assert!(row(&migration).contains("live"), "{}", releases.stdout);
+    assert!(
+        row(&migration).contains("4dafe3eac60e"),
+        "{}",
+        releases.stdout
+    );
+    assert!(
+        row(&migration).contains("feature/with-migration"),
+        "{}",
+        releases.stdout
+    );
+    assert!(row(&broken).contains("bad"), "{}", releases.stdout);
+    assert!(row(&master).contains("735093c03092"), "{}", releases.stdout);
+
+    let status = s.wptdeploy(&["status", "staging"]).success();
+    assert!(
+        status.stdout.contains("4dafe3eac60e (as the live release)"),
+        "{}",
+        status.stdout
+    );
+    assert!(status.stdout.contains("free"), "{}", status.stdout);
+    // The code of master goes live without a downgrade: the database has drifted from it.
+    s.wptdeploy(&["staging", "--commit", "master", "--no-migrate"])
+        .success();
+    let drifted = s.wptdeploy(&["status", "staging"]).success();
+    assert!(
+        drifted
+            .stdout
+            .contains("DRIFT: at 4dafe3eac60e, the live release expects 735093c03092"),
+        "{}",
+        drifted.stdout
+    );
+}
