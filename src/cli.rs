@@ -120,6 +120,8 @@ pub enum Command {
     Releases(EnvArgs),
     /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
     History(HistoryArgs),
+    /// Put the previous good release of ENV back (or `--to` one), saying what the database needs; refused when its changes would break that release's code, unless `--downgrade` or `--restore`.
+    Rollback(RollbackArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs),
     /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
@@ -329,6 +331,25 @@ pub struct HistoryArgs {
     /// Only this host (a `--limit` pattern).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+}
+
+/// `wptdeploy rollback ENV [--to SHA|REF|-N] [--downgrade | --restore BACKUP]`
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// The release: a SHA (7 characters or more), a ref it was deployed as, or `-N` (the Nth good release before the live one) [default: -1].
+    #[arg(long, value_name = "SHA|REF|-N", allow_hyphen_values = true)]
+    pub to: Option<String>,
+    /// When the database is ahead with changes that release's code cannot run against: downgrade it first, with the live release's migrations (after a backup on production).
+    #[arg(long, conflicts_with = "restore")]
+    pub downgrade: bool,
+    /// Restore this pg_dump (a file in `backup_dir`, or a path on the host) before the switch, in one transaction.
+    #[arg(long, value_name = "BACKUP")]
+    pub restore: Option<String>,
+    /// Show the plan: the release, the database's case, every command; change nothing.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `wptdeploy unlock ENV`

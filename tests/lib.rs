@@ -21,6 +21,7 @@ mod lock;
 mod migrate;
 mod output;
 mod releases;
+mod rollback;
 mod safety;
 mod snapshots;
 mod transports;

@@ -7,6 +7,14 @@ use std::path::PathBuf;
 /// A command's arguments or situation do not allow it to run.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    /// `rollback` cannot, or will not without being told how.
+    #[error("{message}")]
+    Rollback {
+        /// What it found.
+        message: String,
+        /// What to do.
+        hints: Vec<String>,
+    },
     /// `--forks 0`.
     #[error("`--forks 0` would deploy to no host at a time")]
     NoForks,
@@ -109,6 +117,7 @@ impl CommandError {
     pub fn hints(&self) -> Vec<String> {
         let hint = |text: &str| vec![text.to_owned()];
         match self {
+            CommandError::Rollback { hints, .. } => hints.clone(),
             CommandError::NoForks => hint("give a number of hosts at once, 1 or more (default 10)"),
             CommandError::NotADirectory(_) => {
                 hint("run this in your app's checkout, or pass `--into DIR` for the pulled file")

@@ -10,6 +10,7 @@ mod exec;
 mod lock;
 mod migration;
 mod releases;
+mod rollback;
 mod session;
 mod state;
 pub mod vars;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Status(args)) => releases::status(args, &mut cx).await,
             Some(Command::Releases(args)) => releases::releases(args, &mut cx).await,
             Some(Command::History(args)) => releases::history(args, &mut cx).await,
+            Some(Command::Rollback(args)) => rollback::run(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
             Some(Command::Migration { command }) => match command {

@@ -26,7 +26,7 @@ use crate::cli::{EnvArgs, HistoryArgs};
 use crate::error::Error;
 
 /// Reads every host's state with `playbook` and `vars`.
-async fn read(
+pub(super) async fn read(
     command: Command,
     env: &str,
     playbook: &str,
@@ -59,6 +59,7 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         history_last: 50,
         releases_sizes: false,
         releases_database: true,
+        releases_sources: false,
     };
     let hosts = read(
         Command::Status,
@@ -172,6 +173,7 @@ pub async fn releases(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> 
         history_last: 0,
         releases_sizes: true,
         releases_database: false,
+        releases_sources: false,
     };
     let hosts = read(
         Command::Releases,
@@ -301,6 +303,7 @@ pub async fn history(args: HistoryArgs, cx: &mut Context<'_>) -> Result<(), Erro
         history_last: args.last,
         releases_sizes: false,
         releases_database: false,
+        releases_sources: false,
     };
     let hosts = read(
         Command::History,

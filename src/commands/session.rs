@@ -50,6 +50,8 @@ pub enum Command {
     Releases,
     /// `wptdeploy history`.
     History,
+    /// `wptdeploy rollback`.
+    Rollback,
 }
 
 impl Command {
@@ -69,6 +71,7 @@ impl Command {
             Command::Status => "status of",
             Command::Releases => "releases of",
             Command::History => "history of",
+            Command::Rollback => "rollback of",
         }
     }
 
@@ -88,6 +91,7 @@ impl Command {
             Command::Status => "status",
             Command::Releases => "releases",
             Command::History => "history",
+            Command::Rollback => "rollback",
         }
     }
 
@@ -95,7 +99,7 @@ impl Command {
     fn deploys(self) -> bool {
         matches!(
             self,
-            Command::Deploy | Command::MigrationNew | Command::Checklist
+            Command::Deploy | Command::MigrationNew | Command::Checklist | Command::Rollback
         )
     }
 }
@@ -390,6 +394,7 @@ impl<'a> Session<'a> {
                 format!("the deploy lock on {}", plan.env)
             }
             Command::Exec => format!("exec on {}", plan.env),
+            Command::Rollback => format!("rolling {} back to {}", plan.env, plan.commit),
             Command::Status | Command::Releases | Command::History => {
                 format!("{} of {}", self.command.name(), plan.env)
             }

@@ -38,6 +38,9 @@ pub struct Release {
     pub venv: Option<String>,
     /// The head revision of its migration files (`,`-joined if several).
     pub schema: Option<String>,
+    /// Its migration files, whole (the live release, when asked for).
+    #[serde(default)]
+    pub files: Vec<(String, String)>,
 }
 
 /// The deploy lock's note.

@@ -144,4 +144,20 @@ pub struct StateVars {
     pub releases_sizes: bool,
     /// Read the database's revision.
     pub releases_database: bool,
+    /// Read the live release's migration files whole.
+    pub releases_sources: bool,
+}
+
+/// `deploy.yml` with `rollback.yml`'s steps: the release to go back to, and
+/// what to do to the database first.
+#[derive(Debug, Default, Serialize)]
+pub struct RollbackVars {
+    /// The release (full SHA).
+    pub commit: String,
+    /// The revision to downgrade to (empty: no downgrade).
+    pub rollback_downgrade_to: String,
+    /// The database's revision before (for the downgrade's messages).
+    pub rollback_db_revision: String,
+    /// The backup file to restore (empty: none).
+    pub rollback_restore: String,
 }

@@ -27,6 +27,9 @@ pub enum Operation {
         column: String,
         /// SQLAlchemy type (`Text`).
         sa_type: String,
+        /// `nullable=False` without a `server_default`: code that does not
+        /// know the column cannot insert rows any more.
+        required: bool,
     },
     /// `op.drop_column('t', 'c')`
     DropColumn {
@@ -57,6 +60,9 @@ pub struct MigrationFile {
     pub down_revision: Option<String>,
     /// The operations of `upgrade()`, in order.
     pub upgrade: Vec<Operation>,
+    /// Other `op.*` calls of `upgrade()` (`op.execute`, `op.create_index`),
+    /// by name, in order.
+    pub other: Vec<String>,
 }
 
 /// Parses the text of a migration file.
@@ -101,6 +107,9 @@ pub fn parse(text: &str) -> MigrationFile {
                 .map(|t| (statement_indent, t.clone()));
         } else if let Some(op) = operation(&done, batch.as_ref().map(|(_, t)| t.as_str())) {
             file.upgrade.push(op);
+        } else if done.starts_with("op.") || done.starts_with("batch_op.") {
+            let call = done.split('(').next().unwrap_or_default().trim();
+            file.other.push(call.to_owned());
         }
     }
     file
@@ -212,6 +221,9 @@ fn operation(statement: &str, batch_table: Option<&str>) -> Option<Operation> {
                 table,
                 column,
                 sa_type,
+                required: keyword(statement, "nullable")
+                    .is_some_and(|v| v.trim_start().starts_with("False"))
+                    && keyword(statement, "server_default").is_none(),
             }
         }
         "drop_column" => Operation::DropColumn {
@@ -376,6 +388,7 @@ impl MigrationFile {
                     table,
                     column,
                     sa_type,
+                    ..
                 } => set(&mut expects, table, column, Some(sa_type), true),
                 Operation::DropColumn { table, column } => {
                     set(&mut expects, table, column, None, false);
@@ -448,7 +461,8 @@ mod tests {
             [Operation::AddColumn {
                 table: "pull_request".into(),
                 column: "comment_url".into(),
-                sa_type: "Text".into()
+                sa_type: "Text".into(),
+                required: false,
             }]
         );
         let expects = file.expectations();

@@ -51,21 +51,28 @@ pub fn listing_script(dir_var: &str) -> String {
     )
 }
 
+/// The files (name, text) in lines like [`listing_script`]'s: `@file NAME`,
+/// then its lines prefixed with `@| ` (all of them, or only its headers).
+pub fn files_from_listing<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if let Some(name) = line.strip_prefix("@file ") {
+            files.push((name.to_owned(), String::new()));
+        } else if let (Some(content), Some((_, text))) = (
+            line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
+            files.last_mut(),
+        ) {
+            text.push_str(content);
+            text.push('\n');
+        }
+    }
+    files
+}
+
 impl Graph {
     /// Reads what [`listing_script`] printed (other lines are ignored).
     pub fn from_listing<'a>(lines: impl IntoIterator<Item = &'a str>) -> Graph {
-        let mut files: Vec<(String, String)> = Vec::new();
-        for line in lines {
-            if let Some(name) = line.strip_prefix("@file ") {
-                files.push((name.to_owned(), String::new()));
-            } else if let (Some(content), Some((_, text))) = (
-                line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
-                files.last_mut(),
-            ) {
-                text.push_str(content);
-                text.push('\n');
-            }
-        }
+        let files = files_from_listing(lines);
         Graph::from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
     }
 
@@ -124,7 +131,7 @@ impl Graph {
     }
 
     /// `id` and everything it builds on.
-    fn with_ancestors(&self, id: &str) -> BTreeSet<String> {
+    pub fn with_ancestors(&self, id: &str) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
         let mut pending = vec![id.to_owned()];
         while let Some(at) = pending.pop() {

@@ -5,3 +5,4 @@ pub mod alembic;
 pub mod columns;
 pub mod file;
 pub mod graph;
+pub mod rollback;

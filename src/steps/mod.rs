@@ -36,6 +36,7 @@ pub use kind::{Effect, FileWrite, LocalFile, Prepared, Ran, StepKind, Symlink, T
 pub use lock::{Holder, LockOwner, LockSpec};
 pub use outcome::{Outcome, StepFailure};
 pub use prune::human_bytes;
+pub use switch::SwitchKind;
 
 /// Where `background: true` sends a step's output, on the host.
 pub const DEFAULT_BACKGROUND_LOG: &str = "~/.wptdeploy/background.log";

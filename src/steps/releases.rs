@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 
 use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::Outcome;
-use crate::migrations::graph::{Graph, listing_script};
+use crate::migrations::graph::{Graph, files_from_listing, listing_script};
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -47,6 +47,9 @@ pub struct ReleasesArgs {
     /// Measure each release's size (`du`).
     #[serde(default)]
     pub sizes: Option<Tmpl>,
+    /// Read the live release's migration files whole (for `rollback`).
+    #[serde(default)]
+    pub sources: Option<Tmpl>,
 }
 
 impl StepKind for ReleasesKind {
@@ -60,13 +63,14 @@ impl StepKind for ReleasesKind {
             .chain(&a.lock)
             .chain(&a.versions)
             .chain(&a.sizes)
+            .chain(&a.sources)
             .map(|t| t.0.as_str())
             .collect()
     }
 
     fn prepare(a: &ReleasesArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
         let script = format!(
-            "base={} link={} lock={} versions={} sizes={}\n",
+            "base={} link={} lock={} versions={} sizes={} sources={}\n",
             quote(&render.text(&a.path)?),
             quote(&render.text(&a.link)?),
             quote(&render.optional(a.lock.as_ref())?),
@@ -80,9 +84,14 @@ impl StepKind for ReleasesKind {
             } else {
                 "''"
             },
+            if render.flag(a.sources.as_ref())? {
+                "1"
+            } else {
+                "''"
+            },
         ) + &format!(
             r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
-live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; echo "@live ${{live##*/}}"
+live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}; echo "@live $live"
 if [ -n "$lock" ] && [ -d "$lock" ]; then
   grep -E '^(who|command|commit)=' -- "$lock/info" 2>/dev/null | sed 's/^/@lock /'
   echo "@lock age=$(( $(date +%s) - $(stat -c %Y -- "$lock") ))"
@@ -95,8 +104,11 @@ for d in $(ls -1t); do
   v=$(readlink -- "$d/.venv" 2>/dev/null || true)
   echo "@release $d $(stat -c %Y -- "$d") $size ${{v##*/}}"
   dir="$d/$versions"
-  [ -d "$dir" ] && {{
-{}  }}
+  [ -d "$dir" ] || continue
+  if [ -n "$sources" ] && [ "$d" = "$live" ]; then
+    for f in "$dir"/*.py; do [ -f "$f" ] && {{ printf '@file %s\n' "${{f##*/}}"; sed 's/^/@| /' -- "$f"; }}; done
+  else
+{}  fi
 done
 "#,
             listing_script("dir")
@@ -164,7 +176,14 @@ fn read(stdout: &str) -> Json {
     let releases: Vec<Json> = releases
         .into_iter()
         .map(|(mut release, listing)| {
-            let heads = Graph::from_listing(listing).heads();
+            let files = files_from_listing(listing);
+            let heads =
+                Graph::from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str()))).heads();
+            // The headers (whole files for the live one, with `sources`)
+            // are kept for `rollback`.
+            if !files.is_empty() {
+                release["files"] = json!(files);
+            }
             release["schema"] = if heads.is_empty() {
                 Json::Null
             } else {
