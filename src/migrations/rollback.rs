@@ -118,7 +118,6 @@ fn unsafe_for_old_code(migration: &file::MigrationFile) -> Vec<String> {
     let mut reasons = Vec::new();
     for op in &migration.upgrade {
         match op {
-            Operation::CreateTable { .. } => {}
             Operation::AddColumn {
                 table,
                 column,
@@ -127,7 +126,6 @@ fn unsafe_for_old_code(migration: &file::MigrationFile) -> Vec<String> {
             } => reasons.push(format!(
                 "adds {table}.{column} NOT NULL without a default (the old code's inserts fail)"
             )),
-            Operation::AddColumn { .. } => {}
             Operation::DropTable { table } => reasons.push(format!("drops table {table}")),
             Operation::DropColumn { table, column } => {
                 reasons.push(format!("drops {table}.{column}"));
@@ -144,7 +142,11 @@ fn unsafe_for_old_code(migration: &file::MigrationFile) -> Vec<String> {
                 sa_type: Some(sa_type),
                 ..
             } => reasons.push(format!("changes {table}.{column} to {sa_type}")),
-            Operation::AlterColumn { .. } => {}
+            // New tables, nullable columns, other column options: the old
+            // code does not notice them.
+            Operation::CreateTable { .. }
+            | Operation::AddColumn { .. }
+            | Operation::AlterColumn { .. } => {}
         }
     }
     for call in migration
