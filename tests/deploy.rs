@@ -410,6 +410,8 @@ fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
         ),
     ] {
         std::fs::write(release.join("requirements.txt"), format!("{requirement}\n")).unwrap();
+        // A new build each time, as a deploy's build directory is.
+        let _ = std::fs::remove_file(release.join(".venv"));
         if said.is_empty() {
             run(installer).success();
             let config = std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
