@@ -120,6 +120,8 @@ pub enum Command {
     Releases(EnvArgs),
     /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
     History(HistoryArgs),
+    /// The app's logs from every host of ENV, each line prefixed by its host (`-f` follows them until Ctrl-C).
+    Logs(LogsArgs),
     /// Put the previous good release of ENV back (or `--to` one), saying what the database needs; refused when its changes would break that release's code, unless `--downgrade` or `--restore`.
     Rollback(RollbackArgs),
     /// Show the columns of tables as the database has them (the checklist's step 8).
@@ -331,6 +333,19 @@ pub struct HistoryArgs {
     /// Only this host (a `--limit` pattern).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
+}
+
+/// `wptdeploy logs ENV [-f] [-n N]`
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// How many lines from the end of each host's logs.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 50)]
+    pub lines: usize,
 }
 
 /// `wptdeploy rollback ENV [--to SHA|REF|-N] [--downgrade | --restore BACKUP]`

@@ -461,3 +461,64 @@ fn status_and_releases_say_where_hosts_disagree_on_the_live_release() {
         releases.stdout
     );
 }
+
+/// `logs` prints each host's log lines prefixed by the host; `-f` follows
+/// them (a line written later shows up) until Ctrl-C.
+#[test]
+fn logs_come_from_every_host_prefixed_and_follow_until_interrupted() {
+    let fleet = Fleet::start(2);
+    let s = &fleet.sandbox;
+    s.write_inventory(&[("logs_files", "[\"{{ base_path }}/app.log\"]")]);
+    fleet.write_inventory(&|_| String::new());
+    for host in &fleet.hosts {
+        std::fs::create_dir_all(&host.base_path).unwrap();
+        std::fs::write(
+            host.base_path.join("app.log"),
+            format!("old line of {}\nlast line of {}\n", host.name, host.name),
+        )
+        .unwrap();
+    }
+    let run = s.wptdeploy(&["logs", "staging", "-n", "1"]).success();
+    for host in &fleet.hosts {
+        let said = format!("[{}]   | last line of {}", host.name, host.name);
+        assert!(run.stderr.contains(&said), "{said}\n{}", run.stderr);
+        assert!(
+            !run.stderr.contains(&format!("old line of {}", host.name)),
+            "{}",
+            run.stderr
+        );
+    }
+
+    let mut follow = s
+        .command(crate::support::bin())
+        .args(["--no-progress", "logs", "staging", "-f", "-n", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(fleet.hosts[0].base_path.join("app.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut log, b"a new line\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &follow.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    while follow.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "logs -f did not end on Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = follow.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("[{}]   | a new line", fleet.hosts[0].name)),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+}

@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::Releases(args)) => releases::releases(args, &mut cx).await,
             Some(Command::History(args)) => releases::history(args, &mut cx).await,
             Some(Command::Rollback(args)) => rollback::run(args, &mut cx).await,
+            Some(Command::Logs(args)) => exec::logs(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
             Some(Command::Migration { command }) => match command {

@@ -52,6 +52,8 @@ pub enum Command {
     History,
     /// `wptdeploy rollback`.
     Rollback,
+    /// `wptdeploy logs`.
+    Logs,
 }
 
 impl Command {
@@ -72,6 +74,7 @@ impl Command {
             Command::Releases => "releases of",
             Command::History => "history of",
             Command::Rollback => "rollback of",
+            Command::Logs => "logs of",
         }
     }
 
@@ -92,6 +95,7 @@ impl Command {
             Command::Releases => "releases",
             Command::History => "history",
             Command::Rollback => "rollback",
+            Command::Logs => "logs",
         }
     }
 
@@ -395,7 +399,7 @@ impl<'a> Session<'a> {
             }
             Command::Exec => format!("exec on {}", plan.env),
             Command::Rollback => format!("rolling {} back to {}", plan.env, plan.commit),
-            Command::Status | Command::Releases | Command::History => {
+            Command::Status | Command::Releases | Command::History | Command::Logs => {
                 format!("{} of {}", self.command.name(), plan.env)
             }
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),

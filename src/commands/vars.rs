@@ -161,3 +161,12 @@ pub struct RollbackVars {
     /// The backup file to restore (empty: none).
     pub rollback_restore: String,
 }
+
+/// `logs.yml`: how much to show.
+#[derive(Debug, Serialize)]
+pub struct LogsVars {
+    /// Lines from the end.
+    pub logs_lines: usize,
+    /// Follow until interrupted.
+    pub logs_follow: bool,
+}

@@ -33,6 +33,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("exec.yml", include_str!("../../playbooks/exec.yml")),
     ("history.yml", include_str!("../../playbooks/history.yml")),
     ("releases.yml", include_str!("../../playbooks/releases.yml")),
+    ("logs.yml", include_str!("../../playbooks/logs.yml")),
     ("rollback.yml", include_str!("../../playbooks/rollback.yml")),
     (
         "migration-new.yml",

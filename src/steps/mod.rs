@@ -12,6 +12,7 @@ pub mod history;
 pub mod kind;
 mod local;
 pub mod lock;
+mod logs;
 pub mod migrations;
 pub mod outcome;
 mod own;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, migrations,
-    own, prune, releases, restart, run, say, switch, template, upload, virtualenv,
+    backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
+    migrations, own, prune, releases, restart, run, say, switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -58,6 +58,7 @@ pub const KINDS: &[Entry] = &[
     entry::<directory::DirectoryKind>(),
     entry::<history::HistoryKind>(),
     entry::<releases::ReleasesKind>(),
+    entry::<logs::LogsKind>(),
 ];
 
 /// The kind with key `key`.

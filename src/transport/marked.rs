@@ -87,6 +87,10 @@ pub(crate) struct MarkedStream {
     /// The marker does not start before this in `buf`.
     searched: usize,
     capture: Capture,
+    /// The last line was passed on without waiting for what follows its
+    /// newline, which was taken from the buffer: if the marker follows, it
+    /// was the marker's own newline (not captured yet).
+    pending_newline: bool,
     pub(crate) exit_code: Option<i32>,
 }
 
@@ -103,6 +107,7 @@ impl MarkedStream {
             newline_from: 0,
             searched: 0,
             capture: Capture::new(capture),
+            pending_newline: false,
             exit_code: None,
         }
     }
@@ -113,6 +118,23 @@ impl MarkedStream {
             return;
         }
         self.buf.extend_from_slice(data);
+        if self.pending_newline {
+            // The marker without its newline, already taken?
+            let rest = &self.marker[1..];
+            let n = rest.len().min(self.buf.len());
+            if self.buf[..n] == rest[..n] {
+                if self.buf.len() > rest.len()
+                    && let Some(nl) = self.buf[rest.len()..].iter().position(|&b| b == b'\n')
+                {
+                    let status = String::from_utf8_lossy(&self.buf[rest.len()..rest.len() + nl]);
+                    self.exit_code = Some(status.trim().parse().unwrap_or(-1));
+                    self.buf = Vec::new();
+                }
+                return;
+            }
+            self.capture.push(b"\n");
+            self.pending_newline = false;
+        }
         let from = self.searched;
         if let Some(at) = find(&self.buf[from..], &self.marker) {
             let pos = from + at;
@@ -129,10 +151,27 @@ impl MarkedStream {
             self.emit_lines(pos, false, emit);
             return;
         }
-        // A marker may have begun in the last bytes: not yet searched past them.
-        let safe = (self.buf.len() + 1).saturating_sub(self.marker.len());
+        // A marker may have begun in the last bytes (those that are the
+        // start of one): not yet searched past them.
+        let hold = (1..self.marker.len())
+            .rev()
+            .find(|&k| self.buf.ends_with(&self.marker[..k]))
+            .unwrap_or(0);
+        let safe = self.buf.len() - hold;
         self.searched = safe.max(from);
         self.emit_lines(safe, false, emit);
+        // A last line whose newline may be the marker's is passed on now
+        // (a command that prints a line and waits, as `tail -f` does, is
+        // seen at once); its newline is captured once it proves to be one.
+        let line_end = self.buf.len() - hold;
+        if hold > 0 && line_end > 0 {
+            emit(&String::from_utf8_lossy(&self.buf[..line_end]));
+            self.capture.push(&self.buf[..line_end]);
+            self.buf.drain(..=line_end);
+            self.pending_newline = true;
+            self.newline_from = 0;
+            self.searched = 0;
+        }
     }
 
     /// Emits the complete lines that end before `limit` (and, when
@@ -201,6 +240,28 @@ mod tests {
         assert_eq!(lines, ["abc"]);
         assert_eq!(text, "abc");
         assert_eq!(code, Some(7));
+    }
+
+    /// `tail -f` prints a line and waits: the line is passed on at once,
+    /// not when more output (or the marker) comes.
+    #[test]
+    fn a_line_followed_by_silence_is_passed_on_at_once() {
+        let mut stream = MarkedStream::new("__M");
+        let mut lines = Vec::new();
+        stream.push(b"last line of the log\n", &mut |l| lines.push(l.to_owned()));
+        assert_eq!(lines, ["last line of the log"]);
+        stream.push(b"a new line\n", &mut |l| lines.push(l.to_owned()));
+        assert_eq!(lines, ["last line of the log", "a new line"]);
+        stream.push(b"\n__M 0\n", &mut |l| lines.push(l.to_owned()));
+        assert_eq!(stream.exit_code, Some(0));
+        assert_eq!(lines.len(), 2);
+        assert_eq!(stream.into_text(), "last line of the log\na new line\n");
+        // The newline passed on was the marker's own: no newline is added.
+        let (lines, text, code) = feed(&["abc\n", "__M", " 3\n"]);
+        assert_eq!(
+            (lines, text, code),
+            (vec!["abc".to_owned()], "abc".to_owned(), Some(3))
+        );
     }
 
     #[test]

@@ -1,0 +1,187 @@
+//! `logs:` the app's logs on the host: `command` if given, else the last
+//! `lines` of `files` (`tail`), else the journal of the systemd unit that
+//! `restart` restarts (`systemctl restart emperor.uwsgi` →
+//! `journalctl -u emperor.uwsgi`); with `follow`, it keeps printing until
+//! interrupted. Read-only; its output is what it is for.
+//!
+//! ```yaml
+//! - name: the app's logs
+//!   logs:
+//!     command: "{{ logs_command }}"
+//!     files: "{{ logs_files }}"
+//!     restart: "{{ restart_command }}"
+//!     lines: 50
+//!     follow: false
+//! ```
+
+use serde::Deserialize;
+
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_number};
+use super::outcome::Outcome;
+use crate::template::TemplateError;
+use crate::transport::quote;
+
+/// The `logs:` kind.
+pub struct LogsKind;
+
+/// `logs:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsArgs {
+    /// A command that prints the logs (shell text), over everything else.
+    #[serde(default)]
+    pub command: Option<Tmpl>,
+    /// Log files, a list or one path per line.
+    #[serde(default)]
+    pub files: Option<Tmpl>,
+    /// The restart command, whose systemd unit's journal is the default.
+    #[serde(default)]
+    pub restart: Option<Tmpl>,
+    /// How many lines from the end.
+    #[serde(default)]
+    pub lines: Option<Tmpl>,
+    /// Keep printing new lines until interrupted.
+    #[serde(default)]
+    pub follow: Option<Tmpl>,
+}
+
+impl StepKind for LogsKind {
+    const KEY: &'static str = "logs";
+    const SUMMARY: &'static str =
+        "print the app's logs (a command, files, or the restart unit's journal), or follow them";
+    type Args = LogsArgs;
+
+    fn check(a: &LogsArgs) -> Result<(), String> {
+        check_number::<usize>(a.lines.as_ref(), "logs: lines")
+    }
+
+    fn templates(a: &LogsArgs) -> Vec<&str> {
+        [&a.command, &a.files, &a.restart, &a.lines, &a.follow]
+            .into_iter()
+            .flatten()
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &LogsArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let lines: usize = render.number(a.lines.as_ref(), 50, "logs: lines")?;
+        let follow = render.flag(a.follow.as_ref())?;
+        let command = match a.command.as_ref().map(|c| render.shell(c)).transpose()? {
+            Some(command) if !command.trim().is_empty() => command,
+            _ => {
+                let files = render.optional(a.files.as_ref())?;
+                let restart = render.optional(a.restart.as_ref())?;
+                default_command(&files, &restart, lines, follow).map_err(TemplateError::new)?
+            }
+        };
+        let mut command = render.command(format!("{command}\n"));
+        if follow {
+            command.timeout = None;
+        }
+        Ok(Prepared::new(command, |ran| {
+            ran.succeeded()?;
+            Ok(Outcome::default())
+        })
+        .looking_only())
+    }
+}
+
+/// `tail` of the files, else the journal of the unit `restart` restarts.
+fn default_command(
+    files: &str,
+    restart: &str,
+    lines: usize,
+    follow: bool,
+) -> Result<String, String> {
+    let files = listed(files);
+    if !files.is_empty() {
+        let quoted: Vec<String> = files.iter().map(|f| quote(f)).collect();
+        return Ok(format!(
+            "tail -n {lines}{} -- {}",
+            if follow { " -F" } else { "" },
+            quoted.join(" ")
+        ));
+    }
+    match unit_of(restart) {
+        Some(unit) => Ok(format!(
+            "journalctl --no-pager -n {lines}{} -u {}",
+            if follow { " -f" } else { "" },
+            quote(unit)
+        )),
+        None => Err(
+            "no `logs_command` or `logs_files`, and `restart_command` names no systemd unit whose journal to read: set `logs_files` (e.g. `[\"{{ site_path }}/logs/uwsgi.log\"]`) or `logs_command`"
+                .into(),
+        ),
+    }
+}
+
+/// Paths from a rendered list (`['a', 'b']`, as a list renders) or lines.
+fn listed(files: &str) -> Vec<String> {
+    let text = files.trim();
+    let inner = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    inner
+        .split([',', '\n'])
+        .map(|f| f.trim().trim_matches(['\'', '"']).trim())
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The unit of `systemctl restart|reload|try-restart|reload-or-restart UNIT`.
+fn unit_of(restart: &str) -> Option<&str> {
+    let words: Vec<&str> = restart.split_whitespace().collect();
+    let at = words.iter().position(|w| w.ends_with("systemctl"))?;
+    let verbs = [
+        "restart",
+        "reload",
+        "try-restart",
+        "reload-or-restart",
+        "start",
+    ];
+    let verb = words[at + 1..].iter().position(|w| verbs.contains(w))? + at + 1;
+    words[verb + 1..]
+        .iter()
+        .find(|w| !w.starts_with('-'))
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_the_files_else_the_restart_units_journal() {
+        assert_eq!(
+            default_command(
+                "['/srv/site/logs/uwsgi.log', '/var/log/app.log']",
+                "",
+                20,
+                true
+            )
+            .unwrap(),
+            "tail -n 20 -F -- /srv/site/logs/uwsgi.log /var/log/app.log"
+        );
+        assert_eq!(
+            default_command("", "systemctl restart emperor.uwsgi", 50, false).unwrap(),
+            "journalctl --no-pager -n 50 -u emperor.uwsgi"
+        );
+        assert_eq!(
+            default_command(
+                "",
+                "sudo /bin/systemctl --no-block reload gunicorn",
+                5,
+                true
+            )
+            .unwrap(),
+            "journalctl --no-pager -n 5 -f -u gunicorn"
+        );
+        assert!(
+            default_command("", "touch /srv/reload", 5, false)
+                .unwrap_err()
+                .contains("set `logs_files`")
+        );
+    }
+}
