@@ -120,6 +120,8 @@ pub enum Command {
     Releases(EnvArgs),
     /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
     History(HistoryArgs),
+    /// An interactive shell on one host of ENV, as the app user, in the live release, with its virtualenv active.
+    Shell(ShellArgs),
     /// The app's logs from every host of ENV, each line prefixed by its host (`-f` follows them until Ctrl-C).
     Logs(LogsArgs),
     /// Put the previous good release of ENV back (or `--to` one), saying what the database needs; refused when its changes would break that release's code, unless `--downgrade` or `--restore`.
@@ -331,6 +333,16 @@ pub struct HistoryArgs {
     #[arg(short = 'n', long = "last", value_name = "N", default_value_t = 20)]
     pub last: usize,
     /// Only this host (a `--limit` pattern).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+}
+
+/// `wptdeploy shell ENV [--host H]`
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// Which host, when ENV has several (a `--limit` pattern naming one).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
 }

@@ -206,3 +206,33 @@ fn without_a_terminal_interactive_modes_refuse_at_once() {
     // Reading production needs no confirmation; --check neither.
     s.wptdeploy(&["production", "--check"]).success();
 }
+
+/// `shell`: a pty on the host (over either transport), as the app user, in
+/// the live release, with its virtualenv active; `exit` hands the terminal
+/// back.
+#[test]
+fn shell_opens_on_a_pty_in_the_live_release_with_its_virtualenv() {
+    let s = sandbox();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let release = s.base_path.join(s.sha("master"));
+    let env = std::fs::read_link(release.join(".venv")).unwrap();
+    let mut command = s.command(bin());
+    command.args(["shell", "staging"]);
+    let mut terminal = Terminal::start(&command);
+    terminal.wait_for("[sandbox-host] ", 1);
+    terminal.type_line(
+        "echo \"AT $(pwd -P) ENV $(readlink -f \"$VIRTUAL_ENV\") TTY $(test -t 0 && echo yes)\"",
+    );
+    terminal.wait_for("AT /", 1);
+    terminal.type_line("exit");
+    let (ok, screen) = terminal.finish();
+    assert!(ok, "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "AT {} ENV {} TTY yes",
+            release.display(),
+            env.display()
+        )),
+        "{screen}"
+    );
+}

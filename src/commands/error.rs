@@ -15,6 +15,9 @@ pub enum CommandError {
         /// What to do.
         hints: Vec<String>,
     },
+    /// `shell` without a terminal.
+    #[error("`shell` hands this terminal to a shell on the host, and there is no terminal")]
+    NoTerminalForShell,
     /// `--forks 0`.
     #[error("`--forks 0` would deploy to no host at a time")]
     NoForks,
@@ -118,6 +121,9 @@ impl CommandError {
         let hint = |text: &str| vec![text.to_owned()];
         match self {
             CommandError::Rollback { hints, .. } => hints.clone(),
+            CommandError::NoTerminalForShell => {
+                hint("`wptdeploy exec ENV -- CMD` runs one command without a terminal")
+            }
             CommandError::NoForks => hint("give a number of hosts at once, 1 or more (default 10)"),
             CommandError::NotADirectory(_) => {
                 hint("run this in your app's checkout, or pass `--into DIR` for the pulled file")

@@ -3,12 +3,16 @@
 //! - `wptdeploy exec ENV -- CMD ARGS...`: a command on each host (in
 //!   parallel, `--limit` to pick), as the app user, in the live release with
 //!   its virtualenv active (exec.yml); a non-zero exit fails that host;
-//! - `wptdeploy logs ENV [-f] [-n N]`: the app's logs (logs.yml).
+//! - `wptdeploy logs ENV [-f] [-n N]`: the app's logs (logs.yml);
+//! - `wptdeploy shell ENV [--host H]`: an interactive shell on one host, on
+//!   a pty, as the app user in the live release with its virtualenv
+//!   active (shell.yml), this terminal handed to it.
 
 use super::Context;
+use super::error::CommandError;
 use super::session::{Command, Session};
 use super::vars::{self, ExecVars, LogsVars, Raw};
-use crate::cli::{ExecArgs, LogsArgs};
+use crate::cli::{ExecArgs, LogsArgs, ShellArgs};
 use crate::error::Error;
 use crate::transport::quote;
 
@@ -39,5 +43,18 @@ pub async fn logs(args: LogsArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     );
     let mut session = Session::new(Command::Logs, &args.env, "logs.yml", extra);
     session.shows_output = true;
+    session.execute(cx).await.map(drop)
+}
+
+/// Opens the shell.
+pub async fn shell(args: ShellArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    if !cx.settings.attended {
+        return Err(CommandError::NoTerminalForShell.into());
+    }
+    let extra = cx.extra_vars();
+    let mut session = Session::new(Command::Shell, &args.env, "shell.yml", extra);
+    session.one_host = true;
+    session.quiet_steps = true;
+    session.limit = args.host;
     session.execute(cx).await.map(drop)
 }

@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> i32 {
             Some(Command::History(args)) => releases::history(args, &mut cx).await,
             Some(Command::Rollback(args)) => rollback::run(args, &mut cx).await,
             Some(Command::Logs(args)) => exec::logs(args, &mut cx).await,
+            Some(Command::Shell(args)) => exec::shell(args, &mut cx).await,
             Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
             Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
             Some(Command::Migration { command }) => match command {
@@ -65,6 +66,10 @@ pub fn run(cli: Cli) -> i32 {
         redactor = cx.redactor;
         result
     });
+    // Everything the run does is awaited above; what may still be blocked
+    // is a read of this terminal (`shell`'s), which must not keep the
+    // process alive until a key is pressed.
+    runtime.shutdown_background();
     match result {
         Ok(()) => 0,
         Err(error) => {

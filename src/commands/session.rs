@@ -54,6 +54,8 @@ pub enum Command {
     Rollback,
     /// `wptdeploy logs`.
     Logs,
+    /// `wptdeploy shell`.
+    Shell,
 }
 
 impl Command {
@@ -75,6 +77,7 @@ impl Command {
             Command::History => "history of",
             Command::Rollback => "rollback of",
             Command::Logs => "logs of",
+            Command::Shell => "shell on",
         }
     }
 
@@ -96,6 +99,7 @@ impl Command {
             Command::History => "history",
             Command::Rollback => "rollback",
             Command::Logs => "logs",
+            Command::Shell => "shell",
         }
     }
 
@@ -399,7 +403,11 @@ impl<'a> Session<'a> {
             }
             Command::Exec => format!("exec on {}", plan.env),
             Command::Rollback => format!("rolling {} back to {}", plan.env, plan.commit),
-            Command::Status | Command::Releases | Command::History | Command::Logs => {
+            Command::Status
+            | Command::Releases
+            | Command::History
+            | Command::Logs
+            | Command::Shell => {
                 format!("{} of {}", self.command.name(), plan.env)
             }
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),

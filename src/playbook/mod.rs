@@ -34,6 +34,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("history.yml", include_str!("../../playbooks/history.yml")),
     ("releases.yml", include_str!("../../playbooks/releases.yml")),
     ("logs.yml", include_str!("../../playbooks/logs.yml")),
+    ("shell.yml", include_str!("../../playbooks/shell.yml")),
     ("rollback.yml", include_str!("../../playbooks/rollback.yml")),
     (
         "migration-new.yml",

@@ -321,6 +321,9 @@ pub enum Effect {
     WritesFile(FileWrite),
     /// Runs on this machine with the terminal handed over.
     RunsHere,
+    /// Hands this terminal to the command, run on a pty on the host,
+    /// until it ends (`shell:`).
+    Interactive,
     /// Keeps a log of the run on the host: one record appended when the
     /// run ends, if it changed the host.
     Records(super::history::HistoryLog),

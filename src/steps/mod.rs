@@ -22,6 +22,7 @@ mod releases;
 mod restart;
 mod run;
 mod say;
+mod shell;
 mod switch;
 pub mod template;
 mod upload;

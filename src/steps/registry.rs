@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
     backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
-    migrations, own, prune, releases, restart, run, say, switch, template, upload, virtualenv,
+    migrations, own, prune, releases, restart, run, say, shell, switch, template, upload,
+    virtualenv,
 };
 
 /// A registered kind.
@@ -59,6 +60,7 @@ pub const KINDS: &[Entry] = &[
     entry::<history::HistoryKind>(),
     entry::<releases::ReleasesKind>(),
     entry::<logs::LogsKind>(),
+    entry::<shell::ShellKind>(),
 ];
 
 /// The kind with key `key`.

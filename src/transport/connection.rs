@@ -181,6 +181,15 @@ impl Connection {
         }
     }
 
+    /// Runs `script` on a pty, this terminal attached, until it ends; its
+    /// exit status. The command shell is not involved.
+    pub async fn interactive(&self, script: &str) -> Result<i32, TransportError> {
+        match &self.backend {
+            Backend::Native(native) => native.interactive(script).await,
+            Backend::System(system) => system.interactive(script).await,
+        }
+    }
+
     /// Reads a whole remote file over SFTP, on this same connection.
     pub async fn download(&self, path: &str) -> Result<Vec<u8>, TransportError> {
         let result = match &self.backend {

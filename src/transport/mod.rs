@@ -13,6 +13,7 @@ mod native;
 pub mod shell;
 mod ssh_config;
 mod system;
+mod terminal;
 
 pub use command::{RemoteCommand, SudoAuth, quote};
 pub use connection::{ConnectOptions, Connection, TransportKind};

@@ -194,6 +194,17 @@ impl Native {
         Ok(Pipe::Channel(channel))
     }
 
+    /// Runs `script` on a pty on a new channel, this terminal attached.
+    pub(super) async fn interactive(&self, script: &str) -> Result<i32, TransportError> {
+        let channel = self.open_channel().await?;
+        super::terminal::on_channel(channel, script)
+            .await
+            .map_err(|source| TransportError::Ssh {
+                host: self.host.clone(),
+                source,
+            })
+    }
+
     /// Reads a whole remote file over SFTP, on its own channel of this connection.
     pub(super) async fn download(&self, path: &str) -> Result<Vec<u8>, String> {
         let channel = self.open_channel().await.map_err(|e| e.to_string())?;

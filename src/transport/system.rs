@@ -126,6 +126,28 @@ impl System {
         Pipe::process(child).ok_or_else(|| system_error(&self.host, "ssh gave no pipes"))
     }
 
+    /// Runs `script` on a pty through the master (`ssh -tt`), this
+    /// terminal handed to it.
+    pub(super) async fn interactive(&self, script: &str) -> Result<i32, TransportError> {
+        let status = tokio::process::Command::new("ssh")
+            .arg("-S")
+            .arg(self.session.control_socket())
+            .args([
+                "-tt",
+                "-o",
+                "ControlMaster=no",
+                "-o",
+                "LogLevel=ERROR",
+                "--",
+            ])
+            .arg(&self.host)
+            .arg(script)
+            .status()
+            .await
+            .map_err(|e| system_error(&self.host, &format!("cannot run the system `ssh`: {e}")))?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
     /// Reads a whole remote file over SFTP through the master.
     pub(super) async fn download(&self, path: &str) -> Result<Vec<u8>, String> {
         let sftp = openssh_sftp_client::Sftp::from_clonable_session(

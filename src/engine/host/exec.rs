@@ -41,6 +41,19 @@ impl HostRun {
         }
     }
 
+    /// Runs `script` on a pty on the host, the terminal handed over to it
+    /// until it ends (`shell:`); its exit status.
+    pub(super) async fn exec_interactive(&mut self, script: &str) -> Result<i32, Stop> {
+        let handed_over = |running| Event::TerminalHandedOver {
+            host: self.host().name.clone(),
+            running,
+        };
+        self.shared.reporter.report(&handed_over(true));
+        let status = self.conn.interactive(script).await;
+        self.shared.reporter.report(&handed_over(false));
+        status.map_err(Stop::Transport)
+    }
+
     /// Runs a `local:` command on this machine, the terminal handed over to
     /// it meanwhile; Ctrl-C abandons it.
     pub(super) async fn exec_local(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {

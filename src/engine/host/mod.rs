@@ -374,6 +374,13 @@ impl HostRun {
             }
             Effect::Says { .. } => prepared.outcome(&Output::default()),
             Effect::RunsHere => prepared.outcome(&self.exec_local(&prepared.command).await?),
+            Effect::Interactive => {
+                let exit_code = self.exec_interactive(&prepared.command.script).await?;
+                prepared.outcome(&Output {
+                    exit_code,
+                    ..Output::default()
+                })
+            }
             Effect::SendsLocalFile(file) => match file.read() {
                 Ok((bytes, stdin)) => {
                     let command = RemoteCommand {
