@@ -64,18 +64,22 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
         (DbCase::Same, _, None) => {
             format!("the database is at {to}'s revision: the rollback is code only")
         }
-        (DbCase::AheadAdditive { revisions }, _, None) => format!(
-            "the database is ahead of {to} by {} migration(s) that only add ({}): {to}'s code runs against it, and they stay",
-            revisions.len(),
-            revisions.join(", ")
-        ),
-        (DbCase::AheadDestructive { revisions, .. }, true, None) => {
+        (
+            DbCase::AheadDestructive { revisions, .. } | DbCase::AheadAdditive { revisions },
+            true,
+            None,
+        ) => {
             plan.rollback_downgrade_to = head_of(&hosts, &target);
             format!(
                 "downgrading the database past {} with the live release's migrations, then switching to {to}",
                 revisions.join(", ")
             )
         }
+        (DbCase::AheadAdditive { revisions }, false, None) => format!(
+            "the database is ahead of {to} by {} migration(s) that only add ({}): {to}'s code runs against it, and they stay",
+            revisions.len(),
+            revisions.join(", ")
+        ),
         (DbCase::AheadDestructive { revisions, reasons }, false, None) => {
             let mut hints = vec![format!(
                 "`wptdeploy rollback {env} --to {to} --downgrade` runs their downgrade() with the live release's migrations first (after a backup on production)"
