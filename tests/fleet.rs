@@ -345,6 +345,9 @@ fn a_host_cut_off_mid_step_is_unreachable_and_the_others_finish() {
 fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
     let fleet = Fleet::start(2);
     let s = &fleet.sandbox;
+    // The app's environment, per host.
+    s.write_inventory(&[("app_env", "{\"APP_MODE\": \"on-{{ inventory_hostname }}\"}")]);
+    fleet.write_inventory(&|_| String::new());
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     // Options before `--`: what follows it is the command, words as given.
     let exec = |words: &[&str]| {
@@ -357,7 +360,7 @@ fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
     let run = exec(&[
         "sh",
         "-c",
-        "echo \"in $(pwd -P) with ${VIRTUAL_ENV:-no venv}\"; echo '{{ not a template }}'",
+        "echo \"in $(pwd -P) with ${VIRTUAL_ENV:-no venv} as ${APP_MODE:-nothing}\"; echo '{{ not a template }}'",
     ])
     .success();
     for (index, host) in fleet.hosts.iter().enumerate() {
@@ -370,10 +373,11 @@ fn exec_runs_in_the_live_release_with_the_virtualenv_on_every_host() {
             venv.display()
         );
         let said = format!(
-            "[{}]   | in {} with {}",
+            "[{}]   | in {} with {} as on-{}",
             host.name,
             release.display(),
-            venv.display()
+            venv.display(),
+            host.name
         );
         assert!(run.stderr.contains(&said), "{said}\n{}", run.stderr);
         assert!(

@@ -23,7 +23,7 @@ use crate::inventory::{Sourced, Vars};
 use crate::rollout::{Rollout, Serial};
 use crate::steps::lock::Lock;
 use crate::template::Templates;
-pub use step::{Item, Step, Tmpl};
+pub use step::{Item, Step, StepEnv, Tmpl};
 
 /// Playbook files built into the binary, by path relative to `playbooks/`.
 const BUILT_IN: &[(&str, &str)] = &[

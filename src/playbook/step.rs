@@ -49,7 +49,7 @@ pub struct Step {
     /// Working directory.
     pub cwd: Option<Tmpl>,
     /// Environment variables.
-    pub env: BTreeMap<String, Tmpl>,
+    pub env: StepEnv,
     /// Variables for this step only (Ansible's task `vars:`), over the
     /// host's: a variable that uses one of them sees its value here.
     pub vars: BTreeMap<String, Tmpl>,
@@ -71,6 +71,23 @@ pub struct Step {
     pub origin: String,
 }
 
+/// A step's `env:`: a mapping of names to templates, or (as Ansible's
+/// `environment:` may be) one `{{ expression }}` that gives a mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StepEnv {
+    /// `env: {NAME: value}`.
+    Map(BTreeMap<String, Tmpl>),
+    /// `env: "{{ app_env }}"`.
+    Expression(Tmpl),
+}
+
+impl Default for StepEnv {
+    fn default() -> Self {
+        StepEnv::Map(BTreeMap::new())
+    }
+}
+
 /// The step as written, before its kind is checked.
 #[derive(Deserialize)]
 pub(super) struct RawStep {
@@ -85,7 +102,7 @@ pub(super) struct RawStep {
     #[serde(default)]
     cwd: Option<Tmpl>,
     #[serde(default)]
-    env: BTreeMap<String, Tmpl>,
+    env: StepEnv,
     #[serde(default)]
     vars: BTreeMap<String, Tmpl>,
     #[serde(default)]
@@ -193,10 +210,10 @@ impl TryFrom<RawStep> for Item {
             )));
         }
         let action = (kind.parse)(args).map_err(at)?;
-        if let Some(bad) = raw
-            .env
-            .keys()
-            .find(|k| !crate::transport::command::is_env_name(k))
+        if let StepEnv::Map(env) = &raw.env
+            && let Some(bad) = env
+                .keys()
+                .find(|k| !crate::transport::command::is_env_name(k))
         {
             return Err(at(format!(
                 "`{bad}` is not a valid environment variable name"
@@ -251,7 +268,10 @@ impl Step {
         let mut all: Vec<&str> = vec![&self.name.0];
         all.extend(self.become_user.iter().map(|t| t.0.as_str()));
         all.extend(self.cwd.iter().map(|t| t.0.as_str()));
-        all.extend(self.env.values().map(|t| t.0.as_str()));
+        match &self.env {
+            StepEnv::Map(env) => all.extend(env.values().map(|t| t.0.as_str())),
+            StepEnv::Expression(t) => all.push(&t.0),
+        }
         all.extend(self.vars.values().map(|t| t.0.as_str()));
         all.extend(self.background.iter().map(|t| t.0.as_str()));
         all.extend(self.action.templates());

@@ -30,7 +30,7 @@ mod virtualenv;
 
 use minijinja::Value;
 
-use crate::playbook::Step;
+use crate::playbook::{Step, StepEnv};
 use crate::template::{TemplateError, Templates};
 use crate::transport::RemoteCommand;
 
@@ -42,6 +42,40 @@ pub use switch::SwitchKind;
 
 /// Where `background: true` sends a step's output, on the host.
 pub const DEFAULT_BACKGROUND_LOG: &str = "~/.wptdeploy/background.log";
+
+/// The variables of an `env: "{{ expression }}"`: the mapping it gives.
+fn env_from(
+    templates: &Templates,
+    source: &str,
+    ctx: &Value,
+) -> Result<Vec<(String, String)>, TemplateError> {
+    let not_a_mapping = || {
+        TemplateError::new(format!(
+            "`env: {source}` must give a mapping of names to values"
+        ))
+    };
+    let expression = source
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|e| e.strip_suffix("}}"))
+        .ok_or_else(not_a_mapping)?;
+    let value = templates.evaluate(expression.trim(), source, ctx)?;
+    if value.kind() != minijinja::value::ValueKind::Map {
+        return Err(not_a_mapping());
+    }
+    let mut env = Vec::new();
+    for key in value.try_iter().map_err(|_| not_a_mapping())? {
+        let name = key.to_string();
+        if !crate::transport::command::is_env_name(&name) {
+            return Err(TemplateError::new(format!(
+                "`env: {source}`: `{name}` is not a valid environment variable name"
+            )));
+        }
+        let item = value.get_item(&key).map_err(|_| not_a_mapping())?;
+        env.push((name, item.to_string()));
+    }
+    Ok(env)
+}
 
 /// The context `step` renders in: `ctx` with the step's own `vars:` over it.
 pub fn step_scope(step: &Step, templates: &Templates, ctx: &Value) -> Result<Value, TemplateError> {
@@ -76,11 +110,13 @@ pub fn prepare(
         .map(text)
         .transpose()?
         .filter(|u| !u.is_empty() && u != login_user);
-    let env = step
-        .env
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), text(v)?)))
-        .collect::<Result<Vec<_>, TemplateError>>()?;
+    let env = match &step.env {
+        StepEnv::Map(env) => env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), text(v)?)))
+            .collect::<Result<Vec<_>, TemplateError>>()?,
+        StepEnv::Expression(t) => env_from(templates, &t.0, ctx)?,
+    };
     let background_log = match &step.background {
         None => None,
         Some(log) => match text(log)?.as_str() {

@@ -55,6 +55,7 @@ impl StepKind for ShellKind {
             render.given(a.venv.as_ref())?.as_deref(),
             &render.optional(a.label.as_ref())?,
             render.become_user(),
+            &render.base.env,
         );
         let command = RemoteCommand::new(script);
         Ok(Prepared::new(command, |ran| {
@@ -69,13 +70,23 @@ impl StepKind for ShellKind {
 
 /// The command line the pty runs: `sudo` to `user` if given, then `cd`,
 /// the virtualenv, a prompt naming the host, and bash (else sh).
-fn script(cwd: &str, venv: Option<&str>, label: &str, user: Option<&str>) -> String {
+fn script(
+    cwd: &str,
+    venv: Option<&str>,
+    label: &str,
+    user: Option<&str>,
+    env: &[(String, String)],
+) -> String {
     let activate = venv.map_or_else(String::new, |v| {
         format!(". {}/bin/activate && ", quote(v.trim_end_matches('/')))
     });
     let prompt = format!("[{label}] \\u:\\w\\$ ");
+    let exports = env.iter().fold(String::new(), |mut out, (k, v)| {
+        out.push_str(&format!("export {k}={} && ", quote(v)));
+        out
+    });
     let inner = format!(
-        "cd {} && {activate}export PS1={} && if command -v bash >/dev/null 2>&1; then exec bash --norc -i; else exec sh -i; fi",
+        "cd {} && {activate}{exports}export PS1={} && if command -v bash >/dev/null 2>&1; then exec bash --norc -i; else exec sh -i; fi",
         quote(cwd),
         quote(&prompt)
     );
@@ -96,15 +107,22 @@ mod tests {
             Some("/srv/app/venv/"),
             "web1",
             Some("www-data"),
+            &[],
         );
         assert!(
             line.starts_with("exec sudo -H -u www-data -- sh -c "),
             "{line}"
         );
-        let inner = script("/srv/app/site", Some("/srv/app/venv"), "web1", None);
+        let inner = script(
+            "/srv/app/site",
+            Some("/srv/app/venv"),
+            "web1",
+            None,
+            &[("APP_MODE".into(), "a b".into())],
+        );
         assert_eq!(
             inner,
-            "cd /srv/app/site && . /srv/app/venv/bin/activate && export PS1='[web1] \\u:\\w\\$ ' && if command -v bash >/dev/null 2>&1; then exec bash --norc -i; else exec sh -i; fi"
+            "cd /srv/app/site && . /srv/app/venv/bin/activate && export APP_MODE='a b' && export PS1='[web1] \\u:\\w\\$ ' && if command -v bash >/dev/null 2>&1; then exec bash --norc -i; else exec sh -i; fi"
         );
     }
 }
