@@ -15,7 +15,7 @@
 
 use super::Context;
 use super::error::CommandError;
-use super::releases::read;
+use super::releases::{first_line, read};
 use super::session::{Command, Session};
 use super::state::{HostState, Record, short};
 use super::vars::{self, RollbackVars, StateVars};
@@ -133,10 +133,8 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
     let mut session = Session::new(Command::Rollback, &args.env, "deploy.yml", extra);
     session.check = args.check;
     session.changes = true;
-    if plan.rollback_downgrade_to.is_empty() && plan.rollback_restore.is_empty() {
-        // The database stays: what it has beyond the release is known and additive.
-        session.reshape = None;
-    } else {
+    // The database steps only when the database goes back too.
+    if !(plan.rollback_downgrade_to.is_empty() && plan.rollback_restore.is_empty()) {
         session.reshape = Some(with_database_steps);
     }
     session.execute(cx).await.map(drop)
@@ -285,11 +283,7 @@ fn database_case(hosts: &[HostState], target: &str) -> Result<(DbCase, Vec<Strin
                 }
                 return Ok((classify(&files, &head_of(hosts, target), db), db.clone()));
             }
-            Some(Err(why)) => problems.push(format!(
-                "{}: {}",
-                host.host,
-                why.lines().next().unwrap_or_default()
-            )),
+            Some(Err(why)) => problems.push(format!("{}: {}", host.host, first_line(why))),
             None => {}
         }
     }

@@ -162,6 +162,32 @@ impl Render<'_> {
         self.templates.render(&t.0, self.ctx)
     }
 
+    /// A list: one `{{ expression }}` giving a sequence keeps its items as
+    /// they are; other text is split at commas and newlines. Empty items
+    /// are left out; no template, no items.
+    pub fn list(&self, t: Option<&Tmpl>) -> Result<Vec<String>, TemplateError> {
+        let Some(t) = t else { return Ok(Vec::new()) };
+        if let Some(expression) = crate::template::single_expression(&t.0) {
+            let value = self.templates.evaluate(expression, &t.0, self.ctx)?;
+            if value.kind() == minijinja::value::ValueKind::Seq {
+                let items = value
+                    .try_iter()
+                    .map_err(|e| TemplateError::new(e.to_string()))?;
+                return Ok(items
+                    .map(|v| v.to_string())
+                    .filter(|v| !v.trim().is_empty())
+                    .collect());
+            }
+        }
+        Ok(self
+            .text(t)?
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
     /// Any template text, e.g. a template file's (errors name `origin`).
     pub fn body(&self, text: &str, origin: &str) -> Result<String, TemplateError> {
         self.templates

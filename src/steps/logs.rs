@@ -69,7 +69,7 @@ impl StepKind for LogsKind {
         let command = match a.command.as_ref().map(|c| render.shell(c)).transpose()? {
             Some(command) if !command.trim().is_empty() => command,
             _ => {
-                let files = render.optional(a.files.as_ref())?;
+                let files = render.list(a.files.as_ref())?;
                 let restart = render.optional(a.restart.as_ref())?;
                 default_command(&files, &restart, lines, follow).map_err(TemplateError::new)?
             }
@@ -88,12 +88,11 @@ impl StepKind for LogsKind {
 
 /// `tail` of the files, else the journal of the unit `restart` restarts.
 fn default_command(
-    files: &str,
+    files: &[String],
     restart: &str,
     lines: usize,
     follow: bool,
 ) -> Result<String, String> {
-    let files = listed(files);
     if !files.is_empty() {
         let quoted: Vec<String> = files.iter().map(|f| quote(f)).collect();
         return Ok(format!(
@@ -113,21 +112,6 @@ fn default_command(
                 .into(),
         ),
     }
-}
-
-/// Paths from a rendered list (`['a', 'b']`, as a list renders) or lines.
-fn listed(files: &str) -> Vec<String> {
-    let text = files.trim();
-    let inner = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(text);
-    inner
-        .split([',', '\n'])
-        .map(|f| f.trim().trim_matches(['\'', '"']).trim())
-        .filter(|f| !f.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The unit of `systemctl restart|reload|try-restart|reload-or-restart UNIT`.
@@ -156,7 +140,7 @@ mod tests {
     fn the_default_is_the_files_else_the_restart_units_journal() {
         assert_eq!(
             default_command(
-                "['/srv/site/logs/uwsgi.log', '/var/log/app.log']",
+                &["/srv/site/logs/uwsgi.log".into(), "/var/log/app.log".into()],
                 "",
                 20,
                 true
@@ -165,12 +149,12 @@ mod tests {
             "tail -n 20 -F -- /srv/site/logs/uwsgi.log /var/log/app.log"
         );
         assert_eq!(
-            default_command("", "systemctl restart emperor.uwsgi", 50, false).unwrap(),
+            default_command(&[], "systemctl restart emperor.uwsgi", 50, false).unwrap(),
             "journalctl --no-pager -n 50 -u emperor.uwsgi"
         );
         assert_eq!(
             default_command(
-                "",
+                &[],
                 "sudo /bin/systemctl --no-block reload gunicorn",
                 5,
                 true
@@ -179,7 +163,7 @@ mod tests {
             "journalctl --no-pager -n 5 -f -u gunicorn"
         );
         assert!(
-            default_command("", "touch /srv/reload", 5, false)
+            default_command(&[], "touch /srv/reload", 5, false)
                 .unwrap_err()
                 .contains("set `logs_files`")
         );

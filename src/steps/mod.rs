@@ -54,12 +54,8 @@ fn env_from(
             "`env: {source}` must give a mapping of names to values"
         ))
     };
-    let expression = source
-        .trim()
-        .strip_prefix("{{")
-        .and_then(|e| e.strip_suffix("}}"))
-        .ok_or_else(not_a_mapping)?;
-    let value = templates.evaluate(expression.trim(), source, ctx)?;
+    let expression = crate::template::single_expression(source).ok_or_else(not_a_mapping)?;
+    let value = templates.evaluate(expression, source, ctx)?;
     if value.kind() != minijinja::value::ValueKind::Map {
         return Err(not_a_mapping());
     }

@@ -16,7 +16,9 @@
 //!
 //! Its data (for `wptdeploy releases` and `status`) is `{"state": {live,
 //! free_kb, lock: {who, command, commit, age_s} | null, releases: [{sha,
-//! time, size_kb, venv, schema}]}}`.
+//! time, size_kb, venv, schema, files}]}}`, `files` being each release's
+//! migration files as `[name, text]` (headers only; the live release's
+//! whole with `sources`, for `rollback`).
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};

@@ -280,13 +280,11 @@ else
   fi
   rm -rf -- "$env"
   cd -- "$release"
-  if [ "$what" = requirements ]; then src="-r $req"; else src=$release; fi
   if [ -n "$uv" ]; then
     # The host's own trust store, as pip and curl use (a proxy's CA included).
     export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1
     [ -n "$cache" ] && export UV_CACHE_DIR="$cache"
     "$uv" venv --quiet --python "$python" $site "$env"
-    # shellcheck disable=SC2086
     if [ "$what" = requirements ]; then "$uv" pip install --python "$env/bin/python" -r "$req"
     else "$uv" pip install --python "$env/bin/python" "$release"; fi
     used=uv

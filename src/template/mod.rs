@@ -13,7 +13,7 @@ use std::sync::Arc;
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-pub use scope::{Link, Scope, Undefined};
+pub use scope::{Link, Scope, Undefined, single_expression};
 pub use unknown::Unknown;
 
 use crate::transport::quote;
@@ -167,7 +167,7 @@ impl Templates {
     /// single `{{ expression }}` keeps its type (a list stays a list); other
     /// text is rendered leniently, `None` when empty.
     pub fn data_lenient(&self, source: &str, ctx: &Value) -> Option<serde_json::Value> {
-        if let Some(expression) = scope::single_expression(source) {
+        if let Some(expression) = single_expression(source) {
             let value = self.evaluate(expression, source, ctx).ok()?;
             if value.is_none() || value.is_undefined() {
                 return None;

@@ -281,7 +281,7 @@ impl Scope {
 }
 
 /// The expression of a string that is nothing but `{{ expression }}`.
-pub(super) fn single_expression(text: &str) -> Option<&str> {
+pub fn single_expression(text: &str) -> Option<&str> {
     let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
