@@ -225,6 +225,34 @@ fn unlock_shows_a_stale_lock_and_removes_it() {
     s.wptdeploy(&["staging"]).success();
 }
 
+/// A take that reached the host after its deploy had given up (the network
+/// came back and delivered it late) is never confirmed: the next deploy
+/// waits out the grace, takes it over and says so, instead of being
+/// refused by a lock nobody holds.
+#[test]
+fn a_lock_its_deploy_never_confirmed_is_taken_over_not_left_stale() {
+    let s = sandbox();
+    let lock = crate::support::stale_lock(&s);
+    std::fs::write(lock.join("pending.t"), "").unwrap();
+    let started = Instant::now();
+    let run = s.wptdeploy(&["staging"]).success();
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("took over a lock that was never confirmed, held by alice@laptop"),
+        "{said}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "a fresh unconfirmed lock was taken over before its grace"
+    );
+    assert!(!lock.exists(), "the deploy left the lock behind");
+    // A confirmed lock is never taken over, however old.
+    crate::support::stale_lock(&s);
+    s.wptdeploy(&["staging"])
+        .failure(1)
+        .stderr_has("held by alice@laptop since");
+}
+
 #[test]
 fn unlock_on_a_terminal_asks_host_by_host_and_no_keeps_the_lock() {
     use crate::support::terminal::Terminal;

@@ -20,11 +20,19 @@ fn deployed(branch: &str, extra: &[&str]) -> (Sandbox, crate::support::postgres:
         sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
-    if branch == "drop-title" {
+    let migration = match branch {
+        "drop-title" => Some(DROP_TITLE.to_owned()),
+        // Its downgrade() forgets to put the column back.
+        "drop-title-forgetful" => DROP_TITLE
+            .split_once("def downgrade():")
+            .map(|(upgrade, _)| format!("{upgrade}def downgrade():\n    pass\n")),
+        _ => None,
+    };
+    if let Some(text) = migration {
         s.branch_with(
-            "drop-title",
+            branch,
             "migrations/versions/dddd00000004_drop_title.py",
-            DROP_TITLE,
+            &text,
         );
     }
     let mut args = vec!["staging", "--commit", branch, "--migrate"];
@@ -106,9 +114,45 @@ fn a_destructive_migration_is_refused_then_downgraded_with_the_live_releases_fil
         "{}",
         run.stderr
     );
+    assert!(
+        run.stderr
+            .contains("check the columns of pull_request are as"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.split_whitespace().eq(["title", "text"])),
+        "{}",
+        run.stdout
+    );
     assert_eq!(s.live_release(), Some(s.sha("master")));
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
     assert!(has_title(&pg), "the downgrade put the column back");
+}
+
+/// alembic counts a downgrade() that did nothing as done; the columns the
+/// old code needs are checked before it goes live.
+#[test]
+fn a_downgrade_that_does_not_put_the_columns_back_stops_before_the_switch() {
+    let (s, pg) = deployed("drop-title-forgetful", &[]);
+    let live = s.sha("drop-title-forgetful");
+    let run = s
+        .wptdeploy(&["rollback", "staging", "--downgrade"])
+        .failure(1);
+    assert!(
+        run.stderr.contains("pull_request.title is missing"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        s.live_release(),
+        Some(live),
+        "switched to code the schema does not fit"
+    );
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    assert!(!has_title(&pg));
 }
 
 #[test]

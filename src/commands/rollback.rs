@@ -65,7 +65,7 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
             format!("the database is at {to}'s revision: the rollback is code only")
         }
         (
-            DbCase::AheadDestructive { revisions, .. } | DbCase::AheadAdditive { revisions },
+            DbCase::AheadDestructive { revisions, .. } | DbCase::AheadAdditive { revisions, .. },
             true,
             None,
         ) => {
@@ -75,12 +75,18 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
                 revisions.join(", ")
             )
         }
-        (DbCase::AheadAdditive { revisions }, false, None) => format!(
+        (DbCase::AheadAdditive { revisions, .. }, false, None) => format!(
             "the database is ahead of {to} by {} migration(s) that only add ({}): {to}'s code runs against it, and they stay",
             revisions.len(),
             revisions.join(", ")
         ),
-        (DbCase::AheadDestructive { revisions, reasons }, false, None) => {
+        (
+            DbCase::AheadDestructive {
+                revisions, reasons, ..
+            },
+            false,
+            None,
+        ) => {
             let mut hints = vec![format!(
                 "`wptdeploy rollback {env} --to {to} --downgrade` runs their downgrade() with the live release's migrations first (after a backup on production)"
             )];
@@ -121,6 +127,17 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
             .into());
         }
     };
+    // Once the database went back, its columns are checked against what
+    // the undone migrations' upgrade() found (read here, from their files).
+    if let DbCase::AheadAdditive { undone, .. } | DbCase::AheadDestructive { undone, .. } = &case
+        && !(plan.rollback_downgrade_to.is_empty() && plan.rollback_restore.is_empty())
+    {
+        let description = undone.description("");
+        plan.rollback_check_tables
+            .clone_from(&description["tables"]);
+        plan.rollback_check_expect
+            .clone_from(&description["unexpect"]);
+    }
     if args.downgrade && plan.rollback_downgrade_to.is_empty() && args.restore.is_none() {
         crate::printer::note(
             cx.settings,

@@ -160,6 +160,10 @@ pub struct RollbackVars {
     pub rollback_db_revision: String,
     /// The backup file to restore (empty: none).
     pub rollback_restore: String,
+    /// The tables the undone migrations touched (comma-separated).
+    pub rollback_check_tables: String,
+    /// Their columns once undone, as `columns:` `expect` takes them.
+    pub rollback_check_expect: String,
 }
 
 /// `logs.yml`: how much to show.

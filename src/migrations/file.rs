@@ -285,14 +285,7 @@ impl MigrationFile {
                 .join(",")
         };
         let after = self.expectations();
-        let before = after
-            .iter()
-            .map(|e| Expect {
-                present: !e.present,
-                data_type: None,
-                ..e.clone()
-            })
-            .collect();
+        let before = self.prior_expectations();
         std::collections::BTreeMap::from([
             ("file", file.to_owned()),
             ("revision", self.revision.clone().unwrap_or_default()),
@@ -419,6 +412,51 @@ impl MigrationFile {
         }
         expects
     }
+
+    /// The columns as they were before `upgrade()` (so after `downgrade()`):
+    /// each column as the first operation touching it found it. What
+    /// `upgrade()` made is gone, what it dropped, renamed or retyped is
+    /// there (its old type unknown). A dropped table's columns are unknown.
+    pub fn prior_expectations(&self) -> Vec<Expect> {
+        let mut expects: Vec<Expect> = Vec::new();
+        let mut first = |table: &str, column: &str, present: bool| {
+            if !expects
+                .iter()
+                .any(|e| e.table == table && e.column == column)
+            {
+                expects.push(Expect {
+                    table: table.to_owned(),
+                    column: column.to_owned(),
+                    data_type: None,
+                    present,
+                });
+            }
+        };
+        for op in &self.upgrade {
+            match op {
+                Operation::CreateTable { table, columns } => {
+                    for (column, _) in columns {
+                        first(table, column, false);
+                    }
+                }
+                Operation::AddColumn { table, column, .. } => first(table, column, false),
+                Operation::DropColumn { table, column } => first(table, column, true),
+                Operation::AlterColumn {
+                    table,
+                    column,
+                    new_name,
+                    ..
+                } => {
+                    first(table, column, true);
+                    if let Some(new) = new_name {
+                        first(table, new, false);
+                    }
+                }
+                Operation::DropTable { .. } => {}
+            }
+        }
+        expects
+    }
 }
 
 #[cfg(test)]
@@ -533,5 +571,19 @@ mod tests {
         );
         assert!(!find("number").present);
         assert_eq!(find("pr_number").data_type.as_deref(), Some("bigint"));
+    }
+
+    /// What undoing several upgrades leaves is what the first operation on
+    /// each column found: a column added then dropped was never there, a
+    /// column renamed and renamed again is back under its first name.
+    #[test]
+    fn prior_expectations_follow_the_first_operation_on_each_column() {
+        let file = parse(
+            "def upgrade():\n    op.add_column('pr', sa.Column('tmp', sa.Text()))\n    op.drop_column('pr', 'tmp')\n    op.alter_column('pr', 'a', new_column_name='b')\n    op.alter_column('pr', 'b', new_column_name='c')\n    op.alter_column('pr', 'n', type_=sa.Integer())\n    op.drop_column('pr', 'old')\n    op.create_table('t', sa.Column('id', sa.Integer()))\n    op.drop_table('t')\n",
+        );
+        assert_eq!(
+            file.description("")["unexpect"],
+            "!pr.tmp,pr.a,!pr.b,!pr.c,pr.n,pr.old,!t.id"
+        );
     }
 }

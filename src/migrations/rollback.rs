@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::file::{self, Operation};
+use super::file::{self, MigrationFile, Operation};
 use super::graph::Graph;
 
 /// `op.*` calls that old code cannot notice (indexes only make it faster
@@ -27,6 +27,8 @@ pub enum DbCase {
     AheadAdditive {
         /// The revisions the target's code does not know, oldest first.
         revisions: Vec<String>,
+        /// Their `upgrade()`s as one: what undoing them must leave.
+        undone: MigrationFile,
     },
     /// Ahead, by revisions that drop, rename, retype or require what the
     /// target's code uses (or that wptdeploy cannot read).
@@ -35,6 +37,8 @@ pub enum DbCase {
         revisions: Vec<String>,
         /// What each unsafe one does.
         reasons: Vec<String>,
+        /// Their `upgrade()`s as one: what undoing them must leave.
+        undone: MigrationFile,
     },
     /// Behind: the target expects revisions the database has not had.
     Behind {
@@ -96,20 +100,28 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
         .map(|n| n.id.clone())
         .collect();
     let mut reasons = Vec::new();
+    let mut undone = MigrationFile::default();
     for node in pending.iter().filter(|n| extra.contains(&n.id)) {
         let text = live_files
             .iter()
             .find(|(name, _)| *name == node.file)
             .map(|(_, t)| t.as_str())
             .unwrap_or_default();
-        for reason in unsafe_for_old_code(&file::parse(text)) {
+        let migration = file::parse(text);
+        for reason in unsafe_for_old_code(&migration) {
             reasons.push(format!("{} {reason}", node.id));
         }
+        undone.upgrade.extend(migration.upgrade);
+        undone.other.extend(migration.other);
     }
     if reasons.is_empty() {
-        DbCase::AheadAdditive { revisions }
+        DbCase::AheadAdditive { revisions, undone }
     } else {
-        DbCase::AheadDestructive { revisions, reasons }
+        DbCase::AheadDestructive {
+            revisions,
+            reasons,
+            undone,
+        }
     }
 }
 
@@ -198,19 +210,26 @@ mod tests {
         let db = |r: &str| vec![r.to_owned()];
         assert_eq!(classify(&files(), "bbb2", &db("bbb2")), DbCase::Same);
         assert_eq!(classify(&files(), "", &[]), DbCase::Same);
-        assert_eq!(
-            classify(&files(), "aaa1", &db("bbb2")),
-            DbCase::AheadAdditive {
-                revisions: vec!["bbb2".into()]
-            }
-        );
-        assert_eq!(
-            classify(&files(), "aaa1", &db("ccc3")),
-            DbCase::AheadDestructive {
-                revisions: vec!["bbb2".into(), "ccc3".into()],
-                reasons: vec!["ccc3 drops pr.title".into()]
-            }
-        );
+        let additive = classify(&files(), "aaa1", &db("bbb2"));
+        let DbCase::AheadAdditive { revisions, undone } = &additive else {
+            panic!("not additive: {additive:?}");
+        };
+        assert_eq!(revisions, &["bbb2"]);
+        assert_eq!(undone.description("")["unexpect"], "!pr.url");
+        let destructive = classify(&files(), "aaa1", &db("ccc3"));
+        let DbCase::AheadDestructive {
+            revisions,
+            reasons,
+            undone,
+        } = &destructive
+        else {
+            panic!("not destructive: {destructive:?}");
+        };
+        assert_eq!(revisions, &["bbb2", "ccc3"]);
+        assert_eq!(reasons, &["ccc3 drops pr.title"]);
+        // Undoing both: the added column gone, the dropped one back.
+        assert_eq!(undone.description("")["unexpect"], "!pr.url,pr.title");
+        assert_eq!(undone.description("")["tables"], "pr");
         assert_eq!(
             classify(&files(), "bbb2", &db("aaa1")),
             DbCase::Behind {

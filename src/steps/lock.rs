@@ -8,6 +8,15 @@
 //!     path: "{{ lock_path }}"
 //! ```
 //!
+//! Taking it is two commands: the first makes the directory with a
+//! `pending.TOKEN` file in it, the second, sent once the first's answer is
+//! back, renames that file to `confirmed`. A take that reached the host
+//! only after its deploy gave up (a network that came back: the kernel
+//! still delivers what it had queued) is never confirmed, and the next
+//! deploy takes such a lock over once it is [`UNCONFIRMED_GRACE_SECS`] old,
+//! so it can never be left behind stale. Claiming the pending file is one
+//! rename, so the owner's confirmation and a takeover cannot both win.
+//!
 //! `action: take` (the default) takes it, waiting with `--lock-wait`, and
 //! the run releases it however it ends; `action: hold` takes it and keeps
 //! it (`wptdeploy lock ENV -m WHY`, for maintenance). `wptdeploy unlock` uses
@@ -40,6 +49,11 @@ pub struct LockArgs {
 }
 
 const ACTIONS: [&str; 4] = ["take", "hold", "inspect", "remove"];
+
+/// How old (by the host's clock) an unconfirmed lock must be before the
+/// next deploy takes it over: far more than a round trip, so an owner that
+/// is only slow loses nothing but its own run (its confirmation fails).
+pub const UNCONFIRMED_GRACE_SECS: u64 = 5;
 
 impl StepKind for Lock {
     const KEY: &'static str = "lock";
@@ -160,6 +174,15 @@ pub struct Holder {
 }
 
 impl Holder {
+    /// Whether the lock is mid-way: taken and not yet confirmed, or being
+    /// taken over as abandoned. Either settles within seconds.
+    pub fn settling(&self) -> bool {
+        matches!(
+            self.fields.get("state").map(String::as_str),
+            Some("pending" | "abandoned")
+        )
+    }
+
     /// `alice@laptop since 3m 12s ago (commit my-branch, `wptdeploy staging ...`)`;
     /// a lock with no note (its taker died while writing it) says so.
     pub fn describe(&self) -> String {
@@ -173,17 +196,23 @@ impl Holder {
                 "a deploy that left no note in it (taken {age}; one that died while taking it?)"
             );
         }
+        let unconfirmed = if self.settling() {
+            ", not confirmed yet"
+        } else {
+            ""
+        };
         format!(
-            "{} since {age} (commit {}, `{}`)",
+            "{} since {age} (commit {}, `{}`{unconfirmed})",
             get("who"),
             get("commit"),
             get("command")
         )
     }
 
-    fn parse(text: &str) -> Holder {
+    fn parse(text: &str, prefix: &str) -> Holder {
         let fields: BTreeMap<String, String> = text
             .lines()
+            .filter_map(|l| l.strip_prefix(prefix))
             .filter(|l| !l.starts_with("wptdeploy."))
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -191,13 +220,17 @@ impl Holder {
         let number = |k: &str| fields.get(k).and_then(|v| v.parse::<u64>().ok());
         let age = number("now")
             .zip(number("started").or_else(|| number("made")))
-            .map(|(now, started)| Duration::from_secs(now.saturating_sub(started)));
+            .map(|(now, started)| now.saturating_sub(started))
+            .or_else(|| number("age"))
+            .map(Duration::from_secs);
         Holder { fields, age }
     }
 }
 
-/// Prints a held lock's note, when it was made, and the host's clock.
-const HELD: &str = r#"echo wptdeploy.lock=held; cat -- "$lock/info" 2>/dev/null || true; echo "made=$(stat -c %Y -- "$lock" 2>/dev/null)"; echo "now=$(date +%s)""#;
+/// Prints a held lock's note, when it was made, the host's clock, and
+/// whether it is confirmed (a lock from before confirmations has neither
+/// file and counts as confirmed).
+const HELD: &str = r#"echo wptdeploy.lock=held; cat -- "$lock/info" 2>/dev/null || true; echo "made=$(stat -c %Y -- "$lock" 2>/dev/null)"; echo "now=$(date +%s)"; if [ -e "$lock/abandoned" ]; then echo state=abandoned; else for p in "$lock"/pending.*; do [ -e "$p" ] && echo state=pending; break; done; fi"#;
 
 impl LockSpec {
     fn command(&self, script: &str) -> RemoteCommand {
@@ -220,19 +253,31 @@ impl LockSpec {
         .map(|line| quote(&line.replace('\n', " ")))
         .collect::<Vec<_>>()
         .join(" ");
+        let pending = quote(&format!("pending.{}", owner.token));
         // Held means the directory exists; anything else that stops mkdir,
         // or the note's write, is the real cause, and leaves no lock behind.
+        // A lock left unconfirmed too long is claimed (one rename of its
+        // pending file), reported, removed, and taken afresh.
         self.command(&format!(
             r#"tries=0
 while :; do
   if why=$(mkdir -- "$lock" 2>&1); then
-    if why=$({{ printf '%s\n' {note} "started=$(date +%s)" > "$lock/info.part"; }} 2>&1) && mv -f -- "$lock/info.part" "$lock/info"; then
+    if why=$({{ printf '%s\n' {note} "started=$(date +%s)" > "$lock/info.part" && : > "$lock/"{pending}; }} 2>&1) && mv -f -- "$lock/info.part" "$lock/info"; then
       echo wptdeploy.lock=acquired
     else
       rm -rf -- "$lock"
       echo "wptdeploy: cannot write the deploy lock's note in $lock: ${{why##*: }}" >&2; exit 4
     fi
   elif [ -d "$lock" ]; then
+    age=$(( $(date +%s) - $(stat -c %Y -- "$lock" 2>/dev/null || date +%s) ))
+    if [ "$tries" -lt 5 ] && [ "$age" -gt {UNCONFIRMED_GRACE_SECS} ]; then
+      for p in "$lock"/pending.*; do
+        if [ -e "$p" ] && mv -- "$p" "$lock/abandoned" 2>/dev/null; then
+          sed 's/^/abandoned./' -- "$lock/info" 2>/dev/null; echo "abandoned.age=$age"
+          rm -rf -- "$lock"; tries=$((tries + 1)); continue 2
+        fi
+      done
+    fi
     {HELD}
   elif [ ! -e "$lock" ] && [ "$tries" -lt 5 ]; then
     # Released between our mkdir and our look: try again.
@@ -243,6 +288,15 @@ while :; do
   break
 done
 "#
+        ))
+    }
+
+    /// Confirms the lock [`LockSpec::acquire`] just took with `token`;
+    /// prints nothing if it was taken over meanwhile (see [`confirmed`]).
+    pub fn confirm(&self, token: &str) -> RemoteCommand {
+        self.command(&format!(
+            "if mv -- \"$lock/\"{} \"$lock/confirmed\" 2>/dev/null; then echo wptdeploy.lock=confirmed; fi\n",
+            quote(&format!("pending.{token}"))
         ))
     }
 
@@ -308,7 +362,19 @@ fn lock_failure(spec: &LockSpec, acquire: &RemoteCommand, output: &Output) -> St
 /// `None` when we hold (or nobody holds) the lock, else the holder.
 pub fn holder(output: &Output) -> Option<Holder> {
     (markers(&output.stdout).get("lock").map(String::as_str) == Some("held"))
-        .then(|| Holder::parse(&output.stdout))
+        .then(|| Holder::parse(&output.stdout, ""))
+}
+
+/// Reads the output of [`LockSpec::acquire`] that took the lock: the
+/// unconfirmed lock it took over on the way, if it did.
+pub fn abandoned(output: &Output) -> Option<Holder> {
+    let holder = Holder::parse(&output.stdout, "abandoned.");
+    (!holder.fields.is_empty()).then_some(holder)
+}
+
+/// Reads the output of [`LockSpec::confirm`]: whether the lock is ours.
+pub fn confirmed(output: &Output) -> bool {
+    markers(&output.stdout).get("lock").map(String::as_str) == Some("confirmed")
 }
 
 #[cfg(test)]
@@ -388,5 +454,81 @@ mod tests {
         );
         let second = run(&lock);
         assert!(String::from_utf8_lossy(&second.stdout).contains("wptdeploy.lock=held"));
+    }
+
+    /// Confirmation in a real shell: a fresh lock is pending until its owner
+    /// confirms it; one never confirmed is taken over once old, and its
+    /// owner's late confirmation then fails; an old-style lock (neither
+    /// file) is only ever held.
+    #[test]
+    fn an_unconfirmed_lock_is_taken_over_once_old_and_its_owner_cannot_confirm_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = tmp.path().join("lock");
+        let spec = LockSpec {
+            path: lock.display().to_string(),
+            become_user: None,
+            kept: false,
+        };
+        let owner = |token: &str, commit: &str| LockOwner {
+            token: token.into(),
+            who: "me@here".into(),
+            commit: commit.into(),
+            command: "wptdeploy staging".into(),
+        };
+        let sh = |command: RemoteCommand| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(command.script)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            Output {
+                exit_code: 0,
+                stdout: String::from_utf8(out.stdout).unwrap(),
+                stderr: String::new(),
+            }
+        };
+        let age = |minutes: u32| {
+            let status = std::process::Command::new("touch")
+                .args(["-d", &format!("-{minutes} minutes")])
+                .arg(&lock)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+
+        assert_eq!(holder(&sh(spec.acquire(&owner("first", "a")))), None);
+        let pending = holder(&sh(spec.acquire(&owner("second", "b")))).unwrap();
+        assert!(pending.settling(), "{pending:?}");
+        assert!(pending.describe().contains("not confirmed yet"));
+        assert!(confirmed(&sh(spec.confirm("first"))));
+        let held = holder(&sh(spec.acquire(&owner("second", "b")))).unwrap();
+        assert!(!held.settling(), "{held:?}");
+        age(10);
+        assert!(holder(&sh(spec.acquire(&owner("second", "b")))).is_some());
+
+        fs_err::remove_dir_all(&lock).unwrap();
+        assert_eq!(holder(&sh(spec.acquire(&owner("late", "c")))), None);
+        age(1);
+        let taken = sh(spec.acquire(&owner("next", "d")));
+        assert_eq!(holder(&taken), None, "{taken:?}");
+        let old = abandoned(&taken).expect("the abandoned lock reported");
+        assert_eq!(old.fields.get("commit").map(String::as_str), Some("c"));
+        assert!(old.age.is_some_and(|a| a.as_secs() >= 60), "{old:?}");
+        assert!(!confirmed(&sh(spec.confirm("late"))));
+        assert!(confirmed(&sh(spec.confirm("next"))));
+        assert!(
+            fs_err::read_to_string(lock.join("info"))
+                .unwrap()
+                .contains("commit=d")
+        );
+
+        fs_err::remove_dir_all(&lock).unwrap();
+        fs_err::create_dir(&lock).unwrap();
+        fs_err::write(lock.join("info"), "token=x\nwho=old@tool\ncommit=e\n").unwrap();
+        age(10);
+        let legacy = holder(&sh(spec.acquire(&owner("new", "f")))).unwrap();
+        assert!(!legacy.settling());
+        assert_eq!(legacy.fields.get("commit").map(String::as_str), Some("e"));
     }
 }

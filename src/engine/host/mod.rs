@@ -366,9 +366,10 @@ impl HostRun {
                 outcome
             }
             Effect::TakesLock(spec) => {
-                self.take_lock(spec, &prepared.name).await?;
+                let note = self.take_lock(spec, &prepared.name).await?;
                 Ok(Outcome {
                     changed: true,
+                    note,
                     ..Outcome::default()
                 })
             }
@@ -469,19 +470,23 @@ impl HostRun {
         Ok(Some(outcome))
     }
 
-    async fn take_lock(&mut self, spec: &LockSpec, step: &str) -> Result<(), Stop> {
-        let deadline = self
-            .shared
-            .options
-            .lock_wait
-            .map(|wait| Instant::now() + wait);
+    /// Takes and confirms the lock; returns what it took over, if it was
+    /// an abandoned one.
+    async fn take_lock(&mut self, spec: &LockSpec, step: &str) -> Result<Option<String>, Stop> {
+        let started = Instant::now();
+        let deadline = self.shared.options.lock_wait.map(|wait| started + wait);
+        // A lock mid-way (not yet confirmed) settles within the grace: it is
+        // waited for even without --lock-wait, then confirmed or taken over.
+        let settle_by = started + Duration::from_secs(lock::UNCONFIRMED_GRACE_SECS + 3);
         let mut announced = false;
         // Released at the end however the run ends, even if a signal
         // abandons the command that takes it (the release removes the lock
         // only if it holds this run's token).
         self.held_lock = Some(spec.clone());
         loop {
-            let acquire = spec.acquire(&self.shared.options.lock_owner);
+            let shared = Arc::clone(&self.shared);
+            let owner = &shared.options.lock_owner;
+            let acquire = spec.acquire(owner);
             let output = self.exec(&acquire).await?;
             if output.exit_code != 0 {
                 return Err(Stop::Step {
@@ -490,13 +495,34 @@ impl HostRun {
                 });
             }
             let Some(holder) = lock::holder(&output) else {
+                let confirm = spec.confirm(&owner.token);
+                if !lock::confirmed(&self.exec(&confirm).await?) {
+                    return Err(Stop::Step {
+                        step: step.to_owned(),
+                        failure: StepFailure {
+                            message: format!(
+                                "the deploy lock was taken over before this deploy could confirm it: its confirmation took over {}s, and another deploy counted the lock abandoned",
+                                lock::UNCONFIRMED_GRACE_SECS
+                            ),
+                            hints: vec![
+                                "nothing was changed on the host; deploy again once the other deploy ends".into(),
+                            ],
+                        },
+                    });
+                }
                 if spec.kept {
                     // Held for maintenance: the run ends, the lock stays.
                     self.held_lock = None;
                 }
-                return Ok(());
+                return Ok(lock::abandoned(&output).map(|old| {
+                    format!(
+                        "took over a lock that was never confirmed, held by {} (its deploy had given up)",
+                        old.describe()
+                    )
+                }));
             };
-            if deadline.is_none_or(|d| Instant::now() >= d) {
+            let settling = holder.settling() && Instant::now() < settle_by;
+            if !settling && deadline.is_none_or(|d| Instant::now() >= d) {
                 return Err(Stop::LockHeld(holder));
             }
             if !announced {
