@@ -101,6 +101,7 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
         .collect();
     let mut reasons = Vec::new();
     let mut undone = MigrationFile::default();
+    let mut new = NewToTarget::default();
     for node in pending.iter().filter(|n| extra.contains(&n.id)) {
         let text = live_files
             .iter()
@@ -108,7 +109,7 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
             .map(|(_, t)| t.as_str())
             .unwrap_or_default();
         let migration = file::parse(text);
-        for reason in unsafe_for_old_code(&migration) {
+        for reason in unsafe_for_old_code(&migration, &mut new) {
             reasons.push(format!("{} {reason}", node.id));
         }
         undone.upgrade.extend(migration.upgrade);
@@ -125,39 +126,74 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
     }
 }
 
-/// What in a migration's `upgrade()` code written before it may trip on.
-fn unsafe_for_old_code(migration: &file::MigrationFile) -> Vec<String> {
+/// What the target's code never knew: tables and columns that revisions
+/// it does not know created (so dropping or changing them cannot trip it).
+#[derive(Default)]
+struct NewToTarget {
+    tables: BTreeSet<String>,
+    columns: BTreeSet<(String, String)>,
+}
+
+impl NewToTarget {
+    fn knows(&self, table: &str, column: &str) -> bool {
+        !self.tables.contains(table)
+            && !self
+                .columns
+                .contains(&(table.to_owned(), column.to_owned()))
+    }
+}
+
+/// What in a migration's `upgrade()` code written before it may trip on,
+/// given what earlier unknown revisions (and earlier operations) created.
+fn unsafe_for_old_code(migration: &file::MigrationFile, new: &mut NewToTarget) -> Vec<String> {
     let mut reasons = Vec::new();
     for op in &migration.upgrade {
         match op {
+            Operation::CreateTable { table, .. } => {
+                new.tables.insert(table.clone());
+            }
             Operation::AddColumn {
                 table,
                 column,
-                required: true,
+                required,
                 ..
-            } => reasons.push(format!(
-                "adds {table}.{column} NOT NULL without a default (the old code's inserts fail)"
-            )),
-            Operation::DropTable { table } => reasons.push(format!("drops table {table}")),
-            Operation::DropColumn { table, column } => {
+            } => {
+                if *required && !new.tables.contains(table) {
+                    reasons.push(format!(
+                        "adds {table}.{column} NOT NULL without a default (the old code's inserts fail)"
+                    ));
+                }
+                new.columns.insert((table.clone(), column.clone()));
+            }
+            Operation::DropTable { table } if !new.tables.contains(table) => {
+                reasons.push(format!("drops table {table}"));
+            }
+            Operation::DropColumn { table, column } if new.knows(table, column) => {
                 reasons.push(format!("drops {table}.{column}"));
             }
             Operation::AlterColumn {
                 table,
                 column,
-                new_name: Some(new),
+                new_name: Some(renamed),
                 ..
-            } => reasons.push(format!("renames {table}.{column} to {new}")),
+            } => {
+                if new.knows(table, column) {
+                    reasons.push(format!("renames {table}.{column} to {renamed}"));
+                }
+                new.columns.insert((table.clone(), renamed.clone()));
+            }
             Operation::AlterColumn {
                 table,
                 column,
                 sa_type: Some(sa_type),
                 ..
-            } => reasons.push(format!("changes {table}.{column} to {sa_type}")),
-            // New tables, nullable columns, other column options: the old
-            // code does not notice them.
-            Operation::CreateTable { .. }
-            | Operation::AddColumn { .. }
+            } if new.knows(table, column) => {
+                reasons.push(format!("changes {table}.{column} to {sa_type}"));
+            }
+            // Other column options, and changes to what the old code never
+            // knew: it does not notice them.
+            Operation::DropTable { .. }
+            | Operation::DropColumn { .. }
             | Operation::AlterColumn { .. } => {}
         }
     }
@@ -278,6 +314,39 @@ mod tests {
                     .to_owned(),
                 "eee5 runs op.execute, which wptdeploy cannot judge".to_owned(),
             ]
+        );
+    }
+
+    /// Dropping or changing what the target's code never knew (made by
+    /// revisions it does not know) cannot trip it.
+    #[test]
+    fn changes_to_what_the_old_code_never_knew_are_additive() {
+        let mut more = files();
+        more.push(migration(
+            "ddd4",
+            "bbb2",
+            "op.create_table('audit', sa.Column('id', sa.Integer()))\n    op.add_column('audit', sa.Column('who', sa.Text(), nullable=False))",
+        ));
+        more.push(migration(
+            "eee5",
+            "ddd4",
+            "op.drop_column('pr', 'url')\n    op.alter_column('audit', 'who', new_column_name='by')\n    op.drop_table('audit')",
+        ));
+        let files: Vec<(String, String)> = more[..2].iter().chain(&more[3..]).cloned().collect();
+        let case = classify(&files, "aaa1", &["eee5".into()]);
+        let DbCase::AheadAdditive { revisions, undone } = &case else {
+            panic!("not additive: {case:?}");
+        };
+        assert_eq!(revisions, &["bbb2", "ddd4", "eee5"]);
+        assert_eq!(
+            undone.description("")["unexpect"],
+            "!pr.url,!audit.id,!audit.who,!audit.by"
+        );
+        // The same drop against a target that knew the column is not.
+        let case = classify(&files, "bbb2", &["eee5".into()]);
+        assert!(
+            matches!(&case, DbCase::AheadDestructive { reasons, .. } if reasons == &["eee5 drops pr.url"]),
+            "{case:?}"
         );
     }
 }
