@@ -262,6 +262,9 @@ pub struct DeployArgs {
     /// Deploy even if the release brings migrations the database has not had (without upgrading it).
     #[arg(long, conflicts_with = "migrate")]
     pub no_migrate: bool,
+    /// Allow a finding of the migration SQL lint (a rule name, e.g. `adding-required-field`); repeatable; recorded in the history.
+    #[arg(long, value_name = "RULE", value_parser = crate::migrations::lint::parse_rule)]
+    pub allow: Vec<String>,
     /// Ask before each step: run, skip, show details or abort (and after a failure: retry, skip, abort).
     #[arg(long)]
     pub step: bool,

@@ -17,6 +17,7 @@ mod fleet;
 mod history;
 mod input;
 mod interactive;
+mod lint;
 mod lock;
 mod migrate;
 mod output;

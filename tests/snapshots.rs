@@ -17,6 +17,7 @@ fn assert_output(name: &str, s: &Sandbox, text: &str) {
     settings.add_filter(&regex_escape(&target), "[TARGET]");
     settings.add_filter(&format!(r"\b{}\b", regex_escape(&s.user)), "[USER]");
     settings.add_filter(r"token=[a-z0-9]{24}", "token=[TOKEN]");
+    settings.add_filter(r"pending\.[a-z0-9]{24}", "pending.[TOKEN]");
     settings.add_filter(r"who=[^ ]+", "who=[WHO]");
     settings.add_filter(r"since .+? ago", "since [AGE] ago");
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");

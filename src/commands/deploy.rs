@@ -25,6 +25,7 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             force: args.force,
             migrate: args.migrate,
             check_pending_migrations: args.no_migrate.then_some(false),
+            migration_allow: (!args.allow.is_empty()).then(|| args.allow.join(",")),
         },
     );
     let mut session = Session::new(Command::Deploy, &env, &args.playbook, extra);

@@ -44,6 +44,9 @@ pub struct DeployVars {
     /// `--no-migrate` sets it false: deploy without the pending check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check_pending_migrations: Option<bool>,
+    /// `--allow RULE`: lint findings allowed, comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration_allow: Option<String>,
 }
 
 /// `verify.yml`.

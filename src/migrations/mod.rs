@@ -5,4 +5,5 @@ pub mod alembic;
 pub mod columns;
 pub mod file;
 pub mod graph;
+pub mod lint;
 pub mod rollback;

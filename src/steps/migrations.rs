@@ -85,7 +85,7 @@ pub struct MigrationsArgs {
 }
 
 /// The actions, as written.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 8] = [
     "check",
     "upgrade",
     "downgrade",
@@ -93,11 +93,12 @@ pub const ACTIONS: [&str; 7] = [
     "generate",
     "pending",
     "revision",
+    "server",
 ];
 
 /// The actions that read the database with `psql`, not the migrate command.
 fn uses_psql(action: &str) -> bool {
-    matches!(action, "pending" | "revision")
+    matches!(action, "pending" | "revision" | "server")
 }
 
 /// Why `action` cannot run: it needs `psql` (`pending`) or `command` (the rest).
@@ -182,6 +183,10 @@ impl StepKind for MigrationsKind {
                 psql: shell(a.psql.as_ref())?,
                 database: render.optional(a.database.as_ref())?,
             },
+            "server" => Action::Server {
+                psql: shell(a.psql.as_ref())?,
+                database: render.optional(a.database.as_ref())?,
+            },
             other => {
                 return Err(TemplateError::new(choice_error(
                     "migrations: action",
@@ -190,7 +195,10 @@ impl StepKind for MigrationsKind {
                 )));
             }
         };
-        let command = if matches!(action, Action::Pending { .. } | Action::Revision { .. }) {
+        let command = if matches!(
+            action,
+            Action::Pending { .. } | Action::Revision { .. } | Action::Server { .. }
+        ) {
             String::new()
         } else {
             shell(a.command.as_ref())?
@@ -205,6 +213,7 @@ impl StepKind for MigrationsKind {
                 | Action::Describe { .. }
                 | Action::Pending { .. }
                 | Action::Revision { .. }
+                | Action::Server { .. }
         );
         let probe = read_only.then(|| command.clone());
         let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command));
@@ -234,6 +243,7 @@ fn read(
         Action::Describe { .. } => Ok(describe_outcome(output)),
         Action::Pending { .. } => pending_outcome(output),
         Action::Revision { .. } => Ok(revision_outcome(output)),
+        Action::Server { .. } => Ok(server_outcome(output)),
         _ => check_outcome(output),
     }
 }
@@ -274,6 +284,14 @@ enum Action {
     /// Read-only: the database's `alembic_version` (through `psql`), as
     /// data; a database that cannot be read is said in the data, not failed.
     Revision {
+        /// The psql command (shell text, values quoted).
+        psql: String,
+        /// The database.
+        database: String,
+    },
+    /// Read-only: the server's version and the estimated rows of the
+    /// tables in the current schema (what a migration's lock would cost).
+    Server {
         /// The psql command (shell text, values quoted).
         psql: String,
         /// The database.
@@ -361,6 +379,12 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
             db_revision_script(psql, database)
         ),
         Action::Revision { psql, database } => db_revision_script(psql, database),
+        Action::Server { psql, database } => format!(
+            "cd / && {psql} -X -q -At -F = -v ON_ERROR_STOP=1 -d {} \\
+               -c \"SELECT 'version', current_setting('server_version')\" \\
+               -c \"SELECT 'rows.' || c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema()\"\n",
+            quote(database)
+        ),
         Action::Downgrade { to, .. } => format!(
             "cd -- {dir} || exit 3\n{command} downgrade {} && status=0 || status=$?\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
@@ -401,6 +425,30 @@ fn revision_outcome(output: &Output) -> Outcome {
     };
     Outcome {
         data: Some(data),
+        ..Outcome::default()
+    }
+}
+
+/// Reads the server's facts: registers `{version, rows}`, `rows` being
+/// `table=rows,...` (what `sql_lint:` takes).
+fn server_outcome(output: &Output) -> Outcome {
+    let mut version = String::new();
+    let mut rows = Vec::new();
+    for line in output.stdout.lines() {
+        match line.split_once('=') {
+            Some(("version", v)) => v.clone_into(&mut version),
+            Some((key, n)) => {
+                if let Some(table) = key.strip_prefix("rows.") {
+                    rows.push(format!("{table}={}", n.trim()));
+                }
+            }
+            None => {}
+        }
+    }
+    let register = BTreeMap::from([("version", version.clone()), ("rows", rows.join(","))]);
+    Outcome {
+        register: Some(Value::from_serialize(&register)),
+        note: Some(format!("PostgreSQL {version}, {} table(s)", rows.len())),
         ..Outcome::default()
     }
 }

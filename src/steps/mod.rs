@@ -23,6 +23,7 @@ mod restart;
 mod run;
 mod say;
 mod shell;
+mod sql_lint;
 mod switch;
 pub mod template;
 mod upload;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
     backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
-    migrations, own, prune, releases, restart, run, say, shell, switch, template, upload,
+    migrations, own, prune, releases, restart, run, say, shell, sql_lint, switch, template, upload,
     virtualenv,
 };
 
@@ -50,6 +50,7 @@ pub const KINDS: &[Entry] = &[
     entry::<restart::Restart>(),
     entry::<healthcheck::HealthcheckKind>(),
     entry::<migrations::MigrationsKind>(),
+    entry::<sql_lint::SqlLintKind>(),
     entry::<columns::ColumnsKind>(),
     entry::<fetch::FetchKind>(),
     entry::<backup::BackupKind>(),

@@ -1,0 +1,490 @@
+//! Lints the SQL that migrations will really run: alembic's offline mode
+//! (`upgrade --sql FROM:TO`) rendered in the release on the host, checked
+//! with squawk's rules (the `squawk-linter` crate) for the server's
+//! PostgreSQL version, each finding traced back to its revision, its file
+//! and the line of the `op.*` call that became the statement.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use squawk_linter::{Linter, LinterSettings, Rule, Version};
+
+/// The rules a deploy checks: the ones that take locks that stop the app,
+/// rewrite tables, or break the code still running. Style rules (prefer
+/// bigint, text, timestamptz) are squawk's business, not a deploy's.
+pub const RULES: [Rule; 20] = [
+    Rule::AddingNotNullableField,
+    Rule::AddingRequiredField,
+    Rule::AddingFieldWithDefault,
+    Rule::RequireConcurrentIndexCreation,
+    Rule::RequireConcurrentIndexDeletion,
+    Rule::BanConcurrentIndexCreationInTransaction,
+    Rule::ChangingColumnType,
+    Rule::ConstraintMissingNotValid,
+    Rule::AddingForeignKeyConstraint,
+    Rule::DisallowedUniqueConstraint,
+    Rule::AddingSerialPrimaryKeyField,
+    Rule::RenamingColumn,
+    Rule::RenamingTable,
+    Rule::BanDropColumn,
+    Rule::BanDropTable,
+    Rule::BanDropNotNull,
+    Rule::BanDropDatabase,
+    Rule::BanTruncateCascade,
+    Rule::TransactionNesting,
+    Rule::RequireTimeoutSettings,
+];
+
+/// The lock each rule's statement takes and what it holds up.
+fn lock_of(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::AddingNotNullableField
+        | Rule::AddingRequiredField
+        | Rule::AddingFieldWithDefault
+        | Rule::ChangingColumnType
+        | Rule::AddingSerialPrimaryKeyField => {
+            "ACCESS EXCLUSIVE while every row is rewritten or checked: no reads or writes"
+        }
+        Rule::RequireConcurrentIndexCreation => "SHARE while the index is built: no writes",
+        Rule::RequireConcurrentIndexDeletion
+        | Rule::RenamingColumn
+        | Rule::RenamingTable
+        | Rule::BanDropColumn
+        | Rule::BanDropTable
+        | Rule::BanDropNotNull => {
+            "ACCESS EXCLUSIVE, briefly: queued behind every running query, and every query queued behind it"
+        }
+        Rule::ConstraintMissingNotValid | Rule::DisallowedUniqueConstraint => {
+            "ACCESS EXCLUSIVE (SHARE ROW EXCLUSIVE for a check) while every row is checked"
+        }
+        Rule::AddingForeignKeyConstraint => {
+            "SHARE ROW EXCLUSIVE on both tables while every row is checked: no writes"
+        }
+        _ => return None,
+    })
+}
+
+/// What a lint needs besides the SQL.
+#[derive(Debug, Clone, Default)]
+pub struct LintSettings {
+    /// `SHOW server_version` (`15.4`, `15.4 (Debian 15.4-1)`); unknown:
+    /// squawk's default (15).
+    pub server_version: Option<String>,
+    /// The deploy sets `lock_timeout`/`statement_timeout` itself (PGOPTIONS),
+    /// so the SQL need not.
+    pub timeouts_set: bool,
+    /// Rules allowed everywhere (`--allow RULE`).
+    pub allow: Vec<String>,
+    /// Estimated rows of the database's tables (`pg_class.reltuples`).
+    pub rows: BTreeMap<String, f64>,
+}
+
+/// One thing the SQL does that can hurt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Finding {
+    /// The revision whose upgrade runs it.
+    pub revision: String,
+    /// Its migration file, if found.
+    pub file: Option<String>,
+    /// The line of the `op.*` call in that file, and the call.
+    pub line: Option<(usize, String)>,
+    /// The SQL statement.
+    pub sql: String,
+    /// squawk's rule name (`adding-not-nullable-field`).
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
+    /// The lock it takes, and on how big a table.
+    pub impact: Option<String>,
+    /// The safe recipe.
+    pub help: Option<String>,
+    /// Why it is allowed, if it is (`--allow`, or a comment in the file).
+    pub allowed: Option<String>,
+}
+
+impl Finding {
+    /// `4dafe3eac60e_add_state.py:14 (4dafe3eac60e): adding-not-nullable-field: ...`
+    pub fn headline(&self) -> String {
+        let place = match (&self.file, &self.line) {
+            (Some(file), Some((line, _))) => format!("{file}:{line} ({})", self.revision),
+            (Some(file), None) => format!("{file} ({})", self.revision),
+            _ => self.revision.clone(),
+        };
+        format!("{place}: {}: {}", self.rule, self.message)
+    }
+
+    /// The lines under the headline: the call, the SQL, the lock, the recipe.
+    pub fn details(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some((_, call)) = &self.line {
+            lines.push(format!("python: {call}"));
+        }
+        lines.push(format!("sql:    {}", self.sql));
+        if let Some(impact) = &self.impact {
+            lines.push(format!("lock:   {impact}"));
+        }
+        if let Some(help) = &self.help {
+            lines.push(format!("safe:   {help}"));
+        }
+        if let Some(why) = &self.allowed {
+            lines.push(format!("allowed: {why}"));
+        }
+        lines
+    }
+}
+
+/// A rule name as squawk spells it, or an error listing the checked ones.
+pub fn parse_rule(name: &str) -> Result<String, String> {
+    match name.parse::<Rule>() {
+        Ok(rule) if RULES.contains(&rule) => Ok(rule.to_string()),
+        _ => Err(format!(
+            "`{name}` is not a rule wptdeploy checks; the rules: {}",
+            RULES
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Lints `sql` (alembic's offline output, `-- Running upgrade A -> B`
+/// comments between revisions), `files` being the release's migration
+/// files as `(name, text)`.
+pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> Vec<Finding> {
+    let rules = RULES
+        .into_iter()
+        .filter(|r| !(settings.timeouts_set && *r == Rule::RequireTimeoutSettings));
+    let mut linter = Linter::from(rules);
+    linter.settings = LinterSettings {
+        pg_version: settings
+            .server_version
+            .as_deref()
+            .and_then(major_minor)
+            .unwrap_or_default(),
+        assume_in_transaction: false,
+    };
+    let parsed = squawk_syntax::SourceFile::parse(sql);
+    let revisions = revision_starts(sql);
+    let mut findings: Vec<Finding> = linter
+        .lint(&parsed, sql)
+        .into_iter()
+        .map(|violation| {
+            let at = usize::from(violation.text_range.start());
+            let revision = revisions
+                .iter()
+                .rev()
+                .find(|(start, _)| *start <= at)
+                .map_or_else(String::new, |(_, r)| r.clone());
+            let statement = statement_at(sql, at);
+            let file = file_of(files, &revision);
+            let line = file.and_then(|(_, text)| line_of(text, &statement));
+            let allowed = file
+                .and_then(|(_, text)| allowance(text, &violation.code.to_string()))
+                .or_else(|| {
+                    settings
+                        .allow
+                        .iter()
+                        .any(|a| *a == violation.code.to_string())
+                        .then(|| "allowed with --allow".to_owned())
+                });
+            let table_rows = tables_in(&statement)
+                .iter()
+                .filter_map(|t| settings.rows.get(t).map(|n| (t.clone(), *n)))
+                .find(|(_, n)| *n >= 0.0);
+            Finding {
+                revision,
+                file: file.map(|(name, _)| name.clone()),
+                line,
+                sql: statement,
+                rule: violation.code.to_string(),
+                message: violation.message.clone(),
+                impact: lock_of(violation.code).map(|lock| match table_rows {
+                    Some((table, rows)) => {
+                        format!("{lock}; {table} has about {} rows", rows_text(rows))
+                    }
+                    None => lock.to_owned(),
+                }),
+                help: violation.help.clone(),
+                allowed,
+            }
+        })
+        .filter(|f| !f.revision.is_empty() || f.rule == Rule::TransactionNesting.to_string())
+        .collect();
+    findings.dedup_by(|a, b| a.rule == b.rule && a.sql == b.sql && a.revision == b.revision);
+    findings
+}
+
+/// `15.4 (Debian 15.4-1.pgdg120+1)` or `150004` as squawk's version.
+fn major_minor(server_version: &str) -> Option<Version> {
+    let word = server_version.split_whitespace().next()?;
+    if !word.contains('.')
+        && let Ok(number) = word.parse::<u32>()
+        && number >= 100_000
+    {
+        return format!("{}.{}", number / 10_000, number % 10_000)
+            .parse()
+            .ok();
+    }
+    let numeric: String = word
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    numeric.trim_end_matches('.').parse().ok()
+}
+
+/// Where each revision's statements start: `-- Running upgrade A -> B`.
+fn revision_starts(sql: &str) -> Vec<(usize, String)> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in sql.split_inclusive('\n') {
+        if let Some(rest) = line.trim().strip_prefix("-- Running upgrade ")
+            && let Some((_, to)) = rest.split_once("->")
+        {
+            let to = to
+                .split([',', ' '])
+                .find(|w| !w.is_empty())
+                .unwrap_or_default();
+            starts.push((offset, to.to_owned()));
+        }
+        offset += line.len();
+    }
+    starts
+}
+
+/// The whole statement around byte `at`, on one line.
+fn statement_at(sql: &str, at: usize) -> String {
+    let at = at.min(sql.len());
+    let start = sql[..at].rfind(';').map_or(0, |i| i + 1);
+    let end = sql[at..].find(';').map_or(sql.len(), |i| at + i + 1);
+    sql[start..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The migration file whose `revision = '...'` is `revision`.
+fn file_of<'a>(files: &'a [(String, String)], revision: &str) -> Option<&'a (String, String)> {
+    if revision.is_empty() {
+        return None;
+    }
+    files
+        .iter()
+        .find(|(_, text)| super::file::parse(text).revision.as_deref() == Some(revision))
+}
+
+/// The line of the `op.*` call that names the most identifiers of
+/// `statement` (quoted strings on the line), in `upgrade()`.
+fn line_of(text: &str, statement: &str) -> Option<(usize, String)> {
+    let words: BTreeSet<String> = statement
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut in_upgrade = false;
+    let mut best: Option<(usize, usize, String)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if !line.starts_with([' ', '\t']) && !trimmed.is_empty() {
+            in_upgrade = trimmed.starts_with("def upgrade");
+            continue;
+        }
+        if !in_upgrade || !trimmed.contains("op.") || trimmed.contains("batch_alter_table(") {
+            continue;
+        }
+        let score = quoted(trimmed)
+            .iter()
+            .filter(|q| words.contains(&q.to_lowercase()))
+            .count();
+        if score > 0 && best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, index + 1, trimmed.to_owned()));
+        }
+    }
+    best.map(|(_, line, call)| (line, call))
+}
+
+/// The quoted strings of a line of Python.
+fn quoted(line: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = line;
+    while let Some(open) = rest.find(['\'', '"']) {
+        let quote = rest.as_bytes()[open] as char;
+        let after = &rest[open + 1..];
+        let Some(close) = after.find(quote) else {
+            break;
+        };
+        found.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    found
+}
+
+/// `# wptdeploy: allow RULE because WHY` in a migration file.
+fn allowance(text: &str, rule: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let rest = line.split_once("# wptdeploy: allow ")?.1.trim();
+        let (name, why) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        (name == rule).then(|| {
+            let why = why.trim().strip_prefix("because").unwrap_or(why).trim();
+            if why.is_empty() {
+                "allowed in the migration file".to_owned()
+            } else {
+                format!("allowed in the migration file: {why}")
+            }
+        })
+    })
+}
+
+/// The tables a statement names after `TABLE`, `ON` or `INTO`.
+fn tables_in(statement: &str) -> Vec<String> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|w| ["TABLE", "ON", "INTO", "REFERENCES"].contains(&w[0].to_uppercase().as_str()))
+        .map(|w| {
+            w[1].trim_matches(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .filter(|t| !t.is_empty() && !["IF", "ONLY"].contains(&t.to_uppercase().as_str()))
+        .collect()
+}
+
+/// `12`, `48 thousand`, `3.2 million`.
+fn rows_text(rows: f64) -> String {
+    if rows >= 1e6 {
+        format!("{:.1} million", rows / 1e6)
+    } else if rows >= 1e3 {
+        format!("{:.0} thousand", rows / 1e3)
+    } else {
+        format!("{}", rows.max(0.0).round())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "\"\"\"add state\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = 'bbbb00000002'\ndown_revision = 'aaaa00000001'\n\n\ndef upgrade():\n    op.add_column('pull_request', sa.Column('state', sa.Text(), nullable=False))\n    op.create_index('ix_pr_number', 'pull_request', ['number'])\n\n\ndef downgrade():\n    op.drop_index('ix_pr_number')\n    op.drop_column('pull_request', 'state')\n";
+
+    /// What `flask db upgrade --sql aaaa00000001:head` prints for FILE.
+    const SQL: &str = "BEGIN;\n\n-- Running upgrade aaaa00000001 -> bbbb00000002\n\nALTER TABLE pull_request ADD COLUMN state TEXT NOT NULL;\n\nCREATE INDEX ix_pr_number ON pull_request (number);\n\nUPDATE alembic_version SET version_num='bbbb00000002' WHERE alembic_version.version_num = 'aaaa00000001';\n\nCOMMIT;\n\n";
+
+    fn files() -> Vec<(String, String)> {
+        vec![("bbbb00000002_add_state.py".into(), FILE.into())]
+    }
+
+    #[test]
+    fn findings_name_the_revision_the_python_line_the_sql_and_the_lock() {
+        let settings = LintSettings {
+            timeouts_set: true,
+            rows: BTreeMap::from([("pull_request".into(), 48_000.0)]),
+            ..LintSettings::default()
+        };
+        let findings = lint(SQL, &files(), &settings);
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(
+            rules,
+            ["adding-required-field", "require-concurrent-index-creation"],
+            "{findings:#?}"
+        );
+        let required = &findings[0];
+        assert_eq!(required.revision, "bbbb00000002");
+        assert_eq!(required.file.as_deref(), Some("bbbb00000002_add_state.py"));
+        assert_eq!(required.line.as_ref().map(|l| l.0), Some(10));
+        assert_eq!(
+            required.sql,
+            "ALTER TABLE pull_request ADD COLUMN state TEXT NOT NULL;"
+        );
+        assert!(
+            required
+                .impact
+                .as_deref()
+                .unwrap()
+                .ends_with("pull_request has about 48 thousand rows"),
+            "{required:?}"
+        );
+        assert!(required.help.is_some());
+        assert_eq!(findings[1].line.as_ref().map(|l| l.0), Some(11));
+        assert!(findings[1].headline().starts_with(
+            "bbbb00000002_add_state.py:11 (bbbb00000002): require-concurrent-index-creation: "
+        ));
+    }
+
+    #[test]
+    fn the_safe_versions_pass_and_missing_timeouts_count_only_when_not_set() {
+        let safe = "BEGIN;\n-- Running upgrade aaaa00000001 -> bbbb00000002\nALTER TABLE pull_request ADD COLUMN state TEXT;\nCOMMIT;\n";
+        assert_eq!(
+            lint(
+                safe,
+                &files(),
+                &LintSettings {
+                    timeouts_set: true,
+                    ..LintSettings::default()
+                }
+            ),
+            []
+        );
+        let unset = lint(safe, &files(), &LintSettings::default());
+        assert_eq!(
+            unset.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
+            ["require-lock-timeout", "require-statement-timeout"]
+        );
+    }
+
+    #[test]
+    fn the_server_version_changes_a_finding() {
+        let sql = "BEGIN;\n-- Running upgrade aaaa00000001 -> bbbb00000002\nALTER TABLE pull_request ADD COLUMN state TEXT DEFAULT 'open';\nCOMMIT;\n";
+        let on = |version: &str| {
+            lint(
+                sql,
+                &files(),
+                &LintSettings {
+                    server_version: Some(version.into()),
+                    timeouts_set: true,
+                    ..LintSettings::default()
+                },
+            )
+            .into_iter()
+            .map(|f| f.rule)
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(on("10.23"), ["adding-field-with-default"]);
+        assert_eq!(on("15.4 (Debian 15.4-1.pgdg120+1)"), Vec::<String>::new());
+        assert_eq!(on("100023"), ["adding-field-with-default"]);
+    }
+
+    #[test]
+    fn allowances_come_from_the_file_or_the_command_line() {
+        let commented = FILE.replace(
+            "def upgrade():",
+            "# wptdeploy: allow require-concurrent-index-creation because the table has 40 rows\ndef upgrade():",
+        );
+        let files = vec![("bbbb00000002_add_state.py".to_owned(), commented)];
+        let settings = LintSettings {
+            timeouts_set: true,
+            allow: vec!["adding-required-field".into()],
+            ..LintSettings::default()
+        };
+        let allowed: Vec<Option<String>> = lint(SQL, &files, &settings)
+            .into_iter()
+            .map(|f| f.allowed)
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                Some("allowed with --allow".to_owned()),
+                Some("allowed in the migration file: the table has 40 rows".to_owned())
+            ]
+        );
+        assert!(parse_rule("adding-required-field").is_ok());
+        assert!(
+            parse_rule("prefer-text-field")
+                .unwrap_err()
+                .contains("not a rule wptdeploy checks")
+        );
+    }
+}

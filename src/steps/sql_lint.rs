@@ -1,0 +1,304 @@
+//! `sql_lint:` the SQL the pending migrations will really run, rendered by
+//! alembic's offline mode in the release (`upgrade --sql FROM:head`), linted
+//! in Rust with squawk's rules for the server's version
+//! ([`crate::migrations::lint`]).
+//!
+//! ```yaml
+//! - name: lint the SQL of the pending migrations
+//!   sql_lint:
+//!     command: "{{ migrate_command | safe }}"
+//!     path: "{{ release.build_path }}"
+//!     from: "{{ migrations.current }}"
+//!     policy: "{{ migration_lint }}"
+//!     allow: "{{ migration_allow }}"
+//!     server_version: "{{ server.version }}"
+//!     rows: "{{ server.rows }}"
+//!     timeouts_set: "{{ migrate_lock_timeout != '' }}"
+//!   register: lint
+//! ```
+//!
+//! `policy: error` fails the step on a finding that is not allowed, `warn`
+//! reports it, `off` only reads. A finding is allowed by `allow` (rule
+//! names, comma-separated: `--allow RULE`) or by a `# wptdeploy: allow RULE
+//! because WHY` comment in its migration file. Registers `{findings,
+//! allowed}` (`allowed`: `rule (revision): why`, for the history).
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+use serde::Deserialize;
+
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::outcome::{Outcome, StepFailure, failure};
+use crate::migrations::lint::{self, Finding, LintSettings};
+use crate::template::TemplateError;
+use crate::transport::{Output, quote};
+
+/// The `sql_lint:` kind.
+pub struct SqlLintKind;
+
+/// `sql_lint:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlLintArgs {
+    /// The migrate command, without the subcommand (a shell template).
+    pub command: Tmpl,
+    /// The release directory to run it in.
+    pub path: Tmpl,
+    /// The database's revision (empty: from the start).
+    #[serde(default)]
+    pub from: Option<Tmpl>,
+    /// The migration files' directory, relative to `path`.
+    #[serde(default)]
+    pub versions: Option<Tmpl>,
+    /// `error`, `warn` or `off`.
+    #[serde(default)]
+    pub policy: Option<Tmpl>,
+    /// Rules allowed everywhere, comma-separated.
+    #[serde(default)]
+    pub allow: Option<Tmpl>,
+    /// The server's version (`SHOW server_version`).
+    #[serde(default)]
+    pub server_version: Option<Tmpl>,
+    /// Estimated rows per table, `table=rows` comma-separated.
+    #[serde(default)]
+    pub rows: Option<Tmpl>,
+    /// Whether the run sets `lock_timeout`/`statement_timeout` itself.
+    #[serde(default)]
+    pub timeouts_set: Option<Tmpl>,
+}
+
+const POLICIES: [&str; 3] = ["error", "warn", "off"];
+
+impl StepKind for SqlLintKind {
+    const KEY: &'static str = "sql_lint";
+    const SUMMARY: &'static str = "lint the SQL that pending migrations will run (alembic --sql, squawk's rules, the server's version)";
+    type Args = SqlLintArgs;
+
+    fn check(a: &SqlLintArgs) -> Result<(), String> {
+        check_literal(a.policy.as_ref(), |p| {
+            if POLICIES.contains(&p) {
+                Ok(())
+            } else {
+                Err(choice_error("sql_lint: policy", &POLICIES, p))
+            }
+        })?;
+        check_literal(a.allow.as_ref(), |allow| {
+            allow
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .try_for_each(|r| lint::parse_rule(r).map(drop))
+        })
+    }
+
+    fn templates(a: &SqlLintArgs) -> Vec<&str> {
+        [&a.command, &a.path]
+            .into_iter()
+            .chain(&a.from)
+            .chain(&a.versions)
+            .chain(&a.policy)
+            .chain(&a.allow)
+            .chain(&a.server_version)
+            .chain(&a.rows)
+            .chain(&a.timeouts_set)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &SqlLintArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let policy = render
+            .given(a.policy.as_ref())?
+            .unwrap_or_else(|| "error".into());
+        if !POLICIES.contains(&policy.as_str()) {
+            return Err(TemplateError::new(choice_error(
+                "sql_lint: policy",
+                &POLICIES,
+                &policy,
+            )));
+        }
+        let allow = render
+            .list(a.allow.as_ref())?
+            .iter()
+            .map(|r| lint::parse_rule(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(TemplateError::new)?;
+        let settings = LintSettings {
+            server_version: render.given(a.server_version.as_ref())?,
+            timeouts_set: render.flag(a.timeouts_set.as_ref())?,
+            allow,
+            rows: parse_rows(&render.optional(a.rows.as_ref())?),
+        };
+        let from = render.optional(a.from.as_ref())?;
+        let versions = render
+            .given(a.versions.as_ref())?
+            .unwrap_or_else(|| "migrations/versions".into());
+        let command = render.command(script(
+            &render.shell(&a.command)?,
+            &render.text(&a.path)?,
+            &versions,
+            &from,
+        ));
+        let probe = command.clone();
+        Ok(Prepared::new(command, move |ran| {
+            if ran.output.exit_code != 0 {
+                return Err(failure(ran.command, ran.output));
+            }
+            read(ran.output, &settings, &policy)
+        })
+        .with_probe(probe))
+    }
+}
+
+/// `table=rows,table=rows` as a map.
+fn parse_rows(text: &str) -> BTreeMap<String, f64> {
+    text.split(',')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter_map(|(table, rows)| Some((table.to_owned(), rows.trim().parse().ok()?)))
+        .collect()
+}
+
+/// The offline SQL on stdout, between `@sql-start` and `@sql-end` lines,
+/// then each migration file (`@file NAME`, its lines after `@| `).
+fn script(command: &str, path: &str, versions: &str, from: &str) -> String {
+    let range = if from.is_empty() {
+        "head".to_owned()
+    } else {
+        format!("{from}:head")
+    };
+    format!(
+        "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\necho @sql-start\n{command} upgrade --sql {range} || exit $?\necho @sql-end\n\
+         for f in {listing}/*.py; do [ -f \"$f\" ] || continue; printf '@file %s\\n' \"${{f##*/}}\"; sed 's/^/@| /' -- \"$f\"; done\n",
+        dir = quote(path),
+        range = quote(&range),
+        listing = quote(versions),
+    )
+}
+
+/// The SQL and the files, from the script's output.
+fn split_output(stdout: &str) -> (String, Vec<(String, String)>) {
+    let mut sql = String::new();
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut in_sql = false;
+    for line in stdout.lines() {
+        match line {
+            "@sql-start" => in_sql = true,
+            "@sql-end" => in_sql = false,
+            _ if in_sql => {
+                sql.push_str(line);
+                sql.push('\n');
+            }
+            _ => {
+                if let Some(name) = line.strip_prefix("@file ") {
+                    files.push((name.to_owned(), String::new()));
+                } else if let Some(text) =
+                    line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|"))
+                    && let Some((_, file)) = files.last_mut()
+                {
+                    file.push_str(text);
+                    file.push('\n');
+                }
+            }
+        }
+    }
+    (sql, files)
+}
+
+/// Lints, then reports as `policy` says.
+fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcome, StepFailure> {
+    if output.stdout.lines().any(|l| l == "@absent") {
+        return Ok(Outcome {
+            note: Some(
+                "the release is not built yet: its SQL is linted once it is checked out".into(),
+            ),
+            ..Outcome::default()
+        });
+    }
+    let (sql, files) = split_output(&output.stdout);
+    let findings = lint::lint(&sql, &files, settings);
+    let (allowed, blocking): (Vec<&Finding>, Vec<&Finding>) =
+        findings.iter().partition(|f| f.allowed.is_some());
+    let shown = |f: &Finding| {
+        std::iter::once(f.headline())
+            .chain(f.details().into_iter().map(|d| format!("    {d}")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let allowances: Vec<String> = allowed
+        .iter()
+        .map(|f| {
+            format!(
+                "{} ({}): {}",
+                f.rule,
+                f.revision,
+                f.allowed.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    let register = BTreeMap::from([
+        ("findings", Value::from_serialize(&findings)),
+        ("allowed", Value::from(allowances.join("; "))),
+    ]);
+    let note = format!(
+        "{} statement finding(s): {} allowed, {} not{}",
+        findings.len(),
+        allowed.len(),
+        blocking.len(),
+        settings
+            .server_version
+            .as_deref()
+            .map(|v| format!(" (PostgreSQL {v})"))
+            .unwrap_or_default()
+    );
+    if policy == "error" && !blocking.is_empty() {
+        return Err(StepFailure {
+            message: format!(
+                "the SQL the pending migrations would run can hurt the live database:\n{}",
+                blocking.iter().map(|f| shown(f)).collect::<Vec<_>>().join("\n")
+            ),
+            hints: vec![
+                "rewrite the migration as `safe:` says, or allow one finding with `--allow RULE` or a `# wptdeploy: allow RULE because WHY` comment in the migration".into(),
+                "nothing ran: the database is as it was".into(),
+            ],
+        });
+    }
+    let warnings = if policy == "off" {
+        Vec::new()
+    } else {
+        blocking.iter().map(|f| shown(f)).collect()
+    };
+    Ok(Outcome {
+        register: Some(Value::from_serialize(&register)),
+        note: Some(note),
+        warnings,
+        data: Some(serde_json::json!({ "lint": findings })),
+        ..Outcome::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_splits_into_sql_and_files() {
+        let (sql, files) = split_output(
+            "@sql-start\nBEGIN;\nCOMMIT;\n@sql-end\n@file a.py\n@| revision = 'a'\n@|\n@| def upgrade():\n",
+        );
+        assert_eq!(sql, "BEGIN;\nCOMMIT;\n");
+        assert_eq!(
+            files,
+            [(
+                "a.py".to_owned(),
+                "revision = 'a'\n\ndef upgrade():\n".to_owned()
+            )]
+        );
+        assert_eq!(
+            parse_rows("pull_request=48000, repository=12,bad"),
+            BTreeMap::from([
+                ("pull_request".into(), 48_000.0),
+                ("repository".into(), 12.0)
+            ])
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! The migration SQL lint: the SQL alembic will run, rendered on the host,
+//! linted for the server's version before anything runs, against a real
+//! PostgreSQL and real alembic migrations.
+
+use crate::support::sandbox_with_database;
+
+/// A migration on master's head that adds a required column and an index
+/// built while writes wait.
+const RISKY: &str = "\"\"\"add reviewer\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = 'eeee00000005'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.add_column('pull_request', sa.Column('reviewer', sa.Text(), nullable=False))\n    op.create_index('ix_lint_number', 'pull_request', ['number'])\n\n\ndef downgrade():\n    op.drop_index('ix_lint_number')\n    op.drop_column('pull_request', 'reviewer')\n";
+
+const FILE: &str = "migrations/versions/eeee00000005_add_reviewer.py";
+
+#[test]
+fn risky_sql_is_reported_with_its_line_refused_on_error_and_allowances_are_recorded() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let master = s.sha("master");
+    s.branch_with("risky", FILE, RISKY);
+
+    // As error (production's default), the deploy stops before anything runs.
+    let refused = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "risky",
+            "--migrate",
+            "-e",
+            "migration_lint=error",
+        ])
+        .failure(1);
+    for said in [
+        "eeee00000005_add_reviewer.py:12 (eeee00000005): adding-required-field",
+        "python: op.add_column('pull_request', sa.Column('reviewer', sa.Text(), nullable=False))",
+        "sql:    ALTER TABLE pull_request ADD COLUMN reviewer TEXT NOT NULL;",
+        "eeee00000005_add_reviewer.py:13 (eeee00000005): require-concurrent-index-creation",
+        "lock:   SHARE while the index is built",
+        "nothing ran",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}\n{}", refused.stderr);
+    }
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "not migrated"
+    );
+    assert_eq!(s.live_release(), Some(master.clone()), "not switched");
+
+    // One finding allowed on the command line: the other still stops it.
+    let partly = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "risky",
+            "--migrate",
+            "-e",
+            "migration_lint=error",
+            "--allow",
+            "adding-required-field",
+        ])
+        .failure(1);
+    assert!(
+        partly.stderr.contains("require-concurrent-index-creation"),
+        "{}",
+        partly.stderr
+    );
+    assert!(
+        !partly.stderr.contains("): adding-required-field"),
+        "{}",
+        partly.stderr
+    );
+
+    // The other allowed in the file, with its reason: it runs, and the
+    // history says what was allowed and why.
+    s.branch_with(
+        "risky-allowed",
+        FILE,
+        &RISKY.replace(
+            "def upgrade():",
+            "# wptdeploy: allow require-concurrent-index-creation because the table is small\ndef upgrade():",
+        ),
+    );
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "risky-allowed",
+        "--migrate",
+        "-e",
+        "migration_lint=error",
+        "--allow",
+        "adding-required-field",
+    ])
+    .success();
+    assert_eq!(pg.revision().as_deref(), Some("eeee00000005"));
+    let history = std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    let allowed = last["lint_allowed"].as_str().unwrap_or_default();
+    assert!(
+        allowed.contains("adding-required-field (eeee00000005): allowed with --allow")
+            && allowed.contains(
+                "require-concurrent-index-creation (eeee00000005): allowed in the migration file: the table is small"
+            ),
+        "{last}"
+    );
+}
+
+/// Off production the policy is `warn`: the findings are shown and the
+/// migration runs.
+#[test]
+fn staging_warns_and_migrates() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    s.branch_with("risky", FILE, RISKY);
+    let run = s
+        .wptdeploy(&["staging", "--commit", "risky", "--migrate"])
+        .success();
+    assert!(
+        run.stderr.contains(
+            "warning: eeee00000005_add_reviewer.py:12 (eeee00000005): adding-required-field"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pg.revision().as_deref(), Some("eeee00000005"));
+}
+
+#[test]
+fn an_unknown_rule_is_refused_before_any_connection() {
+    let (s, _pg) = sandbox_with_database(&[]);
+    let run = s
+        .wptdeploy(&["staging", "--migrate", "--allow", "prefer-text-field"])
+        .failure(2);
+    assert!(
+        run.stderr.contains("not a rule wptdeploy checks"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("connected"), "{}", run.stderr);
+}
