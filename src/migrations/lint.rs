@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use squawk_linter::{Linter, LinterSettings, Rule, Version};
 
+use super::graph::Graph;
+
 /// The rules a deploy checks: the ones that take locks that stop the app,
 /// rewrite tables, or break the code still running. Style rules (prefer
 /// bigint, text, timestamptz) are squawk's business, not a deploy's.
@@ -165,6 +167,11 @@ pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> V
     };
     let parsed = squawk_syntax::SourceFile::parse(sql);
     let revisions = revision_starts(sql);
+    let graph = Graph::from_files(files.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    let file_of = |revision: &str| {
+        let node = graph.nodes.get(revision)?;
+        files.iter().find(|(name, _)| *name == node.file)
+    };
     let mut findings: Vec<Finding> = linter
         .lint(&parsed, sql)
         .into_iter()
@@ -176,7 +183,7 @@ pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> V
                 .find(|(start, _)| *start <= at)
                 .map_or_else(String::new, |(_, r)| r.clone());
             let statement = statement_at(sql, at);
-            let file = file_of(files, &revision);
+            let file = file_of(&revision);
             let line = file.and_then(|(_, text)| line_of(text, &statement));
             let allowed = file
                 .and_then(|(_, text)| allowance(text, &violation.code.to_string()))
@@ -262,16 +269,6 @@ fn statement_at(sql: &str, at: usize) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with("--"))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The migration file whose `revision = '...'` is `revision`.
-fn file_of<'a>(files: &'a [(String, String)], revision: &str) -> Option<&'a (String, String)> {
-    if revision.is_empty() {
-        return None;
-    }
-    files
-        .iter()
-        .find(|(_, text)| super::file::parse(text).revision.as_deref() == Some(revision))
 }
 
 /// The line of the `op.*` call that names the most identifiers of

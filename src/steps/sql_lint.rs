@@ -178,7 +178,7 @@ fn script(command: &str, path: &str, versions: &str, from: &str) -> String {
 /// The SQL and the files, from the script's output.
 fn split_output(stdout: &str) -> (String, Vec<(String, String)>) {
     let mut sql = String::new();
-    let mut files: Vec<(String, String)> = Vec::new();
+    let mut rest = Vec::new();
     let mut in_sql = false;
     for line in stdout.lines() {
         match line {
@@ -188,20 +188,10 @@ fn split_output(stdout: &str) -> (String, Vec<(String, String)>) {
                 sql.push_str(line);
                 sql.push('\n');
             }
-            _ => {
-                if let Some(name) = line.strip_prefix("@file ") {
-                    files.push((name.to_owned(), String::new()));
-                } else if let Some(text) =
-                    line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|"))
-                    && let Some((_, file)) = files.last_mut()
-                {
-                    file.push_str(text);
-                    file.push('\n');
-                }
-            }
+            _ => rest.push(line),
         }
     }
-    (sql, files)
+    (sql, crate::migrations::graph::files_from_listing(rest))
 }
 
 /// Lints, then reports as `policy` says.
