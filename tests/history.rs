@@ -173,4 +173,33 @@ fn history_releases_and_status_show_what_the_host_has() {
         "{}",
         drifted.stdout
     );
+    // Its three reads go to the host in one write, and each result still
+    // lands where it belongs: the releases, the history, the database.
+    let json = s
+        .wptdeploy(&["status", "staging", "--output", "json"])
+        .success();
+    let events = events(&json);
+    let sent: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "sent_ahead")
+        .collect();
+    assert_eq!(sent.len(), 1, "{}", json.stdout);
+    assert_eq!(sent[0]["with"], 1, "{}", json.stdout);
+    assert_eq!(
+        sent[0]["steps"],
+        serde_json::json!([2, 3]),
+        "{}",
+        json.stdout
+    );
+    let table = events.iter().find(|e| e["event"] == "table").unwrap();
+    let host = &table["data"]["status"][0];
+    assert_eq!(host["live"], master.as_str(), "{}", json.stdout);
+    assert_eq!(host["previous"], migration.as_str(), "{}", json.stdout);
+    assert_eq!(host["lock"], "free", "{}", json.stdout);
+    assert_eq!(host["drift"], true, "{}", json.stdout);
+    assert!(
+        host["free_kb"].as_u64().is_some_and(|kb| kb > 0),
+        "{}",
+        json.stdout
+    );
 }

@@ -139,3 +139,99 @@ fn russh_jumps_through_a_proxyjump_host_and_refuses_what_it_cannot_follow() {
         .stderr_has(".ssh/config:2: ProxyCommand")
         .stderr_has("hint: run with `--transport openssh`");
 }
+
+/// Steps that only look go to the host in one write with the one before
+/// them; each result still belongs to its own step, however the bytes
+/// fall (a large output), and a step whose command came out differently
+/// once the step before it had registered its result is run again, its
+/// early result dropped.
+#[test]
+fn looking_steps_are_sent_ahead_and_each_result_stays_its_own() {
+    let s = sandbox();
+    let dir = s.dir.join("ahead-playbooks");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ahead.yml"),
+        r#"steps:
+  - name: first look
+    run: "echo first-$(id -un)"
+    changes: false
+    register: first
+  - name: second look
+    run: "echo second-{{ first | default('unknown') }}"
+    changes: false
+  - name: third look
+    run: "head -c 300000 /dev/zero | tr '\\0' x; echo; echo third-done >&2"
+    changes: false
+  - name: a change
+    run: "echo changed"
+"#,
+    )
+    .unwrap();
+    let run = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args([
+                "staging",
+                "-v",
+                "--output",
+                "json",
+                "--playbook",
+                "ahead.yml",
+            ])
+            .arg("--playbooks")
+            .arg(&dir),
+    )
+    .success();
+    let events = events(&run);
+    let sent: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "sent_ahead")
+        .collect();
+    assert_eq!(sent.len(), 1, "{}", run.stdout);
+    assert_eq!(
+        sent[0]["steps"],
+        serde_json::json!([2, 3]),
+        "{}",
+        run.stdout
+    );
+    let lines: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "step_output")
+        .map(|e| {
+            (
+                e["stream"].as_str().unwrap().to_owned(),
+                e["line"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let user = lines[0].1.trim_start_matches("first-").to_owned();
+    assert!(
+        !user.is_empty() && lines[0].1.starts_with("first-"),
+        "{lines:?}"
+    );
+    let texts: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        texts.contains(&format!("second-first-{user}").as_str()),
+        "the second step ran with what the first registered: {texts:?}"
+    );
+    assert!(
+        !texts.iter().any(|l| l.contains("second-unknown")),
+        "the early result of the second step is dropped: {texts:?}"
+    );
+    let xs: usize = texts
+        .iter()
+        .filter(|l| l.starts_with('x'))
+        .map(|l| l.len())
+        .sum();
+    assert_eq!(xs, 300_000, "the third step's output, whole");
+    assert!(
+        lines.contains(&("stderr".into(), "third-done".into())),
+        "{lines:?}"
+    );
+    assert_eq!(texts.last(), Some(&"changed"), "{texts:?}");
+    let finished = events
+        .iter()
+        .filter(|e| e["event"] == "step_finished" && e["status"] != "skipped")
+        .count();
+    assert_eq!(finished, 4, "{}", run.stdout);
+}

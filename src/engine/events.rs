@@ -210,6 +210,17 @@ pub enum Event {
         /// A short note or the failure.
         note: Option<String>,
     },
+    /// Steps that only look were sent to the host together with step
+    /// `with`, in one write: their results come back without a round trip
+    /// each.
+    SentAhead {
+        /// Inventory name.
+        host: String,
+        /// The step they were sent with (1-based).
+        with: usize,
+        /// The steps sent ahead (1-based).
+        steps: Vec<usize>,
+    },
     /// The deploy lock is held by someone else; waiting.
     LockWaiting {
         /// Inventory name.

@@ -169,6 +169,13 @@ fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
                 format_ms(*ms)
             )
         }
+        Event::SentAhead { host, with, steps } if verbosity == Verbosity::Verbose => {
+            let steps: Vec<String> = steps.iter().map(ToString::to_string).collect();
+            format!(
+                "[{host}] steps {} sent with step {with}, in one round trip (they only look)",
+                steps.join(", ")
+            )
+        }
         Event::LockWaiting { host, holder } => {
             format!("[{host}] waiting for the deploy lock, held by {holder}")
         }

@@ -447,6 +447,16 @@ impl Prepared {
         self
     }
 
+    /// Whether it may be sent to the host ahead of its turn, with other
+    /// steps: its command only looks (it is its own probe), and is one
+    /// plain command on the host.
+    pub fn sendable_ahead(&self) -> bool {
+        self.probe.as_ref() == Some(&self.command)
+            && matches!(self.effect, Effect::Runs)
+            && self.command.background_log.is_none()
+            && self.command.stdin.is_none()
+    }
+
     /// Only looks: its own command is its probe, `--check` runs it, and
     /// it never counts as a change.
     #[must_use]

@@ -140,6 +140,18 @@ impl Connection {
         self.shell.user()
     }
 
+    /// Sends commands that change nothing to the host's shell in one
+    /// write, ahead of their turn: the next [`Connection::run`]s of the same
+    /// commands, in the same order, read their results without another
+    /// round trip. A failure to send is left for those runs to meet.
+    pub async fn send_ahead(&mut self, commands: &[&RemoteCommand], auth: SudoAuth<'_>) {
+        if self.shell.is_broken() {
+            return;
+        }
+        // A lost shell is found, and said, by the next run.
+        let _ = self.shell.send_ahead(commands, auth, &self.host).await;
+    }
+
     /// Runs a command in the host's long-lived shell (started again if a
     /// previous command left it broken).
     pub async fn run(

@@ -92,6 +92,9 @@ pub(crate) struct MarkedStream {
     /// was the marker's own newline (not captured yet).
     pending_newline: bool,
     pub(crate) exit_code: Option<i32>,
+    /// What came after the marker's line: the start of the next command's
+    /// output, when commands were sent ahead.
+    rest: Vec<u8>,
 }
 
 impl MarkedStream {
@@ -109,12 +112,16 @@ impl MarkedStream {
             capture: Capture::new(capture),
             pending_newline: false,
             exit_code: None,
+            rest: Vec::new(),
         }
     }
 
-    /// Takes the next bytes, calling `emit` for each complete line.
+    /// Takes the next bytes, calling `emit` for each complete line; once
+    /// the marker's line is complete, what follows it is kept apart (see
+    /// [`MarkedStream::take_rest`]).
     pub(crate) fn push(&mut self, data: &[u8], emit: &mut dyn FnMut(&str)) {
         if self.exit_code.is_some() {
+            self.rest.extend_from_slice(data);
             return;
         }
         self.buf.extend_from_slice(data);
@@ -128,6 +135,7 @@ impl MarkedStream {
                 {
                     let status = String::from_utf8_lossy(&self.buf[rest.len()..rest.len() + nl]);
                     self.exit_code = Some(status.trim().parse().unwrap_or(-1));
+                    self.rest = self.buf.split_off(rest.len() + nl + 1);
                     self.buf = Vec::new();
                 }
                 return;
@@ -144,7 +152,9 @@ impl MarkedStream {
             if let Some(nl) = self.buf[status_start..].iter().position(|&b| b == b'\n') {
                 let status = String::from_utf8_lossy(&self.buf[status_start..status_start + nl]);
                 self.exit_code = Some(status.trim().parse().unwrap_or(-1));
+                let rest = self.buf.split_off(status_start + nl + 1);
                 self.emit_lines(pos, true, emit);
+                self.rest = rest;
                 self.buf = Vec::new();
                 return;
             }
@@ -200,6 +210,12 @@ impl MarkedStream {
         self.buf.drain(..emitted);
         self.newline_from = self.newline_from.saturating_sub(emitted);
         self.searched = self.searched.saturating_sub(emitted);
+    }
+
+    /// The bytes that came after the marker's line (the next command's,
+    /// when several were sent at once).
+    pub(crate) fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.rest)
     }
 
     /// What the command printed on this stream (head and tail when long).
@@ -262,6 +278,34 @@ mod tests {
             (lines, text, code),
             (vec!["abc".to_owned()], "abc".to_owned(), Some(3))
         );
+    }
+
+    /// Two commands sent at once: the bytes after the first's marker,
+    /// however the chunks fall, are the second's, whole.
+    #[test]
+    fn what_follows_the_marker_is_handed_over_to_the_next_command() {
+        let both = "one\n\n__M 0\ntwo\nthree\n\n__M 4\n";
+        for cut in 0..=both.len() {
+            let mut first = MarkedStream::new("__M");
+            let mut lines = Vec::new();
+            let mut second = MarkedStream::new("__M");
+            for chunk in [&both[..cut], &both[cut..]] {
+                if first.exit_code.is_some() {
+                    second.push(chunk.as_bytes(), &mut |l| lines.push(l.to_owned()));
+                    continue;
+                }
+                first.push(chunk.as_bytes(), &mut |l| lines.push(l.to_owned()));
+                if first.exit_code.is_some() {
+                    let rest = first.take_rest();
+                    second.push(&rest, &mut |l| lines.push(l.to_owned()));
+                }
+            }
+            assert_eq!(first.exit_code, Some(0), "cut at {cut}");
+            assert_eq!(second.exit_code, Some(4), "cut at {cut}");
+            assert_eq!(lines, ["one", "two", "three"], "cut at {cut}");
+            assert_eq!(first.into_text(), "one\n", "cut at {cut}");
+            assert_eq!(second.into_text(), "two\nthree\n", "cut at {cut}");
+        }
     }
 
     #[test]

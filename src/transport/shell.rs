@@ -6,7 +6,13 @@
 //! cost one round trip. Each command is followed by a marker line carrying a
 //! random token and the exit status, printed on both stdout and stderr, so
 //! the end of both streams is known exactly.
+//!
+//! Commands that only look may be sent ahead, several in one write
+//! ([`RemoteShell::send_ahead`]): the shell runs them one after the other,
+//! and their results are read in order, so a run of read-only steps costs
+//! one round trip instead of one each.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use russh::ChannelMsg;
@@ -171,6 +177,17 @@ pub struct RemoteShell {
     broken: bool,
     /// The login user, as the host says (`id -un`).
     user: String,
+    /// Commands sent ahead whose results are not read yet, in order.
+    ahead: VecDeque<Sent>,
+    /// What each stream had after the last marker read: the start of a
+    /// command sent ahead.
+    carry: [Vec<u8>; 2],
+}
+
+/// A command written to the shell, as written.
+struct Sent {
+    text: String,
+    wait: Duration,
 }
 
 /// Extra time, beyond a command's own timeout (which the host enforces with
@@ -187,6 +204,8 @@ impl RemoteShell {
             token: super::random_token(),
             broken: false,
             user: String::new(),
+            ahead: VecDeque::new(),
+            carry: [Vec::new(), Vec::new()],
         };
         // Anything the login shell printed before `exec` is discarded here.
         let output = shell
@@ -211,6 +230,50 @@ impl RemoteShell {
         self.broken
     }
 
+    /// The text that runs `command` and then prints the marker.
+    fn text(&self, command: &RemoteCommand, auth: SudoAuth<'_>) -> Sent {
+        let marker = format!("__WPTD_{}", self.token);
+        let mut text = command.with_input(auth, &format!("__WPTD_IN_{}", self.token));
+        text.push_str(&format!(
+            "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
+        ));
+        let wait = command.timeout.map_or(DEFAULT_WAIT, |t| t + GRACE);
+        Sent { text, wait }
+    }
+
+    /// Writes `commands` to the shell in one write, to be run one after
+    /// the other; [`RemoteShell::run`] then reads each one's result instead
+    /// of sending it again. Only for commands that change nothing: any the
+    /// caller does not ask for in turn are still run by the shell, and
+    /// their output is read and dropped.
+    pub async fn send_ahead(
+        &mut self,
+        commands: &[&RemoteCommand],
+        auth: SudoAuth<'_>,
+        host: &str,
+    ) -> Result<(), TransportError> {
+        let sent: Vec<Sent> = commands.iter().map(|c| self.text(c, auth)).collect();
+        let text: String = sent.iter().map(|s| s.text.as_str()).collect();
+        self.send(text, host).await?;
+        // Known to be in flight: no longer an unknown state.
+        self.ahead.extend(sent);
+        self.broken = false;
+        Ok(())
+    }
+
+    /// Writes to the shell; until what was written is accounted for, the
+    /// shell is in an unknown state.
+    async fn send(&mut self, text: String, host: &str) -> Result<(), TransportError> {
+        self.broken = true;
+        self.pipe
+            .send(text)
+            .await
+            .map_err(|message| TransportError::Lost {
+                host: host.to_owned(),
+                message,
+            })
+    }
+
     /// Runs one command, calling `on_line` for each line of output as it
     /// arrives, and returns when both output streams have ended.
     pub async fn run(
@@ -220,21 +283,34 @@ impl RemoteShell {
         host: &str,
         on_line: &mut (dyn FnMut(Stream, &str) + Send),
     ) -> Result<Output, TransportError> {
-        let marker = format!("__WPTD_{}", self.token);
-        let mut text = command.with_input(auth, &format!("__WPTD_IN_{}", self.token));
-        text.push_str(&format!(
-            "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
-        ));
-        self.broken = true;
-        if let Err(message) = self.pipe.send(text).await {
-            return Err(TransportError::Lost {
-                host: host.to_owned(),
-                message,
-            });
+        let sent = self.text(command, auth);
+        // Sent ahead and next in line: only its result is read. Any other
+        // command sent ahead before it has its result read and dropped.
+        while let Some(ahead) = self.ahead.pop_front() {
+            if ahead.text == sent.text {
+                return self.read(ahead.wait, host, on_line).await;
+            }
+            self.read(ahead.wait, host, &mut |_, _| {}).await?;
         }
-        let wait = command.timeout.map_or(DEFAULT_WAIT, |t| t + GRACE);
+        self.send(sent.text, host).await?;
+        self.read(sent.wait, host, on_line).await
+    }
+
+    /// Reads the next command's result: its output up to the marker on
+    /// both streams.
+    async fn read(
+        &mut self,
+        wait: Duration,
+        host: &str,
+        on_line: &mut (dyn FnMut(Stream, &str) + Send),
+    ) -> Result<Output, TransportError> {
+        let marker = format!("__WPTD_{}", self.token);
+        self.broken = true;
         let mut stdout = MarkedStream::new(&marker);
         let mut stderr = MarkedStream::new(&marker);
+        let [carried_out, carried_err] = std::mem::take(&mut self.carry);
+        stdout.push(&carried_out, &mut |line| on_line(Stream::Stdout, line));
+        stderr.push(&carried_err, &mut |line| on_line(Stream::Stderr, line));
         let read = async {
             while stdout.exit_code.is_none() || stderr.exit_code.is_none() {
                 match self.pipe.recv().await {
@@ -263,6 +339,7 @@ impl RemoteShell {
             }
             Ok(result) => result?,
         }
+        self.carry = [stdout.take_rest(), stderr.take_rest()];
         self.broken = false;
         Ok(Output {
             exit_code: stdout.exit_code.unwrap_or(-1),

@@ -27,6 +27,9 @@ use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 use check::plan_unreachable;
 use stop::Stop;
 
+/// At most this many steps are sent ahead with one.
+const MAX_SENT_AHEAD: usize = 16;
+
 /// The switch a failure must undo.
 struct Switched {
     symlink: Symlink,
@@ -52,6 +55,8 @@ struct HostRun {
     history: Option<HistoryLog>,
     /// A step that changes the host was run (attempted): the run is recorded.
     changed_host: bool,
+    /// Steps before this index were sent ahead (or ran).
+    sent_ahead_until: usize,
 }
 
 /// Runs the playbook on host `index` of the plan and says how it went.
@@ -108,6 +113,7 @@ pub(super) async fn run(
         planned_changes: false,
         history: None,
         changed_host: false,
+        sent_ahead_until: 0,
     };
     let result = run.steps().await;
     run.finish(result, started).await
@@ -200,7 +206,10 @@ impl HostRun {
             let outcome = match self.mode(index, &prepared) {
                 Mode::ProbeOnly => self.probe_only(index, &prepared, started).await?,
                 Mode::Plan => self.plan_step(index, &prepared).await?,
-                Mode::Run => self.gated_step(index, &prepared, &mut started).await?,
+                Mode::Run => {
+                    self.send_ahead(index, &prepared).await;
+                    self.gated_step(index, &prepared, &mut started).await?
+                }
             };
             let Some(outcome) = outcome else { continue };
             for message in &outcome.warnings {
@@ -226,6 +235,70 @@ impl HostRun {
             self.report_step(index, &prepared.name, status, started, outcome.note);
         }
         Ok(())
+    }
+
+    /// Before running step `index`, when it only looks: sends it together
+    /// with the steps after it that also only look and would run now (as
+    /// far as can be told before it runs), in one write. Each is prepared
+    /// again in its turn; a result whose command came out the same is read
+    /// rather than sent, and one that did not is run again, so sending
+    /// ahead can cost a wasted look, never a wrong result.
+    async fn send_ahead(&mut self, index: usize, first: &Prepared) {
+        if index < self.sent_ahead_until
+            || self.shared.options.gate.is_some()
+            || !first.sendable_ahead()
+        {
+            return;
+        }
+        let shared = self.shared.clone();
+        let templates = &shared.templates;
+        let ctx = self.context();
+        let mut ahead = Vec::new();
+        for (later, step) in shared
+            .plan
+            .playbook
+            .steps
+            .iter()
+            .enumerate()
+            .skip(index + 1)
+        {
+            if ahead.len() == MAX_SENT_AHEAD {
+                break;
+            }
+            if let Some(when) = &step.when {
+                let scoped = steps::step_scope(step, templates, &ctx);
+                let go = scoped.and_then(|scoped| templates.condition(when, &scoped));
+                if !matches!(go, Ok(true)) {
+                    break;
+                }
+            }
+            let login = self.conn.login_user();
+            let Ok(next) = steps::prepare(step, templates, &ctx, login, &shared.plan.secrets)
+            else {
+                break;
+            };
+            if !matches!(self.mode(later, &next), Mode::Run) || !next.sendable_ahead() {
+                break;
+            }
+            ahead.push((later, next.command));
+        }
+        let Some(&(last, _)) = ahead.last() else {
+            return;
+        };
+        let commands: Vec<&RemoteCommand> = std::iter::once(&first.command)
+            .chain(ahead.iter().map(|(_, command)| command))
+            .collect();
+        let mut interrupt = self.interrupt.clone();
+        tokio::select! {
+            () = self.conn.send_ahead(&commands, shared.options.sudo_auth()) => {}
+            _ = interrupt.wait_for(|stop| *stop) => return,
+        }
+        self.sent_ahead_until = last + 1;
+        self.shared.reporter.report(&Event::SentAhead {
+            host: self.host().name.clone(),
+            with: index + 1,
+            steps: ahead.iter().map(|(later, _)| later + 1).collect(),
+        });
     }
 
     /// How step `index` runs this time. The lock is taken even before
