@@ -331,6 +331,41 @@ fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_ch
             .join(name)
             .exists()
     );
+    // Applied and uncommitted, it is said, not refused, when the commit is
+    // deployed again.
+    s.wptdeploy(&["staging", "--commit", "feature/comment-url", "--migrate"])
+        .success();
+    // Once the database is back where the commit's own migrations end, it
+    // would run again unreviewed: refused before anything changes.
+    pg.psql("ALTER TABLE pull_request DROP COLUMN comment_url; UPDATE alembic_version SET version_num = '735093c03092'");
+    let refused = s
+        .wptdeploy(&["staging", "--commit", "feature/comment-url", "--migrate"])
+        .failure(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "this release has migrations its commit does not: {revision} ({name})"
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("`--force`"), "{}", refused.stderr);
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    // Built again from its commit alone, the release has only the commit's files.
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "feature/comment-url",
+        "--migrate",
+        "--force",
+    ])
+    .success();
+    assert!(
+        !s.base_path
+            .join("site/migrations/versions")
+            .join(name)
+            .exists()
+    );
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
 }
 
 #[test]

@@ -4,9 +4,11 @@
 //! ```yaml
 //! - name: check the release's migrations
 //!   migrations:
-//!     command: "{{ venv_path }}/bin/python manage.py db"
 //!     path: "{{ release.build_path }}"
 //!     action: check
+//!     psql: "{{ psql_command | safe }}"
+//!     database: "{{ db_name }}"
+//!   become: "{{ db_superuser }}"
 //!   register: migrations
 //! - name: upgrade the database
 //!   migrations:
@@ -17,9 +19,12 @@
 //!     from: "{{ migrations.current }}"
 //! ```
 //!
-//! `action: check` (read-only, so it also runs under `--check`) requires
-//! exactly one head and a database revision this release knows, and
-//! registers `{head, current, pending}`. `upgrade` runs `upgrade` and
+//! `action: check` (read-only, so it also runs under `--check`; no Python:
+//! the files' headers are read in Rust and the revision with `psql`, in one
+//! round trip) requires exactly one head and a database revision this
+//! release knows, refuses a pending migration the release's commit does not
+//! have (a file generated on the host and never committed) unless
+//! `uncommitted: allow`, and registers `{head, current, pending}`. `upgrade` runs `upgrade` and
 //! requires the database to be at `head` afterwards (when it fails it says
 //! which revision the database is at); `downgrade` runs `downgrade TO`;
 //! `describe` reads `revisions`' files into what they do to tables;
@@ -82,6 +87,10 @@ pub struct MigrationsArgs {
     /// `generate`: the revision id to use (`migrate --rev-id`); empty: alembic picks one.
     #[serde(default)]
     pub rev_id: Option<Tmpl>,
+    /// `check`: `refuse` (the default) or `allow` a pending migration whose
+    /// file the release's commit does not have.
+    #[serde(default)]
+    pub uncommitted: Option<Tmpl>,
 }
 
 /// The actions, as written.
@@ -98,10 +107,13 @@ pub const ACTIONS: [&str; 8] = [
 
 /// The actions that read the database with `psql`, not the migrate command.
 fn uses_psql(action: &str) -> bool {
-    matches!(action, "pending" | "revision" | "server")
+    matches!(action, "check" | "pending" | "revision" | "server")
 }
 
-/// Why `action` cannot run: it needs `psql` (`pending`) or `command` (the rest).
+/// `check`'s `uncommitted:` choices.
+const UNCOMMITTED: [&str; 2] = ["refuse", "allow"];
+
+/// Why `action` cannot run: it needs `psql` (the reads) or `command` (the rest).
 fn needs(action: &str) -> String {
     let what = if uses_psql(action) { "psql" } else { "command" };
     format!("migrations: action `{action}` needs `{what}`")
@@ -123,6 +135,13 @@ impl StepKind for MigrationsKind {
                 a.command.is_some()
             };
             if given { Ok(()) } else { Err(needs(action)) }
+        })?;
+        check_literal(a.uncommitted.as_ref(), |given| {
+            if given.is_empty() || UNCOMMITTED.contains(&given) {
+                Ok(())
+            } else {
+                Err(choice_error("migrations: uncommitted", &UNCOMMITTED, given))
+            }
         })
     }
 
@@ -139,6 +158,7 @@ impl StepKind for MigrationsKind {
             .chain(&a.revisions)
             .chain(&a.versions)
             .chain(&a.rev_id)
+            .chain(&a.uncommitted)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -151,7 +171,21 @@ impl StepKind for MigrationsKind {
         };
         let from = || render.optional(a.from.as_ref());
         let action = match verb.as_str() {
-            "check" => Action::Check,
+            "check" => Action::Check {
+                psql: shell(a.psql.as_ref())?,
+                database: render.optional(a.database.as_ref())?,
+                allow_uncommitted: match render.optional(a.uncommitted.as_ref())?.as_str() {
+                    "" | "refuse" => false,
+                    "allow" => true,
+                    other => {
+                        return Err(TemplateError::new(choice_error(
+                            "migrations: uncommitted",
+                            &UNCOMMITTED,
+                            other,
+                        )));
+                    }
+                },
+            },
             "upgrade" => Action::Upgrade {
                 head: render.optional(a.head.as_ref())?,
                 from: from()?,
@@ -197,7 +231,10 @@ impl StepKind for MigrationsKind {
         };
         let command = if matches!(
             action,
-            Action::Pending { .. } | Action::Revision { .. } | Action::Server { .. }
+            Action::Check { .. }
+                | Action::Pending { .. }
+                | Action::Revision { .. }
+                | Action::Server { .. }
         ) {
             String::new()
         } else {
@@ -209,7 +246,7 @@ impl StepKind for MigrationsKind {
         let command = render.command(script(&command, &render.text(&a.path)?, &versions, &action));
         let read_only = matches!(
             action,
-            Action::Check
+            Action::Check { .. }
                 | Action::Describe { .. }
                 | Action::Pending { .. }
                 | Action::Revision { .. }
@@ -230,29 +267,41 @@ fn read(
     output: &Output,
     command: &crate::transport::RemoteCommand,
 ) -> Result<Outcome, StepFailure> {
+    let succeeded = || {
+        if output.exit_code == 0 {
+            Ok(())
+        } else {
+            Err(failure(command, output))
+        }
+    };
     match action {
-        Action::Upgrade { head, from } => return upgrade_outcome(output, head, from),
-        Action::Downgrade { to, from } => return downgrade_outcome(output, to, from),
-        _ => {}
-    }
-    if output.exit_code != 0 {
-        return Err(failure(command, output));
-    }
-    match action {
-        Action::Generate { .. } => generate_outcome(output),
-        Action::Describe { .. } => Ok(describe_outcome(output)),
-        Action::Pending { .. } => pending_outcome(output),
-        Action::Revision { .. } => Ok(revision_outcome(output)),
-        Action::Server { .. } => Ok(server_outcome(output)),
-        _ => check_outcome(output),
+        Action::Upgrade { head, from } => upgrade_outcome(output, head, from),
+        Action::Downgrade { to, from } => downgrade_outcome(output, to, from),
+        Action::Generate { .. } => succeeded().and_then(|()| generate_outcome(output)),
+        Action::Describe { .. } => succeeded().map(|()| describe_outcome(output)),
+        Action::Pending { .. } => succeeded().and_then(|()| pending_outcome(output)),
+        Action::Revision { .. } => succeeded().map(|()| revision_outcome(output)),
+        Action::Server { .. } => succeeded().map(|()| server_outcome(output)),
+        Action::Check {
+            allow_uncommitted, ..
+        } => succeeded().and_then(|()| check_outcome(output, *allow_uncommitted)),
     }
 }
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
-    /// Read-only: heads, current revision, pending revisions.
-    Check,
+    /// Read-only, without the app: the release's migration files (read in
+    /// Rust, with which of them its commit lacks) against the database's
+    /// `alembic_version` (through `psql`): heads, current, pending.
+    Check {
+        /// The psql command (shell text, values quoted).
+        psql: String,
+        /// The database.
+        database: String,
+        /// A pending file the commit lacks is let through.
+        allow_uncommitted: bool,
+    },
     /// `upgrade`, then confirm the database reached `head`.
     Upgrade {
         /// The revision to reach.
@@ -323,17 +372,17 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
         // A release not built yet (under --check) has nothing to inspect.
         // `current` fails when the database is at a revision the code lacks:
         // that is reported, not treated as a crash.
-        Action::Check => format!(
-            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir}\nset -e\nerr=$(mktemp)\ntrap 'rm -f \"$err\"' EXIT\n\
-             heads=$({command} heads)\n\
-             if ! current=$({command} current 2>\"$err\"); then\n\
-             \x20 rev=$(sed -n \"s/.*Can't locate revision identified by '\\([^']*\\)'.*/\\1/p\" \"$err\" | head -n 1)\n\
-             \x20 [ -n \"$rev\" ] || {{ cat \"$err\" >&2; exit 1; }}\n\
-             \x20 current=\"$rev (unknown)\"\nfi\n\
-             history=$({command} history)\n\
-             printf '%s\\n' \"$heads\" | sed 's/^/@heads /'\n\
-             printf '%s\\n' \"$current\" | sed 's/^/@current /'\n\
-             printf '%s\\n' \"$history\" | sed 's/^/@history /'\n"
+        // The files' headers, the ones the release's commit does not have
+        // (git, when the release is a clone), and the database's revision.
+        Action::Check { psql, database, .. } => format!(
+            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
+             cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
+             [ -d {listing} ] || {{ echo \"wptdeploy: the release has no directory {listing}: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3; }}\n\
+             versions={listing}\n{}\
+             if [ -e .git ]; then git -c safe.directory='*' ls-files --others -- \"$versions\" 2>/dev/null | sed -n 's|.*/\\([^/]*\\.py\\)$|@untracked \\1|p'; fi\n\
+             {}",
+            crate::migrations::graph::listing_script("versions"),
+            db_revision_script(psql, database)
         ),
         // The new file must appear in the listing, not only in the output.
         Action::Generate { message, rev_id } => {
@@ -453,20 +502,18 @@ fn server_outcome(output: &Output) -> Outcome {
     }
 }
 
-/// Reads a check: exactly one head, and a current revision the release knows.
-fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
-    if output.stdout.lines().any(|l| l == "@absent") {
+/// Reads a check: exactly one head, a current revision the release knows,
+/// and no pending file its commit lacks (unless `allow_uncommitted`).
+fn check_outcome(output: &Output, allow_uncommitted: bool) -> Result<Outcome, StepFailure> {
+    let said = |line: &str| output.stdout.lines().any(|l| l == line);
+    if said("@absent") {
         return Ok(Outcome {
             note: Some("the release is not built yet: its pending migrations are known once it is checked out".into()),
             ..Outcome::default()
         });
     }
-    let heads = alembic::revision_ids(&lines("heads", &output.stdout));
-    let current = alembic::revision_ids(&lines("current", &output.stdout))
-        .into_iter()
-        .next();
-    let history = alembic::history(&lines("history", &output.stdout));
-    let head = match heads.as_slice() {
+    let graph = crate::migrations::graph::Graph::from_listing(output.stdout.lines());
+    let head = match graph.heads().as_slice() {
         [one] => one.clone(),
         [] => {
             return Err(StepFailure {
@@ -488,23 +535,56 @@ fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
             });
         }
     };
-    let Some(pending) = alembic::pending(&history, current.as_deref(), &head) else {
-        let current = current.unwrap_or_default();
-        return Err(StepFailure {
-            message: format!(
-                "the database is at revision {current}, which this release's migrations do not contain: the database is ahead of this code, or on another branch"
-            ),
-            hints: vec![
-                format!("deploy a commit whose migrations include {current}"),
-                "or downgrade the database on purpose first, with the code that has that revision"
-                    .into(),
-            ],
-        });
+    let current = database_revisions(output)?;
+    let pending = match graph.standing(&current) {
+        Standing::Current => Vec::new(),
+        Standing::Pending(pending) => pending,
+        Standing::Unknown(revisions) => {
+            let current = revisions.join(", ");
+            return Err(StepFailure {
+                message: format!(
+                    "the database is at revision {current}, which this release's migrations do not contain: the database is ahead of this code, or on another branch"
+                ),
+                hints: vec![
+                    format!("deploy a commit whose migrations include {current}"),
+                    "or downgrade the database on purpose first, with the code that has that revision"
+                        .into(),
+                ],
+            });
+        }
     };
-    let at = current.as_deref().map_or_else(
-        || "database empty (no revision)".to_owned(),
-        |c| format!("database at {c}"),
-    );
+    let untracked = lines("untracked", &output.stdout);
+    let uncommitted: Vec<&crate::migrations::graph::Node> = pending
+        .iter()
+        .filter(|n| untracked.lines().any(|file| file == n.file))
+        .collect();
+    let mut warnings = Vec::new();
+    if !uncommitted.is_empty() {
+        let named = uncommitted
+            .iter()
+            .map(|n| format!("{} ({})", n.id, n.file))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !allow_uncommitted {
+            return Err(StepFailure {
+                message: format!(
+                    "this release has migrations its commit does not: {named}; they were made on the host (by `wptdeploy migration new` or the checklist) and never committed, so nobody has reviewed what they would run"
+                ),
+                hints: vec![
+                    "commit them (the checklist pulled each into your checkout) and deploy that commit".into(),
+                    "or build the release again from its commit alone: the same command with `--force`".into(),
+                ],
+            });
+        }
+        warnings.push(format!(
+            "{named}: not in the release's commit (made on the host); it runs because this step allows it"
+        ));
+    }
+    let at = if current.is_empty() {
+        "database empty (no revision)".to_owned()
+    } else {
+        format!("database at {}", current.join(", "))
+    };
     let note = if pending.is_empty() {
         format!("database at the head, {head}")
     } else {
@@ -520,7 +600,7 @@ fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     };
     let register = BTreeMap::from([
         ("head", Value::from(head)),
-        ("current", Value::from(current.unwrap_or_default())),
+        ("current", Value::from(current.join(","))),
         (
             "pending",
             Value::from(pending.iter().map(|r| r.id.clone()).collect::<Vec<_>>()),
@@ -530,8 +610,37 @@ fn check_outcome(output: &Output) -> Result<Outcome, StepFailure> {
         changed: false,
         register: Some(Value::from_serialize(&register)),
         note: Some(note),
+        warnings,
         ..Outcome::default()
     })
+}
+
+/// The database's revisions as [`db_revision_script`] printed them (none
+/// for an empty database, or one without alembic's table), or why psql
+/// could not read them.
+fn database_revisions(output: &Output) -> Result<Vec<String>, StepFailure> {
+    let db = lines("db", &output.stdout);
+    if output.stdout.lines().any(|l| l == "@db-read") {
+        Ok(db
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    } else if db.contains("alembic_version") && db.contains("does not exist") {
+        Ok(Vec::new())
+    } else {
+        Err(StepFailure {
+            message: format!(
+                "cannot read the database's revision, so cannot tell whether this release's migrations have run: {}",
+                db.trim()
+            ),
+            hints: vec![
+                "check `db_name`, `db_superuser` and `psql_command`".into(),
+                "`--migrate` runs the migrations; `--no-migrate` deploys without this check".into(),
+            ],
+        })
+    }
 }
 
 /// Reads a pending check: fails when the release brings migrations the
@@ -554,27 +663,7 @@ fn pending_outcome(output: &Output) -> Result<Outcome, StepFailure> {
         });
     }
     let graph = crate::migrations::graph::Graph::from_listing(output.stdout.lines());
-    let db = lines("db", &output.stdout);
-    let current: Vec<String> = if said("@db-read") {
-        db.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    } else if db.contains("alembic_version") && db.contains("does not exist") {
-        Vec::new()
-    } else {
-        return Err(StepFailure {
-            message: format!(
-                "cannot read the database's revision, so cannot tell whether this release's migrations have run: {}",
-                db.trim()
-            ),
-            hints: vec![
-                "check `db_name`, `db_superuser` and `psql_command`".into(),
-                "`--migrate` runs the migrations; `--no-migrate` deploys without this check".into(),
-            ],
-        });
-    };
+    let current = database_revisions(output)?;
     let at = if current.is_empty() {
         "no revision (an empty database)".to_owned()
     } else {
@@ -797,26 +886,54 @@ mod tests {
         }
     }
 
+    /// What the check's script prints for files `(name, revision,
+    /// parent, message)`, the untracked ones, and the database's revisions.
+    fn listing(files: &[(&str, &str, &str, &str)], untracked: &[&str], db: &[&str]) -> Output {
+        let mut text = String::new();
+        for (name, revision, parent, message) in files {
+            text.push_str(&format!(
+                "@file {name}\n@| \"\"\"{message}\n@| revision = '{revision}'\n@| down_revision = {}\n",
+                if parent.is_empty() { "None".to_owned() } else { format!("'{parent}'") }
+            ));
+        }
+        for file in untracked {
+            text.push_str(&format!("@untracked {file}\n"));
+        }
+        text.push_str("@db-read\n");
+        for revision in db {
+            text.push_str(&format!("@db {revision}\n"));
+        }
+        output(&text)
+    }
+
+    const INITIAL: (&str, &str, &str, &str) =
+        ("7350_initial.py", "735093c03092", "", "initial tables");
+    const COMMENT: (&str, &str, &str, &str) = (
+        "4daf_comment.py",
+        "4dafe3eac60e",
+        "735093c03092",
+        "add comment url",
+    );
+
     #[test]
     fn two_heads_stop_the_deploy_with_the_revisions_named() {
-        let failure = check_outcome(&output(
-            "@heads aaaa1111 (head)\n@heads bbbb2222 (head)\n@current \n",
-        ))
-        .unwrap_err();
+        let other = ("bbbb_other.py", "bbbb2222", "735093c03092", "other");
+        let failure =
+            check_outcome(&listing(&[INITIAL, COMMENT, other], &[], &[]), false).unwrap_err();
         assert!(
-            failure.message.contains("2 heads (aaaa1111, bbbb2222)"),
+            failure.message.contains("2 heads (4dafe3eac60e, bbbb2222)"),
             "{}",
             failure.message
         );
         assert!(failure.hints[0].contains("flask db merge"));
+        let none = check_outcome(&output("@db-read\n"), false).unwrap_err();
+        assert_eq!(none.message, "found no migrations in this release");
     }
 
     #[test]
     fn an_unknown_current_revision_is_refused() {
-        let failure = check_outcome(&output(
-            "@heads 4dafe3eac60e (head)\n@current ffff0000ffff\n@history 735093c03092 -> 4dafe3eac60e (head), add\n@history <base> -> 735093c03092, init\n",
-        ))
-        .unwrap_err();
+        let failure = check_outcome(&listing(&[INITIAL, COMMENT], &[], &["ffff0000ffff"]), false)
+            .unwrap_err();
         assert!(
             failure
                 .message
@@ -827,16 +944,61 @@ mod tests {
     }
 
     #[test]
-    fn pending_revisions_are_listed_in_order() {
-        let outcome = check_outcome(&output(
-            "@heads 4dafe3eac60e (head)\n@current \n@history 735093c03092 -> 4dafe3eac60e (head), add comment url\n@history <base> -> 735093c03092, initial tables\n",
-        ))
-        .unwrap();
+    fn pending_revisions_are_listed_in_order_and_registered() {
+        let outcome = check_outcome(&listing(&[COMMENT, INITIAL], &[], &[]), false).unwrap();
         assert_eq!(
             outcome.note.as_deref(),
             Some(
                 "database empty (no revision); 2 pending: 735093c03092 (initial tables), 4dafe3eac60e (add comment url)"
             )
         );
+        let register = outcome.register.unwrap();
+        assert_eq!(
+            register.get_attr("head").unwrap().to_string(),
+            "4dafe3eac60e"
+        );
+        assert_eq!(register.get_attr("current").unwrap().to_string(), "");
+        let at_head =
+            check_outcome(&listing(&[COMMENT, INITIAL], &[], &["4dafe3eac60e"]), false).unwrap();
+        assert_eq!(
+            at_head.note.as_deref(),
+            Some("database at the head, 4dafe3eac60e")
+        );
+        let unreadable = check_outcome(
+            &output("@file x.py\n@db-failed\n@db connection refused\n"),
+            false,
+        );
+        assert!(unreadable.is_err());
+    }
+
+    /// A file made on the host and never committed is refused while it is
+    /// pending (unless allowed, then said), and only said once applied.
+    #[test]
+    fn a_pending_migration_the_commit_lacks_is_refused_unless_allowed() {
+        let refused = check_outcome(
+            &listing(&[INITIAL, COMMENT], &["4daf_comment.py"], &["735093c03092"]),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            refused
+                .message
+                .contains("migrations its commit does not: 4dafe3eac60e (4daf_comment.py)"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.hints[1].contains("--force"), "{:?}", refused.hints);
+        let allowed = check_outcome(
+            &listing(&[INITIAL, COMMENT], &["4daf_comment.py"], &["735093c03092"]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(allowed.warnings.len(), 1, "{:?}", allowed.warnings);
+        let applied = check_outcome(
+            &listing(&[INITIAL, COMMENT], &["4daf_comment.py"], &["4dafe3eac60e"]),
+            false,
+        )
+        .unwrap();
+        assert!(applied.warnings.is_empty(), "{:?}", applied.warnings);
     }
 }
