@@ -138,3 +138,46 @@ fn an_unknown_rule_is_refused_before_any_connection() {
     );
     assert!(!run.stderr.contains("connected"), "{}", run.stderr);
 }
+
+/// `migration test` (and so `migration new` and the checklist, which apply
+/// their file the same way) lints the file's SQL before it runs: refused
+/// under `error`, with the database untouched; warned and applied under
+/// staging's `warn`.
+#[test]
+fn migration_test_lints_the_file_before_it_runs() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let local = s.dir.join("eeee00000005_add_reviewer.py");
+    std::fs::write(&local, RISKY).unwrap();
+    let local = local.display().to_string();
+    let refused = s
+        .wptdeploy(&[
+            "migration",
+            "test",
+            "staging",
+            &local,
+            "-e",
+            "migration_lint=error",
+        ])
+        .failure(1);
+    for said in [
+        "lint the SQL of eeee00000005_add_reviewer.py",
+        "eeee00000005_add_reviewer.py:12 (eeee00000005): adding-required-field",
+        "sql:    ALTER TABLE pull_request ADD COLUMN reviewer TEXT NOT NULL;",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}\n{}", refused.stderr);
+    }
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"), "not run");
+    let warned = s
+        .wptdeploy(&["migration", "test", "staging", &local])
+        .success();
+    assert!(
+        warned
+            .stderr
+            .contains("warning: eeee00000005_add_reviewer.py:13 (eeee00000005): require-concurrent-index-creation"),
+        "{}",
+        warned.stderr
+    );
+    assert_eq!(pg.revision().as_deref(), Some("eeee00000005"));
+}
