@@ -151,6 +151,69 @@ fn a_failing_upgrade_leaves_the_live_release_and_says_where_the_database_is() {
     assert!(!s.base_path.join(".wptdeploy-lock").exists());
 }
 
+/// A session holding a lock the migration needs: each attempt is stopped
+/// by `lock_timeout` and reported, and the last message names the session
+/// in the way (pid, query, age); nothing changed. Once it lets go, a retry
+/// gets through.
+#[test]
+fn a_held_lock_is_retried_and_the_session_holding_it_is_named() {
+    let (s, pg) = sandbox_with_database(&[
+        ("migrate_lock_timeout", "1s"),
+        ("migrate_lock_retry_delay", "1"),
+    ]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let holder = pg.hold_lock("pull_request", 60);
+    let run = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "feature/with-migration",
+            "--migrate",
+            "-e",
+            "migrate_lock_retries=1",
+        ])
+        .failure(1);
+    drop(holder);
+    for said in [
+        "upgrade failed (attempt 2: the ones before waited longer than lock_timeout); the database is still at 735093c03092, as before",
+        "wptdeploy: gave up waiting for a lock",
+        "sessions holding locks in wptdash now, oldest transaction first:",
+        "LOCK TABLE pull_request IN ACCESS SHARE MODE",
+        "pg_terminate_backend(PID)",
+    ] {
+        assert!(run.stderr.contains(said), "{said}\n{}", run.stderr);
+    }
+    let named = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("LOCK TABLE pull_request"))
+        .unwrap();
+    assert!(
+        named.trim_start().starts_with("pid ") && named.contains("(postgres, "),
+        "{named}"
+    );
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    assert!(!s.base_path.join(".wptdeploy-lock").exists());
+
+    // Held for 10 s against a 1 s lock_timeout: the first attempt (a few
+    // seconds in, after the checks) cannot get it; the fourth (after
+    // waiting 1, 2 and 4 s) starts 10 s after the first, when it is free.
+    let holder = pg.hold_lock("pull_request", 10);
+    let run = s
+        .wptdeploy(&["staging", "--commit", "feature/with-migration", "--migrate"])
+        .success();
+    holder.wait();
+    assert!(
+        run.stderr
+            .contains("the ones before waited longer than lock_timeout"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
+}
+
 #[test]
 fn a_database_ahead_of_the_code_is_refused() {
     let (s, pg) = sandbox_with_database(&[]);

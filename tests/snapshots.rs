@@ -22,6 +22,8 @@ fn assert_output(name: &str, s: &Sandbox, text: &str) {
     settings.add_filter(r"since .+? ago", "since [AGE] ago");
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
     settings.add_filter(r"\b[0-9a-f]{12}\b", "[SHA12]");
+    // A right-aligned time column: its padding depends on the time's width.
+    settings.add_filter(r" {2,}\d+(\.\d+)?(ms|s)\b", "  [TIME]");
     settings.add_filter(r"\b\d+(\.\d+)?(ms|s)\b", "[TIME]");
     settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", "[NOW]");
     settings.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]");

@@ -12,6 +12,7 @@ use std::any::Any;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use minijinja::Value;
 use serde::de::DeserializeOwned;
@@ -154,6 +155,7 @@ pub struct Render<'a> {
     pub(super) ctx: &'a Value,
     pub(super) base: RemoteCommand,
     pub(super) secrets: &'a [String],
+    pub(super) login_user: &'a str,
 }
 
 impl Render<'_> {
@@ -243,6 +245,18 @@ impl Render<'_> {
         RemoteCommand {
             script,
             ..self.base.clone()
+        }
+    }
+
+    /// `script` as `user` (the login user when empty), in no particular
+    /// directory, with no environment of the step's: a side command, such
+    /// as a [`Diagnosis`].
+    pub fn command_as(&self, script: String, user: &str, timeout: Duration) -> RemoteCommand {
+        RemoteCommand {
+            script,
+            become_user: Some(user.to_owned()).filter(|u| !u.is_empty() && u != self.login_user),
+            timeout: Some(timeout),
+            ..RemoteCommand::default()
         }
     }
 
@@ -385,6 +399,20 @@ pub struct FileWrite {
     pub current: String,
 }
 
+/// A read-only command the engine runs after a step fails in the way it
+/// names, whose output says why (who holds the lock it waited for).
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    /// Run when the failure's message contains this.
+    pub when: String,
+    /// The command; what it prints on standard output is added to the failure.
+    pub command: RemoteCommand,
+    /// What its output is, as the line above it.
+    pub title: String,
+    /// Added first among the failure's hints when the command found something.
+    pub hint: String,
+}
+
 /// A step rendered for one host: the exact command, what the engine does
 /// around it, and how its output is read.
 #[derive(Clone)]
@@ -399,6 +427,8 @@ pub struct Prepared {
     pub read_only: bool,
     /// What the engine does around the command.
     pub effect: Effect,
+    /// What the engine runs after some failures, to say why.
+    pub diagnosis: Option<Diagnosis>,
     /// What the person is shown instead of the command, if not the command.
     shown: Option<String>,
     reader: Arc<Reader>,
@@ -428,9 +458,17 @@ impl Prepared {
             probe: None,
             read_only: false,
             effect: Effect::Runs,
+            diagnosis: None,
             shown: None,
             reader: Arc::new(read),
         }
+    }
+
+    /// With a command that says why it failed, after some failures.
+    #[must_use]
+    pub fn with_diagnosis(mut self, diagnosis: Option<Diagnosis>) -> Self {
+        self.diagnosis = diagnosis;
+        self
     }
 
     /// With what the engine does around it.

@@ -38,7 +38,9 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::Deserialize;
 
-use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
+use super::kind::{
+    Diagnosis, Prepared, Render, StepKind, Tmpl, check_literal, check_number, choice_error,
+};
 use super::outcome::{Outcome, StepFailure, failure};
 use crate::migrations::alembic;
 use crate::migrations::graph::Standing;
@@ -91,6 +93,18 @@ pub struct MigrationsArgs {
     /// file the release's commit does not have.
     #[serde(default)]
     pub uncommitted: Option<Tmpl>,
+    /// `upgrade`: how many times to try again after PostgreSQL's
+    /// `lock_timeout` stopped it (default 0).
+    #[serde(default)]
+    pub lock_retries: Option<Tmpl>,
+    /// `upgrade`: seconds before the first retry, doubled for each next one
+    /// (default 5).
+    #[serde(default)]
+    pub retry_delay: Option<Tmpl>,
+    /// `upgrade`: who runs `psql:` to name the sessions holding locks when
+    /// it gives up on one (`db_superuser`; empty: the login user).
+    #[serde(default)]
+    pub db_user: Option<Tmpl>,
 }
 
 /// The actions, as written.
@@ -136,6 +150,8 @@ impl StepKind for MigrationsKind {
             };
             if given { Ok(()) } else { Err(needs(action)) }
         })?;
+        check_number::<u32>(a.lock_retries.as_ref(), "migrations: lock_retries")?;
+        check_number::<u32>(a.retry_delay.as_ref(), "migrations: retry_delay")?;
         check_literal(a.uncommitted.as_ref(), |given| {
             if given.is_empty() || UNCOMMITTED.contains(&given) {
                 Ok(())
@@ -159,6 +175,9 @@ impl StepKind for MigrationsKind {
             .chain(&a.versions)
             .chain(&a.rev_id)
             .chain(&a.uncommitted)
+            .chain(&a.lock_retries)
+            .chain(&a.retry_delay)
+            .chain(&a.db_user)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -189,6 +208,8 @@ impl StepKind for MigrationsKind {
             "upgrade" => Action::Upgrade {
                 head: render.optional(a.head.as_ref())?,
                 from: from()?,
+                retries: render.number(a.lock_retries.as_ref(), 0, "migrations: lock_retries")?,
+                delay: render.number(a.retry_delay.as_ref(), 5, "migrations: retry_delay")?,
             },
             "downgrade" => Action::Downgrade {
                 to: render
@@ -253,7 +274,17 @@ impl StepKind for MigrationsKind {
                 | Action::Server { .. }
         );
         let probe = read_only.then(|| command.clone());
-        let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command));
+        let diagnosis = match (&action, &a.psql) {
+            (Action::Upgrade { .. }, Some(psql)) => Some(lock_holders(
+                render,
+                &render.shell(psql)?,
+                &render.optional(a.database.as_ref())?,
+                &render.optional(a.db_user.as_ref())?,
+            )),
+            _ => None,
+        };
+        let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command))
+            .with_diagnosis(diagnosis);
         Ok(match probe {
             Some(probe) => prepared.with_probe(probe),
             None => prepared,
@@ -275,7 +306,7 @@ fn read(
         }
     };
     match action {
-        Action::Upgrade { head, from } => upgrade_outcome(output, head, from),
+        Action::Upgrade { head, from, .. } => upgrade_outcome(output, head, from),
         Action::Downgrade { to, from } => downgrade_outcome(output, to, from),
         Action::Generate { .. } => succeeded().and_then(|()| generate_outcome(output)),
         Action::Describe { .. } => succeeded().map(|()| describe_outcome(output)),
@@ -302,12 +333,18 @@ enum Action {
         /// A pending file the commit lacks is let through.
         allow_uncommitted: bool,
     },
-    /// `upgrade`, then confirm the database reached `head`.
+    /// `upgrade` (again after a lock timeout, `retries` times, waiting
+    /// `delay` seconds, doubled each time), then confirm the database
+    /// reached `head`.
     Upgrade {
         /// The revision to reach.
         head: String,
         /// The revision before.
         from: String,
+        /// Retries after a lock timeout.
+        retries: u32,
+        /// Seconds before the first retry.
+        delay: u32,
     },
     /// `downgrade TO`, then confirm the database is at `to` (`base`: empty).
     Downgrade {
@@ -398,8 +435,22 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
                 quote(message)
             )
         }
-        Action::Upgrade { .. } => format!(
-            "cd -- {dir} || exit 3\n{command} upgrade && status=0 || status=$?\n\
+        // Its error output is both shown as it comes and kept, to tell a
+        // lock timeout (PostgreSQL rolled the migration back: run it again).
+        Action::Upgrade { retries, delay, .. } => format!(
+            "cd -- {dir} || exit 3\n\
+             retries={retries} delay={delay} attempt=1\n\
+             err=$(mktemp) st=$(mktemp)\ntrap 'rm -f -- \"$err\" \"$st\"' EXIT\n\
+             while :; do\n\
+             \x20 {{ {{ {command} upgrade; echo $? > \"$st\"; }} 2>&1 1>&3 | tee -- \"$err\" >&2; }} 3>&1\n\
+             \x20 status=$(cat -- \"$st\")\n\
+             \x20 [ \"$status\" = 0 ] && break\n\
+             \x20 grep -q 'due to lock timeout' -- \"$err\" || break\n\
+             \x20 if [ \"$attempt\" -gt \"$retries\" ]; then echo '{LOCK_TIMEOUT_MARK}' >&2; break; fi\n\
+             \x20 echo \"wptdeploy: a lock was not granted within lock_timeout (attempt $attempt of $((retries + 1))); PostgreSQL rolled the migration back; trying again in ${{delay}}s\" >&2\n\
+             \x20 sleep \"$delay\"; delay=$((delay * 2)); attempt=$((attempt + 1))\n\
+             done\n\
+             echo \"@attempts $attempt\"\n\
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
         ),
         // Each revision's file, found by its `revision = '...'` line.
@@ -439,6 +490,31 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
              {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n",
             quote(to)
         ),
+    }
+}
+
+/// What the upgrade's script says when it gives up after lock timeouts.
+const LOCK_TIMEOUT_MARK: &str = "wptdeploy: gave up waiting for a lock";
+
+/// The sessions that hold locks in `database` now, oldest transaction
+/// first (pid, user, state, age, query): run as `db_user` with `psql` when
+/// an upgrade gave up on a lock.
+fn lock_holders(render: &Render<'_>, psql: &str, database: &str, db_user: &str) -> Diagnosis {
+    let sql = "SELECT format('pid %s (%s, %s, transaction open %ss): %s', a.pid, a.usename, a.state, \
+               coalesce(extract(epoch FROM now() - a.xact_start)::int, 0), left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)) \
+               FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
+               AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.relation IS NOT NULL) \
+               ORDER BY a.xact_start NULLS LAST LIMIT 5";
+    let script = format!(
+        "cd / && {psql} -X -q -At -v ON_ERROR_STOP=1 -d {} -c {}\n",
+        quote(database),
+        quote(sql)
+    );
+    Diagnosis {
+        when: LOCK_TIMEOUT_MARK.to_owned(),
+        command: render.command_as(script, db_user, std::time::Duration::from_secs(30)),
+        title: format!("sessions holding locks in {database} now, oldest transaction first"),
+        hint: "end the one in the way (`SELECT pg_terminate_backend(PID)`) if that is safe, or deploy again when it is done; `migrate_lock_retries` and `migrate_lock_timeout` say how long to wait".into(),
     }
 }
 
@@ -813,6 +889,19 @@ fn downgrade_outcome(output: &Output, to: &str, from: &str) -> Result<Outcome, S
     move_outcome(output, "downgrade", target, from)
 }
 
+/// ` (attempt N: ...)` when an upgrade was run again after lock timeouts.
+fn retried(output: &Output) -> String {
+    let attempts: u32 = lines("attempts", &output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(1);
+    if attempts > 1 {
+        format!(" (attempt {attempts}: the ones before waited longer than lock_timeout)")
+    } else {
+        String::new()
+    }
+}
+
 fn move_outcome(
     output: &Output,
     verb: &str,
@@ -839,7 +928,11 @@ fn move_outcome(
             )
         };
         return Err(StepFailure {
-            message: format!("{verb} failed; {state}:\n  {}", tail.join("\n  ")),
+            message: format!(
+                "{verb} failed{}; {state}:\n  {}",
+                retried(output),
+                tail.join("\n  ")
+            ),
             hints: vec![
                 if verb == "upgrade" {
                     "the live release was not switched; fix the migration and deploy again".into()
@@ -859,11 +952,12 @@ fn move_outcome(
             hints: vec!["check `db heads` and `db current` in the release".into()],
         });
     }
+    let retried = retried(output);
     Ok(Outcome {
         changed: from != head,
         register: None,
         note: Some(format!(
-            "{from_shown} -> {}",
+            "{from_shown} -> {}{retried}",
             if head.is_empty() {
                 "no revision (empty)"
             } else {

@@ -35,7 +35,7 @@ use crate::playbook::{Step, StepEnv};
 use crate::template::{TemplateError, Templates};
 use crate::transport::RemoteCommand;
 
-pub use kind::{Effect, FileWrite, LocalFile, Prepared, Ran, StepKind, Symlink, Tmpl};
+pub use kind::{Diagnosis, Effect, FileWrite, LocalFile, Prepared, Ran, StepKind, Symlink, Tmpl};
 pub use lock::{Holder, LockOwner, LockSpec};
 pub use outcome::{Outcome, StepFailure};
 pub use prune::human_bytes;
@@ -135,6 +135,7 @@ pub fn prepare(
             background_log,
         },
         secrets,
+        login_user,
     };
     let mut prepared = step.action.prepare(&render)?;
     prepared.name = name;

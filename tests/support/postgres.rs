@@ -161,6 +161,37 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A session that locks `table` (ACCESS SHARE, as a long read does:
+    /// enough to keep an `ALTER TABLE` waiting) for `seconds`, holding the
+    /// lock when this returns; its server session is ended when the holder
+    /// is dropped.
+    pub fn hold_lock(&self, table: &str, seconds: u32) -> LockHolder<'_> {
+        let child = Command::new(self.bin.join("psql"))
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", "postgres", "-d", "wptdash", "-c"])
+            .arg(format!(
+                "BEGIN; LOCK TABLE {table} IN ACCESS SHARE MODE; SELECT pg_sleep({seconds}); COMMIT;"
+            ))
+            .env("PGAPPNAME", HOLDER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run psql");
+        let holder = LockHolder { pg: self, child };
+        let held = format!(
+            "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND granted AND pid <> pg_backend_pid()"
+        );
+        for _ in 0..100 {
+            if self.psql(&held).trim() != "0" {
+                return holder;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        drop(holder);
+        panic!("the session never held its lock on {table}");
+    }
+
     /// The database's alembic revision, if any.
     pub fn revision(&self) -> Option<String> {
         let exists = self.psql("SELECT to_regclass('alembic_version') IS NOT NULL");
@@ -179,6 +210,33 @@ impl Postgres {
         .lines()
         .map(str::to_owned)
         .collect()
+    }
+}
+
+/// `application_name` of the sessions [`Postgres::hold_lock`] starts.
+const HOLDER: &str = "wptdeploy-test-lock-holder";
+
+/// A session holding a lock (see [`Postgres::hold_lock`]).
+pub struct LockHolder<'a> {
+    pg: &'a Postgres,
+    child: std::process::Child,
+}
+
+impl LockHolder<'_> {
+    /// Waits until the session has let go by itself.
+    pub fn wait(mut self) {
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LockHolder<'_> {
+    fn drop(&mut self) {
+        // Ending the psql client alone leaves its server session sleeping.
+        self.pg.psql(&format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{HOLDER}'"
+        ));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

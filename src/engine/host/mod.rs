@@ -21,7 +21,9 @@ use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, Step
 use crate::plan::HostPlan;
 use crate::steps::history::HistoryLog;
 use crate::steps::lock;
-use crate::steps::{self, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink};
+use crate::steps::{
+    self, Diagnosis, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink,
+};
 use crate::template::Unknown;
 use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 use check::plan_unreachable;
@@ -500,6 +502,12 @@ impl HostRun {
             | Effect::Restarts
             | Effect::EndsRollbackWindow
             | Effect::WritesFile(_) => prepared.outcome(&self.exec(&prepared.command).await?),
+        };
+        let outcome = match (outcome, &prepared.diagnosis) {
+            (Err(failure), Some(diagnosis)) if failure.message.contains(&diagnosis.when) => {
+                Err(self.diagnosed(failure, diagnosis).await)
+            }
+            (outcome, _) => outcome,
         }
         .map_err(|failure| Stop::Step {
             step: prepared.name.clone(),
@@ -541,6 +549,30 @@ impl HostRun {
             }
         }
         Ok(Some(outcome))
+    }
+
+    /// `failure`, with what `diagnosis` finds (nothing added when it finds
+    /// nothing or cannot run).
+    async fn diagnosed(&mut self, mut failure: StepFailure, diagnosis: &Diagnosis) -> StepFailure {
+        let Ok(output) = self.exec_quiet(&diagnosis.command).await else {
+            return failure;
+        };
+        let found: Vec<&str> = output
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if output.exit_code == 0 && !found.is_empty() {
+            failure.message = format!(
+                "{}\n{}:\n  {}",
+                failure.message.trim_end(),
+                diagnosis.title,
+                found.join("\n  ")
+            );
+            failure.hints.insert(0, diagnosis.hint.clone());
+        }
+        failure
     }
 
     /// Takes and confirms the lock; returns what it took over, if it was
