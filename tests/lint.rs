@@ -181,3 +181,64 @@ fn migration_test_lints_the_file_before_it_runs() {
     );
     assert_eq!(pg.revision().as_deref(), Some("eeee00000005"));
 }
+
+/// An index built `CONCURRENTLY` inside the migration's transaction cannot
+/// run (PostgreSQL refuses it): refused before anything runs, even where
+/// findings only warn, with alembic's recipe; written with
+/// `autocommit_block()`, it lints clean and really runs outside the
+/// transaction.
+#[test]
+fn concurrently_inside_the_transaction_is_refused_and_autocommit_block_runs() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let migration = |body: &str| {
+        format!(
+            "\"\"\"index numbers\"\"\"\nfrom alembic import op\n\nrevision = 'eeee00000006'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{body}\n\n\ndef downgrade():\n    op.drop_index('ix_pr_number', table_name='pull_request')\n"
+        )
+    };
+    let file = "migrations/versions/eeee00000006_index_numbers.py";
+    s.branch_with(
+        "in-transaction",
+        file,
+        &migration(
+            "    op.create_index('ix_pr_number', 'pull_request', ['number'], postgresql_concurrently=True)",
+        ),
+    );
+    let refused = s
+        .wptdeploy(&["staging", "--commit", "in-transaction", "--migrate"])
+        .failure(1);
+    for said in [
+        "PostgreSQL would refuse this migration as it is written",
+        "eeee00000006_index_numbers.py:11 (eeee00000006): ban-concurrent-index-creation-in-transaction",
+        "autocommit_block()",
+        "nothing ran",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}\n{}", refused.stderr);
+    }
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+
+    s.branch_with(
+        "autocommit",
+        file,
+        &migration(
+            "    with op.get_context().autocommit_block():\n        op.create_index('ix_pr_number', 'pull_request', ['number'], postgresql_concurrently=True)",
+        ),
+    );
+    let run = s
+        .wptdeploy(&["staging", "--commit", "autocommit", "--migrate"])
+        .success();
+    assert!(
+        run.stderr
+            .contains("lint the SQL of the pending migrations")
+            && !run.stderr.contains("warning: eeee00000006"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pg.revision().as_deref(), Some("eeee00000006"));
+    assert_eq!(
+        pg.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_pr_number'")
+            .trim(),
+        "CREATE INDEX ix_pr_number ON public.pull_request USING btree (number)"
+    );
+}

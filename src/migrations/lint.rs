@@ -36,6 +36,16 @@ pub const RULES: [Rule; 20] = [
     Rule::RequireTimeoutSettings,
 ];
 
+/// Whether PostgreSQL refuses `rule`'s statement outright where the
+/// migration runs it (`CONCURRENTLY` inside the migration's transaction):
+/// such a finding is refused whatever the policy or allowances say.
+pub fn cannot_run(rule: &str) -> bool {
+    rule == Rule::BanConcurrentIndexCreationInTransaction.to_string()
+}
+
+/// How an alembic migration runs a statement outside its transaction.
+pub const AUTOCOMMIT_RECIPE: &str = "run it outside the migration's transaction: `with op.get_context().autocommit_block():` and, inside it, `op.create_index(..., postgresql_concurrently=True)` (or `drop_index`); the rest of the migration stays in its transaction";
+
 /// The lock each rule's statement takes and what it holds up.
 fn lock_of(rule: Rule) -> Option<&'static str> {
     Some(match rule {

@@ -240,6 +240,26 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
             .map(|v| format!(" (PostgreSQL {v})"))
             .unwrap_or_default()
     );
+    let refused: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| lint::cannot_run(&f.rule))
+        .collect();
+    if policy != "off" && !refused.is_empty() {
+        return Err(StepFailure {
+            message: format!(
+                "PostgreSQL would refuse this migration as it is written: CONCURRENTLY cannot run inside the transaction alembic runs the migration in:\n{}",
+                refused
+                    .iter()
+                    .map(|f| shown(f))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            hints: vec![
+                lint::AUTOCOMMIT_RECIPE.into(),
+                "nothing ran: the database is as it was".into(),
+            ],
+        });
+    }
     if policy == "error" && !blocking.is_empty() {
         return Err(StepFailure {
             message: format!(
