@@ -147,6 +147,8 @@ pub enum MigrationCommand {
     Status(MigrationStatusArgs),
     /// Put a locally edited migration file into the live release, re-apply it there and check it.
     Test(MigrationTestArgs),
+    /// Lint the SQL the live release's pending migrations would run (ENV), or SQL files (FILE.sql: `flask db upgrade --sql` output), with the safety rules; exit 1 on a finding not allowed.
+    Lint(MigrationLintArgs),
 }
 
 /// `wptdeploy checklist ENV --commit BRANCH`
@@ -200,6 +202,20 @@ pub struct MigrationTestArgs {
     /// Also downgrade, check the columns went back, and upgrade again.
     #[arg(long)]
     pub roundtrip: bool,
+}
+
+/// `wptdeploy migration lint [ENV] [FILE.sql...]`
+#[derive(Debug, Args)]
+pub struct MigrationLintArgs {
+    /// An environment (its live release's pending migrations against its database), and/or SQL files to lint here.
+    #[arg(required = true, value_name = "ENV|FILE.sql")]
+    pub targets: Vec<String>,
+    /// A rule whose findings are allowed (repeatable).
+    #[arg(long, value_name = "RULE", value_parser = crate::migrations::lint::parse_rule)]
+    pub allow: Vec<String>,
+    /// The PostgreSQL version SQL files are linted for [default: 15].
+    #[arg(long, value_name = "VERSION")]
+    pub server_version: Option<String>,
 }
 
 /// `wptdeploy migration status ENV`

@@ -177,6 +177,11 @@ fn input_errors_read_exactly_so() {
              hint: use an environment (inventory file or group) with just the staging host\n",
         ),
         (
+            &["migration", "lint", "staging", "production"],
+            2,
+            "error: `production` is a second environment: `migration lint` reads one (SQL files end in `.sql`)\n",
+        ),
+        (
             &["migration", "test", "staging", "notes.py"],
             2,
             "error: notes.py is not a migration file (no `revision = '...'`)\n",

@@ -242,3 +242,98 @@ fn concurrently_inside_the_transaction_is_refused_and_autocommit_block_runs() {
         "CREATE INDEX ix_pr_number ON public.pull_request USING btree (number)"
     );
 }
+
+/// `migration lint ENV`: the live release's pending migrations, linted
+/// against the database, changing nothing; `migration lint FILE.sql`: a
+/// SQL file here (alembic's offline output or any SQL), placed by revision
+/// or by line; both exit 1 on a finding not allowed, for CI.
+#[test]
+fn migration_lint_reads_a_hosts_pending_migrations_or_sql_files() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    s.branch_with("risky", FILE, RISKY);
+    // Live without its migration (pending on purpose).
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "risky",
+        "--no-migrate",
+        "-e",
+        "check_pending_migrations=false",
+    ])
+    .success();
+    let found = s.wptdeploy(&["migration", "lint", "staging"]).failure(1);
+    for said in [
+        "eeee00000005_add_reviewer.py:12 (eeee00000005): adding-required-field",
+        "eeee00000005_add_reviewer.py:13 (eeee00000005): require-concurrent-index-creation",
+        "migration lint of staging failed",
+    ] {
+        assert!(found.stderr.contains(said), "{said}\n{}", found.stderr);
+    }
+    let json = s
+        .wptdeploy(&[
+            "migration",
+            "lint",
+            "staging",
+            "--allow",
+            "adding-required-field",
+            "--allow",
+            "require-concurrent-index-creation",
+            "--output",
+            "json",
+        ])
+        .success();
+    let lint: Vec<serde_json::Value> = crate::support::events(&json)
+        .into_iter()
+        .filter(|e| e["event"] == "host_finished")
+        .flat_map(|e| e["summary"]["data"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d.get("lint").and_then(|l| l.as_array().cloned()))
+        .flatten()
+        .collect();
+    assert_eq!(lint.len(), 2, "{}", json.stdout);
+    assert!(lint.iter().all(|f| f["allowed"] == "allowed with --allow"));
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "nothing ran"
+    );
+
+    let offline = s.dir.join("upgrade.sql");
+    std::fs::write(
+        &offline,
+        "BEGIN;\n\n-- Running upgrade 735093c03092 -> eeee00000005\n\nALTER TABLE pull_request ADD COLUMN reviewer TEXT NOT NULL;\n\nUPDATE alembic_version SET version_num='eeee00000005' WHERE alembic_version.version_num = '735093c03092';\n\nCOMMIT;\n",
+    )
+    .unwrap();
+    let plain = s.dir.join("plain.sql");
+    std::fs::write(
+        &plain,
+        "SELECT 1;\nCREATE INDEX ix_number ON pull_request (number);\n",
+    )
+    .unwrap();
+    let files = s
+        .wptdeploy(&[
+            "migration",
+            "lint",
+            &offline.display().to_string(),
+            &plain.display().to_string(),
+        ])
+        .failure(1);
+    assert!(
+        files.stdout.contains(&format!(
+            "{} (eeee00000005): adding-required-field",
+            offline.display()
+        )),
+        "{}",
+        files.stdout
+    );
+    assert!(
+        files.stdout.contains(&format!(
+            "{}:2: require-concurrent-index-creation",
+            plain.display()
+        )),
+        "{}",
+        files.stdout
+    );
+    assert!(files.stderr.contains("2 finding(s) in"), "{}", files.stderr);
+}

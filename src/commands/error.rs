@@ -110,6 +110,9 @@ pub enum CommandError {
         /// The environments there are.
         known: Vec<String>,
     },
+    /// `migration lint` with two environments.
+    #[error("`{0}` is a second environment: `migration lint` reads one (SQL files end in `.sql`)")]
+    LintTargets(String),
     /// The vault passwords could not be read.
     #[error("{0}")]
     VaultPassword(String),
@@ -154,7 +157,8 @@ impl CommandError {
             | CommandError::NoLockStep(_)
             | CommandError::NotConfirmed(_)
             | CommandError::Unreadable { .. }
-            | CommandError::VaultPassword(_) => Vec::new(),
+            | CommandError::VaultPassword(_)
+            | CommandError::LintTargets(_) => Vec::new(),
         }
     }
 }

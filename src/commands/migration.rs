@@ -1,14 +1,17 @@
-//! `wptdeploy migration new|test|status`: generate a migration on a
+//! `wptdeploy migration new|test|status|lint`: generate a migration on a
 //! staging host and pull it here; put an edited one back and test it; show
-//! the database's revision against the live release.
+//! the database's revision against the live release; lint the SQL that
+//! would run (on a host, or SQL files here).
 
 use std::path::{Path, PathBuf};
 
 use super::Context;
 use super::error::CommandError;
 use super::session::{Command, Session};
-use super::vars::{self, GenerateVars, TestVars};
-use crate::cli::{GenerateArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs};
+use super::vars::{self, GenerateVars, LintVars, TestVars};
+use crate::cli::{
+    GenerateArgs, MigrationLintArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs,
+};
 use crate::error::Error;
 use crate::transport::quote;
 
@@ -24,6 +27,72 @@ pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(
     .execute(cx)
     .await
     .map(drop)
+}
+
+/// `migration lint [ENV] [FILE.sql...]`: the files here first (nothing
+/// is contacted if one cannot be read), then the environment's hosts.
+pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    use crate::migrations::lint::{self, LintSettings};
+    let (files, envs): (Vec<&String>, Vec<&String>) = args
+        .targets
+        .iter()
+        .partition(|t| Path::new(t).extension().is_some_and(|e| e == "sql"));
+    if let [_, second, ..] = envs.as_slice() {
+        return Err(CommandError::LintTargets((*second).clone()).into());
+    }
+    // The SQL is what wptdeploy would run: it sets the timeouts itself.
+    let settings = LintSettings {
+        server_version: args.server_version.clone(),
+        allow: args.allow.clone(),
+        timeouts_set: true,
+        ..LintSettings::default()
+    };
+    let mut findings = Vec::new();
+    for file in &files {
+        let sql = fs_err::read_to_string(file)?;
+        findings.extend(lint::lint_sql_file(file, &sql, &settings));
+    }
+    let blocking = findings.iter().filter(|f| f.allowed.is_none()).count();
+    if cx.settings.json {
+        crate::printer::data([
+            serde_json::json!({ "event": "table", "data": { "lint": findings } }).to_string(),
+        ]);
+    } else {
+        for finding in &findings {
+            crate::printer::data(
+                std::iter::once(finding.headline())
+                    .chain(finding.details().into_iter().map(|d| format!("    {d}"))),
+            );
+        }
+    }
+    if let Some(env) = envs.first() {
+        let mut extra = cx.extra_vars();
+        vars::set(
+            &mut extra,
+            &LintVars {
+                migration_allow: args.allow.join(","),
+            },
+        );
+        Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)
+            .execute(cx)
+            .await?;
+    }
+    if blocking > 0 {
+        return Err(Error::Failed {
+            message: format!(
+                "{blocking} finding(s) in {} that can hurt the live database",
+                files
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            hints: vec![
+                "rewrite the migration as `safe:` says, or allow a rule with `--allow RULE`".into(),
+            ],
+        });
+    }
+    Ok(())
 }
 
 /// `migration new ENV --commit BRANCH -m MESSAGE`.

@@ -60,6 +60,7 @@ pub fn run(cli: Cli) -> i32 {
                 MigrationCommand::New(args) => migration::new(args, &mut cx).await,
                 MigrationCommand::Test(args) => migration::test(args, &mut cx).await,
                 MigrationCommand::Status(args) => migration::status(args, &mut cx).await,
+                MigrationCommand::Lint(args) => migration::lint(args, &mut cx).await,
             },
             None => deploy::run(cli.deploy, &mut cx).await,
         };

@@ -34,6 +34,8 @@ pub enum Command {
     MigrationNew,
     /// `wptdeploy migration test`.
     MigrationTest,
+    /// `wptdeploy migration lint`.
+    MigrationLint,
     /// `wptdeploy checklist`.
     Checklist,
     /// `wptdeploy unlock`.
@@ -67,6 +69,7 @@ impl Command {
             Command::MigrationStatus => "migration status of",
             Command::MigrationNew => "migration new on",
             Command::MigrationTest => "migration test on",
+            Command::MigrationLint => "migration lint of",
             Command::Checklist => "checklist on",
             Command::Unlock => "unlock of",
             Command::Exec => "exec on",
@@ -89,6 +92,7 @@ impl Command {
             Command::MigrationStatus => "migration status",
             Command::MigrationNew => "migration new",
             Command::MigrationTest => "migration test",
+            Command::MigrationLint => "migration lint",
             Command::Checklist => "checklist",
             Command::Unlock => "unlock",
             Command::Exec => "exec",
@@ -407,7 +411,9 @@ impl<'a> Session<'a> {
             | Command::Releases
             | Command::History
             | Command::Logs
-            | Command::Shell => {
+            | Command::Shell
+            | Command::MigrationStatus
+            | Command::MigrationLint => {
                 format!("{} of {}", self.command.name(), plan.env)
             }
             command if command.deploys() => format!("deploying {} to {}", plan.commit, plan.env),

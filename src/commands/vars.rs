@@ -104,6 +104,13 @@ pub struct ExecVars {
     pub exec_command: Raw,
 }
 
+/// `migration-lint.yml`: the rules allowed.
+#[derive(Debug, Serialize)]
+pub struct LintVars {
+    /// `--allow`, comma-separated.
+    pub migration_allow: String,
+}
+
 /// `migration-test.yml`: a locally edited migration file.
 #[derive(Debug, Serialize)]
 pub struct TestVars {

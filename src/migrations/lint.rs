@@ -117,6 +117,7 @@ impl Finding {
     /// `4dafe3eac60e_add_state.py:14 (4dafe3eac60e): adding-not-nullable-field: ...`
     pub fn headline(&self) -> String {
         let place = match (&self.file, &self.line) {
+            (Some(file), _) if self.revision.is_empty() => file.clone(),
             (Some(file), Some((line, _))) => format!("{file}:{line} ({})", self.revision),
             (Some(file), None) => format!("{file} ({})", self.revision),
             _ => self.revision.clone(),
@@ -159,9 +160,28 @@ pub fn parse_rule(name: &str) -> Result<String, String> {
     }
 }
 
+/// Lints a SQL file here (`path`, its text `sql`): alembic's offline
+/// output, whose findings are placed by revision, or any SQL, whose
+/// findings are placed by line (`path:LINE`).
+pub fn lint_sql_file(path: &str, sql: &str, settings: &LintSettings) -> Vec<Finding> {
+    let by_revision = !revision_starts(sql).is_empty();
+    let mut findings = lint(sql, &[], settings);
+    for finding in &mut findings {
+        let line = sql
+            .find(&finding.sql)
+            .map_or(0, |at| sql[..at].lines().count() + 1);
+        finding.file = Some(if by_revision {
+            path.to_owned()
+        } else {
+            format!("{path}:{line}")
+        });
+    }
+    findings
+}
+
 /// Lints `sql` (alembic's offline output, `-- Running upgrade A -> B`
-/// comments between revisions), `files` being the release's migration
-/// files as `(name, text)`.
+/// comments between revisions, or any SQL), `files` being the release's
+/// migration files as `(name, text)`.
 pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> Vec<Finding> {
     let rules = RULES
         .into_iter()
@@ -225,7 +245,13 @@ pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> V
                 allowed,
             }
         })
-        .filter(|f| !f.revision.is_empty() || f.rule == Rule::TransactionNesting.to_string())
+        // Before the first revision, alembic makes its own table; SQL
+        // without revisions is all the user's.
+        .filter(|f| {
+            revisions.is_empty()
+                || !f.revision.is_empty()
+                || f.rule == Rule::TransactionNesting.to_string()
+        })
         .collect();
     findings.dedup_by(|a, b| a.rule == b.rule && a.sql == b.sql && a.revision == b.revision);
     findings

@@ -45,6 +45,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../playbooks/migration-status.yml"),
     ),
     (
+        "migration-lint.yml",
+        include_str!("../../playbooks/migration-lint.yml"),
+    ),
+    (
         "migration-generate.yml",
         include_str!("../../playbooks/migration-generate.yml"),
     ),
