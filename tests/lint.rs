@@ -267,7 +267,7 @@ fn migration_lint_reads_a_hosts_pending_migrations_or_sql_files() {
     for said in [
         "eeee00000005_add_reviewer.py:12 (eeee00000005): adding-required-field",
         "eeee00000005_add_reviewer.py:13 (eeee00000005): require-concurrent-index-creation",
-        "migration lint of staging failed",
+        "2 finding(s) in staging (sandbox-host) that can hurt the live database",
     ] {
         assert!(found.stderr.contains(said), "{said}\n{}", found.stderr);
     }
@@ -336,4 +336,160 @@ fn migration_lint_reads_a_hosts_pending_migrations_or_sql_files() {
         files.stdout
     );
     assert!(files.stderr.contains("2 finding(s) in"), "{}", files.stderr);
+}
+
+/// A chain of migrations, one revision per `(upgrade body)`, on master's
+/// head: revision ids `rule000001`, `rule000002`, ...
+fn chain(bodies: &[&str]) -> Vec<(String, String)> {
+    let mut parent = "735093c03092".to_owned();
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let revision = format!("rule{:06}", i + 1);
+            let text = format!(
+                "\"\"\"step {n}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = '{revision}'\ndown_revision = '{parent}'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n",
+                n = i + 1
+            );
+            parent.clone_from(&revision);
+            (format!("migrations/versions/{revision}_step.py"), text)
+        })
+        .collect()
+}
+
+/// The rules' findings, per revision, for the chain on branch `name`, put
+/// live with its migrations pending and linted with `migration lint`.
+fn findings_of(s: &crate::support::Sandbox, name: &str, bodies: &[&str]) -> Vec<(String, String)> {
+    let files = chain(bodies);
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(f, t)| (f.as_str(), t.as_str()))
+        .collect();
+    s.branch_with_files(name, &files);
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        name,
+        "--no-migrate",
+        "-e",
+        "check_pending_migrations=false",
+    ])
+    .success();
+    let run = s.wptdeploy(&["migration", "lint", "staging", "--output", "json"]);
+    crate::support::events(&run)
+        .into_iter()
+        .filter(|e| e["event"] == "host_finished")
+        .flat_map(|e| e["summary"]["data"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d.get("lint").and_then(|l| l.as_array().cloned()))
+        .flatten()
+        .map(|f| {
+            (
+                f["revision"].as_str().unwrap_or_default().to_owned(),
+                f["rule"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Each rule the issue names, caught in a real alembic migration that does
+/// it (rendered by alembic's offline mode on the host, linted against the
+/// sandbox's PostgreSQL 15), and not in its safe version.
+#[test]
+fn each_rule_is_caught_in_a_real_migration_and_not_in_its_safe_version() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let risky: [(&str, &str); 11] = [
+        (
+            "    op.add_column('pull_request', sa.Column('a1', sa.Text(), nullable=False))",
+            "adding-required-field",
+        ),
+        (
+            "    op.add_column('pull_request', sa.Column('a2', sa.Float(), server_default=sa.text('random()')))",
+            "adding-field-with-default",
+        ),
+        (
+            "    op.create_index('ix_a', 'pull_request', ['number'])",
+            "require-concurrent-index-creation",
+        ),
+        (
+            "    op.drop_index('ix_a', table_name='pull_request')",
+            "require-concurrent-index-deletion",
+        ),
+        (
+            "    op.create_index('ix_b', 'pull_request', ['number'], postgresql_concurrently=True)",
+            "ban-concurrent-index-creation-in-transaction",
+        ),
+        (
+            "    op.alter_column('pull_request', 'title', type_=sa.String(length=200))",
+            "changing-column-type",
+        ),
+        (
+            "    op.create_check_constraint('ck_number', 'pull_request', 'number > 0')",
+            "constraint-missing-not-valid",
+        ),
+        (
+            "    op.create_foreign_key('fk_repo', 'pull_request', 'repository', ['repository_id'], ['id'])",
+            "adding-foreign-key-constraint",
+        ),
+        (
+            "    op.create_unique_constraint('uq_number', 'pull_request', ['number'])",
+            "disallowed-unique-constraint",
+        ),
+        (
+            "    op.alter_column('pull_request', 'head_sha', new_column_name='head')",
+            "renaming-column",
+        ),
+        (
+            "    op.drop_column('pull_request', 'base_sha')",
+            "ban-drop-column",
+        ),
+    ];
+    let found = findings_of(&s, "every-rule", &risky.map(|(body, _)| body));
+    for (i, (_, rule)) in risky.iter().enumerate() {
+        let revision = format!("rule{:06}", i + 1);
+        assert!(
+            found.iter().any(|(r, f)| *r == revision && f == rule),
+            "{rule} not found in {revision}: {found:?}"
+        );
+    }
+
+    let safe = [
+        "    op.add_column('pull_request', sa.Column('a1', sa.Text(), nullable=True))",
+        "    op.add_column('pull_request', sa.Column('a2', sa.Integer(), server_default='0'))",
+        "    with op.get_context().autocommit_block():\n        op.create_index('ix_a', 'pull_request', ['number'], postgresql_concurrently=True)",
+        "    with op.get_context().autocommit_block():\n        op.drop_index('ix_a', table_name='pull_request', postgresql_concurrently=True)",
+        "    op.execute('ALTER TABLE pull_request ADD CONSTRAINT ck_number CHECK (number > 0) NOT VALID')",
+        // Validated in the same transaction as the NOT VALID add, it would
+        // hold the lock after all: alembic runs every pending revision in
+        // one transaction unless told otherwise.
+        "    with op.get_context().autocommit_block():\n        op.execute('ALTER TABLE pull_request VALIDATE CONSTRAINT ck_number')",
+        "    op.execute('ALTER TABLE pull_request ADD CONSTRAINT fk_repo FOREIGN KEY (repository_id) REFERENCES repository (id) NOT VALID')",
+        "    with op.get_context().autocommit_block():\n        op.create_index('uq_number_ix', 'pull_request', ['number'], unique=True, postgresql_concurrently=True)",
+        "    op.execute('ALTER TABLE pull_request ADD CONSTRAINT uq_number UNIQUE USING INDEX uq_number_ix')",
+    ];
+    let found = findings_of(&s, "every-rule-safe", &safe);
+    assert!(found.is_empty(), "{found:?}");
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "nothing ran"
+    );
+    // The safe versions really run, on production's policy too.
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "every-rule-safe",
+        "--migrate",
+        "-e",
+        "migration_lint=error",
+    ])
+    .success();
+    assert_eq!(pg.revision().as_deref(), Some("rule000009"));
+    assert_eq!(
+        pg.psql("SELECT conname FROM pg_constraint WHERE conname IN ('ck_number', 'fk_repo', 'uq_number') ORDER BY conname")
+            .lines()
+            .collect::<Vec<_>>(),
+        ["ck_number", "fk_repo", "uq_number"]
+    );
 }

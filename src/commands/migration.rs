@@ -52,7 +52,10 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
         let sql = fs_err::read_to_string(file)?;
         findings.extend(lint::lint_sql_file(file, &sql, &settings));
     }
-    let blocking = findings.iter().filter(|f| f.allowed.is_none()).count();
+    let blocking = findings
+        .iter()
+        .filter(|f| f.allowed.is_none() || lint::cannot_run(&f.rule))
+        .count();
     if cx.settings.json {
         crate::printer::data([
             serde_json::json!({ "event": "table", "data": { "lint": findings } }).to_string(),
@@ -65,6 +68,8 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
             );
         }
     }
+    let mut places: Vec<String> = files.iter().map(|f| (*f).clone()).collect();
+    let mut blocking = blocking;
     if let Some(env) = envs.first() {
         let mut extra = cx.extra_vars();
         vars::set(
@@ -73,19 +78,30 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
                 migration_allow: args.allow.join(","),
             },
         );
-        Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)
+        let summaries = Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)
             .execute(cx)
             .await?;
+        for summary in &summaries {
+            let found = summary
+                .data
+                .iter()
+                .filter_map(|d| d.get("lint").and_then(|l| l.as_array()))
+                .flatten()
+                .filter(|f| {
+                    f["allowed"].is_null() || lint::cannot_run(f["rule"].as_str().unwrap_or(""))
+                })
+                .count();
+            if found > 0 {
+                blocking += found;
+                places.push(format!("{env} ({})", summary.host));
+            }
+        }
     }
     if blocking > 0 {
         return Err(Error::Failed {
             message: format!(
                 "{blocking} finding(s) in {} that can hurt the live database",
-                files
-                    .iter()
-                    .map(|f| f.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                places.join(", ")
             ),
             hints: vec![
                 "rewrite the migration as `safe:` says, or allow a rule with `--allow RULE`".into(),

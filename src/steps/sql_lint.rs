@@ -18,7 +18,9 @@
 //! ```
 //!
 //! `policy: error` fails the step on a finding that is not allowed, `warn`
-//! reports it, `off` only reads. A finding is allowed by `allow` (rule
+//! reports it (both fail on a statement PostgreSQL would refuse to run in
+//! the migration's transaction), `report` reports every finding and never
+//! fails (the caller decides: `wptdeploy migration lint`), `off` only reads. A finding is allowed by `allow` (rule
 //! names, comma-separated: `--allow RULE`) or by a `# wptdeploy: allow RULE
 //! because WHY` comment in its migration file. Registers `{findings,
 //! allowed}` (`allowed`: `rule (revision): why`, for the history).
@@ -68,7 +70,7 @@ pub struct SqlLintArgs {
     pub timeouts_set: Option<Tmpl>,
 }
 
-const POLICIES: [&str; 3] = ["error", "warn", "off"];
+const POLICIES: [&str; 4] = ["error", "warn", "report", "off"];
 
 impl StepKind for SqlLintKind {
     const KEY: &'static str = "sql_lint";
@@ -244,7 +246,7 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
         .iter()
         .filter(|f| lint::cannot_run(&f.rule))
         .collect();
-    if policy != "off" && !refused.is_empty() {
+    if matches!(policy, "error" | "warn") && !refused.is_empty() {
         return Err(StepFailure {
             message: format!(
                 "PostgreSQL would refuse this migration as it is written: CONCURRENTLY cannot run inside the transaction alembic runs the migration in:\n{}",

@@ -368,9 +368,17 @@ impl Sandbox {
     /// Adds a branch whose one commit on top of master writes `file`
     /// (relative to the repository) with `text`; returns its SHA.
     pub fn branch_with(&self, name: &str, file: &str, text: &str) -> String {
+        self.branch_with_files(name, &[(file, text)])
+    }
+
+    /// A branch `name` off master with `files` (`(path, text)`) written,
+    /// pushed to the origin; its SHA.
+    pub fn branch_with_files(&self, name: &str, files: &[(&str, &str)]) -> String {
         let work = self.dir.join("work");
         git(&work, &["checkout", "-q", "-B", name, "master"]);
-        std::fs::write(work.join(file), text).unwrap();
+        for (file, text) in files {
+            std::fs::write(work.join(file), text).unwrap();
+        }
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", name]);
         run(Command::new("git")
