@@ -281,6 +281,9 @@ pub struct DeployArgs {
     /// Allow a finding of the migration SQL lint (a rule name, e.g. `adding-required-field`); repeatable; recorded in the history.
     #[arg(long, value_name = "RULE", value_parser = crate::migrations::lint::parse_rule)]
     pub allow: Vec<String>,
+    /// With --migrate: after the upgrade, run the live (old) release's health check against the migrated database, and warn if it fails.
+    #[arg(long, requires = "migrate")]
+    pub compat_check: bool,
     /// Ask before each step: run, skip, show details or abort (and after a failure: retry, skip, abort).
     #[arg(long)]
     pub step: bool,

@@ -356,9 +356,75 @@ fn files(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
+/// A check that reads the models' columns through the app, as a page
+/// listing pull requests would (`compat_command`).
+const QUERYING_HEALTHCHECK: &str = "\"{{ venv_path }}/bin/python -c 'from wptdash import create_app; from wptdash.models import PullRequest; app = create_app(); app.app_context().push(); PullRequest.query.first()'\"";
+
+/// `--compat-check`: after the upgrade, before the switch, the live
+/// release runs its check against the migrated database; an added column
+/// keeps it working.
+#[test]
+fn compat_check_runs_the_live_release_against_the_migrated_database() {
+    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let run = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "feature/with-migration",
+            "--migrate",
+            "--compat-check",
+        ])
+        .success();
+    assert!(
+        run.stderr.contains(&format!(
+            "ok      check the live release {} still works against the migrated database",
+            s.sha("master")
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
+}
+
+/// `migration new` runs the release live before (master, what production
+/// runs) against the migrated database: a renamed column it still reads
+/// breaks it, and the run says so.
+#[test]
+fn migration_new_says_when_the_release_live_before_breaks_on_the_new_schema() {
+    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let master = s.sha("master");
+    let into = checkout(&s);
+    let run = migration_new(&s, &into, "rename-title", "rename title", &[]).success();
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: {master}, the release live before, fails its health check against the migrated database"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("column pull_request.title does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !pg.columns("pull_request")
+            .iter()
+            .any(|c| c.starts_with("title ")),
+        "the migration ran"
+    );
+}
+
 #[test]
 fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_checked() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
     let into = checkout(&s);
     let run = migration_new(&s, &into, "feature/comment-url", "add comment url", &[]).success();
     let pulled = files(&into);
@@ -387,6 +453,20 @@ fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_ch
         run.stderr
     );
     assert!(run.stderr.contains("next: review"), "{}", run.stderr);
+    // Adding a column keeps the release live before working.
+    assert!(
+        run.stderr.contains(&format!(
+            "ok      check {} still works against the migrated database",
+            s.sha("master")
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("fails its health check"),
+        "{}",
+        run.stderr
+    );
     // Generated in the release as the app user: the file is there on the host too.
     assert!(
         s.base_path

@@ -26,6 +26,7 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             migrate: args.migrate,
             check_pending_migrations: args.no_migrate.then_some(false),
             migration_allow: (!args.allow.is_empty()).then(|| args.allow.join(",")),
+            compat_check: args.compat_check,
         },
     );
     let mut session = Session::new(Command::Deploy, &env, &args.playbook, extra);

@@ -212,6 +212,7 @@ pub(super) fn generate_vars(
         migration_rev_id: generate.rev_id.clone().unwrap_or_default(),
         migration_into: fs_err::canonicalize(&into)?.display().to_string(),
         roundtrip: generate.roundtrip,
+        compat_check: true,
     })
 }
 

@@ -47,6 +47,9 @@ pub struct DeployVars {
     /// `--allow RULE`: lint findings allowed, comma-separated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub migration_allow: Option<String>,
+    /// `--compat-check`: the old release's health check after the upgrade.
+    #[serde(skip_serializing_if = "is_false")]
+    pub compat_check: bool,
 }
 
 /// `verify.yml`.
@@ -73,6 +76,9 @@ pub struct GenerateVars {
     pub migration_into: String,
     /// `--roundtrip`: downgrade and upgrade again.
     pub roundtrip: bool,
+    /// Always true: the release live before is checked against the
+    /// migrated database.
+    pub compat_check: bool,
 }
 
 /// `checklist.yml`: what generating needs, and what its local steps run.

@@ -1,5 +1,7 @@
 //! `healthcheck:` a command that must exit 0, or a URL that must answer
-//! 2xx (fetched on the host with curl), retried.
+//! 2xx (fetched on the host with curl), retried. With `on_failure: warn`
+//! a check that keeps failing is a warning (`warning:` and the check's last
+//! lines), not a failure, and registers `{ok}`.
 //!
 //! ```yaml
 //! - name: check the app answers
@@ -11,7 +13,7 @@
 
 use serde::Deserialize;
 
-use super::kind::{Prepared, Render, StepKind, Tmpl, check_number};
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, check_number, choice_error};
 use super::outcome::Outcome;
 use crate::template::TemplateError;
 use crate::transport::quote;
@@ -35,7 +37,16 @@ pub struct HealthcheckArgs {
     /// Seconds between attempts (default 2).
     #[serde(default)]
     pub delay: Option<Tmpl>,
+    /// `fail` (the default) or `warn`.
+    #[serde(default)]
+    pub on_failure: Option<Tmpl>,
+    /// What the warning says (`on_failure: warn`).
+    #[serde(default)]
+    pub warning: Option<Tmpl>,
 }
+
+/// `on_failure:` choices.
+const ON_FAILURE: [&str; 2] = ["fail", "warn"];
 
 impl StepKind for HealthcheckKind {
     const KEY: &'static str = "healthcheck";
@@ -48,7 +59,14 @@ impl StepKind for HealthcheckKind {
             return Err("healthcheck needs exactly one of `command` or `url`".into());
         }
         check_number::<u32>(a.retries.as_ref(), "healthcheck: retries")?;
-        check_number::<u32>(a.delay.as_ref(), "healthcheck: delay")
+        check_number::<u32>(a.delay.as_ref(), "healthcheck: delay")?;
+        check_literal(a.on_failure.as_ref(), |given| {
+            if given.is_empty() || ON_FAILURE.contains(&given) {
+                Ok(())
+            } else {
+                Err(choice_error("healthcheck: on_failure", &ON_FAILURE, given))
+            }
+        })
     }
 
     fn templates(a: &HealthcheckArgs) -> Vec<&str> {
@@ -57,6 +75,8 @@ impl StepKind for HealthcheckKind {
             .chain(&a.url)
             .chain(&a.retries)
             .chain(&a.delay)
+            .chain(&a.on_failure)
+            .chain(&a.warning)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -70,26 +90,58 @@ impl StepKind for HealthcheckKind {
             ),
             (None, None) => unreachable!("checked when the playbook was loaded"),
         };
+        let warn = match render.optional(a.on_failure.as_ref())?.as_str() {
+            "" | "fail" => None,
+            "warn" => Some(render.optional(a.warning.as_ref())?),
+            other => {
+                return Err(TemplateError::new(choice_error(
+                    "healthcheck: on_failure",
+                    &ON_FAILURE,
+                    other,
+                )));
+            }
+        };
         let retries: u32 = render.number(a.retries.as_ref(), 5, "healthcheck: retries")?;
         let delay: u32 = render.number(a.delay.as_ref(), 2, "healthcheck: delay")?;
         let script = format!(
             r#"n=1
 while :; do
   if {probe}; then echo "wptdeploy.healthy=$n"; exit 0; fi
-  if [ "$n" -ge {retries} ]; then echo "wptdeploy: health check failed $n time(s)" >&2; exit 1; fi
+  if [ "$n" -ge {retries} ]; then echo "wptdeploy: health check failed $n time(s)" >&2; {gave_up}; fi
   n=$((n + 1)); sleep {delay}
 done
 "#,
-            retries = retries.max(1)
+            retries = retries.max(1),
+            gave_up = if warn.is_some() {
+                "echo \"wptdeploy.unhealthy=$n\"; exit 0"
+            } else {
+                "exit 1"
+            }
         );
-        Ok(Prepared::new(render.command(script), |ran| {
+        Ok(Prepared::new(render.command(script), move |ran| {
             let marks = ran.succeeded()?;
+            let healthy = !marks.contains_key("unhealthy");
+            let warnings = match (&warn, healthy) {
+                (Some(warning), false) => vec![format!(
+                    "{warning}:\n  {}",
+                    super::outcome::last_lines(&ran.output.stderr, 12).join("\n  ")
+                )],
+                _ => Vec::new(),
+            };
             Ok(Outcome {
                 changed: false,
-                note: marks
-                    .get("healthy")
-                    .filter(|n| n.as_str() != "1")
-                    .map(|n| format!("healthy after {n} attempts")),
+                note: if healthy {
+                    marks
+                        .get("healthy")
+                        .filter(|n| n.as_str() != "1")
+                        .map(|n| format!("healthy after {n} attempts"))
+                } else {
+                    Some("failed: see the warning".into())
+                },
+                register: Some(minijinja::Value::from_serialize(
+                    std::collections::BTreeMap::from([("ok", healthy)]),
+                )),
+                warnings,
                 ..Outcome::default()
             })
         }))
