@@ -141,14 +141,15 @@ impl StepKind for SqlLintKind {
             &versions,
             &from,
         ));
-        let probe = command.clone();
+        // It only looks: `--check` runs it, `--step` does not ask, and in a
+        // plan it may wait for the steps before it ("cannot run yet").
         Ok(Prepared::new(command, move |ran| {
             if ran.output.exit_code != 0 {
                 return Err(failure(ran.command, ran.output));
             }
             read(ran.output, &settings, &policy)
         })
-        .with_probe(probe))
+        .looking_only())
     }
 }
 
