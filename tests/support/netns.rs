@@ -34,11 +34,16 @@ impl NetnsHost {
                 && (Path::new("/usr/sbin/ip").exists() || Path::new("/sbin/ip").exists()),
             "this test puts a host in a network namespace, so it needs root and iproute2 (CI runs as root; `scripts/test` installs iproute2)"
         );
-        let tag = std::process::id() % 100_000;
+        // Tests run as threads of one process: each host of this process
+        // gets its own link names and subnet.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = std::process::id();
+        let tag = (pid % 10_000) * 100 + n % 100;
         let namespace = format!("wptd-{tag}-{name}");
         let link = format!("wh{tag}");
         let peer = format!("wn{tag}");
-        let subnet = 64 + (tag % 128);
+        let subnet = 64 + ((pid + n) % 128);
         let (outside, address) = (format!("10.213.{subnet}.1"), format!("10.213.{subnet}.2"));
         ip(&["netns", "add", &namespace]);
         ip(&["link", "add", &link, "type", "veth", "peer", "name", &peer]);
