@@ -243,6 +243,17 @@ fn concurrently_inside_the_transaction_is_refused_and_autocommit_block_runs() {
     );
 }
 
+/// The lint findings in a JSON run's `host_finished` data.
+fn host_findings(run: &crate::support::Run) -> Vec<serde_json::Value> {
+    crate::support::events(run)
+        .into_iter()
+        .filter(|e| e["event"] == "host_finished")
+        .flat_map(|e| e["summary"]["data"].as_array().cloned().unwrap_or_default())
+        .filter_map(|d| d.get("lint").and_then(|l| l.as_array().cloned()))
+        .flatten()
+        .collect()
+}
+
 /// `migration lint ENV`: the live release's pending migrations, linted
 /// against the database, changing nothing; `migration lint FILE.sql`: a
 /// SQL file here (alembic's offline output or any SQL), placed by revision
@@ -284,13 +295,7 @@ fn migration_lint_reads_a_hosts_pending_migrations_or_sql_files() {
             "json",
         ])
         .success();
-    let lint: Vec<serde_json::Value> = crate::support::events(&json)
-        .into_iter()
-        .filter(|e| e["event"] == "host_finished")
-        .flat_map(|e| e["summary"]["data"].as_array().cloned().unwrap_or_default())
-        .filter_map(|d| d.get("lint").and_then(|l| l.as_array().cloned()))
-        .flatten()
-        .collect();
+    let lint = host_findings(&json);
     assert_eq!(lint.len(), 2, "{}", json.stdout);
     assert!(lint.iter().all(|f| f["allowed"] == "allowed with --allow"));
     assert_eq!(
@@ -376,12 +381,8 @@ fn findings_of(s: &crate::support::Sandbox, name: &str, bodies: &[&str]) -> Vec<
     ])
     .success();
     let run = s.wptdeploy(&["migration", "lint", "staging", "--output", "json"]);
-    crate::support::events(&run)
+    host_findings(&run)
         .into_iter()
-        .filter(|e| e["event"] == "host_finished")
-        .flat_map(|e| e["summary"]["data"].as_array().cloned().unwrap_or_default())
-        .filter_map(|d| d.get("lint").and_then(|l| l.as_array().cloned()))
-        .flatten()
         .map(|f| {
             (
                 f["revision"].as_str().unwrap_or_default().to_owned(),

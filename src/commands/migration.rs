@@ -52,10 +52,7 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
         let sql = fs_err::read_to_string(file)?;
         findings.extend(lint::lint_sql_file(file, &sql, &settings));
     }
-    let blocking = findings
-        .iter()
-        .filter(|f| f.allowed.is_none() || lint::cannot_run(&f.rule))
-        .count();
+    let blocking = findings.iter().filter(|f| f.blocks()).count();
     if cx.settings.json {
         crate::printer::data([
             serde_json::json!({ "event": "table", "data": { "lint": findings } }).to_string(),
@@ -85,11 +82,10 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
             let found = summary
                 .data
                 .iter()
-                .filter_map(|d| d.get("lint").and_then(|l| l.as_array()))
+                .filter_map(|d| d.get("lint").cloned())
+                .filter_map(|l| serde_json::from_value::<Vec<lint::Finding>>(l).ok())
                 .flatten()
-                .filter(|f| {
-                    f["allowed"].is_null() || lint::cannot_run(f["rule"].as_str().unwrap_or(""))
-                })
+                .filter(lint::Finding::blocks)
                 .count();
             if found > 0 {
                 blocking += found;

@@ -91,7 +91,7 @@ pub struct LintSettings {
 }
 
 /// One thing the SQL does that can hurt.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
     /// The revision whose upgrade runs it.
     pub revision: String,
@@ -114,6 +114,12 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether it stops a run: not allowed, or a statement PostgreSQL
+    /// refuses anyway.
+    pub fn blocks(&self) -> bool {
+        self.allowed.is_none() || cannot_run(&self.rule)
+    }
+
     /// `4dafe3eac60e_add_state.py:14 (4dafe3eac60e): adding-not-nullable-field: ...`
     pub fn headline(&self) -> String {
         let place = match (&self.file, &self.line) {

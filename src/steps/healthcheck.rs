@@ -13,7 +13,7 @@
 
 use serde::Deserialize;
 
-use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, check_number, choice_error};
+use super::kind::{Prepared, Render, StepKind, Tmpl, check_choice, check_number};
 use super::outcome::Outcome;
 use crate::template::TemplateError;
 use crate::transport::quote;
@@ -45,7 +45,7 @@ pub struct HealthcheckArgs {
     pub warning: Option<Tmpl>,
 }
 
-/// `on_failure:` choices.
+/// `on_failure:` choices, the default first.
 const ON_FAILURE: [&str; 2] = ["fail", "warn"];
 
 impl StepKind for HealthcheckKind {
@@ -60,13 +60,11 @@ impl StepKind for HealthcheckKind {
         }
         check_number::<u32>(a.retries.as_ref(), "healthcheck: retries")?;
         check_number::<u32>(a.delay.as_ref(), "healthcheck: delay")?;
-        check_literal(a.on_failure.as_ref(), |given| {
-            if given.is_empty() || ON_FAILURE.contains(&given) {
-                Ok(())
-            } else {
-                Err(choice_error("healthcheck: on_failure", &ON_FAILURE, given))
-            }
-        })
+        check_choice(
+            a.on_failure.as_ref(),
+            "healthcheck: on_failure",
+            &ON_FAILURE,
+        )
     }
 
     fn templates(a: &HealthcheckArgs) -> Vec<&str> {
@@ -90,16 +88,13 @@ impl StepKind for HealthcheckKind {
             ),
             (None, None) => unreachable!("checked when the playbook was loaded"),
         };
-        let warn = match render.optional(a.on_failure.as_ref())?.as_str() {
-            "" | "fail" => None,
+        let warn = match render.choice(
+            a.on_failure.as_ref(),
+            "healthcheck: on_failure",
+            &ON_FAILURE,
+        )? {
             "warn" => Some(render.optional(a.warning.as_ref())?),
-            other => {
-                return Err(TemplateError::new(choice_error(
-                    "healthcheck: on_failure",
-                    &ON_FAILURE,
-                    other,
-                )));
-            }
+            _ => None,
         };
         let retries: u32 = render.number(a.retries.as_ref(), 5, "healthcheck: retries")?;
         let delay: u32 = render.number(a.delay.as_ref(), 2, "healthcheck: delay")?;

@@ -212,6 +212,23 @@ impl Render<'_> {
         Ok(Some(self.optional(t)?).filter(|v| !v.is_empty()))
     }
 
+    /// An optional choice: one of `choices`, `choices[0]` when absent or empty.
+    pub fn choice<'c>(
+        &self,
+        t: Option<&Tmpl>,
+        what: &str,
+        choices: &[&'c str],
+    ) -> Result<&'c str, TemplateError> {
+        match self.given(t)? {
+            None => Ok(choices[0]),
+            Some(given) => choices
+                .iter()
+                .find(|c| **c == given)
+                .copied()
+                .ok_or_else(|| TemplateError::new(choice_error(what, choices, &given))),
+        }
+    }
+
     /// A shell command template: every value in it is quoted.
     pub fn shell(&self, t: &Tmpl) -> Result<String, TemplateError> {
         self.templates.render_shell(&t.0, self.ctx)
@@ -283,6 +300,17 @@ pub fn check_literal(
     check: impl Fn(&str) -> Result<(), String>,
 ) -> Result<(), String> {
     t.and_then(Tmpl::literal).map_or(Ok(()), check)
+}
+
+/// Checks a literal choice: empty (the default) or one of `choices`.
+pub fn check_choice(t: Option<&Tmpl>, what: &str, choices: &[&str]) -> Result<(), String> {
+    check_literal(t, |given| {
+        if given.is_empty() || choices.contains(&given) {
+            Ok(())
+        } else {
+            Err(choice_error(what, choices, given))
+        }
+    })
 }
 
 /// Checks a literal number.

@@ -39,7 +39,8 @@ use minijinja::Value;
 use serde::Deserialize;
 
 use super::kind::{
-    Diagnosis, Prepared, Render, StepKind, Tmpl, check_literal, check_number, choice_error,
+    Diagnosis, Prepared, Render, StepKind, Tmpl, check_choice, check_literal, check_number,
+    choice_error,
 };
 use super::outcome::{Outcome, StepFailure, failure};
 use crate::migrations::alembic;
@@ -124,7 +125,7 @@ fn uses_psql(action: &str) -> bool {
     matches!(action, "check" | "pending" | "revision" | "server")
 }
 
-/// `check`'s `uncommitted:` choices.
+/// `check`'s `uncommitted:` choices, the default first.
 const UNCOMMITTED: [&str; 2] = ["refuse", "allow"];
 
 /// Why `action` cannot run: it needs `psql` (the reads) or `command` (the rest).
@@ -152,13 +153,11 @@ impl StepKind for MigrationsKind {
         })?;
         check_number::<u32>(a.lock_retries.as_ref(), "migrations: lock_retries")?;
         check_number::<u32>(a.retry_delay.as_ref(), "migrations: retry_delay")?;
-        check_literal(a.uncommitted.as_ref(), |given| {
-            if given.is_empty() || UNCOMMITTED.contains(&given) {
-                Ok(())
-            } else {
-                Err(choice_error("migrations: uncommitted", &UNCOMMITTED, given))
-            }
-        })
+        check_choice(
+            a.uncommitted.as_ref(),
+            "migrations: uncommitted",
+            &UNCOMMITTED,
+        )
     }
 
     fn templates(a: &MigrationsArgs) -> Vec<&str> {
@@ -193,17 +192,11 @@ impl StepKind for MigrationsKind {
             "check" => Action::Check {
                 psql: shell(a.psql.as_ref())?,
                 database: render.optional(a.database.as_ref())?,
-                allow_uncommitted: match render.optional(a.uncommitted.as_ref())?.as_str() {
-                    "" | "refuse" => false,
-                    "allow" => true,
-                    other => {
-                        return Err(TemplateError::new(choice_error(
-                            "migrations: uncommitted",
-                            &UNCOMMITTED,
-                            other,
-                        )));
-                    }
-                },
+                allow_uncommitted: render.choice(
+                    a.uncommitted.as_ref(),
+                    "migrations: uncommitted",
+                    &UNCOMMITTED,
+                )? == "allow",
             },
             "upgrade" => Action::Upgrade {
                 head: render.optional(a.head.as_ref())?,
@@ -411,15 +404,15 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
         // that is reported, not treated as a crash.
         // The files' headers, the ones the release's commit does not have
         // (git, when the release is a clone), and the database's revision.
-        Action::Check { psql, database, .. } => format!(
-            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
-             cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
-             [ -d {listing} ] || {{ echo \"wptdeploy: the release has no directory {listing}: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3; }}\n\
-             versions={listing}\n{}\
-             if [ -e .git ]; then git -c safe.directory='*' ls-files --others -- \"$versions\" 2>/dev/null | sed -n 's|.*/\\([^/]*\\.py\\)$|@untracked \\1|p'; fi\n\
-             {}",
-            crate::migrations::graph::listing_script("versions"),
-            db_revision_script(psql, database)
+        Action::Check { psql, database, .. } => headers_and_revision(
+            &dir,
+            &listing,
+            &format!(
+                "echo \"wptdeploy: the release has no directory {listing}: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3"
+            ),
+            "if [ -e .git ]; then git -c safe.directory='*' ls-files --others -- \"$versions\" 2>/dev/null | sed -n 's|.*/\\([^/]*\\.py\\)$|@untracked \\1|p'; fi\n",
+            psql,
+            database,
         ),
         // The new file must appear in the listing, not only in the output.
         Action::Generate { message, rev_id } => {
@@ -469,15 +462,9 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
             script
         }
         // The headers of every migration file, then the database's revision.
-        Action::Pending { psql, database } => format!(
-            "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
-             cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
-             [ -d {listing} ] || {{ echo @none; exit 0; }}\n\
-             versions={listing}\n{}\
-             {}",
-            crate::migrations::graph::listing_script("versions"),
-            db_revision_script(psql, database)
-        ),
+        Action::Pending { psql, database } => {
+            headers_and_revision(&dir, &listing, "echo @none; exit 0", "", psql, database)
+        }
         Action::Revision { psql, database } => db_revision_script(psql, database),
         Action::Server { psql, database } => format!(
             "cd / && {psql} -X -q -At -F = -v ON_ERROR_STOP=1 -d {} \\
@@ -516,6 +503,28 @@ fn lock_holders(render: &Render<'_>, psql: &str, database: &str, db_user: &str) 
         title: format!("sessions holding locks in {database} now, oldest transaction first"),
         hint: "end the one in the way (`SELECT pg_terminate_backend(PID)`) if that is safe, or deploy again when it is done; `migrate_lock_retries` and `migrate_lock_timeout` say how long to wait".into(),
     }
+}
+
+/// In the release `dir` (`@absent` when it is not there): the headers of
+/// the migration files in `listing` (`no_versions`, shell, when there is no
+/// such directory), then `more` (shell, run there), then the database's
+/// revision.
+fn headers_and_revision(
+    dir: &str,
+    listing: &str,
+    no_versions: &str,
+    more: &str,
+    psql: &str,
+    database: &str,
+) -> String {
+    format!(
+        "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
+         cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
+         [ -d {listing} ] || {{ {no_versions}; }}\n\
+         versions={listing}\n{}{more}{}",
+        crate::migrations::graph::listing_script("versions"),
+        db_revision_script(psql, database)
+    )
 }
 
 /// Prints the database's revision(s) after `@db `, with `@db-read` or
