@@ -213,7 +213,8 @@ pub struct MigrationLintArgs {
     /// A rule whose findings are allowed (repeatable).
     #[arg(long, value_name = "RULE", value_parser = crate::migrations::lint::parse_rule)]
     pub allow: Vec<String>,
-    /// The PostgreSQL version SQL files are linted for [default: 15].
+    /// The PostgreSQL version to lint for: SQL files' [default: 15], and
+    /// instead of the host's (production's version, linted on staging).
     #[arg(long, value_name = "VERSION")]
     pub server_version: Option<String>,
 }

@@ -104,6 +104,81 @@ fn risky_sql_is_reported_with_its_line_refused_on_error_and_allowances_are_recor
     );
 }
 
+/// Expand/contract, enforced: dropping a column the live release's model
+/// still maps is refused naming the model (even with squawk's
+/// `ban-drop-column` allowed); once a release whose model no longer maps
+/// it is live, the same migration runs.
+#[test]
+fn dropping_a_column_the_live_model_maps_is_refused_naming_the_model() {
+    let (s, pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let master = s.sha("master");
+    let models = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app/wptdash/models.py"),
+    )
+    .unwrap();
+    let class_line = models
+        .lines()
+        .position(|l| l.starts_with("class PullRequest("))
+        .unwrap()
+        + 1;
+    let without_title = models.replace("    title = db.Column(db.Text)\n", "");
+    assert_ne!(without_title, models, "the example's model maps title");
+    let drop = "\"\"\"drop title\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = 'dddd00000004'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.drop_column('pull_request', 'title')\n\n\ndef downgrade():\n    op.add_column('pull_request', sa.Column('title', sa.Text(), nullable=True))\n";
+    let files = [
+        ("migrations/versions/dddd00000004_drop_title.py", drop),
+        ("wptdash/models.py", without_title.as_str()),
+    ];
+    s.branch_with_files("drop-title", &files);
+    let deploy_drop = [
+        "staging",
+        "--commit",
+        "drop-title",
+        "--migrate",
+        "-e",
+        "migration_lint=error",
+        "--allow",
+        "ban-drop-column",
+    ];
+    let refused = s.wptdeploy(&deploy_drop).failure(1);
+    let said = format!(
+        "dddd00000004_drop_title.py:12 (dddd00000004): breaks-live-code: drops pull_request.title, which the live release's model PullRequest (wptdash/models.py:{class_line}) still maps"
+    );
+    for said in [
+        said.as_str(),
+        "sql:    ALTER TABLE pull_request DROP COLUMN title;",
+        "safe:   expand/contract",
+        "nothing ran",
+    ] {
+        assert!(refused.stderr.contains(said), "{said}\n{}", refused.stderr);
+    }
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    assert!(
+        pg.psql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'pull_request'"
+        )
+        .lines()
+        .any(|c| c == "title")
+    );
+    assert_eq!(s.live_release(), Some(master), "not switched");
+
+    // The contract step: first a release whose model no longer maps it.
+    s.branch_with_files("stop-using-title", &files[1..]);
+    s.wptdeploy(&["staging", "--commit", "stop-using-title", "--migrate"])
+        .success();
+    let run = s.wptdeploy(&deploy_drop).success();
+    assert!(!run.stderr.contains("breaks-live-code"), "{}", run.stderr);
+    assert_eq!(pg.revision().as_deref(), Some("dddd00000004"));
+    assert!(
+        !pg.psql(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'pull_request'"
+        )
+        .lines()
+        .any(|c| c == "title")
+    );
+}
+
 /// Off production the policy is `warn`: the findings are shown and the
 /// migration runs.
 #[test]
@@ -390,6 +465,56 @@ fn findings_of(s: &crate::support::Sandbox, name: &str, bodies: &[&str]) -> Vec<
             )
         })
         .collect()
+}
+
+/// The server's version decides a finding: a column with a constant
+/// default rewrites the table before PostgreSQL 11, not since. The SQL is
+/// alembic's, rendered on the host; `--server-version` lints it for the
+/// version production runs.
+#[test]
+fn the_server_version_changes_a_finding_in_real_alembic_sql() {
+    let (s, _pg) = sandbox_with_database(&[]);
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let rules = |version: Option<&str>| {
+        let mut args = vec!["migration", "lint", "staging", "--output", "json"];
+        args.extend(
+            version
+                .map(|v| ["--server-version", v])
+                .into_iter()
+                .flatten(),
+        );
+        let run = s.wptdeploy(&args);
+        host_findings(&run)
+            .into_iter()
+            .map(|f| {
+                format!(
+                    "{} {} {}",
+                    f["revision"].as_str().unwrap_or_default(),
+                    f["rule"].as_str().unwrap_or_default(),
+                    f["sql"].as_str().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    findings_of(
+        &s,
+        "label-default",
+        &[
+            "    op.add_column('pull_request', sa.Column('label', sa.Text(), server_default='open'))",
+        ],
+    );
+    assert_eq!(
+        rules(None),
+        Vec::<String>::new(),
+        "PostgreSQL 15: no rewrite"
+    );
+    assert_eq!(
+        rules(Some("10.23")),
+        [
+            "rule000001 adding-field-with-default ALTER TABLE pull_request ADD COLUMN label TEXT DEFAULT 'open';"
+        ]
+    );
 }
 
 /// Each rule the issue names, caught in a real alembic migration that does

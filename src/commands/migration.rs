@@ -73,6 +73,7 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
             &mut extra,
             &LintVars {
                 migration_allow: args.allow.join(","),
+                lint_server_version: args.server_version.clone().unwrap_or_default(),
             },
         );
         let summaries = Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)

@@ -110,11 +110,15 @@ pub struct ExecVars {
     pub exec_command: Raw,
 }
 
-/// `migration-lint.yml`: the rules allowed.
+/// `migration-lint.yml`: the rules allowed, and the server version to
+/// lint for.
 #[derive(Debug, Serialize)]
 pub struct LintVars {
     /// `--allow`, comma-separated.
     pub migration_allow: String,
+    /// `--server-version`: lint for this PostgreSQL version instead of the
+    /// host's (empty: the host's).
+    pub lint_server_version: String,
 }
 
 /// `migration-test.yml`: a locally edited migration file.

@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use squawk_linter::{Linter, LinterSettings, Rule, Version};
 
+use super::file;
 use super::graph::Graph;
+use super::hazard::{self, Hazard, NewSince};
+use super::models::Model;
 
 /// The rules a deploy checks: the ones that take locks that stop the app,
 /// rewrite tables, or break the code still running. Style rules (prefer
@@ -35,6 +38,11 @@ pub const RULES: [Rule; 20] = [
     Rule::TransactionNesting,
     Rule::RequireTimeoutSettings,
 ];
+
+/// wptdeploy's own rule: the migration drops, renames or retypes a column
+/// (or drops a table, or adds a required column to a table) that a model
+/// of the release serving while it runs still maps.
+pub const BREAKS_LIVE_CODE: &str = "breaks-live-code";
 
 /// Whether PostgreSQL refuses `rule`'s statement outright where the
 /// migration runs it (`CONCURRENTLY` inside the migration's transaction):
@@ -88,6 +96,9 @@ pub struct LintSettings {
     pub allow: Vec<String>,
     /// Estimated rows of the database's tables (`pg_class.reltuples`).
     pub rows: BTreeMap<String, f64>,
+    /// The models of the release that serves while the migrations run
+    /// (read from its source), if it is another release.
+    pub live_models: Option<Vec<Model>>,
 }
 
 /// One thing the SQL does that can hurt.
@@ -153,10 +164,13 @@ impl Finding {
 
 /// A rule name as squawk spells it, or an error listing the checked ones.
 pub fn parse_rule(name: &str) -> Result<String, String> {
+    if name == BREAKS_LIVE_CODE {
+        return Ok(name.to_owned());
+    }
     match name.parse::<Rule>() {
         Ok(rule) if RULES.contains(&rule) => Ok(rule.to_string()),
         _ => Err(format!(
-            "`{name}` is not a rule wptdeploy checks; the rules: {}",
+            "`{name}` is not a rule wptdeploy checks; the rules: {}, {BREAKS_LIVE_CODE}",
             RULES
                 .iter()
                 .map(ToString::to_string)
@@ -221,15 +235,7 @@ pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> V
             let statement = statement_at(sql, at);
             let file = file_of(&revision);
             let line = file.and_then(|(_, text)| line_of(text, &statement));
-            let allowed = file
-                .and_then(|(_, text)| allowance(text, &violation.code.to_string()))
-                .or_else(|| {
-                    settings
-                        .allow
-                        .iter()
-                        .any(|a| *a == violation.code.to_string())
-                        .then(|| "allowed with --allow".to_owned())
-                });
+            let allowed = allowed(file, &violation.code.to_string(), settings);
             let table_rows = tables_in(&statement)
                 .iter()
                 .filter_map(|t| settings.rows.get(t).map(|n| (t.clone(), *n)))
@@ -260,7 +266,101 @@ pub fn lint(sql: &str, files: &[(String, String)], settings: &LintSettings) -> V
         })
         .collect();
     findings.dedup_by(|a, b| a.rule == b.rule && a.sql == b.sql && a.revision == b.revision);
+    if let Some(models) = &settings.live_models {
+        findings.extend(live_code_findings(
+            sql, &revisions, &file_of, models, settings,
+        ));
+    }
     findings
+}
+
+/// Why a finding of `rule` is allowed, if it is: a comment in its
+/// migration `file`, or `--allow`.
+fn allowed(file: Option<&(String, String)>, rule: &str, settings: &LintSettings) -> Option<String> {
+    file.and_then(|(_, text)| allowance(text, rule))
+        .or_else(|| {
+            settings
+                .allow
+                .iter()
+                .any(|a| a == rule)
+                .then(|| "allowed with --allow".to_owned())
+        })
+}
+
+/// The [`BREAKS_LIVE_CODE`] findings: what the pending revisions (in the
+/// order the SQL runs them) do to tables and columns that a model of the
+/// live release maps.
+fn live_code_findings<'f>(
+    sql: &str,
+    revisions: &[(usize, String)],
+    file_of: &dyn Fn(&str) -> Option<&'f (String, String)>,
+    models: &[Model],
+    settings: &LintSettings,
+) -> Vec<Finding> {
+    let mut new = NewSince::default();
+    let mut findings = Vec::new();
+    for (index, (start, revision)) in revisions.iter().enumerate() {
+        let Some(file) = file_of(revision) else {
+            continue;
+        };
+        let end = revisions
+            .get(index + 1)
+            .map_or(sql.len(), |(next, _)| *next);
+        let section = &sql[*start..end];
+        for found in hazard::for_old_code(&file::parse(&file.1), &mut new) {
+            let Some((table, column)) = found.place() else {
+                continue;
+            };
+            // A required column is squawk's `adding-required-field`.
+            if matches!(found, Hazard::AddsRequired { .. }) {
+                continue;
+            }
+            let Some(model) = models.iter().find(|m| {
+                m.table == table && column.is_none_or(|c| m.columns.iter().any(|k| k == c))
+            }) else {
+                continue;
+            };
+            let statement = statement_naming(section, table, column);
+            let what = format!(
+                "{found}, which the live release's model {} still maps",
+                model.place()
+            );
+            findings.push(Finding {
+                revision: revision.clone(),
+                file: Some(file.0.clone()),
+                line: line_of(&file.1, &statement),
+                sql: statement,
+                rule: BREAKS_LIVE_CODE.to_owned(),
+                message: format!(
+                    "{what}: the live code fails on it from the moment this runs until the new release serves"
+                ),
+                impact: Some(
+                    "the release serving now (and, in a rolling deploy, every host not yet switched) runs against the changed schema"
+                        .into(),
+                ),
+                help: Some(
+                    "expand/contract: first deploy a release whose models no longer use it (the column stays), then drop it in a later release; for a rename or a new type, add the new column, write both, backfill, read the new one, and only then drop the old".into(),
+                ),
+                allowed: allowed(Some(file), BREAKS_LIVE_CODE, settings),
+            });
+        }
+    }
+    findings
+}
+
+/// The statement of `section` that names `table` (and `column`): the
+/// first one holding each as a word.
+fn statement_naming(section: &str, table: &str, column: Option<&str>) -> String {
+    let names = |statement: &str, word: &str| {
+        statement
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    section
+        .split_inclusive(';')
+        .find(|s| names(s, table) && column.is_none_or(|c| names(s, c)))
+        .map(|s| statement_at(s, 0))
+        .unwrap_or_default()
 }
 
 /// `15.4 (Debian 15.4-1.pgdg120+1)` or `150004` as squawk's version.
@@ -494,6 +594,50 @@ mod tests {
         assert_eq!(on("10.23"), ["adding-field-with-default"]);
         assert_eq!(on("15.4 (Debian 15.4-1.pgdg120+1)"), Vec::<String>::new());
         assert_eq!(on("100023"), ["adding-field-with-default"]);
+    }
+
+    /// What the live release's models map decides `breaks-live-code`: a
+    /// dropped column one of them maps is named with its model; one none
+    /// of them maps, and a required column (`adding-required-field`), are
+    /// squawk's business only.
+    #[test]
+    fn dropping_what_a_live_model_maps_names_the_model() {
+        let file = "revision = 'cccc00000003'\ndown_revision = 'bbbb00000002'\n\n\ndef upgrade():\n    op.drop_column('pull_request', 'title')\n    op.drop_column('pull_request', 'legacy')\n    op.add_column('repository', sa.Column('owner', sa.Text(), nullable=False))\n";
+        let sql = "BEGIN;\n-- Running upgrade bbbb00000002 -> cccc00000003\nALTER TABLE pull_request DROP COLUMN title;\nALTER TABLE pull_request DROP COLUMN legacy;\nALTER TABLE repository ADD COLUMN owner TEXT NOT NULL;\nCOMMIT;\n";
+        let models = crate::migrations::models::read(&[(
+            "app/models.py".into(),
+            "class PullRequest(db.Model):\n    __tablename__ = 'pull_request'\n    id = db.Column(db.Integer, primary_key=True)\n    title = db.Column(db.Text)\n\n\nclass Repository(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n".into(),
+        )]);
+        let settings = LintSettings {
+            timeouts_set: true,
+            live_models: Some(models),
+            ..LintSettings::default()
+        };
+        let files = vec![("cccc00000003_drop.py".to_owned(), file.to_owned())];
+        let found: Vec<Finding> = lint(sql, &files, &settings)
+            .into_iter()
+            .filter(|f| f.rule == BREAKS_LIVE_CODE)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(
+            found[0].headline(),
+            "cccc00000003_drop.py:6 (cccc00000003): breaks-live-code: drops pull_request.title, which the live release's model PullRequest (app/models.py:1) still maps: the live code fails on it from the moment this runs until the new release serves"
+        );
+        assert_eq!(found[0].sql, "ALTER TABLE pull_request DROP COLUMN title;");
+        // Without the live models (the same release, or not read): none.
+        let unread = LintSettings {
+            live_models: None,
+            ..settings
+        };
+        assert!(
+            lint(sql, &files, &unread)
+                .iter()
+                .all(|f| f.rule != BREAKS_LIVE_CODE)
+        );
+        assert_eq!(
+            parse_rule(BREAKS_LIVE_CODE).as_deref(),
+            Ok(BREAKS_LIVE_CODE)
+        );
     }
 
     #[test]

@@ -5,5 +5,7 @@ pub mod alembic;
 pub mod columns;
 pub mod file;
 pub mod graph;
+pub mod hazard;
 pub mod lint;
+pub mod models;
 pub mod rollback;

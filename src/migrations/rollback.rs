@@ -5,17 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use super::file::{self, MigrationFile, Operation};
+use super::file::{self, MigrationFile};
 use super::graph::Graph;
-
-/// `op.*` calls that old code cannot notice (indexes only make it faster
-/// or slower).
-const HARMLESS: [&str; 4] = [
-    "op.create_index",
-    "op.drop_index",
-    "batch_op.create_index",
-    "batch_op.drop_index",
-];
+use super::hazard::{self, NewSince};
 
 /// How the database stands against the release being rolled back to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +93,7 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
         .collect();
     let mut reasons = Vec::new();
     let mut undone = MigrationFile::default();
-    let mut new = NewToTarget::default();
+    let mut new = NewSince::default();
     for node in pending.iter().filter(|n| extra.contains(&n.id)) {
         let text = live_files
             .iter()
@@ -109,8 +101,8 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
             .map(|(_, t)| t.as_str())
             .unwrap_or_default();
         let migration = file::parse(text);
-        for reason in unsafe_for_old_code(&migration, &mut new) {
-            reasons.push(format!("{} {reason}", node.id));
+        for found in hazard::for_old_code(&migration, &mut new) {
+            reasons.push(format!("{} {found}", node.id));
         }
         undone.upgrade.extend(migration.upgrade);
         undone.other.extend(migration.other);
@@ -124,87 +116,6 @@ pub fn classify(live_files: &[(String, String)], target_head: &str, db: &[String
             undone,
         }
     }
-}
-
-/// What the target's code never knew: tables and columns that revisions
-/// it does not know created (so dropping or changing them cannot trip it).
-#[derive(Default)]
-struct NewToTarget {
-    tables: BTreeSet<String>,
-    columns: BTreeSet<(String, String)>,
-}
-
-impl NewToTarget {
-    fn knows(&self, table: &str, column: &str) -> bool {
-        !self.tables.contains(table)
-            && !self
-                .columns
-                .contains(&(table.to_owned(), column.to_owned()))
-    }
-}
-
-/// What in a migration's `upgrade()` code written before it may trip on,
-/// given what earlier unknown revisions (and earlier operations) created.
-fn unsafe_for_old_code(migration: &file::MigrationFile, new: &mut NewToTarget) -> Vec<String> {
-    let mut reasons = Vec::new();
-    for op in &migration.upgrade {
-        match op {
-            Operation::CreateTable { table, .. } => {
-                new.tables.insert(table.clone());
-            }
-            Operation::AddColumn {
-                table,
-                column,
-                required,
-                ..
-            } => {
-                if *required && !new.tables.contains(table) {
-                    reasons.push(format!(
-                        "adds {table}.{column} NOT NULL without a default (the old code's inserts fail)"
-                    ));
-                }
-                new.columns.insert((table.clone(), column.clone()));
-            }
-            Operation::DropTable { table } if !new.tables.contains(table) => {
-                reasons.push(format!("drops table {table}"));
-            }
-            Operation::DropColumn { table, column } if new.knows(table, column) => {
-                reasons.push(format!("drops {table}.{column}"));
-            }
-            Operation::AlterColumn {
-                table,
-                column,
-                new_name: Some(renamed),
-                ..
-            } => {
-                if new.knows(table, column) {
-                    reasons.push(format!("renames {table}.{column} to {renamed}"));
-                }
-                new.columns.insert((table.clone(), renamed.clone()));
-            }
-            Operation::AlterColumn {
-                table,
-                column,
-                sa_type: Some(sa_type),
-                ..
-            } if new.knows(table, column) => {
-                reasons.push(format!("changes {table}.{column} to {sa_type}"));
-            }
-            // Other column options, and changes to what the old code never
-            // knew: it does not notice them.
-            Operation::DropTable { .. }
-            | Operation::DropColumn { .. }
-            | Operation::AlterColumn { .. } => {}
-        }
-    }
-    for call in migration
-        .other
-        .iter()
-        .filter(|c| !HARMLESS.contains(&c.as_str()))
-    {
-        reasons.push(format!("runs {call}, which wptdeploy cannot judge"));
-    }
-    reasons
 }
 
 #[cfg(test)]

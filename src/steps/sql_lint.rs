@@ -14,8 +14,14 @@
 //!     server_version: "{{ server.version }}"
 //!     rows: "{{ server.rows }}"
 //!     timeouts_set: "{{ migrate_lock_timeout != '' }}"
+//!     live: "{{ site_path }}"
 //!   register: lint
 //! ```
+//!
+//! With `live` (the release serving while the migrations run), its models
+//! are read from its Python source, and a pending migration that drops,
+//! renames or retypes what one of them maps is a `breaks-live-code`
+//! finding naming the model.
 //!
 //! `policy: error` fails the step on a finding that is not allowed, `warn`
 //! reports it (both fail on a statement PostgreSQL would refuse to run in
@@ -33,6 +39,7 @@ use serde::Deserialize;
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
 use super::outcome::{Outcome, StepFailure, failure};
 use crate::migrations::lint::{self, Finding, LintSettings};
+use crate::migrations::models;
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -68,6 +75,11 @@ pub struct SqlLintArgs {
     /// Whether the run sets `lock_timeout`/`statement_timeout` itself.
     #[serde(default)]
     pub timeouts_set: Option<Tmpl>,
+    /// The directory of the release serving while the migrations run, whose
+    /// models the migrations must not break (nothing, or `path` itself:
+    /// not checked).
+    #[serde(default)]
+    pub live: Option<Tmpl>,
 }
 
 const POLICIES: [&str; 4] = ["error", "warn", "report", "off"];
@@ -104,6 +116,7 @@ impl StepKind for SqlLintKind {
             .chain(&a.server_version)
             .chain(&a.rows)
             .chain(&a.timeouts_set)
+            .chain(&a.live)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -130,17 +143,20 @@ impl StepKind for SqlLintKind {
             timeouts_set: render.flag(a.timeouts_set.as_ref())?,
             allow,
             rows: parse_rows(&render.optional(a.rows.as_ref())?),
+            live_models: None,
         };
         let from = render.optional(a.from.as_ref())?;
         let versions = render
             .given(a.versions.as_ref())?
             .unwrap_or_else(|| "migrations/versions".into());
-        let command = render.command(script(
-            &render.shell(&a.command)?,
-            &render.text(&a.path)?,
-            &versions,
-            &from,
-        ));
+        let command = render.command(
+            script(
+                &render.shell(&a.command)?,
+                &render.text(&a.path)?,
+                &versions,
+                &from,
+            ) + &models_script(&render.optional(a.live.as_ref())?, &versions),
+        );
         // It only looks: `--check` runs it, `--step` does not ask, and in a
         // plan it may wait for the steps before it ("cannot run yet").
         Ok(Prepared::new(command, move |ran| {
@@ -178,10 +194,35 @@ fn script(command: &str, path: &str, versions: &str, from: &str) -> String {
     )
 }
 
+/// The live release's Python files that map tables (`@models`, then each
+/// file as `@file PATH` and its lines), when `live` is another directory
+/// than the one the script is in. Virtualenvs, tests and the migrations
+/// are not the app's models.
+fn models_script(live: &str, versions: &str) -> String {
+    if live.is_empty() {
+        return String::new();
+    }
+    let migrations = versions.split('/').next().unwrap_or("migrations");
+    format!(
+        "if [ -d {live} ] && [ \"$(cd -- {live} && pwd -P)\" != \"$(pwd -P)\" ]; then\n  echo @models\n  cd -- {live} || exit 3\n           grep -rlE --include='*.py' --exclude-dir=.git --exclude-dir=.venv --exclude-dir=venv --exclude-dir=node_modules --exclude-dir=tests --exclude-dir=test --exclude-dir={migrations} -e 'Column\\(|mapped_column\\(|Mapped\\[' . 2>/dev/null | head -n 500 | \
+         while IFS= read -r f; do printf '@file %s\\n' \"${{f#./}}\"; sed 's/^/@| /' -- \"$f\"; done\nfi\n",
+        live = quote(live),
+        migrations = quote(migrations),
+    )
+}
+
+/// What the script printed: the SQL, the migration files, and the live
+/// release's model files (`None`: not read).
+struct Printed {
+    sql: String,
+    files: Vec<(String, String)>,
+    models: Option<Vec<(String, String)>>,
+}
+
 /// The SQL and the files, from the script's output.
-fn split_output(stdout: &str) -> (String, Vec<(String, String)>) {
+fn split_output(stdout: &str) -> Printed {
     let mut sql = String::new();
-    let mut rest = Vec::new();
+    let (mut rest, mut models) = (Vec::new(), None::<Vec<&str>>);
     let mut in_sql = false;
     for line in stdout.lines() {
         match line {
@@ -191,10 +232,16 @@ fn split_output(stdout: &str) -> (String, Vec<(String, String)>) {
                 sql.push_str(line);
                 sql.push('\n');
             }
-            _ => rest.push(line),
+            "@models" => models = Some(Vec::new()),
+            _ => models.as_mut().unwrap_or(&mut rest).push(line),
         }
     }
-    (sql, crate::migrations::graph::files_from_listing(rest))
+    let files = crate::migrations::graph::files_from_listing;
+    Printed {
+        sql,
+        files: files(rest),
+        models: models.map(files),
+    }
 }
 
 /// Lints, then reports as `policy` says.
@@ -207,8 +254,12 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
             ..Outcome::default()
         });
     }
-    let (sql, files) = split_output(&output.stdout);
-    let findings = lint::lint(&sql, &files, settings);
+    let printed = split_output(&output.stdout);
+    let settings = &LintSettings {
+        live_models: printed.models.as_deref().map(models::read),
+        ..settings.clone()
+    };
+    let findings = lint::lint(&printed.sql, &printed.files, settings);
     let (allowed, blocking): (Vec<&Finding>, Vec<&Finding>) =
         findings.iter().partition(|f| f.allowed.is_some());
     let shown = |f: &Finding| {
@@ -295,17 +346,25 @@ mod tests {
 
     #[test]
     fn the_output_splits_into_sql_and_files() {
-        let (sql, files) = split_output(
-            "@sql-start\nBEGIN;\nCOMMIT;\n@sql-end\n@file a.py\n@| revision = 'a'\n@|\n@| def upgrade():\n",
+        let printed = split_output(
+            "@sql-start\nBEGIN;\nCOMMIT;\n@sql-end\n@file a.py\n@| revision = 'a'\n@|\n@| def upgrade():\n@models\n@file app/models.py\n@| class A(db.Model):\n",
         );
-        assert_eq!(sql, "BEGIN;\nCOMMIT;\n");
+        assert_eq!(printed.sql, "BEGIN;\nCOMMIT;\n");
         assert_eq!(
-            files,
+            printed.files,
             [(
                 "a.py".to_owned(),
                 "revision = 'a'\n\ndef upgrade():\n".to_owned()
             )]
         );
+        assert_eq!(
+            printed.models,
+            Some(vec![(
+                "app/models.py".to_owned(),
+                "class A(db.Model):\n".to_owned()
+            )])
+        );
+        assert_eq!(split_output("@sql-start\n@sql-end\n").models, None);
         assert_eq!(
             parse_rows("pull_request=48000, repository=12,bad"),
             BTreeMap::from([
