@@ -207,8 +207,8 @@ pub struct MigrationTestArgs {
 /// `wptdeploy migration lint [ENV] [FILE.sql...]`
 #[derive(Debug, Args)]
 pub struct MigrationLintArgs {
-    /// An environment (its live release's pending migrations against its database), and/or SQL files to lint here.
-    #[arg(required = true, value_name = "ENV|FILE.sql")]
+    /// An environment (its live release's pending migrations against its database), migration files to lint there against the live release, and/or SQL files to lint here.
+    #[arg(required = true, value_name = "ENV|FILE.py|FILE.sql")]
     pub targets: Vec<String>,
     /// A rule whose findings are allowed (repeatable).
     #[arg(long, value_name = "RULE", value_parser = crate::migrations::lint::parse_rule)]

@@ -104,6 +104,93 @@ fn risky_sql_is_reported_with_its_line_refused_on_error_and_allowances_are_recor
     );
 }
 
+/// A migration on master's head that drops a column the example's model
+/// maps.
+const DROP_TITLE: &str = "\"\"\"drop title\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = 'dddd00000004'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.drop_column('pull_request', 'title')\n    op.create_index('ix_lint_title', 'pull_request', ['number'])\n\n\ndef downgrade():\n    op.drop_index('ix_lint_title')\n    op.add_column('pull_request', sa.Column('title', sa.Text(), nullable=True))\n";
+
+/// The line of `class NAME(` in the example app's models.py.
+fn example_model_line(name: &str) -> usize {
+    let models = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app/wptdash/models.py"),
+    )
+    .unwrap();
+    models
+        .lines()
+        .position(|l| l.starts_with(&format!("class {name}(")))
+        .unwrap()
+        + 1
+}
+
+/// `migration lint ENV FILE.py`: a migration written here, rendered by
+/// alembic on the host in a copy of the live release's migrations (the
+/// release untouched), linted for the server and against the live
+/// release's models.
+#[test]
+fn migration_lint_renders_a_local_migration_file_against_the_live_release() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let file = s.dir.join("dddd00000004_drop_title.py");
+    std::fs::write(&file, DROP_TITLE).unwrap();
+    let file = file.display().to_string();
+    let no_host = s.wptdeploy(&["migration", "lint", &file]).failure(2);
+    assert!(
+        no_host.stderr.contains("name the environment too"),
+        "{}",
+        no_host.stderr
+    );
+    s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    let found = s
+        .wptdeploy(&["migration", "lint", "staging", &file])
+        .failure(1);
+    let model = format!(
+        "dddd00000004_drop_title.py:12 (dddd00000004): breaks-live-code: drops pull_request.title, which the live release's model PullRequest (wptdash/models.py:{}) still maps",
+        example_model_line("PullRequest")
+    );
+    for said in [
+        model.as_str(),
+        "dddd00000004_drop_title.py:12 (dddd00000004): ban-drop-column",
+        "dddd00000004_drop_title.py:13 (dddd00000004): require-concurrent-index-creation",
+        "3 finding(s) in staging (sandbox-host)",
+    ] {
+        assert!(found.stderr.contains(said), "{said}\n{}", found.stderr);
+    }
+    assert_eq!(
+        pg.revision().as_deref(),
+        Some("735093c03092"),
+        "nothing ran"
+    );
+    let versions = s.base_path.join("site/migrations/versions");
+    let listed: Vec<String> = std::fs::read_dir(&versions)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".py"))
+        .collect();
+    assert_eq!(
+        listed,
+        ["735093c03092_initial_tables.py"],
+        "the release untouched"
+    );
+    let allowed = s
+        .wptdeploy(&[
+            "migration",
+            "lint",
+            "staging",
+            &file,
+            "--allow",
+            "breaks-live-code",
+            "--allow",
+            "ban-drop-column",
+            "--allow",
+            "require-concurrent-index-creation",
+        ])
+        .success();
+    assert!(
+        allowed.stderr.contains("3 statement finding(s): 3 allowed"),
+        "{}",
+        allowed.stderr
+    );
+}
+
 /// Expand/contract, enforced: dropping a column the live release's model
 /// still maps is refused naming the model (even with squawk's
 /// `ban-drop-column` allowed); once a release whose model no longer maps
@@ -114,20 +201,15 @@ fn dropping_a_column_the_live_model_maps_is_refused_naming_the_model() {
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let master = s.sha("master");
+    let class_line = example_model_line("PullRequest");
     let models = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/app/wptdash/models.py"),
     )
     .unwrap();
-    let class_line = models
-        .lines()
-        .position(|l| l.starts_with("class PullRequest("))
-        .unwrap()
-        + 1;
     let without_title = models.replace("    title = db.Column(db.Text)\n", "");
     assert_ne!(without_title, models, "the example's model maps title");
-    let drop = "\"\"\"drop title\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = 'dddd00000004'\ndown_revision = '735093c03092'\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.drop_column('pull_request', 'title')\n\n\ndef downgrade():\n    op.add_column('pull_request', sa.Column('title', sa.Text(), nullable=True))\n";
     let files = [
-        ("migrations/versions/dddd00000004_drop_title.py", drop),
+        ("migrations/versions/dddd00000004_drop_title.py", DROP_TITLE),
         ("wptdash/models.py", without_title.as_str()),
     ];
     s.branch_with_files("drop-title", &files);
@@ -140,6 +222,8 @@ fn dropping_a_column_the_live_model_maps_is_refused_naming_the_model() {
         "migration_lint=error",
         "--allow",
         "ban-drop-column",
+        "--allow",
+        "require-concurrent-index-creation",
     ];
     let refused = s.wptdeploy(&deploy_drop).failure(1);
     let said = format!(

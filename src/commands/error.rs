@@ -110,6 +110,12 @@ pub enum CommandError {
         /// The environments there are.
         known: Vec<String>,
     },
+    /// `migration lint FILE.py` without an environment to render it on.
+    #[error(
+        "{} is a migration file: alembic renders its SQL on a host, so name the environment too (`wptdeploy migration lint staging {}`)",
+        .0.display(), .0.display()
+    )]
+    LintNeedsHost(PathBuf),
     /// `migration lint` with two environments.
     #[error("`{0}` is a second environment: `migration lint` reads one (SQL files end in `.sql`)")]
     LintTargets(String),
@@ -158,7 +164,8 @@ impl CommandError {
             | CommandError::NotConfirmed(_)
             | CommandError::Unreadable { .. }
             | CommandError::VaultPassword(_)
-            | CommandError::LintTargets(_) => Vec::new(),
+            | CommandError::LintTargets(_)
+            | CommandError::LintNeedsHost(_) => Vec::new(),
         }
     }
 }

@@ -29,17 +29,35 @@ pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(
     .map(drop)
 }
 
-/// `migration lint [ENV] [FILE.sql...]`: the files here first (nothing
-/// is contacted if one cannot be read), then the environment's hosts.
+/// `migration lint [ENV] [FILE.py...] [FILE.sql...]`: the SQL files here
+/// first (nothing is contacted if a file cannot be read), then the
+/// environment's hosts: their live release's pending migrations, or the
+/// migration files given, rendered there against the live release.
 pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     use crate::migrations::lint::{self, LintSettings};
-    let (files, envs): (Vec<&String>, Vec<&String>) = args
+    let extension = |t: &String| {
+        Path::new(t)
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_owned)
+    };
+    let (files, rest): (Vec<&String>, Vec<&String>) = args
         .targets
         .iter()
-        .partition(|t| Path::new(t).extension().is_some_and(|e| e == "sql"));
+        .partition(|t| extension(t).as_deref() == Some("sql"));
+    let (migrations, envs): (Vec<&String>, Vec<&String>) = rest
+        .into_iter()
+        .partition(|t| extension(t).as_deref() == Some("py"));
     if let [_, second, ..] = envs.as_slice() {
         return Err(CommandError::LintTargets((*second).clone()).into());
     }
+    if let (Some(file), None) = (migrations.first(), envs.first()) {
+        return Err(CommandError::LintNeedsHost(PathBuf::from(file)).into());
+    }
+    let lint_files = migrations
+        .iter()
+        .map(|f| lint_file(Path::new(f)))
+        .collect::<Result<Vec<_>, Error>>()?;
     // The SQL is what wptdeploy would run: it sets the timeouts itself.
     let settings = LintSettings {
         server_version: args.server_version.clone(),
@@ -74,6 +92,7 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
             &LintVars {
                 migration_allow: args.allow.join(","),
                 lint_server_version: args.server_version.clone().unwrap_or_default(),
+                lint_files,
             },
         );
         let summaries = Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)
@@ -106,6 +125,26 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
         });
     }
     Ok(())
+}
+
+/// A migration file as `sql_lint:` takes it: `NAME:PARENT:REVISION:BASE64`.
+fn lint_file(path: &Path) -> Result<String, Error> {
+    use base64::Engine as _;
+    let text = fs_err::read_to_string(path)?;
+    let parsed = crate::migrations::file::parse(&text);
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let plain = |s: &str| s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+    match parsed.revision {
+        Some(revision) if plain(name) && plain(&revision) => Ok(format!(
+            "{name}:{}:{revision}:{}",
+            parsed.down_revision.unwrap_or_default(),
+            base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+        )),
+        _ => Err(CommandError::NotAMigration(path.to_owned()).into()),
+    }
 }
 
 /// `migration new ENV --commit BRANCH -m MESSAGE`.

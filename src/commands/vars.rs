@@ -119,6 +119,9 @@ pub struct LintVars {
     /// `--server-version`: lint for this PostgreSQL version instead of the
     /// host's (empty: the host's).
     pub lint_server_version: String,
+    /// Migration files given here, each `NAME:PARENT:REVISION:BASE64`
+    /// (`sql_lint:`'s `files`).
+    pub lint_files: Vec<String>,
 }
 
 /// `migration-test.yml`: a locally edited migration file.

@@ -80,6 +80,13 @@ pub struct SqlLintArgs {
     /// not checked).
     #[serde(default)]
     pub live: Option<Tmpl>,
+    /// Migration files to lint instead of the pending ones, each
+    /// `NAME:PARENT:REVISION:BASE64` (`wptdeploy migration lint ENV
+    /// FILE.py`): copied with the release's migrations into a temporary
+    /// directory, each rendered from its parent to itself. `live` is then
+    /// read even when it is `path`.
+    #[serde(default)]
+    pub files: Option<Tmpl>,
 }
 
 const POLICIES: [&str; 4] = ["error", "warn", "report", "off"];
@@ -117,6 +124,7 @@ impl StepKind for SqlLintKind {
             .chain(&a.rows)
             .chain(&a.timeouts_set)
             .chain(&a.live)
+            .chain(&a.files)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -149,13 +157,28 @@ impl StepKind for SqlLintKind {
         let versions = render
             .given(a.versions.as_ref())?
             .unwrap_or_else(|| "migrations/versions".into());
+        let files = render
+            .list(a.files.as_ref())?
+            .iter()
+            .map(|f| LintFile::parse(f))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(TemplateError::new)?;
+        let source = if files.is_empty() {
+            Source::Pending { from }
+        } else {
+            Source::Files(files)
+        };
         let command = render.command(
             script(
                 &render.shell(&a.command)?,
                 &render.text(&a.path)?,
                 &versions,
-                &from,
-            ) + &models_script(&render.optional(a.live.as_ref())?, &versions),
+                &source,
+            ) + &models_script(
+                &render.optional(a.live.as_ref())?,
+                &versions,
+                matches!(source, Source::Files(_)),
+            ),
         );
         // It only looks: `--check` runs it, `--step` does not ask, and in a
         // plan it may wait for the steps before it ("cannot run yet").
@@ -177,34 +200,130 @@ fn parse_rows(text: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// A migration file given to lint: `NAME:PARENT:REVISION:BASE64`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LintFile {
+    name: String,
+    parent: String,
+    revision: String,
+    base64: String,
+}
+
+impl LintFile {
+    fn parse(text: &str) -> Result<LintFile, String> {
+        let mut parts = text.splitn(4, ':');
+        let mut next = || parts.next().unwrap_or_default().trim().to_owned();
+        let file = LintFile {
+            name: next(),
+            parent: next(),
+            revision: next(),
+            base64: next(),
+        };
+        let safe = |s: &str| s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+        if !file.name.ends_with(".py")
+            || !safe(&file.name)
+            || !safe(&file.parent)
+            || !safe(&file.revision)
+            || file.revision.is_empty()
+            || !file
+                .base64
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c))
+        {
+            return Err(format!(
+                "sql_lint: files: `{}` is not NAME.py:PARENT:REVISION:BASE64",
+                text.chars().take(80).collect::<String>()
+            ));
+        }
+        Ok(file)
+    }
+}
+
+/// What SQL to render: the pending migrations (from the database's
+/// revision to the head), or given files.
+enum Source {
+    Pending { from: String },
+    Files(Vec<LintFile>),
+}
+
 /// The offline SQL on stdout, between `@sql-start` and `@sql-end` lines,
 /// then each migration file (`@file NAME`, its lines after `@| `).
-fn script(command: &str, path: &str, versions: &str, from: &str) -> String {
-    let range = if from.is_empty() {
-        "head".to_owned()
-    } else {
-        format!("{from}:head")
+fn script(command: &str, path: &str, versions: &str, source: &Source) -> String {
+    let listing = |dir: &str| {
+        format!(
+            "for f in {dir}/*.py; do [ -f \"$f\" ] || continue; printf '@file %s\\n' \"${{f##*/}}\"; sed 's/^/@| /' -- \"$f\"; done\n"
+        )
     };
-    format!(
-        "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\necho @sql-start\n{command} upgrade --sql {range} || exit $?\necho @sql-end\n\
-         for f in {listing}/*.py; do [ -f \"$f\" ] || continue; printf '@file %s\\n' \"${{f##*/}}\"; sed 's/^/@| /' -- \"$f\"; done\n",
-        dir = quote(path),
-        range = quote(&range),
-        listing = quote(versions),
-    )
+    let start = format!(
+        "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\n",
+        dir = quote(path)
+    );
+    match source {
+        Source::Pending { from } => {
+            let range = if from.is_empty() {
+                "head".to_owned()
+            } else {
+                format!("{from}:head")
+            };
+            format!(
+                "{start}echo @sql-start\n{command} upgrade --sql {range} || exit $?\necho @sql-end\n{list}",
+                range = quote(&range),
+                list = listing(&quote(versions)),
+            )
+        }
+        // The release's migrations and the files, in a directory of their
+        // own (`-d`): the release is not touched.
+        Source::Files(files) => {
+            let migrations = versions.rsplit_once('/').map_or(".", |(dir, _)| dir);
+            let mut text = format!(
+                "{start}tmp=$(mktemp -d) || exit 3\ntrap 'rm -rf -- \"$tmp\"' EXIT\ncp -R -- {migrations} \"$tmp/m\" || exit 3\n",
+                migrations = quote(migrations),
+            );
+            for file in files {
+                text.push_str(&format!(
+                    "printf %s {b64} | base64 -d > \"$tmp/m/versions/\"{name} || exit 3\n",
+                    b64 = quote(&file.base64),
+                    name = quote(&file.name),
+                ));
+            }
+            text.push_str("echo @sql-start\n");
+            for file in files {
+                let range = if file.parent.is_empty() {
+                    file.revision.clone()
+                } else {
+                    format!("{}:{}", file.parent, file.revision)
+                };
+                text.push_str(&format!(
+                    "{command} upgrade -d \"$tmp/m\" --sql {range} || exit $?\n",
+                    range = quote(&range)
+                ));
+            }
+            text.push_str("echo @sql-end\n");
+            text + &listing("\"$tmp/m/versions\"")
+        }
+    }
 }
 
 /// The live release's Python files that map tables (`@models`, then each
 /// file as `@file PATH` and its lines), when `live` is another directory
-/// than the one the script is in. Virtualenvs, tests and the migrations
+/// than the one the script is in (or `even_if_here`: given files are
+/// linted against the release they are meant to follow). Virtualenvs, tests and the migrations
 /// are not the app's models.
-fn models_script(live: &str, versions: &str) -> String {
+fn models_script(live: &str, versions: &str, even_if_here: bool) -> String {
     if live.is_empty() {
         return String::new();
     }
     let migrations = versions.split('/').next().unwrap_or("migrations");
+    let elsewhere = if even_if_here {
+        String::new()
+    } else {
+        format!(
+            " && [ \"$(cd -- {live} && pwd -P)\" != \"$(pwd -P)\" ]",
+            live = quote(live)
+        )
+    };
     format!(
-        "if [ -d {live} ] && [ \"$(cd -- {live} && pwd -P)\" != \"$(pwd -P)\" ]; then\n  echo @models\n  cd -- {live} || exit 3\n           grep -rlE --include='*.py' --exclude-dir=.git --exclude-dir=.venv --exclude-dir=venv --exclude-dir=node_modules --exclude-dir=tests --exclude-dir=test --exclude-dir={migrations} -e 'Column\\(|mapped_column\\(|Mapped\\[' . 2>/dev/null | head -n 500 | \
+        "if [ -d {live} ]{elsewhere}; then\n  echo @models\n  cd -- {live} || exit 3\n           grep -rlE --include='*.py' --exclude-dir=.git --exclude-dir=.venv --exclude-dir=venv --exclude-dir=node_modules --exclude-dir=tests --exclude-dir=test --exclude-dir={migrations} -e 'Column\\(|mapped_column\\(|Mapped\\[' . 2>/dev/null | head -n 500 | \
          while IFS= read -r f; do printf '@file %s\\n' \"${{f#./}}\"; sed 's/^/@| /' -- \"$f\"; done\nfi\n",
         live = quote(live),
         migrations = quote(migrations),
