@@ -412,6 +412,15 @@ fn migration_new_says_when_the_release_live_before_breaks_on_the_new_schema() {
         "{}",
         run.stderr
     );
+    // Before it ran, the lint said which model of that release maps the
+    // column (a warning on staging).
+    assert!(
+        run.stderr.contains(
+            "breaks-live-code: drops pull_request.title, which the live release's model PullRequest (wptdash/models.py:"
+        ),
+        "{}",
+        run.stderr
+    );
     assert!(
         !pg.columns("pull_request")
             .iter()
