@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "wptdeploy",
     version,
     subcommand_negates_reqs = true,
-    after_help = "Examples:\n  wptdeploy staging --commit my-branch\n  wptdeploy prod\n  wptdeploy staging --commit my-branch --check\n  wptdeploy unlock staging"
+    disable_help_subcommand = true,
+    after_help = "Examples:\n  wptdeploy staging --commit my-branch\n  wptdeploy prod\n  wptdeploy staging --commit my-branch --check\n  wptdeploy unlock staging\n\n`wptdeploy help COMMAND` (or `COMMAND --help`) shows a command's options; `wptdeploy completions bash|zsh|fish` prints a completion script, `wptdeploy man` the man page."
 )]
 pub struct Cli {
     /// Other commands.
@@ -33,10 +34,17 @@ impl Cli {
     pub fn parse_args() -> Cli {
         use clap::{CommandFactory as _, FromArgMatches as _};
         let mut command = Cli::command();
-        let matches = match command.clone().try_get_matches() {
+        let args = help_as_flag(std::env::args().collect());
+        if args.len() == 1 {
+            // Bare `wptdeploy`: what there is to run (an environment set in
+            // WPTDEPLOY_INVENTORY does not make it a deploy).
+            eprintln!("{}", command.render_help());
+            std::process::exit(2);
+        }
+        let matches = match command.clone().try_get_matches_from(&args) {
             Ok(matches) => matches,
             Err(error) => {
-                if let Some((typed, name)) = command_typo(&command, std::env::args().skip(1)) {
+                if let Some((typed, name)) = command_typo(&command, args.into_iter().skip(1)) {
                     command
                         .error(
                             clap::error::ErrorKind::InvalidSubcommand,
@@ -79,6 +87,34 @@ impl Cli {
     }
 }
 
+/// `wptdeploy help [COMMAND...]` as `wptdeploy [COMMAND...] --help`: an
+/// environment is a positional word too, so `help` is read first.
+fn help_as_flag(mut args: Vec<String>) -> Vec<String> {
+    if args.get(1).is_some_and(|a| a == "help") {
+        args.remove(1);
+        args.push("--help".into());
+    }
+    args
+}
+
+/// A number of at least 1 (`--forks`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A duration longer than zero (`--connect-timeout`).
+fn some_time(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be longer than 0s".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The names of the commands besides deploying.
 pub fn command_names() -> Vec<String> {
     use clap::CommandFactory as _;
@@ -108,6 +144,8 @@ fn command_typo(
 /// Commands besides deploying.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Deploy a ref to ENV: the explicit form of `wptdeploy ENV`.
+    Deploy(DeployArgs),
     /// Show who holds the deploy lock of ENV, and remove it.
     Unlock(UnlockArgs),
     /// Hold the deploy lock of ENV for maintenance (`lock ENV -m WHY`), or show who holds it (`lock status ENV`).
@@ -136,6 +174,20 @@ pub enum Command {
         #[command(subcommand)]
         command: MigrationCommand,
     },
+    /// Print a completion script for SHELL (`wptdeploy completions bash > /etc/bash_completion.d/wptdeploy`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff: `wptdeploy man | man -l -`).
+    Man,
+}
+
+/// The command line as clap knows it (for completions and the man page).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command()
 }
 
 /// `wptdeploy migration ...`
@@ -301,7 +353,7 @@ pub struct DeployArgs {
     #[arg(long, default_value = "deploy.yml", value_name = "FILE")]
     pub playbook: String,
     /// Hosts to deploy at once.
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = at_least_one)]
     pub forks: usize,
     /// Rolling deploy: hosts in batches of N (or N% of them), in order; a failed batch stops the rest. A list (`1,50%`) repeats its last size. Over the playbook's `serial:`.
     #[arg(long, value_name = "N|N%", value_delimiter = ',')]
@@ -475,7 +527,7 @@ pub struct CommonArgs {
     )]
     pub transport: crate::transport::TransportKind,
     /// Give up connecting to a host after this long.
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration, global = true)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = some_time, global = true)]
     pub connect_timeout: Duration,
     /// Do not ask: confirms production changes and lock removal on the command line.
     #[arg(short, long, global = true)]

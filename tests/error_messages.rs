@@ -94,8 +94,8 @@ fn input_errors_read_exactly_so() {
         (
             &["staging", "--forks", "0"],
             2,
-            "error: `--forks 0` would deploy to no host at a time\n\
-             hint: give a number of hosts at once, 1 or more (default 10)\n",
+            "error: invalid value '0' for '--forks <N>': must be at least 1\n\n\
+             For more information, try '--help'.\n",
         ),
         (
             &["staging", "--start-at", "no such step"],

@@ -10,6 +10,7 @@ mod support;
 mod ansible_tree;
 mod become_user;
 mod checklist;
+mod command_line;
 mod deploy;
 mod error_messages;
 mod faults;

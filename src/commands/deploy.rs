@@ -14,9 +14,6 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     if let Some(commit) = &args.commit {
         crate::plan::check_ref(commit)?;
     }
-    if args.forks == 0 {
-        return Err(CommandError::NoForks.into());
-    }
     let mut extra = cx.extra_vars();
     vars::set(
         &mut extra,

@@ -18,9 +18,6 @@ pub enum CommandError {
     /// `shell` without a terminal.
     #[error("`shell` hands this terminal to a shell on the host, and there is no terminal")]
     NoTerminalForShell,
-    /// `--forks 0`.
-    #[error("`--forks 0` would deploy to no host at a time")]
-    NoForks,
     /// `--rev-id` is not letters, digits and `_`.
     #[error("`{0}` is not a revision id (letters, digits and `_`)")]
     NotARevisionId(String),
@@ -133,7 +130,6 @@ impl CommandError {
             CommandError::NoTerminalForShell => {
                 hint("`wptdeploy exec ENV -- CMD` runs one command without a terminal")
             }
-            CommandError::NoForks => hint("give a number of hosts at once, 1 or more (default 10)"),
             CommandError::NotADirectory(_) => {
                 hint("run this in your app's checkout, or pass `--into DIR` for the pulled file")
             }

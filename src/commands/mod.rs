@@ -45,6 +45,24 @@ pub fn run(cli: Cli) -> i32 {
             redactor: Redactor::default(),
         };
         let result = match cli.command {
+            Some(Command::Deploy(args)) => deploy::run(args, &mut cx).await,
+            Some(Command::Completions { shell }) => {
+                let mut script = Vec::new();
+                clap_complete::generate(
+                    shell,
+                    &mut crate::cli::command(),
+                    "wptdeploy",
+                    &mut script,
+                );
+                print_generated(&script);
+                Ok(())
+            }
+            Some(Command::Man) => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(crate::cli::command()).render(&mut page)?;
+                print_generated(&page);
+                Ok(())
+            }
             Some(Command::Unlock(args)) => lock::unlock(args, &mut cx).await,
             Some(Command::Lock(args)) => lock::hold_or_status(args, &mut cx).await,
             Some(Command::Exec(args)) => exec::run(args, &mut cx).await,
@@ -78,6 +96,12 @@ pub fn run(cli: Cli) -> i32 {
             error.exit_code()
         }
     }
+}
+
+/// A generated completion script or man page, on stdout (a closed pipe,
+/// as in `| head`, ends it quietly).
+fn print_generated(text: &[u8]) {
+    crate::printer::data(String::from_utf8_lossy(text).lines().map(str::to_owned));
 }
 
 impl Context<'_> {

@@ -1,0 +1,165 @@
+//! The command line's shape, without a host: `deploy ENV` as the explicit
+//! form of `ENV`, `help COMMAND`, bare `wptdeploy`, completion scripts
+//! that their own shells parse, the man page, numbers that make no sense.
+
+use std::process::{Command, Output, Stdio};
+
+use crate::support::bin;
+
+fn wptdeploy(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("WPTDEPLOY_INVENTORY", "/nonexistent")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn bare_wptdeploy_lists_the_commands_and_help_works_for_each() {
+    let bare = wptdeploy(&[]);
+    assert_eq!(bare.status.code(), Some(2));
+    let listed = text(&bare.stderr);
+    for command in [
+        "deploy",
+        "rollback",
+        "status",
+        "migration",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            listed.contains(&format!("\n  {command} ")),
+            "{command} not listed:\n{listed}"
+        );
+    }
+    let names: Vec<String> = wptdeploy::cli::command()
+        .get_subcommands()
+        .flat_map(|c| {
+            let sub: Vec<String> = c
+                .get_subcommands()
+                .map(|s| format!("{} {}", c.get_name(), s.get_name()))
+                .collect();
+            if sub.is_empty() {
+                vec![c.get_name().to_owned()]
+            } else {
+                sub
+            }
+        })
+        .collect();
+    assert!(names.len() > 15, "{names:?}");
+    for name in &names {
+        let words: Vec<&str> = std::iter::once("help").chain(name.split(' ')).collect();
+        let help = wptdeploy(&words);
+        let out = text(&help.stdout);
+        assert_eq!(
+            help.status.code(),
+            Some(0),
+            "help {name}: {}",
+            text(&help.stderr)
+        );
+        assert!(
+            out.contains(&format!("Usage: wptdeploy {name}")),
+            "help {name}:\n{out}"
+        );
+    }
+    let top = wptdeploy(&["help"]);
+    assert_eq!(top.status.code(), Some(0));
+    assert!(text(&top.stdout).contains("Commands:"));
+}
+
+/// `deploy ENV` takes a deploy's options and reaches the same place as
+/// `ENV` (here: an inventory that is not there).
+#[test]
+fn deploy_env_is_the_explicit_form_of_env() {
+    let explicit = wptdeploy(&["deploy", "staging", "--commit", "main", "--check"]);
+    let short = wptdeploy(&["staging", "--commit", "main", "--check"]);
+    assert_eq!(explicit.status.code(), Some(2));
+    assert_eq!(text(&explicit.stderr), text(&short.stderr));
+    assert!(
+        text(&explicit.stderr).contains("/nonexistent"),
+        "{}",
+        text(&explicit.stderr)
+    );
+    let refused = wptdeploy(&["deploy", "staging", "--commit", "x; rm -rf /"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(text(&refused.stderr).contains("is not a valid git ref"));
+}
+
+#[test]
+fn nonsensical_numbers_are_refused() {
+    for (args, said) in [
+        (
+            &["staging", "--forks", "0"][..],
+            "'--forks <N>': must be at least 1",
+        ),
+        (&["deploy", "staging", "--forks", "-3"][..], "'-3'"),
+        (
+            &["status", "staging", "--connect-timeout", "0s"][..],
+            "'--connect-timeout <DURATION>': must be longer than 0s",
+        ),
+    ] {
+        let run = wptdeploy(args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&run.stderr).contains(said),
+            "{args:?}: {}",
+            text(&run.stderr)
+        );
+    }
+}
+
+/// Each completion script is parsed by its own shell (no shell is skipped:
+/// scripts/system-packages installs zsh and fish).
+#[test]
+fn completion_scripts_parse_in_their_shells_and_the_man_page_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, check) in [
+        ("bash", &["bash", "-n"][..]),
+        ("zsh", &["zsh", "-n"][..]),
+        ("fish", &["fish", "--no-execute"][..]),
+    ] {
+        let run = wptdeploy(&["completions", shell]);
+        assert_eq!(run.status.code(), Some(0), "{shell}");
+        let script = text(&run.stdout);
+        for word in ["rollback", "migration", "commit"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        let path = dir.path().join(format!("wptdeploy.{shell}"));
+        std::fs::write(&path, &script).unwrap();
+        let parsed = Command::new(check[0])
+            .args(&check[1..])
+            .arg(&path)
+            .output()
+            .unwrap_or_else(|e| panic!("{} is needed (scripts/system-packages): {e}", check[0]));
+        assert!(
+            parsed.status.success(),
+            "{shell} does not parse its completions: {}",
+            text(&parsed.stderr)
+        );
+    }
+    let man = wptdeploy(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = text(&man.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH wptdeploy 1"),
+        "{page}"
+    );
+    assert!(page.contains("rollback"));
+    // A closed pipe ends it quietly.
+    let mut head = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' completions fish | head -n 1",
+            bin().display()
+        ))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    head.stderr.retain(|b| *b != b'\n');
+    assert_eq!(text(&head.stderr), "");
+}
