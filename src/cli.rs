@@ -87,6 +87,41 @@ impl Cli {
     }
 }
 
+impl Cli {
+    /// The command's name as typed (`deploy`, `migration lint`), for the
+    /// JSON `run_started`.
+    pub fn command_name(&self) -> String {
+        let name = match &self.command {
+            None | Some(Command::Deploy(_)) => "deploy",
+            Some(Command::Unlock(_)) => "unlock",
+            Some(Command::Lock(_)) => "lock",
+            Some(Command::Exec(_)) => "exec",
+            Some(Command::Status(_)) => "status",
+            Some(Command::Releases(_)) => "releases",
+            Some(Command::History(_)) => "history",
+            Some(Command::Shell(_)) => "shell",
+            Some(Command::Logs(_)) => "logs",
+            Some(Command::Rollback(_)) => "rollback",
+            Some(Command::Verify(_)) => "verify",
+            Some(Command::Checklist(_)) => "checklist",
+            Some(Command::Completions { .. }) => "completions",
+            Some(Command::Man) => "man",
+            Some(Command::Migration { command }) => {
+                return format!(
+                    "migration {}",
+                    match command {
+                        MigrationCommand::New(_) => "new",
+                        MigrationCommand::Status(_) => "status",
+                        MigrationCommand::Test(_) => "test",
+                        MigrationCommand::Lint(_) => "lint",
+                    }
+                );
+            }
+        };
+        name.to_owned()
+    }
+}
+
 /// `wptdeploy help [COMMAND...]` as `wptdeploy [COMMAND...] --help`: an
 /// environment is a positional word too, so `help` is read first.
 fn help_as_flag(mut args: Vec<String>) -> Vec<String> {
@@ -541,6 +576,15 @@ pub struct CommonArgs {
     /// Plain lines instead of progress spinners.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// Colour on stderr: `auto` (a terminal, unless `NO_COLOR` is set; `CLICOLOR_FORCE` forces it), `always` or `never`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN",
+        global = true
+    )]
+    pub color: crate::report::style::ColorWhen,
     /// `json`: one event per line on stdout, for CI.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text, global = true)]
     pub output: OutputFormat,

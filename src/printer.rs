@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use crate::cancel::Cancel;
 use crate::error::Error;
+use crate::report::style::{self, Tone};
 use crate::report::{
     JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter, Verbosity, tell,
+    visible,
 };
 use crate::settings::Settings;
 
@@ -46,6 +48,34 @@ pub fn note(settings: &Settings, text: &str) {
     if settings.verbosity != Verbosity::Quiet && !settings.json {
         tell(text);
     }
+}
+
+/// In GitHub Actions: the run's failures as `::error` annotations (on
+/// stderr, which the runner reads as well as stdout, so `--output json`
+/// stays pure), and its outcome appended to `$GITHUB_STEP_SUMMARY`. Neither
+/// can fail the run.
+pub fn github_actions(command: &str, ending: &crate::report::run::Ending) {
+    for line in crate::report::run::github_annotations(command, ending) {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let appended = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| {
+                file.write_all(crate::report::run::github_summary(command, ending).as_bytes())
+            });
+        if let Err(e) = appended {
+            tell(&format!("warning: cannot write the step summary: {e}"));
+        }
+    }
+}
+
+/// One JSON event on stdout (`--output json`'s `run_started` and
+/// `run_finished`, which frame every run).
+pub fn json(event: &serde_json::Value) {
+    data([event.to_string()]);
 }
 
 /// Lines of data on stdout (`--list-steps`). A reader that stopped
@@ -94,8 +124,16 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
 /// It may end with a remote program's output: control characters in it
 /// are shown, not obeyed.
 pub fn error(error: &Error, redactor: &Redactor) {
-    tell(&format!("error: {}", redactor.apply(&error.to_string())));
+    let labelled = |label: &str, tone: Tone, text: &str| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}: {}",
+            style::paint(tone, label),
+            visible(&redactor.apply(text))
+        );
+    };
+    labelled("error", Tone::Bad, &error.to_string());
     for hint in error.hints() {
-        tell(&format!("hint: {}", redactor.apply(&hint)));
+        labelled("hint", Tone::Hint, &hint);
     }
 }

@@ -61,6 +61,7 @@ impl Settings {
     /// Checks `common` and reads what it points at (vault passwords, `-e`
     /// files, the become password file).
     pub fn from_args(common: &CommonArgs) -> Result<Settings, Error> {
+        crate::report::style::choose(common.color);
         let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let verbosity = if common.quiet {
             Verbosity::Quiet

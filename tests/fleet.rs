@@ -8,9 +8,7 @@ use crate::support::fleet::Fleet;
 
 /// The host an event is about (a host summary's host for `host_finished`).
 fn host_of(event: &Value) -> Option<&str> {
-    event["host"]
-        .as_str()
-        .or_else(|| event["summary"]["host"].as_str())
+    event["host"].as_str()
 }
 
 /// Position of the first event of `kind` for `host`.
@@ -78,8 +76,13 @@ fn twenty_hosts_deploy_in_parallel() {
         );
     }
     assert!(
-        events.iter().all(|e| e["event"] == "run_started"
-            || e["event"] == "run_finished"
+        events.iter().all(|e| [
+            "run_started",
+            "run_finished",
+            "play_started",
+            "play_finished"
+        ]
+        .contains(&e["event"].as_str().unwrap_or_default())
             || host_of(e).is_some()),
         "every host event names its host"
     );
@@ -229,7 +232,7 @@ fn limit_selects_hosts_groups_and_globs() {
             .success();
         let started = events(&run)
             .into_iter()
-            .find(|e| e["event"] == "run_started")
+            .find(|e| e["event"] == "play_started")
             .unwrap();
         started["hosts"]
             .as_array()

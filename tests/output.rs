@@ -212,3 +212,144 @@ fn control_sequences_in_remote_output_are_shown_not_obeyed() {
         assert!(run.stderr.contains(shown), "{}", run.stderr);
     }
 }
+
+/// Every line `--output json` prints is valid against docs/json-schema.json:
+/// a deploy that succeeds, one that fails on its host, one that fails on
+/// its input before contacting anything; each is framed by `run_started`
+/// and `run_finished`, which carries the hosts' results and the error.
+#[test]
+fn json_events_follow_the_documented_schema_in_success_failure_and_input_error() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let s = sandbox();
+    let runs = [
+        s.wptdeploy(&["staging", "--commit", "master", "--output", "json", "-v"])
+            .success(),
+        s.wptdeploy(&["staging", "--commit", "broken-build", "--output", "json"])
+            .failure(1),
+        s.wptdeploy(&["stagin", "--output", "json"]).failure(2),
+    ];
+    for run in &runs {
+        let events = crate::support::events(run);
+        for event in &events {
+            let problems: Vec<String> = validator
+                .iter_errors(event)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(problems.is_empty(), "{event}: {problems:?}");
+        }
+        assert_eq!(events.first().unwrap()["event"], "run_started");
+        assert_eq!(events.first().unwrap()["command"], "deploy");
+        assert_eq!(events.last().unwrap()["event"], "run_finished");
+    }
+    let ok = crate::support::events(&runs[0]);
+    let end = ok.last().unwrap();
+    assert_eq!(end["exit_code"], 0);
+    assert_eq!(end["hosts"][0]["result"], "deployed");
+    assert_eq!(end["hosts"][0]["release"], s.sha("master").as_str());
+    assert!(
+        ok.iter().any(|e| e["event"] == "step_output"),
+        "-v streams output"
+    );
+    let host_finished = ok.iter().find(|e| e["event"] == "host_finished").unwrap();
+    assert_eq!(host_finished["host"], "sandbox-host");
+
+    let failed = crate::support::events(&runs[1]);
+    let end = failed.last().unwrap();
+    assert_eq!(
+        (end["ok"].as_bool(), end["exit_code"].as_i64()),
+        (Some(false), Some(1))
+    );
+    assert_eq!(end["hosts"][0]["result"], "failed");
+    assert!(
+        end["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("deploy to staging failed on 1 of 1 host(s)"),
+        "{end}"
+    );
+    assert!(
+        !end["hosts"][0]["hints"].as_array().unwrap().is_empty()
+            || !end["hints"].as_array().unwrap().is_empty()
+    );
+
+    let input = crate::support::events(&runs[2]);
+    assert_eq!(input.len(), 2, "nothing but the frame: {input:?}");
+    let end = &input[1];
+    assert_eq!(end["exit_code"], 2);
+    assert_eq!(end["hosts"], serde_json::json!([]));
+    assert!(
+        end["error"]
+            .as_str()
+            .unwrap()
+            .contains("environment `stagin`"),
+        "{end}"
+    );
+    assert!(
+        end["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `staging`?"),
+        "{end}"
+    );
+}
+
+/// In GitHub Actions (`GITHUB_ACTIONS=true`), a failure is also an `::error`
+/// annotation per failed host, and the outcome is appended to the step
+/// summary as Markdown; without it, neither appears.
+#[test]
+fn github_actions_get_annotations_and_a_step_summary() {
+    let s = sandbox();
+    let summary = s.dir.join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let failed = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args(["staging", "--commit", "broken-build", "--output", "json"])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary),
+    );
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let annotation = failed
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("::error title=wptdeploy deploy on sandbox-host::"))
+        .unwrap_or_else(|| panic!("no annotation: {}", failed.stderr));
+    assert!(
+        annotation.contains("build the release's virtualenv"),
+        "{annotation}"
+    );
+    assert!(!annotation.contains('\r'));
+    assert!(
+        crate::support::events(&failed)
+            .iter()
+            .all(|e| e["event"].is_string()),
+        "stdout stays JSON"
+    );
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        markdown.starts_with("earlier step\n### wptdeploy deploy: failed"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| sandbox-host | **FAILED** |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("**error:** deploy to staging failed"),
+        "{markdown}"
+    );
+
+    let plain = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .args(["staging", "--commit", "broken-build"])
+            .env_remove("GITHUB_ACTIONS"),
+    );
+    assert_eq!(plain.code, 1);
+    assert!(!plain.stderr.contains("::error"), "{}", plain.stderr);
+}

@@ -33,6 +33,12 @@ pub struct Context<'a> {
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    let started = std::time::Instant::now();
+    let json = cli.common.output == crate::cli::OutputFormat::Json;
+    let command = cli.command_name();
+    if json {
+        crate::printer::json(&crate::report::run::run_started(&command));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -89,13 +95,33 @@ pub fn run(cli: Cli) -> i32 {
     // is a read of this terminal (`shell`'s), which must not keep the
     // process alive until a key is pressed.
     runtime.shutdown_background();
-    match result {
+    let code = match &result {
         Ok(()) => 0,
         Err(error) => {
-            crate::printer::error(&error, &redactor);
+            crate::printer::error(error, &redactor);
             error.exit_code()
         }
+    };
+    let (error, hints) = match &result {
+        Ok(()) => (None, Vec::new()),
+        Err(error) => (
+            Some(redactor.apply(&error.to_string())),
+            error.hints().iter().map(|h| redactor.apply(h)).collect(),
+        ),
+    };
+    let ending = crate::report::run::Ending {
+        exit_code: code,
+        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        error,
+        hints,
+    };
+    if json {
+        crate::printer::json(&crate::report::run::run_finished(&ending));
     }
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        crate::printer::github_actions(&command, &ending);
+    }
+    code
 }
 
 /// A generated completion script or man page, on stdout (a closed pipe,

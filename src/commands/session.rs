@@ -311,6 +311,7 @@ impl<'a> Session<'a> {
             tell("\nThat is the plan. Now each step asks before it runs.\n");
         }
         let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
+        crate::report::run::record(&summaries);
         self.conclude(&summaries, &env_name)?;
         Ok(summaries)
     }

@@ -116,8 +116,9 @@ impl HostSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// The run begins.
-    RunStarted {
+    /// A playbook's run over the hosts begins (a command may run more than
+    /// one: `rollback` reads, then changes).
+    PlayStarted {
         /// Environment.
         env: String,
         /// Hosts, in order.
@@ -266,11 +267,13 @@ pub enum Event {
     },
     /// A host is done.
     HostFinished {
+        /// The host (also in `summary`).
+        host: String,
         /// How it went.
         summary: HostSummary,
     },
-    /// Every host is done.
-    RunFinished {
+    /// Every host of the play is done.
+    PlayFinished {
         /// All hosts succeeded.
         ok: bool,
         /// Wall time.

@@ -82,7 +82,7 @@ pub async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Vec<HostSummary> {
     let started = Instant::now();
-    reporter.report(&Event::RunStarted {
+    reporter.report(&Event::PlayStarted {
         env: plan.env.clone(),
         hosts: plan.hosts.iter().map(|h| h.name.clone()).collect(),
         commit: plan.commit.clone(),
@@ -114,6 +114,7 @@ pub async fn run(
             for index in batch.clone() {
                 let summary = HostSummary::not_started(&shared.plan.hosts[index], reason);
                 reporter.report(&Event::HostFinished {
+                    host: summary.host.clone(),
                     summary: summary.clone(),
                 });
                 summaries.push(summary);
@@ -149,7 +150,7 @@ pub async fn run(
         }
         summaries.extend(done);
     }
-    reporter.report(&Event::RunFinished {
+    reporter.report(&Event::PlayFinished {
         ok: summaries.iter().all(HostSummary::succeeded),
         ms: started.elapsed().as_millis() as u64,
     });
@@ -173,6 +174,7 @@ async fn run_batch(
                 let _permit = forks.acquire_owned().await.expect("semaphore open");
                 let summary = host::run(shared.clone(), index, interrupt).await;
                 shared.reporter.report(&Event::HostFinished {
+                    host: summary.host.clone(),
                     summary: summary.clone(),
                 });
                 summary

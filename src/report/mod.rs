@@ -11,6 +11,8 @@ mod plain;
 mod progress;
 mod prompt;
 mod redact;
+pub mod run;
+pub mod style;
 
 pub use crate::engine::events::{Event, HostResult, HostSummary, Reporter, StepStatus};
 
@@ -67,9 +69,16 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
             HostResult::NotStarted => "not started",
             HostResult::Unreachable => "UNREACHABLE",
         };
+        let tone = match s.result {
+            HostResult::Deployed => style::Tone::Good,
+            HostResult::Planned | HostResult::NotStarted => style::Tone::Quiet,
+            HostResult::RolledBack | HostResult::Interrupted => style::Tone::Caution,
+            HostResult::Failed | HostResult::Unreachable => style::Tone::Bad,
+        };
+        let result = style::paint(tone, &format!("{result:11}"));
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(
-            "{:host_width$}  {:11}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
+            "{:host_width$}  {}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
             s.host,
             result,
             s.commit,

@@ -3,6 +3,7 @@
 
 use std::io::Write as _;
 
+use super::style::{self, Tone};
 use super::{Event, Render, StepStatus, Verbosity, format_ms, summary_table};
 use crate::transport::Stream;
 
@@ -44,18 +45,18 @@ impl PlainReporter {
     pub(super) fn collect(&self, event: &Event) -> Option<String> {
         let mut summaries = self.summaries.lock().expect("summaries lock");
         match event {
-            Event::RunStarted { deploys, .. } => {
+            Event::PlayStarted { deploys, .. } => {
                 // A new run (after `--step`'s preview): a new table.
                 summaries.clear();
                 self.deploys
                     .store(*deploys, std::sync::atomic::Ordering::Relaxed);
                 None
             }
-            Event::HostFinished { summary } => {
+            Event::HostFinished { summary, .. } => {
                 summaries.push(summary.clone());
                 None
             }
-            Event::RunFinished { .. } if self.verbosity > Verbosity::Quiet => {
+            Event::PlayFinished { .. } if self.verbosity > Verbosity::Quiet => {
                 summaries.sort_by(|a, b| a.host.cmp(&b.host));
                 Some(summary_table(
                     &summaries,
@@ -71,9 +72,35 @@ impl PlainReporter {
 /// control character in it (a remote program's colours, cursor moves, a
 /// terminal title) made visible rather than obeyed.
 pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
-    text_for(event, verbosity).map(|text| match super::visible(&text) {
-        std::borrow::Cow::Borrowed(_) => text,
-        std::borrow::Cow::Owned(shown) => shown,
+    text_for(event, verbosity).map(|text| {
+        let shown = match super::visible(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(shown) => shown,
+        };
+        match tone_of(event) {
+            Some((anchor, word, tone)) => style::paint_after(&shown, &anchor, word, tone),
+            None => shown,
+        }
+    })
+}
+
+/// The word of an event's line that is painted, the text just before it,
+/// and its tone.
+fn tone_of(event: &Event) -> Option<(String, &'static str, Tone)> {
+    Some(match event {
+        Event::StepFinished { total, status, .. } => {
+            let (word, tone) = match status {
+                StepStatus::Ok => ("ok", Tone::Good),
+                StepStatus::Changed => ("changed", Tone::Changed),
+                StepStatus::Skipped | StepStatus::Planned => ("skipped", Tone::Quiet),
+                StepStatus::Failed => ("FAILED", Tone::Bad),
+            };
+            (format!("/{total} "), word, tone)
+        }
+        Event::RolledBack { .. } => ("] ".to_owned(), "rolled back", Tone::Caution),
+        Event::Warning { host: Some(_), .. } => ("] ".to_owned(), "warning:", Tone::Caution),
+        Event::Warning { host: None, .. } => (String::new(), "warning:", Tone::Caution),
+        _ => return None,
     })
 }
 
@@ -90,8 +117,22 @@ fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
     if verbosity == Verbosity::Quiet && !problem {
         return None;
     }
+    // A step its `when:` skipped is the summary's count; `-v` lists it. One
+    // skipped with a reason (by you, at `--step`) is shown.
+    if verbosity != Verbosity::Verbose
+        && matches!(
+            event,
+            Event::StepFinished {
+                status: StepStatus::Skipped,
+                note: None,
+                ..
+            }
+        )
+    {
+        return None;
+    }
     Some(match event {
-        Event::RunStarted {
+        Event::PlayStarted {
             title,
             hosts,
             check,

@@ -72,7 +72,7 @@ impl Render for ProgressReporter {
             } => self
                 .bar(host)
                 .set_message(format!("[{index}/{total}] {name}")),
-            Event::HostFinished { summary } => {
+            Event::HostFinished { summary, .. } => {
                 self.bar(&summary.host).finish_and_clear();
             }
             Event::Columns {
