@@ -60,7 +60,7 @@ fn redeploying_a_deployed_commit_relinks_without_rebuilding() {
     );
     // By full SHA (the rollback path): not even cloned.
     let by_sha = s
-        .wptdeploy(&["staging", "--commit", &sha, "-e", "force=false"])
+        .wptdeploy(&["staging", "--commit", &sha, "-e", "force=false", "-v"])
         .success();
     assert!(
         by_sha

@@ -6,8 +6,9 @@ use crate::support::sandbox_with_database;
 #[test]
 fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_columns() {
     let (s, pg) = sandbox_with_database(&[]);
+    // -v: a step its `when:` skipped is listed.
     let run = s
-        .wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .wptdeploy(&["staging", "--commit", "master", "--migrate", "-v"])
         .success();
     assert!(
         run.stderr
@@ -51,7 +52,7 @@ fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_col
     );
     // Nothing pending now: the upgrade is skipped.
     let again = s
-        .wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .wptdeploy(&["staging", "--commit", "master", "--migrate", "-v"])
         .success();
     assert!(
         again.stderr.contains("database at the head, 735093c03092"),
@@ -633,6 +634,7 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
             "--commit",
             "feature/with-migration",
             "--migrate",
+            "-v",
         ])
         .success();
     assert!(run.stderr.contains("to restore: "), "{}", run.stderr);

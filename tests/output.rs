@@ -353,3 +353,57 @@ fn github_actions_get_annotations_and_a_step_summary() {
     assert_eq!(plain.code, 1);
     assert!(!plain.stderr.contains("::error"), "{}", plain.stderr);
 }
+
+/// Colour: on a terminal by default, off under `NO_COLOR`; off in a pipe
+/// unless `--color always` or `CLICOLOR_FORCE`; `--color never` wins on a
+/// terminal. Only wptdeploy's words are painted.
+#[test]
+fn colour_follows_the_terminal_no_color_clicolor_force_and_the_flag() {
+    use crate::support::terminal::Terminal;
+    let s = sandbox();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let green_ok = "\u{1b}[32mok\u{1b}[0m";
+    let on_terminal = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut command = s.command(crate::support::bin());
+        command
+            .args(["staging", "--commit", "master", "--no-progress"])
+            .args(flags)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .env("TERM", "xterm");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let (ok, screen) = Terminal::start(&command).finish();
+        assert!(ok, "{screen}");
+        screen
+    };
+    let coloured = on_terminal(&[], &[]);
+    assert!(coloured.contains(green_ok), "{coloured:?}");
+    assert!(coloured.contains("\u{1b}[32mdeployed"), "{coloured:?}");
+    for plain in [
+        on_terminal(&[("NO_COLOR", "1")], &[]),
+        on_terminal(&[], &["--color", "never"]),
+    ] {
+        assert!(!plain.contains('\u{1b}'), "{plain:?}");
+        assert!(plain.contains("ok      look at what"), "{plain:?}");
+    }
+    let piped = |env: &[(&str, &str)], flags: &[&str]| {
+        let mut command = s.command(crate::support::bin());
+        command
+            .args(["staging", "--commit", "master"])
+            .args(flags)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let run = crate::support::Run::from_command(&mut command);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stderr
+    };
+    assert!(!piped(&[], &[]).contains('\u{1b}'));
+    assert!(piped(&[], &["--color", "always"]).contains(green_ok));
+    assert!(piped(&[("CLICOLOR_FORCE", "1")], &[]).contains(green_ok));
+    assert!(!piped(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], &[]).contains('\u{1b}'));
+}
