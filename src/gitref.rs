@@ -1,6 +1,9 @@
 //! Which refs may be deployed: git's `check-ref-format` rules, plus a
-//! refusal of characters that only ever appear in refs to attack a shell.
-//! Checked before any connection.
+//! refusal of characters that only ever appear in refs to attack a shell
+//! (checked before any connection); and whether the repository has the ref,
+//! asked from here with `git ls-remote` before a host is touched.
+
+use std::time::Duration;
 
 /// Characters git allows in ref names but wptdeploy refuses.
 const SHELL_CHARS: &str = "$`;&|<>()'\"!#{}";
@@ -45,9 +48,82 @@ fn describe(c: char) -> String {
     }
 }
 
+/// What `git ls-remote` here says of a ref.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The repository has it (a branch, a tag or `HEAD`), or it looks like
+    /// a commit SHA (only a host's fetch can tell).
+    Found,
+    /// The repository has no such branch or tag: the names closest to it.
+    Missing {
+        /// Branches and tags close to it, closest first.
+        close: Vec<String>,
+    },
+    /// The repository could not be asked from here (no network, no
+    /// credentials, a path only the hosts have): the hosts will tell.
+    Unknown,
+}
+
+/// Asks `repo` (as the hosts would clone it) whether it has `reference`,
+/// giving up after `timeout`; never prompts for credentials.
+pub async fn lookup(repo: &str, reference: &str, timeout: Duration) -> Lookup {
+    if looks_like_sha(reference) {
+        return Lookup::Found;
+    }
+    let asked = tokio::process::Command::new("git")
+        .args(["ls-remote", "--heads", "--tags", "--", repo])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(timeout, asked).await {
+        Ok(Ok(output)) if output.status.success() => {
+            find(&String::from_utf8_lossy(&output.stdout), reference)
+        }
+        _ => Lookup::Unknown,
+    }
+}
+
+/// `reference` among `git ls-remote --heads --tags` lines.
+fn find(listing: &str, reference: &str) -> Lookup {
+    let names: Vec<&str> = listing
+        .lines()
+        .filter_map(|line| line.split_once('\t').map(|(_, name)| name))
+        .filter_map(|name| {
+            name.strip_prefix("refs/heads/")
+                .or_else(|| name.strip_prefix("refs/tags/"))
+        })
+        .map(|name| name.trim_end_matches("^{}"))
+        .collect();
+    if reference == "HEAD" || names.contains(&reference) {
+        return Lookup::Found;
+    }
+    let mut close: Vec<(f64, &str)> = names
+        .iter()
+        .filter(|n| crate::suggest::closest(reference, [**n]).is_some())
+        .map(|n| (strsim::jaro_winkler(reference, n), *n))
+        .collect();
+    close.sort_by(|a, b| b.0.total_cmp(&a.0));
+    close.dedup_by(|a, b| a.1 == b.1);
+    Lookup::Missing {
+        close: close
+            .into_iter()
+            .take(3)
+            .map(|(_, n)| n.to_owned())
+            .collect(),
+    }
+}
+
+/// 4 to 40 hex digits: a commit, perhaps abbreviated.
+fn looks_like_sha(reference: &str) -> bool {
+    (4..=40).contains(&reference.len()) && reference.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::validate;
+    use super::{Lookup, find, looks_like_sha, validate};
 
     #[test]
     fn ordinary_refs_pass() {
@@ -95,5 +171,25 @@ mod tests {
             Err("wptdeploy does not accept `$` in ref names".into())
         );
         assert_eq!(validate("a\nb"), Err("it contains a newline".into()));
+    }
+
+    #[test]
+    fn a_listing_finds_branches_and_tags_and_names_the_close_ones() {
+        let listing = "aaa\trefs/heads/master\nbbb\trefs/heads/feature/comment-url\nccc\trefs/heads/feature/comments\nddd\trefs/tags/v1.0\neee\trefs/tags/v1.0^{}\n";
+        assert_eq!(find(listing, "master"), Lookup::Found);
+        assert_eq!(find(listing, "v1.0"), Lookup::Found);
+        assert_eq!(find(listing, "HEAD"), Lookup::Found);
+        assert_eq!(
+            find(listing, "feature/comment-ur"),
+            Lookup::Missing {
+                close: vec!["feature/comment-url".into(), "feature/comments".into()]
+            }
+        );
+        assert_eq!(
+            find(listing, "zzzzzzzzzz"),
+            Lookup::Missing { close: vec![] }
+        );
+        assert!(looks_like_sha("3f2a9c1"));
+        assert!(!looks_like_sha("master"));
     }
 }

@@ -197,10 +197,25 @@ fn check_resolves_short_shas_and_head_and_refuses_a_ref_the_repository_lacks() {
     s.wptdeploy(&["staging", "--commit", "HEAD", "--check"])
         .success()
         .stderr_has(&format!("new release {}", s.sha("HEAD")));
-    s.wptdeploy(&["staging", "--commit", "no-such-branch", "--check"])
+    // A branch the repository lacks is found from here, before any host.
+    for args in [&["--check"][..], &[][..]] {
+        let missing = s
+            .wptdeploy(&[&["staging", "--commit", "feature/coment-url"][..], args].concat())
+            .failure(2)
+            .stderr_has(&format!(
+                "error: `feature/coment-url` is not a branch or tag of {}",
+                s.origin_url
+            ))
+            .stderr_has("hint: did you mean `feature/comment-url`?")
+            .stderr_has("hint: nothing was changed: no host was contacted");
+        assert!(!missing.stderr.contains("connected"), "{}", missing.stderr);
+    }
+    assert!(!s.base_path.exists(), "no host was touched");
+    // A short SHA the repository lacks is the host's to find.
+    s.wptdeploy(&["staging", "--commit", "abcdef1", "--check"])
         .failure(1)
         .stderr_has(&format!(
-            "step `check out no-such-branch` failed: `no-such-branch` is not a branch, tag or commit of {}",
+            "step `check out abcdef1` failed: `abcdef1` is not a branch, tag or commit of {}",
             s.origin_url
         ));
     s.wptdeploy(&[

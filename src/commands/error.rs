@@ -107,6 +107,16 @@ pub enum CommandError {
         /// The environments there are.
         known: Vec<String>,
     },
+    /// The repository has no such branch or tag (`git ls-remote` from here).
+    #[error("`{reference}` is not a branch or tag of {repo}")]
+    UnknownRef {
+        /// As given.
+        reference: String,
+        /// The repository asked.
+        repo: String,
+        /// Its branches and tags close to it.
+        close: Vec<String>,
+    },
     /// `migration lint FILE.py` without an environment to render it on.
     #[error(
         "{} is a migration file: alembic renders its SQL on a host, so name the environment too (`wptdeploy migration lint staging {}`)",
@@ -162,6 +172,20 @@ impl CommandError {
             | CommandError::VaultPassword(_)
             | CommandError::LintTargets(_)
             | CommandError::LintNeedsHost(_) => Vec::new(),
+            CommandError::UnknownRef { close, .. } => {
+                let mut hints: Vec<String> = match close.as_slice() {
+                    [] => Vec::new(),
+                    [one] => vec![format!("did you mean `{one}`?")],
+                    many => vec![format!(
+                        "did you mean {}?",
+                        crate::suggest::one_of(
+                            &many.iter().map(String::as_str).collect::<Vec<_>>()
+                        )
+                    )],
+                };
+                hints.push("nothing was changed: no host was contacted (push the branch first, or pass a commit SHA)".into());
+                hints
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::cancel::Cancel;
 use crate::engine::events::{Event, Gate, HostResult, HostSummary};
 use crate::engine::{self, Audit, RunOptions};
 use crate::error::Error;
+use crate::gitref::{self, Lookup};
 use crate::inventory::{self, Sourced};
 use crate::plan::{self, Plan};
 use crate::playbook::{Playbook, PlaybookDirs, Step};
@@ -129,6 +130,11 @@ pub enum Asking {
     Confirm,
 }
 
+/// A `git_repo` that names no repository yet (empty, or still a template).
+fn repo_is_unset(repo: &str) -> bool {
+    repo.trim().is_empty() || repo.contains("{{")
+}
+
 /// Makes a command's own steps from a playbook's (`unlock` from the lock step).
 pub type Reshape = fn(&Playbook) -> Result<Vec<Step>, Error>;
 
@@ -223,6 +229,7 @@ impl<'a> Session<'a> {
             None => 0,
         };
         self.check_attended(&plan, cx)?;
+        self.check_refs(&plan, &templates).await?;
         let password = cx.become_password()?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
@@ -358,6 +365,42 @@ impl<'a> Session<'a> {
             hosts: plan.hosts.iter().map(|h| h.name.clone()).collect(),
         }
         .into())
+    }
+
+    /// A deploy's ref, if it is a branch or tag name, is asked of its
+    /// repository from here (`git ls-remote`) before any host is touched:
+    /// one the repository lacks is an input error naming the close ones. A
+    /// repository this machine cannot read is left to the hosts.
+    async fn check_refs(&self, plan: &Plan, templates: &Templates) -> Result<(), Error> {
+        if !matches!(
+            self.command,
+            Command::Deploy | Command::MigrationNew | Command::Checklist
+        ) {
+            return Ok(());
+        }
+        let mut asked: Vec<(String, String)> = Vec::new();
+        for host in &plan.hosts {
+            let scope = host.scope(templates, std::collections::BTreeMap::new());
+            let Ok(repo) = templates.render("{{ git_repo }}", &scope) else {
+                continue;
+            };
+            let pair = (repo, host.commit.clone());
+            if repo_is_unset(&pair.0) || asked.contains(&pair) {
+                continue;
+            }
+            if let Lookup::Missing { close } =
+                gitref::lookup(&pair.0, &pair.1, Duration::from_secs(10)).await
+            {
+                return Err(CommandError::UnknownRef {
+                    reference: pair.1,
+                    repo: pair.0,
+                    close,
+                }
+                .into());
+            }
+            asked.push(pair);
+        }
+        Ok(())
     }
 
     /// Asking needs a terminal; production needs its name typed (or `--yes`).
