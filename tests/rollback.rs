@@ -50,7 +50,17 @@ fn the_same_revision_is_code_only_and_a_release_that_failed_its_checks_is_skippe
     s.wptdeploy(&["staging", "--commit", "broken-app"])
         .failure(1);
     assert_eq!(s.live_release(), Some(next));
+    // One login for the whole rollback: the play that reads the host and
+    // the one that relinks share the connection.
+    let logins = || {
+        std::fs::read_to_string(s.dir.join("sshd.log"))
+            .unwrap()
+            .matches("Accepted publickey")
+            .count()
+    };
+    let before = logins();
     let run = s.wptdeploy(&["rollback", "staging"]).success();
+    assert_eq!(logins() - before, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
             "rollback to {}: the database is at {}'s revision: the rollback is code only",

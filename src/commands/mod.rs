@@ -29,6 +29,8 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// Masks the secrets known so far (all of them once a plan is loaded).
     pub redactor: Redactor,
+    /// Each host's connection, kept between the command's plays.
+    pub connections: std::sync::Arc<crate::engine::Connections>,
 }
 
 /// Runs the command and returns the process exit code.
@@ -49,6 +51,7 @@ pub fn run(cli: Cli) -> i32 {
         let mut cx = Context {
             settings: &settings,
             redactor: Redactor::default(),
+            connections: std::sync::Arc::default(),
         };
         let result = match cli.command {
             Some(Command::Deploy(args)) => deploy::run(args, &mut cx).await,
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> i32 {
             None => deploy::run(cli.deploy, &mut cx).await,
         };
         redactor = cx.redactor;
+        cx.connections.close_all().await;
         result
     });
     // Everything the run does is awaited above; what may still be blocked

@@ -288,6 +288,7 @@ impl<'a> Session<'a> {
                 git: git_identity(),
                 command: cx.redactor.apply(&command_line()),
             },
+            connections: cx.connections.clone(),
         };
         let env_name = plan.env.clone();
         cancel.on_signals(abandoned_message(&plan, &templates));
@@ -305,6 +306,7 @@ impl<'a> Session<'a> {
                 become_password: options.become_password.clone(),
                 lock_owner: options.lock_owner.clone(),
                 audit: options.audit.clone(),
+                connections: options.connections.clone(),
             };
             let summaries = engine::run(
                 plan.clone(),
@@ -318,7 +320,8 @@ impl<'a> Session<'a> {
             tell("\nThat is the plan. Now each step asks before it runs.\n");
         }
         let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
-        crate::report::run::record(&summaries);
+        let masked: Vec<HostSummary> = summaries.iter().map(|s| cx.redactor.summary(s)).collect();
+        crate::report::run::record(&masked);
         self.conclude(&summaries, &env_name)?;
         Ok(summaries)
     }

@@ -3,6 +3,7 @@
 //! single connection, reporting events as it goes. A batch whose failures
 //! exceed `max_fail_percentage` (0 unless set) stops the batches after it.
 
+mod connections;
 pub mod events;
 mod host;
 
@@ -15,6 +16,7 @@ use crate::plan::Plan;
 use crate::steps::lock::LockOwner;
 use crate::template::Templates;
 use crate::transport::SudoAuth;
+pub use connections::Connections;
 use events::{Event, Gate, HostSummary, Reporter};
 
 /// How to run a plan.
@@ -40,6 +42,8 @@ pub struct RunOptions {
     pub start_at: usize,
     /// Who runs what, for the history the hosts keep (`history:`).
     pub audit: Audit,
+    /// Where hosts' connections are kept between the command's plays.
+    pub connections: Arc<Connections>,
 }
 
 /// Who runs what, for the record a `history:` step appends.

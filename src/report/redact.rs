@@ -1,6 +1,6 @@
 //! Secrets never print: every event passes through here on its way out.
 
-use super::{Event, Render, Reporter};
+use super::{Event, HostSummary, Render, Reporter};
 use crate::cancel::Cancel;
 
 /// Masks known secret values in text.
@@ -60,6 +60,14 @@ impl Redactor {
             serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.apply_json(v)),
             _ => {}
         }
+    }
+
+    /// A host's summary with every secret in its texts masked (the run's
+    /// record of it, for `run_finished` and GitHub's annotations).
+    pub fn summary(&self, summary: &HostSummary) -> HostSummary {
+        let mut json = serde_json::to_value(summary).expect("summaries serialize");
+        self.apply_json(&mut json);
+        serde_json::from_value(json).expect("a redacted summary has the same shape")
     }
 
     /// `event` with every secret in any of its texts masked.

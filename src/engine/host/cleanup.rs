@@ -189,7 +189,14 @@ impl HostRun {
         }
         self.summary.release = self.release_sha();
         self.summary.ms = started.elapsed().as_millis() as u64;
-        self.conn.close().await;
+        // A host that ended well keeps its connection for the command's
+        // next play; any other closes it.
+        if self.summary.succeeded() && !*self.interrupt.borrow() {
+            let host = &self.shared.plan.hosts[self.index];
+            self.shared.options.connections.keep(host, self.conn).await;
+        } else {
+            self.conn.close().await;
+        }
         self.summary
     }
 }

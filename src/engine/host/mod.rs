@@ -74,8 +74,9 @@ pub(super) async fn run(
         host: host.name.clone(),
         target: host.connect.target(),
     });
+    let kept = shared.options.connections.take(host).await;
     let connected = tokio::select! {
-        c = Connection::open(&host.connect) => c,
+        c = async { match kept { Some(conn) => Ok(conn), None => Connection::open(&host.connect).await } } => c,
         _ = interrupt.wait_for(|stop| *stop) => {
             summary.result = HostResult::Interrupted;
             summary.error = Some("interrupted while connecting".into());
