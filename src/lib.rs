@@ -24,4 +24,5 @@ pub mod steps;
 pub mod suggest;
 pub mod template;
 pub mod transport;
+pub mod typos;
 pub mod vault;

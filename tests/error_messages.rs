@@ -29,6 +29,10 @@ fn project() -> tempfile::TempDir {
         "inventory/group_vars/all.yml",
         "git_repo: /nonexistent/repo.git\nproject_name: app\n",
     );
+    write(
+        "typo-inventory/staging",
+        "[staging]\nweb1 ansible_host=127.0.0.1 ansible_prt=2222\n",
+    );
     write("migrations/versions/.keep", "");
     write("notes.py", "print('not a migration')\n");
     write(
@@ -180,6 +184,17 @@ fn input_errors_read_exactly_so() {
             &["migration", "lint", "staging", "production"],
             2,
             "error: `production` is a second environment: `migration lint` reads one (SQL files end in `.sql`)\n",
+        ),
+        (
+            &["-i", "typo-inventory", "staging"],
+            2,
+            "error: typo-inventory/staging:2: `ansible_prt` is not a variable Ansible knows (did you mean `ansible_port`?)\n\
+             hint: an `ansible_*` variable is read by Ansible and wptdeploy only under its own name: a misspelt one would be ignored (a wrong port, user or key)\n",
+        ),
+        (
+            &["migration", "lint", "FILE.py"],
+            2,
+            "error: FILE.py is a migration file: alembic renders its SQL on a host, so name the environment too (`wptdeploy migration lint staging FILE.py`)\n",
         ),
         (
             &["migration", "test", "staging", "notes.py"],

@@ -206,7 +206,7 @@ fn check_resolves_short_shas_and_head_and_refuses_a_ref_the_repository_lacks() {
                 "error: `feature/coment-url` is not a branch or tag of {}",
                 s.origin_url
             ))
-            .stderr_has("hint: did you mean `feature/comment-url`?")
+            .stderr_has("hint: did you mean `feature/comment-url`")
             .stderr_has("hint: nothing was changed: no host was contacted");
         assert!(!missing.stderr.contains("connected"), "{}", missing.stderr);
     }
@@ -263,4 +263,48 @@ fn an_unknown_filter_is_an_error_before_any_connection() {
     .stderr_has("step `tidy` (")
     .stderr_has("p.yml:2): filter to_nice_jsn is unknown");
     assert!(!run.stderr.contains("cannot connect"), "{}", run.stderr);
+}
+
+/// A misspelt variable that nothing reads is a warning naming the one it
+/// looks like: without it, `healthcheck_comand:` deploys with no check.
+#[test]
+fn a_misspelt_variable_is_a_warning_naming_the_real_one() {
+    let s = sandbox();
+    let vars = s.inventory.join("group_vars/all.yml");
+    let text = std::fs::read_to_string(&vars).unwrap();
+    std::fs::write(
+        &vars,
+        format!("{text}healthcheck_comand: \"false\"\nwptdash_private_setting: 1\n"),
+    )
+    .unwrap();
+    let run = s
+        .wptdeploy(&["staging", "--commit", "master", "--check"])
+        .success();
+    let line = text.lines().count() + 1;
+    let run = run.stderr_has(&format!(
+        "warning: {}:{line}: `healthcheck_comand` is set but nothing reads it (did you mean `healthcheck_command`?)",
+        vars.display()
+    ));
+    let extra = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "master",
+            "--check",
+            "-e",
+            "helthcheck_retries=3",
+        ])
+        .success();
+    assert!(
+        extra
+            .stderr
+            .contains("warning: -e: `helthcheck_retries` is set but nothing reads it (did you mean `healthcheck_retries`?)"),
+        "{}",
+        extra.stderr
+    );
+    assert!(
+        !run.stderr.contains("wptdash_private_setting"),
+        "not close to anything read: {}",
+        run.stderr
+    );
 }

@@ -107,6 +107,9 @@ pub enum CommandError {
         /// The environments there are.
         known: Vec<String>,
     },
+    /// An `ansible_*` variable Ansible does not know.
+    #[error("{}: `{}` is not a variable Ansible knows{}", .0.place, .0.name, .0.close.as_ref().map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default())]
+    UnknownConnectionVariable(crate::typos::UnknownConnectionVariable),
     /// The repository has no such branch or tag (`git ls-remote` from here).
     #[error("`{reference}` is not a branch or tag of {repo}")]
     UnknownRef {
@@ -172,6 +175,9 @@ impl CommandError {
             | CommandError::VaultPassword(_)
             | CommandError::LintTargets(_)
             | CommandError::LintNeedsHost(_) => Vec::new(),
+            CommandError::UnknownConnectionVariable(_) => hint(
+                "an `ansible_*` variable is read by Ansible and wptdeploy only under its own name: a misspelt one would be ignored (a wrong port, user or key)",
+            ),
             CommandError::UnknownRef { close, .. } => {
                 let mut hints: Vec<String> = match close.as_slice() {
                     [] => Vec::new(),

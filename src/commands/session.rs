@@ -347,6 +347,8 @@ impl<'a> Session<'a> {
         if let Some(reshape) = self.reshape {
             playbook.steps = reshape(&playbook)?;
         }
+        let typos = crate::typos::check(&inventory, &self.extra, &playbook, templates)
+            .map_err(CommandError::UnknownConnectionVariable)?;
         let plan = plan::build(
             &inventory,
             playbook,
@@ -354,7 +356,9 @@ impl<'a> Session<'a> {
             &settings.connect,
             templates,
         )?;
-        Ok((plan, inventory.warnings))
+        let mut warnings = inventory.warnings;
+        warnings.extend(typos);
+        Ok((plan, warnings))
     }
 
     /// A one-host command refuses an environment of several.

@@ -121,6 +121,14 @@ impl Templates {
             .map_err(|e| TemplateError::new(describe(&e)))
     }
 
+    /// The top-level names a template uses (none when it does not parse).
+    pub fn names(&self, source: &str) -> Vec<String> {
+        self.env
+            .template_from_str(source)
+            .map(|t| t.undeclared_variables(false).into_iter().collect())
+            .unwrap_or_default()
+    }
+
     /// The names an expression uses.
     pub fn expression_names(&self, expr: &str) -> Vec<String> {
         self.env
