@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::cancel::Cancel;
-use crate::error::Error;
 use crate::report::style::{self, Tone};
 use crate::report::{
     JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter, Verbosity, tell,
@@ -120,20 +119,20 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// The error a command ended with, and its hints, masked by `redactor`.
+/// The error a command ended with, and its hints, secrets already masked.
 /// It may end with a remote program's output: control characters in it
 /// are shown, not obeyed.
-pub fn error(error: &Error, redactor: &Redactor) {
+pub fn error(message: &str, hints: &[String]) {
     let labelled = |label: &str, tone: Tone, text: &str| {
         let _ = writeln!(
             std::io::stderr(),
             "{}: {}",
             style::paint(tone, label),
-            visible(&redactor.apply(text))
+            visible(text)
         );
     };
-    labelled("error", Tone::Bad, &error.to_string());
-    for hint in error.hints() {
-        labelled("hint", Tone::Hint, &hint);
+    labelled("error", Tone::Bad, message);
+    for hint in hints {
+        labelled("hint", Tone::Hint, hint);
     }
 }

@@ -13,6 +13,7 @@ use crate::cli::{
     GenerateArgs, MigrationLintArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs,
 };
 use crate::error::Error;
+use crate::migrations::file::MigrationFile;
 use crate::transport::quote;
 
 /// `migration status ENV`.
@@ -127,21 +128,36 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
     Ok(())
 }
 
-/// A migration file as `sql_lint:` takes it: `NAME:PARENT:REVISION:BASE64`.
-fn lint_file(path: &Path) -> Result<String, Error> {
-    use base64::Engine as _;
+/// A migration file here: its name, its text and what it says, or
+/// `NotAMigration` for a file that is not `NAME.py` with a `revision`.
+fn read_migration(path: &Path) -> Result<(String, String, MigrationFile), Error> {
     let text = fs_err::read_to_string(path)?;
     let parsed = crate::migrations::file::parse(&text);
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_owned();
+    if parsed.revision.is_none() || !name.ends_with(".py") {
+        return Err(CommandError::NotAMigration(path.to_owned()).into());
+    }
+    Ok((name, text, parsed))
+}
+
+fn base64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+}
+
+/// A migration file as `sql_lint:` takes it: `NAME:PARENT:REVISION:BASE64`.
+fn lint_file(path: &Path) -> Result<String, Error> {
+    let (name, text, parsed) = read_migration(path)?;
     let plain = |s: &str| s.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
     match parsed.revision {
-        Some(revision) if plain(name) && plain(&revision) => Ok(format!(
+        Some(revision) if plain(&name) && plain(&revision) => Ok(format!(
             "{name}:{}:{revision}:{}",
             parsed.down_revision.unwrap_or_default(),
-            base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+            base64(&text)
         )),
         _ => Err(CommandError::NotAMigration(path.to_owned()).into()),
     }
@@ -184,18 +200,7 @@ pub async fn new(args: MigrationNewArgs, cx: &mut Context<'_>) -> Result<(), Err
 
 /// `migration test ENV FILE`.
 pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), Error> {
-    use base64::Engine as _;
-    let text = fs_err::read_to_string(&args.file)?;
-    let parsed = crate::migrations::file::parse(&text);
-    let name = args
-        .file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_owned();
-    if parsed.revision.is_none() || !name.ends_with(".py") {
-        return Err(CommandError::NotAMigration(args.file.clone()).into());
-    }
+    let (name, text, parsed) = read_migration(&args.file)?;
     let mut extra = cx.extra_vars();
     vars::set(
         &mut extra,
@@ -205,7 +210,7 @@ pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), E
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
-            migration_text_b64: base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            migration_text_b64: base64(&text),
             roundtrip: args.roundtrip,
         },
     );

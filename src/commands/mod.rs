@@ -99,19 +99,14 @@ pub fn run(cli: Cli) -> i32 {
     // is a read of this terminal (`shell`'s), which must not keep the
     // process alive until a key is pressed.
     runtime.shutdown_background();
-    let code = match &result {
-        Ok(()) => 0,
+    let (code, error, hints) = match &result {
+        Ok(()) => (0, None, Vec::new()),
         Err(error) => {
-            crate::printer::error(error, &redactor);
-            error.exit_code()
+            let message = redactor.apply(&error.to_string());
+            let hints: Vec<String> = error.hints().iter().map(|h| redactor.apply(h)).collect();
+            crate::printer::error(&message, &hints);
+            (error.exit_code(), Some(message), hints)
         }
-    };
-    let (error, hints) = match &result {
-        Ok(()) => (None, Vec::new()),
-        Err(error) => (
-            Some(redactor.apply(&error.to_string())),
-            error.hints().iter().map(|h| redactor.apply(h)).collect(),
-        ),
     };
     let ending = crate::report::run::Ending {
         exit_code: code,

@@ -65,9 +65,15 @@ impl Redactor {
     /// A host's summary with every secret in its texts masked (the run's
     /// record of it, for `run_finished` and GitHub's annotations).
     pub fn summary(&self, summary: &HostSummary) -> HostSummary {
-        let mut json = serde_json::to_value(summary).expect("summaries serialize");
+        self.masked(summary)
+    }
+
+    /// `value` with every secret in any of its texts masked, through its
+    /// JSON form (which has every text it holds).
+    fn masked<T: serde::Serialize + serde::de::DeserializeOwned>(&self, value: &T) -> T {
+        let mut json = serde_json::to_value(value).expect("it serializes");
         self.apply_json(&mut json);
-        serde_json::from_value(json).expect("a redacted summary has the same shape")
+        serde_json::from_value(json).expect("masked, it has the same shape")
     }
 
     /// `event` with every secret in any of its texts masked.
@@ -83,9 +89,7 @@ impl Redactor {
                 line: self.apply(line),
             };
         }
-        let mut json = serde_json::to_value(event).expect("events serialize");
-        self.apply_json(&mut json);
-        serde_json::from_value(json).expect("a redacted event has the same shape")
+        self.masked(event)
     }
 }
 

@@ -74,9 +74,16 @@ pub(super) async fn run(
         host: host.name.clone(),
         target: host.connect.target(),
     });
+    // A connection the command's play before left open, else a new one.
     let kept = shared.options.connections.take(host).await;
+    let open = async {
+        match kept {
+            Some(conn) => Ok(conn),
+            None => Connection::open(&host.connect).await,
+        }
+    };
     let connected = tokio::select! {
-        c = async { match kept { Some(conn) => Ok(conn), None => Connection::open(&host.connect).await } } => c,
+        c = open => c,
         _ = interrupt.wait_for(|stop| *stop) => {
             summary.result = HostResult::Interrupted;
             summary.error = Some("interrupted while connecting".into());
