@@ -44,7 +44,19 @@ impl Cli {
         let matches = match command.clone().try_get_matches_from(&args) {
             Ok(matches) => matches,
             Err(error) => {
-                if let Some((typed, name)) = command_typo(&command, args.into_iter().skip(1)) {
+                use clap::error::ErrorKind;
+                let shown = matches!(
+                    error.kind(),
+                    ErrorKind::DisplayHelp
+                        | ErrorKind::DisplayVersion
+                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                );
+                let typo = if shown {
+                    None
+                } else {
+                    command_typo(&command, args.into_iter().skip(1))
+                };
+                if let Some((typed, name)) = typo {
                     command
                         .error(
                             clap::error::ErrorKind::InvalidSubcommand,
@@ -104,6 +116,7 @@ impl Cli {
             Some(Command::Rollback(_)) => "rollback",
             Some(Command::Verify(_)) => "verify",
             Some(Command::Checklist(_)) => "checklist",
+            Some(Command::Init(_)) => "init",
             Some(Command::Completions { .. }) => "completions",
             Some(Command::Man) => "man",
             Some(Command::Migration { command }) => {
@@ -169,11 +182,19 @@ fn command_typo(
         .get_subcommands()
         .map(clap::Command::get_name)
         .collect();
-    args.filter(|a| !a.starts_with('-') && !names.contains(&a.as_str()))
-        .find_map(|typed| {
-            let close = crate::suggest::closest(&typed, names.iter().copied())?;
-            Some((typed.clone(), close.to_owned()))
-        })
+    // `migration lint`: a command's own commands are not typos of others.
+    let nested: Vec<&str> = command
+        .get_subcommands()
+        .flat_map(clap::Command::get_subcommands)
+        .map(clap::Command::get_name)
+        .collect();
+    args.filter(|a| {
+        !a.starts_with('-') && !names.contains(&a.as_str()) && !nested.contains(&a.as_str())
+    })
+    .find_map(|typed| {
+        let close = crate::suggest::closest(&typed, names.iter().copied())?;
+        Some((typed.clone(), close.to_owned()))
+    })
 }
 
 /// Commands besides deploying.
@@ -209,6 +230,8 @@ pub enum Command {
         #[command(subcommand)]
         command: MigrationCommand,
     },
+    /// Set up a project for wptdeploy: detect the app, ask for (or take) the servers, write inventory/staging, inventory/production and inventory/group_vars/all.yml.
+    Init(InitArgs),
     /// Print a completion script for SHELL (`wptdeploy completions bash > /etc/bash_completion.d/wptdeploy`).
     Completions {
         /// The shell.
@@ -425,6 +448,63 @@ pub struct HoldArgs {
 pub enum LockCommand {
     /// Who holds the deploy lock of ENV, host by host.
     Status(UnlockArgs),
+}
+
+/// `wptdeploy init`: what it asks, as flags (for scripts and CI). Without
+/// a terminal, what no flag gives is what was detected, or the default.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project to set up (a git checkout of the app).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+    /// The staging server (host name or address).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// The production server [default: none yet; add it to inventory/production later].
+    #[arg(long, value_name = "HOST")]
+    pub production_host: Option<String>,
+    /// The ssh user wptdeploy logs in as [default: this user].
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The ssh port.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// The private key file to log in with [default: ssh-agent and ssh's own].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<String>,
+    /// The repository the servers clone [default: this checkout's `origin`].
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// The branch deployed when no `--commit` is given [default: the checkout's default branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// The user the app runs as, who owns the releases.
+    #[arg(long, value_name = "USER")]
+    pub app_user: Option<String>,
+    /// Where the releases live on the server [default: /srv/PROJECT].
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
+    /// The command that restarts the app after the switch, as root (e.g. `systemctl restart myapp`) [default: none].
+    #[arg(long, value_name = "COMMAND")]
+    pub restart: Option<String>,
+    /// A command that must succeed in the new release after the switch, or it goes back [default: none].
+    #[arg(long, value_name = "COMMAND")]
+    pub healthcheck: Option<String>,
+    /// A URL that must answer 2xx from the server after the switch, or it goes back [default: none].
+    #[arg(long, value_name = "URL")]
+    pub healthcheck_url: Option<String>,
+    /// The PostgreSQL database the migrations run against [default: the project's name, when it has Flask-Migrate].
+    #[arg(long, value_name = "NAME")]
+    pub db: Option<String>,
+    /// Where `playbooks/templates/config.txt.j2` is written in each release (e.g. `instance/config.py`) [default: `config.txt` when the project has that template, else none].
+    #[arg(long, value_name = "PATH")]
+    pub config_path: Option<String>,
+    /// An Ansible tree that deployed the app before (wptdash's `ansible/`): read as it is and reported (its environments and hosts, the restart and config file its playbook implies); nothing is written.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["host", "production_host", "force"])]
+    pub from_ansible: Option<std::path::PathBuf>,
+    /// Overwrite inventory files that exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A command that takes only an environment.

@@ -51,9 +51,10 @@ fn describe(c: char) -> String {
 /// What `git ls-remote` here says of a ref.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    /// The repository has it (a branch, a tag or `HEAD`), or it looks like
-    /// a commit SHA (only a host's fetch can tell).
-    Found,
+    /// The repository has it (a branch, a tag or `HEAD`), with the commit
+    /// it names now when the listing says; or it looks like a commit SHA
+    /// (only a host's fetch can tell).
+    Found(Option<String>),
     /// The repository has no such branch or tag: the names closest to it.
     Missing {
         /// Branches and tags close to it, closest first.
@@ -68,7 +69,7 @@ pub enum Lookup {
 /// giving up after `timeout`; never prompts for credentials.
 pub async fn lookup(repo: &str, reference: &str, timeout: Duration) -> Lookup {
     if looks_like_sha(reference) {
-        return Lookup::Found;
+        return Lookup::Found(None);
     }
     let asked = tokio::process::Command::new("git")
         .args(["ls-remote", "--heads", "--tags", "--", repo])
@@ -88,18 +89,31 @@ pub async fn lookup(repo: &str, reference: &str, timeout: Duration) -> Lookup {
 
 /// `reference` among `git ls-remote --heads --tags` lines.
 fn find(listing: &str, reference: &str) -> Lookup {
-    let names: Vec<&str> = listing
+    let refs: Vec<(&str, &str)> = listing
         .lines()
-        .filter_map(|line| line.split_once('\t').map(|(_, name)| name))
-        .filter_map(|name| {
+        .filter_map(|line| line.split_once('\t'))
+        .filter_map(|(sha, name)| {
             name.strip_prefix("refs/heads/")
                 .or_else(|| name.strip_prefix("refs/tags/"))
+                .map(|name| (sha, name))
         })
-        .map(|name| name.trim_end_matches("^{}"))
         .collect();
-    if reference == "HEAD" || names.contains(&reference) {
-        return Lookup::Found;
+    if reference == "HEAD" {
+        return Lookup::Found(None);
     }
+    // An annotated tag's `^{}` line names the commit it points at.
+    let peeled = format!("{reference}^{{}}");
+    let commit = refs
+        .iter()
+        .find(|(_, name)| *name == peeled)
+        .or_else(|| refs.iter().find(|(_, name)| *name == reference));
+    if let Some((sha, _)) = commit {
+        return Lookup::Found(Some((*sha).to_owned()));
+    }
+    let names: Vec<&str> = refs
+        .iter()
+        .map(|(_, name)| name.trim_end_matches("^{}"))
+        .collect();
     let mut close: Vec<(f64, &str)> = names
         .iter()
         .filter(|n| crate::suggest::closest(reference, [**n]).is_some())
@@ -176,9 +190,9 @@ mod tests {
     #[test]
     fn a_listing_finds_branches_and_tags_and_names_the_close_ones() {
         let listing = "aaa\trefs/heads/master\nbbb\trefs/heads/feature/comment-url\nccc\trefs/heads/feature/comments\nddd\trefs/tags/v1.0\neee\trefs/tags/v1.0^{}\n";
-        assert_eq!(find(listing, "master"), Lookup::Found);
-        assert_eq!(find(listing, "v1.0"), Lookup::Found);
-        assert_eq!(find(listing, "HEAD"), Lookup::Found);
+        assert_eq!(find(listing, "master"), Lookup::Found(Some("aaa".into())));
+        assert_eq!(find(listing, "v1.0"), Lookup::Found(Some("eee".into())));
+        assert_eq!(find(listing, "HEAD"), Lookup::Found(None));
         assert_eq!(
             find(listing, "feature/comment-ur"),
             Lookup::Missing {

@@ -213,6 +213,7 @@ pub fn build(
     let mut commit = String::new();
     for host in &inventory.hosts {
         let mut raw = playbook.vars.clone();
+        raw.extend(inventory.derived.clone());
         raw.extend(host.vars.clone());
         raw.extend(extra.clone());
         let ours = Origin::at("wptdeploy");

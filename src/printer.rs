@@ -119,18 +119,31 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
+/// A warning after the run's plays ended (a notification not delivered),
+/// secrets already masked: a `warning` event with `--output json`.
+pub fn warning(json: bool, message: &str) {
+    if json {
+        self::json(&serde_json::json!({ "event": "warning", "host": null, "message": message }));
+    } else {
+        labelled("warning", Tone::Caution, message);
+    }
+}
+
+/// `label: text` on stderr, the label in its tone, the text's control
+/// characters shown rather than obeyed.
+fn labelled(label: &str, tone: Tone, text: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "{}: {}",
+        style::paint(tone, label),
+        visible(text)
+    );
+}
+
 /// The error a command ended with, and its hints, secrets already masked.
 /// It may end with a remote program's output: control characters in it
 /// are shown, not obeyed.
 pub fn error(message: &str, hints: &[String]) {
-    let labelled = |label: &str, tone: Tone, text: &str| {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{}: {}",
-            style::paint(tone, label),
-            visible(text)
-        );
-    };
     labelled("error", Tone::Bad, message);
     for hint in hints {
         labelled("hint", Tone::Hint, hint);

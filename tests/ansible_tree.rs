@@ -86,10 +86,25 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
         )),
         "{said}"
     );
+    // config.txt because the role's template task writes it there.
     assert!(
         said.contains("from ansible/roles/deploy/templates/config.txt.j2"),
         "{said}"
     );
+    // The restart is the deploy playbook's handler's, when no variable
+    // stands in for it (this sandbox's host_vars do: it has no systemd).
+    let host_vars = t.tree.ansible.join(format!("host_vars/{STAGING}.yml"));
+    let stand_ins = std::fs::read_to_string(&host_vars).unwrap();
+    std::fs::write(&host_vars, stand_ins.replace("restart_command: \"\"\n", "")).unwrap();
+    let derived = t
+        .run(&["staging", "--commit", "packaged", "--check"])
+        .success();
+    assert!(
+        derived.stderr.contains("systemctl restart emperor.uwsgi"),
+        "{}",
+        derived.stderr
+    );
+    std::fs::write(&host_vars, &stand_ins).unwrap();
     assert!(
         said.contains("+GH_TOKEN = ********"),
         "the diff shows the change, masked: {said}"
@@ -352,4 +367,59 @@ fn a_lock_that_cannot_be_made_says_why_and_leaves_nothing() {
     .stderr_has("hint: no lock was left behind");
     assert!(!locks.join("deploy").exists());
     assert_eq!(s.live_release(), Some(live));
+}
+
+#[test]
+fn init_from_ansible_reports_what_the_tree_gives_and_writes_nothing() {
+    let t = setup();
+    let before = files_under(&t.tree.checkout);
+    // Without the vault password: the hosts wait for it, the rest is read.
+    let locked = t
+        .tree
+        .wptdeploy(&t.s, &["init", "--from-ansible", "ansible"])
+        .success();
+    assert!(
+        locked
+            .stderr
+            .contains("staging: its hosts cannot be listed yet")
+            && locked.stderr.contains("--ask-vault-pass"),
+        "{}",
+        locked.stderr
+    );
+    let run = t
+        .tree
+        .with_vault(&t.s, &["init", "--from-ansible", "ansible"])
+        .success();
+    assert_no_secret(&run);
+    for said in [
+        "ansible is read as it is: nothing to write".to_owned(),
+        format!("  staging: {STAGING}"),
+        format!("  production: {PRODUCTION}"),
+        "restart_command: systemctl restart emperor.uwsgi (from ansible/deploy.yml (its handler))"
+            .to_owned(),
+        "config_path: config.txt (from ansible/roles/deploy/tasks/main.yml (its template task))"
+            .to_owned(),
+        "wptdeploy staging --check --ask-vault-pass".to_owned(),
+    ] {
+        assert!(run.stderr.contains(&said), "{said}:\n{}", run.stderr);
+    }
+    assert_eq!(files_under(&t.tree.checkout), before, "nothing written");
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut left = vec![dir.to_owned()];
+    while let Some(next) = left.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                left.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }

@@ -10,7 +10,7 @@ use crate::support::sandbox::git;
 use crate::support::terminal::Terminal;
 use crate::support::{Sandbox, bin, json, sandbox_with_database};
 
-const MENU: &str = "[r]un / [s]kip / [d]etails / [a]bort";
+const MENU: &str = "[R]un / [s]kip / [d]etails / [a]bort";
 const CONFIRM: &str = "Type `production` to go on";
 
 /// A developer's clone of the origin on `branch`, with a git identity.
@@ -82,19 +82,20 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
     let mut asked: Vec<String> = Vec::new();
     loop {
         let (_, step) = terminal.next_of(&[MENU]);
-        if step.contains("in your editor") && !asked.iter().any(|a| a == &step) {
-            terminal.answer(MENU, "d");
+        let details = step.contains("in your editor") || step.contains("commit ");
+        if details && !asked.iter().any(|a| a == &step) {
+            terminal.press('d');
             asked.push(step);
             continue;
         }
         if step.contains("to production") {
             // The pull request is merged: master has the migration.
             git(&checkout, &["push", "-q", "origin", "HEAD:master"]);
-            terminal.answer(MENU, "r");
+            terminal.press('r');
             asked.push(step);
             break;
         }
-        terminal.answer(MENU, "r");
+        terminal.press('r');
         asked.push(step);
     }
     let (_, _) = terminal.next_of(&[CONFIRM]);
@@ -102,7 +103,8 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
     let (ok, screen) = terminal.finish();
     assert!(ok, "{screen}");
 
-    // The whole plan came first: release, steps and exact commands.
+    // The whole plan came first, a line a step; a step's exact command
+    // when asked for (`d`).
     assert!(
         plan.contains("plan: the migration checklist for feature/comment-url on staging"),
         "{plan}"
@@ -111,8 +113,13 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
         plan.contains("planned check out feature/comment-url"),
         "{plan}"
     );
-    assert!(plan.contains("on this machine, in "), "{plan}");
-    assert!(plan.contains(": git add -- "), "{plan}");
+    assert!(
+        !plan.contains("         $ "),
+        "no commands in the plan: {plan}"
+    );
+    assert!(!screen.contains("         $ "), "{screen}");
+    assert!(screen.contains("on this machine, in "), "{screen}");
+    assert!(screen.contains(": git add -- "), "{screen}");
     // Each seed step was offered, in order.
     let order = [
         "check out feature/comment-url",
@@ -199,12 +206,12 @@ fn skipping_the_editor_and_aborting_before_the_commit_leaves_the_checkout_alone(
     loop {
         let (_, step) = terminal.next_of(&[MENU]);
         if step.contains("in your editor") {
-            terminal.answer(MENU, "s");
+            terminal.press('s');
         } else if step.contains("commit ") {
-            terminal.answer(MENU, "a");
+            terminal.press('a');
             break;
         } else {
-            terminal.answer(MENU, "r");
+            terminal.press('r');
         }
     }
     let (ok, screen) = terminal.finish();

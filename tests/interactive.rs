@@ -51,16 +51,24 @@ fn step_asks_before_each_step_and_runs_skips_and_aborts_as_told() {
     let s = sandbox();
     let playbooks = touch_playbook(&s, None);
     let mut terminal = Terminal::start(&step_command(&s, &playbooks, &[]));
-    terminal.wait_for("take the deploy lock?", 1);
-    terminal.type_line("r");
+    terminal.wait_for(
+        "take the deploy lock?  [R]un / [s]kip / [d]etails / [a]bort",
+        1,
+    );
+    terminal.press('r');
     terminal.wait_for("touch a?", 1);
-    terminal.type_line("d");
+    terminal.press('d');
     terminal.wait_for("touch a?", 2);
-    terminal.type_line("run");
+    // A key that answers nothing is told the keys there are, and asked again.
+    terminal.press('x');
+    terminal.wait_for("press r, s, d or a (Enter: run)", 1);
+    terminal.wait_for("touch a?", 3);
+    // Enter is the default: run.
+    terminal.press('\r');
     terminal.wait_for("touch b?", 1);
-    terminal.type_line("s");
+    terminal.press('s');
     terminal.wait_for("touch c?", 1);
-    terminal.type_line("a");
+    terminal.press('a');
     let (ok, screen) = terminal.finish();
     assert!(!ok, "abort fails the run: {screen}");
     let exact = format!("sh -c 'touch {}'", s.dir.join("out/a").display());
@@ -89,18 +97,19 @@ fn after_a_failure_retry_runs_the_step_again() {
     let playbooks = touch_playbook(&s, Some("b"));
     let mut terminal = Terminal::start(&step_command(&s, &playbooks, &[]));
     for (prompt, answer) in [
-        ("take the deploy lock?", "r"),
-        ("touch a?", "r"),
-        ("touch b?", "r"),
+        ("take the deploy lock?", 'r'),
+        ("touch a?", 'r'),
+        ("touch b?", 'r'),
     ] {
         terminal.wait_for(prompt, 1);
-        terminal.type_line(answer);
+        terminal.press(answer);
     }
-    terminal.wait_for("touch b failed.", 1);
+    // After a failure, abort is the default.
+    terminal.wait_for("touch b failed.  [r]etry / [s]kip / [o]utput / [A]bort", 1);
     std::fs::write(s.dir.join("flag"), "").unwrap();
-    terminal.type_line("retry");
+    terminal.press('r');
     terminal.wait_for("touch c?", 1);
-    terminal.type_line("r");
+    terminal.press('r');
     let (ok, screen) = terminal.finish();
     assert!(ok, "{screen}");
     assert!(
@@ -130,9 +139,9 @@ fn start_at_skips_the_earlier_steps_and_list_steps_names_them() {
     assert!(listed.stdout.contains("  3  touch b"), "{}", listed.stdout);
     let mut terminal = Terminal::start(&step_command(&s, &playbooks, &["--start-at", "touch c"]));
     terminal.wait_for("take the deploy lock?", 1);
-    terminal.type_line("r");
+    terminal.press('r');
     terminal.wait_for("touch c?", 1);
-    terminal.type_line("r");
+    terminal.press('r');
     let (ok, screen) = terminal.finish();
     assert!(ok, "{screen}");
     let out = s.dir.join("out");
@@ -177,6 +186,42 @@ fn production_asks_for_its_name_to_be_typed() {
         "{screen}"
     );
     assert_eq!(s.live_release(), None);
+    // What will change is said before the name is asked for.
+    let master = s.sha("master");
+    assert!(
+        screen.contains(&format!(
+            "deploying master ({}) to production: 1 host (sandbox-host)",
+            &master[..12]
+        )),
+        "{screen}"
+    );
+    assert!(
+        // (This host has no database: the sandbox sets `check_pending_migrations: false`.)
+        screen.contains(
+            "database: not migrated, and the release goes live even if its migrations are pending"
+        ),
+        "{screen}"
+    );
+    let mut migrating = s.command(bin());
+    migrating.args([
+        "--no-progress",
+        "production",
+        "--commit",
+        "master",
+        "--migrate",
+    ]);
+    let mut told = Terminal::start(&migrating);
+    told.wait_for("Type `production` to go on", 1);
+    told.type_line("no");
+    let (ok, screen) = told.finish();
+    assert!(!ok);
+    assert!(
+        screen.contains(&format!(
+            "database: its pending migrations run before the switch, after a backup of wptdash to {}",
+            s.base_path.join("backups").display()
+        )),
+        "{screen}"
+    );
     let mut right = Terminal::start(&command);
     right.wait_for("Type `production` to go on", 1);
     right.type_line("production");

@@ -278,6 +278,17 @@ fn json_events_follow_the_documented_schema_in_success_failure_and_input_error()
         !end["hosts"][0]["hints"].as_array().unwrap().is_empty()
             || !end["hints"].as_array().unwrap().is_empty()
     );
+    // Nothing is "shown above" in JSON: a failure's last lines are in the
+    // host's event, and the hint says so.
+    let unhealthy = s
+        .wptdeploy(&["staging", "--commit", "broken-app", "--output", "json"])
+        .failure(1);
+    let end = crate::support::events(&unhealthy).pop().unwrap();
+    let hints = end["hints"].to_string();
+    assert!(
+        !hints.contains("shown above") && hints.contains("`host_finished` event"),
+        "{end}"
+    );
 
     let input = crate::support::events(&runs[2]);
     assert_eq!(input.len(), 2, "nothing but the frame: {input:?}");

@@ -59,8 +59,19 @@ fn the_same_revision_is_code_only_and_a_release_that_failed_its_checks_is_skippe
             .count()
     };
     let before = logins();
-    let run = s.wptdeploy(&["rollback", "staging"]).success();
+    let run = s.wptdeploy(&["rollback", "staging", "-v"]).success();
     assert_eq!(logins() - before, 1, "{}", run.stderr);
+    // The read is said as a read: it deploys nothing.
+    let (read, _) = run.stderr.split_once("rollback to ").unwrap();
+    assert!(
+        read.starts_with("reading staging before the rollback"),
+        "{read}"
+    );
+    assert!(!read.contains("deployed"), "{read}");
+    // What wptdeploy's own steps answer it with is never shown, even with -v.
+    for protocol in ["| @", "| wptdeploy.", "| token="] {
+        assert!(!run.stderr.contains(protocol), "{protocol}: {}", run.stderr);
+    }
     assert!(
         run.stderr.contains(&format!(
             "rollback to {}: the database is at {}'s revision: the rollback is code only",

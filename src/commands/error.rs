@@ -132,6 +132,30 @@ pub enum CommandError {
     /// The vault passwords could not be read.
     #[error("{0}")]
     VaultPassword(String),
+    /// `init` without a terminal, and no flag gives a value it needs.
+    #[error("`init` needs {what}, and there is no terminal to ask on")]
+    InitNeeds {
+        /// What it needs, in words.
+        what: &'static str,
+        /// The flag that gives it.
+        flag: &'static str,
+    },
+    /// `init --dir DIR` is not a directory.
+    #[error("`--dir {}`: not a directory", .0.display())]
+    InitNoProject(PathBuf),
+    /// `init` would overwrite files.
+    #[error("{} already exist{}: nothing was written", .0.join(", "), if .0.len() == 1 { "s" } else { "" })]
+    InitWouldOverwrite(Vec<String>),
+    /// `init` was given a value it cannot write into an inventory.
+    #[error("{what} `{value}`: {why}")]
+    InitBadValue {
+        /// Which value.
+        what: &'static str,
+        /// As given.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
 }
 
 impl CommandError {
@@ -174,7 +198,15 @@ impl CommandError {
             | CommandError::Unreadable { .. }
             | CommandError::VaultPassword(_)
             | CommandError::LintTargets(_)
-            | CommandError::LintNeedsHost(_) => Vec::new(),
+            | CommandError::LintNeedsHost(_)
+            | CommandError::InitBadValue { .. } => Vec::new(),
+            CommandError::InitNeeds { flag, .. } => vec![format!("pass `{flag}`")],
+            CommandError::InitNoProject(_) => {
+                hint("run `wptdeploy init` in your app's checkout, or pass `--dir` its path")
+            }
+            CommandError::InitWouldOverwrite(_) => hint(
+                "`wptdeploy init --force` overwrites them; or edit them: docs/variables.md lists every variable",
+            ),
             CommandError::UnknownConnectionVariable(_) => hint(
                 "an `ansible_*` variable is read by Ansible and wptdeploy only under its own name: a misspelt one would be ignored (a wrong port, user or key)",
             ),

@@ -7,6 +7,7 @@ mod checklist;
 mod deploy;
 pub mod error;
 mod exec;
+mod init;
 mod lock;
 mod migration;
 mod releases;
@@ -31,6 +32,8 @@ pub struct Context<'a> {
     pub redactor: Redactor,
     /// Each host's connection, kept between the command's plays.
     pub connections: std::sync::Arc<crate::engine::Connections>,
+    /// Who was told this run started changing an environment, to be told how it ended.
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 /// Runs the command and returns the process exit code.
@@ -46,12 +49,14 @@ pub fn run(cli: Cli) -> i32 {
         .build()
         .expect("tokio runtime");
     let mut redactor = Redactor::default();
+    let mut notifier = None;
     let result = runtime.block_on(async {
         let settings = Settings::from_args(&cli.common)?;
         let mut cx = Context {
             settings: &settings,
             redactor: Redactor::default(),
             connections: std::sync::Arc::default(),
+            notifier: None,
         };
         let result = match cli.command {
             Some(Command::Deploy(args)) => deploy::run(args, &mut cx).await,
@@ -66,6 +71,7 @@ pub fn run(cli: Cli) -> i32 {
                 print_generated(&script);
                 Ok(())
             }
+            Some(Command::Init(args)) => init::run(&args, &cx),
             Some(Command::Man) => {
                 let mut page = Vec::new();
                 clap_mangen::Man::new(crate::cli::command()).render(&mut page)?;
@@ -92,13 +98,10 @@ pub fn run(cli: Cli) -> i32 {
             None => deploy::run(cli.deploy, &mut cx).await,
         };
         redactor = cx.redactor;
+        notifier = cx.notifier;
         cx.connections.close_all().await;
         result
     });
-    // Everything the run does is awaited above; what may still be blocked
-    // is a read of this terminal (`shell`'s), which must not keep the
-    // process alive until a key is pressed.
-    runtime.shutdown_background();
     let (code, error, hints) = match &result {
         Ok(()) => (0, None, Vec::new()),
         Err(error) => {
@@ -114,6 +117,16 @@ pub fn run(cli: Cli) -> i32 {
         error,
         hints,
     };
+    if let Some(notifier) = notifier {
+        let hosts = crate::report::run::finished();
+        for warning in runtime.block_on(notifier.finished(&ending, &hosts)) {
+            crate::printer::warning(json, &redactor.apply(&warning));
+        }
+    }
+    // Everything the run does is awaited above; what may still be blocked
+    // is a read of this terminal (`shell`'s), which must not keep the
+    // process alive until a key is pressed.
+    runtime.shutdown_background();
     if json {
         crate::printer::json(&crate::report::run::run_finished(&ending));
     }

@@ -3,6 +3,7 @@
 //! production confirmation), the reporter and the gate, the engine, and
 //! the error that names each failed host.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -228,8 +229,8 @@ impl<'a> Session<'a> {
             Some(wanted) => find_step(&plan, wanted)?,
             None => 0,
         };
-        self.check_attended(&plan, cx)?;
-        self.check_refs(&plan, &templates).await?;
+        let resolved = self.check_refs(&plan, &templates).await?;
+        self.check_attended(&plan, cx, &templates, &resolved)?;
         let password = cx.become_password()?;
         let mut secrets = plan.secrets.clone();
         secrets.extend(password.clone());
@@ -254,10 +255,22 @@ impl<'a> Session<'a> {
             }
             Asking::Never | Asking::Confirm => None,
         };
+        let audit = Audit {
+            by: this_machine(),
+            git: git_identity(),
+            command: cx.redactor.apply(&command_line()),
+        };
+        let mut warnings = warnings;
+        if self.changes && !self.check && cx.notifier.is_none() {
+            cx.notifier = Self::notifier(&plan, &templates, &resolved, &audit);
+            if let Some(notifier) = &cx.notifier {
+                warnings.extend(notifier.started().await);
+            }
+        }
         for message in warnings {
             reporter.report(&Event::Warning {
                 host: None,
-                message,
+                message: cx.redactor.apply(&message),
             });
         }
         let command = self.lock_command.clone().unwrap_or_else(|| {
@@ -270,7 +283,8 @@ impl<'a> Session<'a> {
         });
         let options = RunOptions {
             title: self.title(&plan),
-            deploys: self.command.deploys(),
+            // A command's read (the rollback's first play) deploys nothing.
+            deploys: self.command.deploys() && !self.quiet_steps,
             gate,
             start_at,
             check: self.check,
@@ -283,11 +297,7 @@ impl<'a> Session<'a> {
                 commit: plan.commit.clone(),
                 command,
             },
-            audit: Audit {
-                by: this_machine(),
-                git: git_identity(),
-                command: cx.redactor.apply(&command_line()),
-            },
+            audit,
             connections: cx.connections.clone(),
         };
         let env_name = plan.env.clone();
@@ -308,21 +318,29 @@ impl<'a> Session<'a> {
                 audit: options.audit.clone(),
                 connections: options.connections.clone(),
             };
+            // In words, one line a step; JSON keeps every command.
+            let outline: Arc<dyn crate::engine::events::Reporter> = if cx.settings.json {
+                reporter.clone()
+            } else {
+                Arc::new(crate::report::Outline(reporter.clone()))
+            };
             let summaries = engine::run(
                 plan.clone(),
                 Templates::new(),
                 preview,
-                reporter.clone(),
+                outline,
                 interrupt.clone(),
             )
             .await;
-            self.conclude(&summaries, &env_name)?;
-            tell("\nThat is the plan. Now each step asks before it runs.\n");
+            self.conclude(&summaries, &env_name, cx.settings.json)?;
+            tell(
+                "\nThat is the plan. Now each step asks before it runs (`d` shows a step's exact command).\n",
+            );
         }
         let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
         let masked: Vec<HostSummary> = summaries.iter().map(|s| cx.redactor.summary(s)).collect();
         crate::report::run::record(&masked);
-        self.conclude(&summaries, &env_name)?;
+        self.conclude(&summaries, &env_name, cx.settings.json)?;
         Ok(summaries)
     }
 
@@ -377,13 +395,19 @@ impl<'a> Session<'a> {
     /// A deploy's ref, if it is a branch or tag name, is asked of its
     /// repository from here (`git ls-remote`) before any host is touched:
     /// one the repository lacks is an input error naming the close ones. A
-    /// repository this machine cannot read is left to the hosts.
-    async fn check_refs(&self, plan: &Plan, templates: &Templates) -> Result<(), Error> {
+    /// repository this machine cannot read is left to the hosts. Returns
+    /// the commit each ref names now, where the repository said.
+    async fn check_refs(
+        &self,
+        plan: &Plan,
+        templates: &Templates,
+    ) -> Result<BTreeMap<String, String>, Error> {
+        let mut resolved = BTreeMap::new();
         if !matches!(
             self.command,
             Command::Deploy | Command::MigrationNew | Command::Checklist
         ) {
-            return Ok(());
+            return Ok(resolved);
         }
         let mut asked: Vec<(String, String)> = Vec::new();
         for host in &plan.hosts {
@@ -395,23 +419,34 @@ impl<'a> Session<'a> {
             if repo_is_unset(&pair.0) || asked.contains(&pair) {
                 continue;
             }
-            if let Lookup::Missing { close } =
-                gitref::lookup(&pair.0, &pair.1, Duration::from_secs(10)).await
-            {
-                return Err(CommandError::UnknownRef {
-                    reference: pair.1,
-                    repo: pair.0,
-                    close,
+            match gitref::lookup(&pair.0, &pair.1, Duration::from_secs(10)).await {
+                Lookup::Missing { close } => {
+                    return Err(CommandError::UnknownRef {
+                        reference: pair.1,
+                        repo: pair.0,
+                        close,
+                    }
+                    .into());
                 }
-                .into());
+                Lookup::Found(Some(sha)) => {
+                    resolved.insert(pair.1.clone(), sha);
+                }
+                Lookup::Found(None) | Lookup::Unknown => {}
             }
             asked.push(pair);
         }
-        Ok(())
+        Ok(resolved)
     }
 
-    /// Asking needs a terminal; production needs its name typed (or `--yes`).
-    fn check_attended(&self, plan: &Plan, cx: &Context<'_>) -> Result<(), Error> {
+    /// Asking needs a terminal; production needs its name typed (or
+    /// `--yes`), after it is told what will change.
+    fn check_attended(
+        &self,
+        plan: &Plan,
+        cx: &Context<'_>,
+        templates: &Templates,
+        resolved: &BTreeMap<String, String>,
+    ) -> Result<(), Error> {
         let attended = cx.settings.attended;
         let asker = match self.asking {
             Asking::EachStep => Some("`--step`"),
@@ -437,11 +472,94 @@ impl<'a> Session<'a> {
             if !attended {
                 return Err(CommandError::ProductionUnconfirmed.into());
             }
-            if !crate::report::confirm_environment(&plan.env) {
+            let said = self.what_changes(plan, templates, resolved);
+            if !crate::report::confirm_environment(&plan.env, &said) {
                 return Err(CommandError::NotConfirmed(plan.env.clone()).into());
             }
         }
         Ok(())
+    }
+
+    /// Who is told of this change (`notify_webhook`, `notify_command`, as
+    /// the first host's variables say), if anyone.
+    fn notifier(
+        plan: &Plan,
+        templates: &Templates,
+        resolved: &BTreeMap<String, String>,
+        audit: &Audit,
+    ) -> Option<crate::notify::Notifier> {
+        let scope = plan.hosts.first()?.scope(templates, BTreeMap::new());
+        let value = |expression: &str| templates.render(expression, &scope).unwrap_or_default();
+        let run = crate::notify::Run {
+            env: &plan.env,
+            command: &audit.command,
+            commit: &plan.commit,
+            sha: resolved.get(&plan.commit).map(String::as_str),
+            hosts: plan.hosts.iter().map(|h| h.name.as_str()).collect(),
+            by: &audit.by,
+            git: &audit.git,
+        };
+        crate::notify::Notifier::new(
+            value("{{ notify_webhook }}"),
+            value("{{ notify_command }}"),
+            &run,
+        )
+    }
+
+    /// What a run that changes production will do, said before its name
+    /// is asked for: the commit, the hosts, and what happens to the database.
+    fn what_changes(
+        &self,
+        plan: &Plan,
+        templates: &Templates,
+        resolved: &BTreeMap<String, String>,
+    ) -> Vec<String> {
+        let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
+        let title = match resolved.get(&plan.commit) {
+            Some(sha) if !sha.starts_with(&plan.commit) => self.title(plan).replacen(
+                &plan.commit,
+                &format!("{} ({})", plan.commit, &sha[..12.min(sha.len())]),
+                1,
+            ),
+            _ => self.title(plan),
+        };
+        let mut said = vec![format!(
+            "{title}: {} host{} ({})",
+            hosts.len(),
+            if hosts.len() == 1 { "" } else { "s" },
+            hosts.join(", ")
+        )];
+        let Some(host) = plan.hosts.first() else {
+            return said;
+        };
+        let scope = host.scope(templates, BTreeMap::new());
+        let value = |expression: &str| templates.render(expression, &scope).unwrap_or_default();
+        let yes = |expression: &str| templates.condition(expression, &scope).unwrap_or(false);
+        if self.command == Command::Rollback {
+            let restore = value("{{ rollback_restore }}");
+            let downgrade = value("{{ rollback_downgrade_to }}");
+            said.push(if !restore.is_empty() {
+                format!("database: {restore} restored into it before the switch (what was written since is lost)")
+            } else if !downgrade.is_empty() {
+                format!("database: downgraded to {downgrade} with the live release's migrations before the switch")
+            } else {
+                "database: unchanged".to_owned()
+            });
+            return said;
+        }
+        said.push(if yes("migrate | bool") {
+            let backup = if yes("backup_before_migrate | bool") {
+                format!("after a backup of {} to {}", value("{{ db_name }}"), value("{{ backup_dir }}"))
+            } else {
+                "with no backup first (`backup_before_migrate` is false)".to_owned()
+            };
+            format!("database: its pending migrations run before the switch, {backup}")
+        } else if yes("check_pending_migrations | bool") {
+            "database: not migrated; a release whose migrations are pending stops before the switch".to_owned()
+        } else {
+            "database: not migrated, and the release goes live even if its migrations are pending (`--no-migrate`, or `check_pending_migrations: false`)".to_owned()
+        });
+        said
     }
 
     /// What the run does, in words, for its first line.
@@ -457,6 +575,9 @@ impl<'a> Session<'a> {
                 format!("the deploy lock on {}", plan.env)
             }
             Command::Exec => format!("exec on {}", plan.env),
+            Command::Rollback if self.quiet_steps => {
+                format!("reading {} before the rollback", plan.env)
+            }
             Command::Rollback => format!("rolling {} back to {}", plan.env, plan.commit),
             Command::Status
             | Command::Releases
@@ -481,7 +602,7 @@ impl<'a> Session<'a> {
     }
 
     /// Ok if every host succeeded, else the error naming each failure.
-    fn conclude(&self, summaries: &[HostSummary], env_name: &str) -> Result<(), Error> {
+    fn conclude(&self, summaries: &[HostSummary], env_name: &str, json: bool) -> Result<(), Error> {
         let failed: Vec<_> = summaries.iter().filter(|s| !s.succeeded()).collect();
         if failed.is_empty() && crate::cancel::output_closed() {
             // Done, but what the command was for (its events, the columns)
@@ -536,10 +657,12 @@ impl<'a> Session<'a> {
             .iter()
             .any(|s| s.error.as_deref().is_some_and(|e| e.contains('\n')))
         {
-            hints.push(
-                "the failed step's last lines of output are shown above; `-v` shows all of it"
-                    .into(),
-            );
+            // Where they are: above, or (JSON) in the host's own event.
+            hints.push(if json {
+                "the failed step's last lines of output are in its host's `host_finished` event (`summary.error`); `-v` adds all of it as `step_output` events".into()
+            } else {
+                "the failed step's last lines of output are shown above; `-v` shows all of it".into()
+            });
         }
         if let Some(first) = not_started.first() {
             let names: Vec<&str> = not_started.iter().map(|s| s.host.as_str()).collect();
@@ -574,7 +697,6 @@ impl<'a> Session<'a> {
     }
 }
 
-/// `user@machine`: who holds a lock this run takes.
 /// This run's command line, each word quoted as a shell would need.
 fn command_line() -> String {
     let words: Vec<String> = std::env::args()
@@ -593,13 +715,7 @@ fn command_line() -> String {
 /// `Name <email>` from the local git configuration, or empty.
 fn git_identity() -> String {
     let get = |key: &str| {
-        std::process::Command::new("git")
-            .args(["config", "--get", key])
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        crate::project::git(std::path::Path::new("."), &["config", "--get", key])
             .unwrap_or_default()
     };
     match (get("user.name"), get("user.email")) {
@@ -609,6 +725,7 @@ fn git_identity() -> String {
     }
 }
 
+/// `user@machine`: who holds a lock this run takes.
 fn this_machine() -> String {
     let host = fs_err::read_to_string("/proc/sys/kernel/hostname")
         .map_or_else(|_| "localhost".into(), |h| h.trim().to_owned());

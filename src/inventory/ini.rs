@@ -174,13 +174,26 @@ pub(super) fn unquote(value: &str) -> String {
     value.to_owned()
 }
 
-/// A host-line value: quoted text stays text, the rest is read as YAML.
+/// A host-line value, typed as Ansible types it (a Python literal):
+/// `True`, `False`, `None` and numbers; quoted text is text without its
+/// quotes; anything else is text as written, `false`, `yes` and `off`
+/// included (`healthcheck_command=false` is the command `false`).
 fn typed_scalar(value: &str) -> Value {
     if value.starts_with('"') || value.starts_with('\'') {
         return Value::String(unquote(value));
     }
-    match serde_yaml::from_str::<Value>(value) {
-        Ok(v @ (Value::Bool(_) | Value::Number(_))) => v,
+    let numeric = value
+        .trim_start_matches(['-', '+'])
+        .starts_with(|c: char| c.is_ascii_digit());
+    match value {
+        "True" => Value::Bool(true),
+        "False" => Value::Bool(false),
+        "None" => Value::Null,
+        _ if numeric => value
+            .parse::<i64>()
+            .map(Value::from)
+            .or_else(|_| value.parse::<f64>().map(Value::from))
+            .unwrap_or_else(|_| Value::String(value.to_owned())),
         _ => Value::String(value.to_owned()),
     }
 }
@@ -220,12 +233,19 @@ mod tests {
     #[test]
     fn host_line_values_are_typed_and_group_vars_are_strings() {
         let groups = load(
-            "[web]\nweb1:2200 force=false note=\"two words\"\n[web:vars]\nforce=false\n[prod:children]\nweb\n",
+            "[web]\nweb1:2200 force=False note=\"two words\" check=false quoted=\"false\" n=3 f=1.5 v=1.2.3 none=None\n[web:vars]\nforce=false\n[prod:children]\nweb\n",
         );
         let web1 = &groups.host_vars["web1"].values;
         assert_eq!(web1["ansible_port"], Value::from(2200));
         assert_eq!(web1["force"], Value::Bool(false));
         assert_eq!(web1["note"], Value::from("two words"));
+        // As Ansible reads them: Python literals, the rest text.
+        assert_eq!(web1["check"], Value::from("false"));
+        assert_eq!(web1["quoted"], Value::from("false"));
+        assert_eq!(web1["n"], Value::from(3));
+        assert_eq!(web1["f"], Value::from(1.5));
+        assert_eq!(web1["v"], Value::from("1.2.3"));
+        assert_eq!(web1["none"], Value::Null);
         assert_eq!(
             groups.groups["web"].vars.values["force"],
             Value::from("false")

@@ -4,6 +4,7 @@
 //! `wptdeploy ENV` finds ENV as an inventory file of that name, or as a
 //! group in the inventory files; `prod` means `production`.
 
+mod derived;
 mod error;
 mod extra;
 mod ini;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 
+pub use derived::from_tree as implied_by_tree;
 pub use error::{InventoryError, without_location};
 pub use extra::extra_vars;
 
@@ -37,6 +39,9 @@ pub struct Inventory {
     /// The Ansible tree the inventory belongs to (the directory holding
     /// `inventory/`, `group_vars/`, `roles/`), where templates are looked for.
     pub ansible_dir: Option<PathBuf>,
+    /// What that tree's deploy playbook and roles imply (its restart, its
+    /// config file), below every variable the inventory sets.
+    pub derived: Sourced,
 }
 
 /// One host and its inventory variables, Ansible's precedence applied.
@@ -132,13 +137,14 @@ pub fn load(
             vars,
         });
     }
-    let ansible_dir = Some(parent_or_dot(&inventory_dir));
+    let tree = parent_or_dot(&inventory_dir);
     Ok(Inventory {
         env: canonical,
         source: base,
         hosts,
         warnings,
-        ansible_dir,
+        derived: derived::from_tree(&tree),
+        ansible_dir: Some(tree),
     })
 }
 

@@ -41,8 +41,40 @@ pub trait Render: Send + Sync {
     fn render(&self, event: &Event) -> std::io::Result<()>;
 }
 
+/// The plan `--step` and the checklist show before the first question:
+/// each step with what it found (the steps that only look run) or that it
+/// is planned, and what it would write, but not its command (`d` at the
+/// step shows that).
+pub struct Outline(pub std::sync::Arc<dyn Reporter>);
+
+impl Reporter for Outline {
+    fn report(&self, event: &Event) {
+        match event {
+            Event::StepPlanned {
+                host,
+                index,
+                total,
+                name,
+                note,
+                diff,
+                ..
+            } => self.0.report(&Event::StepPlanned {
+                host: host.clone(),
+                index: *index,
+                total: *total,
+                name: name.clone(),
+                command: String::new(),
+                note: note.clone(),
+                diff: diff.clone(),
+            }),
+            other => self.0.report(other),
+        }
+    }
+}
+
 /// The final table: one line per host. A successful host reads
-/// `deployed` when the run deploys, else `ok`.
+/// `deployed` when the run deploys, else `ok`; the commit and release
+/// columns are shown only for a run that deploys.
 pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
     let width = |column: &dyn Fn(&HostSummary) -> usize, title: &str| {
         summaries
@@ -54,9 +86,23 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
     };
     let host_width = width(&|s| s.host.len(), "host");
     let commit_width = width(&|s| s.commit.len(), "commit");
+    let release_columns = |commit: &str, release: &str| {
+        if deploys {
+            format!("  {commit:commit_width$}  {release:12}")
+        } else {
+            String::new()
+        }
+    };
     let mut out = format!(
-        "{:host_width$}  {:11}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
-        "host", "result", "commit", "release", "ok", "changed", "skipped", "failed", "time"
+        "{:host_width$}  {:11}{}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
+        "host",
+        "result",
+        release_columns("commit", "release"),
+        "ok",
+        "changed",
+        "skipped",
+        "failed",
+        "time"
     );
     for s in summaries {
         let result = match s.result {
@@ -78,11 +124,10 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
         let result = style::paint(tone, &format!("{result:11}"));
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(
-            "{:host_width$}  {}  {:commit_width$}  {:12}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
+            "{:host_width$}  {}{}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",
             s.host,
             result,
-            s.commit,
-            release,
+            release_columns(&s.commit, release),
             s.ok,
             s.changed,
             s.skipped,

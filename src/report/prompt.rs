@@ -1,5 +1,6 @@
 //! The terminal side of `--step` and of the production confirmation.
 
+use console::{Key, Term};
 use dialoguer::Input;
 
 use super::Redactor;
@@ -25,30 +26,85 @@ impl TerminalGate {
             None => ask(),
         }
     }
+}
 
-    /// Asks until one of `choices` (first letters or whole words) is typed.
-    fn ask(prompt: &str, choices: &[&'static str]) -> &'static str {
-        let menu = choices
+/// A menu answered by one key: each choice by its first letter, the
+/// default (capitalised in the menu) by Enter.
+struct Menu {
+    choices: &'static [&'static str],
+    default: usize,
+}
+
+impl Menu {
+    /// `[R]un / [s]kip / [d]etails / [a]bort`.
+    fn text(&self) -> String {
+        self.choices
             .iter()
-            .map(|c| format!("[{}]{}", &c[..1], &c[1..]))
+            .enumerate()
+            .map(|(i, c)| {
+                let key = &c[..1];
+                let key = if i == self.default {
+                    key.to_ascii_uppercase()
+                } else {
+                    key.to_owned()
+                };
+                format!("[{key}]{}", &c[1..])
+            })
             .collect::<Vec<_>>()
-            .join(" / ");
+            .join(" / ")
+    }
+
+    /// What a bad key is told: the keys there are.
+    fn hint(&self) -> String {
+        let keys: Vec<&str> = self.choices.iter().map(|c| &c[..1]).collect();
+        let (last, rest) = keys.split_last().expect("a menu has choices");
+        format!(
+            "  press {} or {last} (Enter: {})",
+            rest.join(", "),
+            self.choices[self.default]
+        )
+    }
+
+    /// Asks `prompt` until a key answers it; what cannot be read (no
+    /// terminal, Ctrl-C, Escape) answers with the last choice, `abort`.
+    fn ask(&self, prompt: &str) -> &'static str {
+        let term = Term::stderr();
+        let abort = self.choices[self.choices.len() - 1];
+        if !term.is_term() {
+            return abort;
+        }
         loop {
-            let answer: String = Input::new()
-                .with_prompt(format!("{prompt}  {menu}"))
-                .allow_empty(true)
-                .interact_text()
-                .unwrap_or_else(|_| "abort".into());
-            let answer = answer.trim().to_ascii_lowercase();
-            if let Some(choice) = choices
-                .iter()
-                .find(|c| !answer.is_empty() && (c.starts_with(&answer) || answer == c[..1]))
-            {
+            let _ = term.write_str(&format!("{prompt}  {} ", self.text()));
+            let chosen = match term.read_key_raw() {
+                Ok(Key::Enter) => Some(self.choices[self.default]),
+                Ok(Key::Char(c)) => {
+                    let c = c.to_ascii_lowercase();
+                    self.choices.iter().find(|w| w.starts_with(c)).copied()
+                }
+                Ok(Key::CtrlC | Key::Escape) | Err(_) => Some(abort),
+                Ok(_) => None,
+            };
+            if let Some(choice) = chosen {
+                let _ = term.write_line(choice);
                 return choice;
             }
+            let _ = term.write_line("");
+            let _ = term.write_line(&self.hint());
         }
     }
 }
+
+/// Before a step: run it (the default), skip it, see its command, or stop.
+const BEFORE_STEP: Menu = Menu {
+    choices: &["run", "skip", "details", "abort"],
+    default: 0,
+};
+
+/// After a step failed: abort is the default.
+const AFTER_FAILURE: Menu = Menu {
+    choices: &["retry", "skip", "output", "abort"],
+    default: 3,
+};
 
 impl Gate for TerminalGate {
     fn before(&self, step: &StepView<'_>) -> Decision {
@@ -58,7 +114,7 @@ impl Gate for TerminalGate {
         ));
         self.paused(|| {
             loop {
-                match Self::ask(&prompt, &["run", "skip", "details", "abort"]) {
+                match BEFORE_STEP.ask(&prompt) {
                     "run" => return Decision::Run,
                     "skip" => return Decision::Skip,
                     "details" => super::tell(&self.redactor.apply(step.command)),
@@ -80,7 +136,7 @@ impl Gate for TerminalGate {
                 step.host, step.name, failure
             )));
             loop {
-                match Self::ask(&prompt, &["retry", "skip", "output", "abort"]) {
+                match AFTER_FAILURE.ask(&prompt) {
                     "retry" => return AfterFailure::Retry,
                     "skip" => return AfterFailure::Skip,
                     "output" => super::tell(&failure),
@@ -91,8 +147,12 @@ impl Gate for TerminalGate {
     }
 }
 
-/// Asks the person to type `env` before a change to it; true if they did.
-pub fn confirm_environment(env: &str) -> bool {
+/// Tells the person what a change to `env` will do (`said`, a line each),
+/// then asks them to type `env`; true if they did.
+pub fn confirm_environment(env: &str, said: &[String]) -> bool {
+    for line in said {
+        super::tell(line);
+    }
     let typed: String = Input::new()
         .with_prompt(format!("This changes {env}. Type `{env}` to go on"))
         .allow_empty(true)

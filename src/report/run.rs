@@ -28,7 +28,8 @@ pub fn record(summaries: &[HostSummary]) {
     }
 }
 
-fn finished() -> Vec<HostSummary> {
+/// Each host's last summary in this process, in the order they ended.
+pub fn finished() -> Vec<HostSummary> {
     FINISHED.lock().expect("summaries lock").clone()
 }
 

@@ -78,7 +78,8 @@ impl StepKind for ColumnsKind {
             ran.succeeded()?;
             Ok(outcome(ran.output, &tables, &expects))
         })
-        .with_probe(probe))
+        .with_probe(probe)
+        .data_on_stdout())
     }
 }
 

@@ -92,7 +92,9 @@ impl StepKind for HistoryKind {
                     format!("tail -n {last} -- \"$f\"")
                 }
             );
-            return Ok(Prepared::new(render.command(script), read).looking_only());
+            return Ok(Prepared::new(render.command(script), read)
+                .looking_only()
+                .data_on_stdout());
         }
         let log = HistoryLog {
             path: path.clone(),

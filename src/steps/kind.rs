@@ -459,6 +459,8 @@ pub struct Prepared {
     pub diagnosis: Option<Diagnosis>,
     /// What the person is shown instead of the command, if not the command.
     shown: Option<String>,
+    /// Its standard output is wptdeploy's to read, not the person's.
+    stdout_is_data: bool,
     reader: Arc<Reader>,
 }
 
@@ -488,6 +490,7 @@ impl Prepared {
             effect: Effect::Runs,
             diagnosis: None,
             shown: None,
+            stdout_is_data: false,
             reader: Arc::new(read),
         }
     }
@@ -537,6 +540,19 @@ impl Prepared {
             })
         });
         self
+    }
+
+    /// Its standard output is a protocol for wptdeploy to read (files,
+    /// revisions, rows): never streamed to the person, even with `-v`.
+    #[must_use]
+    pub fn data_on_stdout(mut self) -> Self {
+        self.stdout_is_data = true;
+        self
+    }
+
+    /// Whether its standard output is wptdeploy's to read, not the person's.
+    pub fn stdout_is_data(&self) -> bool {
+        self.stdout_is_data
     }
 
     /// Showing `text` to the person rather than the command.

@@ -113,7 +113,8 @@ impl StepKind for Lock {
                         ..Outcome::default()
                     })
                 })
-                .looking_only())
+                .looking_only()
+                .data_on_stdout())
             }
             "remove" => {
                 let path = spec.path.clone();
@@ -129,7 +130,8 @@ impl StepKind for Lock {
                         }),
                         ..Outcome::default()
                     })
-                }))
+                })
+                .data_on_stdout())
             }
             other => Err(TemplateError::new(choice_error(
                 "lock: action",

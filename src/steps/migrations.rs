@@ -276,8 +276,15 @@ impl StepKind for MigrationsKind {
             )),
             _ => None,
         };
+        let reads = uses_psql(&verb);
         let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command))
             .with_diagnosis(diagnosis);
+        // The reads answer in files and revisions; the rest is alembic's.
+        let prepared = if reads {
+            prepared.data_on_stdout()
+        } else {
+            prepared
+        };
         Ok(match probe {
             Some(probe) => prepared.with_probe(probe),
             None => prepared,

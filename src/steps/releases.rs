@@ -122,6 +122,7 @@ done
                 ..Outcome::default()
             })
         })
+        .data_on_stdout()
         .looking_only())
     }
 }

@@ -188,7 +188,8 @@ impl StepKind for SqlLintKind {
             }
             read(ran.output, &settings, &policy)
         })
-        .looking_only())
+        .looking_only()
+        .data_on_stdout())
     }
 }
 

@@ -171,6 +171,36 @@ impl Templates {
             .map_or_else(|_| source.to_owned(), |text| text.trim().to_owned())
     }
 
+    /// Renders the name of a step that does not run (skipped, or planned):
+    /// a value not known (missing or empty) shows as `<expression>`, as
+    /// `--check` shows what a step not run yet would register, never as a
+    /// half-sentence (`upgrade the database to`).
+    pub fn render_name(&self, source: &str, ctx: &Value) -> String {
+        if source.contains("{%") {
+            return self.render_lenient(source, ctx);
+        }
+        let mut out = String::new();
+        let mut rest = source;
+        while let Some(start) = rest.find("{{") {
+            let Some(length) = rest[start..].find("}}").map(|end| end + 2) else {
+                break;
+            };
+            let (before, placeholder) = (&rest[..start], &rest[start..start + length]);
+            out.push_str(before);
+            let value = self.render_lenient(placeholder, ctx);
+            if value.is_empty() {
+                let inner = &placeholder[2..placeholder.len() - 2];
+                let expression = inner.split('|').next().unwrap_or(inner).trim();
+                out.push_str(&format!("<{expression}>"));
+            } else {
+                out.push_str(&value);
+            }
+            rest = &rest[start + length..];
+        }
+        out.push_str(rest);
+        out.trim().to_owned()
+    }
+
     /// What `source` is worth as data, where a missing value is `None`: a
     /// single `{{ expression }}` keeps its type (a list stays a list); other
     /// text is rendered leniently, `None` when empty.
@@ -345,6 +375,24 @@ mod tests {
     fn ctx(pairs: &[(&str, &str)]) -> Value {
         let map: BTreeMap<&str, &str> = pairs.iter().copied().collect();
         Value::from_serialize(&map)
+    }
+
+    #[test]
+    fn a_skipped_steps_name_shows_what_is_not_known_by_its_expression() {
+        let t = Templates::new();
+        let c = ctx(&[("db_name", "wptdash"), ("empty", "")]);
+        assert_eq!(
+            t.render_name("upgrade {{ db_name }} to {{ pending.head | safe }}", &c),
+            "upgrade wptdash to <pending.head>"
+        );
+        assert_eq!(
+            t.render_name("check the columns of {{ empty }}", &c),
+            "check the columns of <empty>"
+        );
+        assert_eq!(
+            t.render_name("prune old releases", &c),
+            "prune old releases"
+        );
     }
 
     #[test]

@@ -120,9 +120,16 @@ impl AnsibleTree {
             &ansible.join("roles/deploy/templates/build.txt.j2"),
             "date: {{ansible_date_time.iso8601}}\nsha: {{sha.stdout}}\nenv: {{env}}\n",
         );
+        // wptdash's: the handler restarts the uwsgi emperor, and the role
+        // writes config.txt into the release (what wptdeploy reads the
+        // restart and config_path from).
         write(
             &ansible.join("deploy.yml"),
-            "- hosts: all\n  become: yes\n  roles:\n    - deploy\n",
+            "- hosts: all\n  become: yes\n  roles:\n    - {name: deploy, tags: deploy}\n  handlers:\n    - name: restart uwsgi\n      systemd: name=emperor.uwsgi state=restarted\n",
+        );
+        write(
+            &ansible.join("roles/deploy/tasks/main.yml"),
+            "- name: Add config file to app\n  template:\n    src: config.txt.j2\n    dest: \"{{site_path}}/config.txt\"\n    backup: no\n  notify: restart uwsgi\n",
         );
         let inline = run(Command::new(ansible_vault())
             .args(["encrypt_string", "--vault-password-file"])

@@ -417,6 +417,9 @@ impl Sandbox {
             ("env".into(), q("staging")),
             ("build_info_path".into(), q("wptdash/static/build.txt")),
             ("restart_command".into(), q("")),
+            // The example app reads its database from config.txt (the
+            // built-in template, as wptdash's).
+            ("config_path".into(), q("config.txt")),
             (
                 "healthcheck_command".into(),
                 q("{{ venv_path }}/bin/python manage.py routes"),

@@ -111,9 +111,18 @@ impl Terminal {
         self.next_of(&[prompt]);
     }
 
+    /// Presses one key (a menu's answer: no Enter).
+    pub fn press(&mut self, key: char) {
+        self.type_raw(&key.to_string());
+    }
+
     /// Types `text` and Enter.
     pub fn type_line(&mut self, text: &str) {
-        if let Err(e) = self.stdin.write_all(format!("{text}\r").as_bytes()) {
+        self.type_raw(&format!("{text}\r"));
+    }
+
+    fn type_raw(&mut self, text: &str) {
+        if let Err(e) = self.stdin.write_all(text.as_bytes()) {
             while let Ok(chunk) = self.chunks.recv_timeout(Duration::from_secs(1)) {
                 self.screen.extend(chunk);
             }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::super::Shared;
 use super::super::events::{Event, StepStatus};
 use super::HostRun;
+use super::exec::Stdout;
 use super::stop::Stop;
 use crate::steps::{self, Effect, LockOwner, Outcome, Prepared};
 
@@ -35,7 +36,7 @@ pub(super) fn plan_unreachable(shared: &Shared, host_index: usize) {
         .unwrap_or_else(crate::transport::local_user);
     let total = playbook.steps.len();
     for (index, step) in playbook.steps.iter().enumerate() {
-        let name = templates.render_lenient(&step.name.0, ctx);
+        let name = templates.render_name(&step.name.0, ctx);
         if !offline.may_run(step, templates) {
             shared.reporter.report(&Event::StepFinished {
                 host: host.name.clone(),
@@ -117,7 +118,7 @@ impl HostRun {
         let Some(probe) = &prepared.probe else {
             return Ok(None);
         };
-        let output = self.exec(probe).await?;
+        let output = self.exec(probe, Stdout::of(prepared)).await?;
         let mut probed = prepared.outcome(&output).map_err(|failure| Stop::Step {
             step: prepared.name.clone(),
             failure,

@@ -5,16 +5,54 @@
 use super::super::events::Event;
 use super::HostRun;
 use super::stop::Stop;
-use crate::transport::{Output, RemoteCommand, TransportError};
+use crate::transport::{Output, RemoteCommand, Stream, TransportError};
+
+/// Whose a command's standard output is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stdout {
+    /// The person's: streamed (as `-v` shows), but for wptdeploy's
+    /// `wptdeploy.KEY=VALUE` markers.
+    Shown,
+    /// wptdeploy's to read (a builtin step's protocol): never streamed.
+    Data,
+}
+
+impl Stdout {
+    /// Whose the standard output of a step's command is.
+    pub(super) fn of(prepared: &crate::steps::Prepared) -> Self {
+        if prepared.stdout_is_data() {
+            Stdout::Data
+        } else {
+            Stdout::Shown
+        }
+    }
+
+    /// Whether a line of the command's output is the person's to see.
+    fn shows(self, stream: Stream, line: &str) -> bool {
+        match (stream, self) {
+            (Stream::Stderr, _) => true,
+            (Stream::Stdout, Stdout::Data) => false,
+            (Stream::Stdout, Stdout::Shown) => !line.starts_with("wptdeploy."),
+        }
+    }
+}
 
 impl HostRun {
-    /// Runs a command, streaming its output as events; Ctrl-C abandons it.
-    pub(super) async fn exec(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+    /// Runs a command, streaming what of its output is the person's as
+    /// events; Ctrl-C abandons it.
+    pub(super) async fn exec(
+        &mut self,
+        command: &RemoteCommand,
+        stdout: Stdout,
+    ) -> Result<Output, Stop> {
         let reporter = self.shared.reporter.clone();
         let host = self.host().name.clone();
         let shared = self.shared.clone();
         let auth = shared.options.sudo_auth();
         let mut on_line = |stream, line: &str| {
+            if !stdout.shows(stream, line) {
+                return;
+            }
             reporter.report(&Event::StepOutput {
                 host: host.clone(),
                 stream,

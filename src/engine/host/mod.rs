@@ -27,6 +27,7 @@ use crate::steps::{
 use crate::template::Unknown;
 use crate::transport::{Connection, Output, RemoteCommand, TransportError};
 use check::plan_unreachable;
+use exec::Stdout;
 use stop::Stop;
 
 /// At most this many steps are sent ahead with one.
@@ -193,7 +194,7 @@ impl HostRun {
                     .condition(when, &scoped)
                     .map_err(|e| located(e.message))?;
                 if !go {
-                    let name = templates.render_lenient(&step.name.0, &ctx);
+                    let name = templates.render_name(&step.name.0, &ctx);
                     self.summary.skipped += 1;
                     self.report_step(index, &name, StepStatus::Skipped, started, None);
                     continue;
@@ -442,7 +443,8 @@ impl HostRun {
         }
         let outcome = match &prepared.effect {
             Effect::Records(log) => {
-                let outcome = prepared.outcome(&self.exec(&prepared.command).await?);
+                let outcome =
+                    prepared.outcome(&self.exec(&prepared.command, Stdout::of(prepared)).await?);
                 if outcome.is_ok() {
                     self.history = Some(log.clone());
                 }
@@ -471,13 +473,13 @@ impl HostRun {
                         stdin: Some(stdin),
                         ..prepared.command.clone()
                     };
-                    let output = self.exec(&command).await?;
+                    let output = self.exec(&command, Stdout::of(prepared)).await?;
                     read(&output, &command, Some(&bytes))
                 }
                 Err(failure) => Err(failure),
             },
             Effect::Downloads { src } => {
-                let output = self.exec(&prepared.command).await?;
+                let output = self.exec(&prepared.command, Stdout::of(prepared)).await?;
                 let bytes = if output.exit_code == 0 {
                     Some(self.conn.download(src).await.map_err(Stop::Transport)?)
                 } else {
@@ -509,7 +511,9 @@ impl HostRun {
             Effect::Runs
             | Effect::Restarts
             | Effect::EndsRollbackWindow
-            | Effect::WritesFile(_) => prepared.outcome(&self.exec(&prepared.command).await?),
+            | Effect::WritesFile(_) => {
+                prepared.outcome(&self.exec(&prepared.command, Stdout::of(prepared)).await?)
+            }
         };
         let outcome = match (outcome, &prepared.diagnosis) {
             (Err(failure), Some(diagnosis)) if failure.message.contains(&diagnosis.when) => {
@@ -600,7 +604,7 @@ impl HostRun {
             let shared = Arc::clone(&self.shared);
             let owner = &shared.options.lock_owner;
             let acquire = spec.acquire(owner);
-            let output = self.exec(&acquire).await?;
+            let output = self.exec(&acquire, Stdout::Data).await?;
             if output.exit_code != 0 {
                 return Err(Stop::Step {
                     step: step.to_owned(),
@@ -609,7 +613,7 @@ impl HostRun {
             }
             let Some(holder) = lock::holder(&output) else {
                 let confirm = spec.confirm(&owner.token);
-                if !lock::confirmed(&self.exec(&confirm).await?) {
+                if !lock::confirmed(&self.exec(&confirm, Stdout::Data).await?) {
                     return Err(Stop::Step {
                         step: step.to_owned(),
                         failure: StepFailure {

@@ -1,0 +1,406 @@
+//! `wptdeploy init`: sets a project up for its first deploy. Detects the
+//! app ([`Project`]), asks for what only the person knows (the servers, the
+//! restart and health-check commands), each with a default, or takes them
+//! from flags (without a terminal, what no flag gives is the detected value
+//! or the default), and writes `inventory/staging`, `inventory/production`
+//! and `inventory/group_vars/all.yml`, with comments. It never overwrites a
+//! file unless told to (`--force`), and writes nothing if it would.
+
+use std::path::{Path, PathBuf};
+
+use dialoguer::Input;
+use serde_json::json;
+
+use super::Context;
+use super::error::CommandError;
+use crate::cli::InitArgs;
+use crate::error::Error;
+use crate::project::{Dependencies, Project};
+
+/// What the inventory will say.
+struct Answers {
+    host: String,
+    production_host: String,
+    user: String,
+    port: Option<u16>,
+    key: String,
+    repo: String,
+    branch: String,
+    app_user: String,
+    base_path: String,
+    restart: String,
+    healthcheck: String,
+    healthcheck_url: String,
+    db: String,
+    config_path: String,
+}
+
+/// Runs `init`.
+pub fn run(args: &InitArgs, cx: &Context<'_>) -> Result<(), Error> {
+    if let Some(tree) = &args.from_ansible {
+        return from_ansible(tree, cx);
+    }
+    if !args.dir.is_dir() {
+        return Err(CommandError::InitNoProject(args.dir.clone()).into());
+    }
+    let project = Project::detect(&args.dir);
+    let inventory = args.dir.join("inventory");
+    let answers = ask(args, &project, cx.settings.attended)?;
+    let mut files: Vec<(PathBuf, String)> = vec![
+        (
+            inventory.join("staging"),
+            hosts_file("staging", &answers.host, &answers),
+        ),
+        (
+            inventory.join("group_vars/all.yml"),
+            group_vars(&project, &answers),
+        ),
+    ];
+    if !answers.production_host.is_empty() {
+        files.push((
+            inventory.join("production"),
+            hosts_file("production", &answers.production_host, &answers),
+        ));
+    }
+    let existing: Vec<String> = files
+        .iter()
+        .filter(|(path, _)| path.exists())
+        .map(|(path, _)| shown(path))
+        .collect();
+    if !existing.is_empty() && !args.force {
+        return Err(CommandError::InitWouldOverwrite(existing).into());
+    }
+    for (path, text) in &files {
+        if let Some(parent) = path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        fs_err::write(path, text)?;
+    }
+    let written: Vec<String> = files.iter().map(|(p, _)| shown(p)).collect();
+    crate::printer::note(cx.settings, &format!("wrote {}", written.join(", ")));
+    crate::printer::note(cx.settings, &next_steps(&args.dir, &project, &answers));
+    Ok(())
+}
+
+/// A path as the person gave it, without a leading `./`.
+fn shown(path: &Path) -> String {
+    path.strip_prefix(".").unwrap_or(path).display().to_string()
+}
+
+/// Each value: the flag's, else (with a terminal) the answer to a question
+/// whose default is the detected value, else that value.
+fn ask(args: &InitArgs, project: &Project, attended: bool) -> Result<Answers, Error> {
+    let question = |prompt: &str, given: &Option<String>, default: &str| -> Result<String, Error> {
+        if let Some(given) = given {
+            return Ok(given.trim().to_owned());
+        }
+        if !attended {
+            return Ok(default.to_owned());
+        }
+        let answer: String = Input::new()
+            .with_prompt(prompt)
+            .default(default.to_owned())
+            .allow_empty(true)
+            .interact_text()
+            .map_err(|dialoguer::Error::IO(e)| e)?;
+        Ok(answer.trim().to_owned())
+    };
+    let host = question("Staging server (host name or address)", &args.host, "")?;
+    if host.is_empty() {
+        return Err(CommandError::InitNeeds {
+            what: "the staging server's address",
+            flag: "--host HOST",
+        }
+        .into());
+    }
+    let user = question(
+        "SSH user wptdeploy logs in as",
+        &args.user,
+        &crate::transport::local_user(),
+    )?;
+    let production_host = question(
+        "Production server (empty: none yet)",
+        &args.production_host,
+        "",
+    )?;
+    let name = &project.name;
+    let repo = question(
+        "Repository the servers clone",
+        &args.repo,
+        project.repo.as_deref().unwrap_or_default(),
+    )?;
+    let branch = question(
+        "Branch deployed by default",
+        &args.branch,
+        project.branch.as_deref().unwrap_or("main"),
+    )?;
+    let app_user = question("User the app runs as", &args.app_user, "www-data")?;
+    let base_path = question(
+        "Where releases live on the servers",
+        &args.base_path,
+        &format!("/srv/{name}"),
+    )?;
+    let restart = question(
+        "Command that restarts the app, as root (empty: none)",
+        &args.restart,
+        "",
+    )?;
+    let healthcheck = question(
+        "Command that must succeed in the new release (empty: none)",
+        &args.healthcheck,
+        "",
+    )?;
+    let healthcheck_url = question(
+        "URL that must answer 2xx on the server (empty: none)",
+        &args.healthcheck_url,
+        "",
+    )?;
+    let db_default = if project.migrations_dir.is_some() {
+        name.replace('-', "_")
+    } else {
+        String::new()
+    };
+    let db = question(
+        "PostgreSQL database the migrations run on (empty: none)",
+        &args.db,
+        &db_default,
+    )?;
+    let answers = Answers {
+        host,
+        production_host,
+        user,
+        port: args.port,
+        key: args.key.clone().unwrap_or_default(),
+        repo,
+        branch,
+        app_user,
+        base_path,
+        restart,
+        healthcheck,
+        healthcheck_url,
+        db,
+        config_path: args.config_path.clone().unwrap_or_else(|| {
+            if project.config_template {
+                "config.txt".into()
+            } else {
+                String::new()
+            }
+        }),
+    };
+    check_inline("host", &answers.host)?;
+    check_inline("production host", &answers.production_host)?;
+    check_inline("user", &answers.user)?;
+    check_inline("key file", &answers.key)?;
+    Ok(answers)
+}
+
+/// A value written into an INI host line: one word.
+fn check_inline(what: &'static str, value: &str) -> Result<(), Error> {
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || "\"'#;=".contains(c))
+    {
+        return Err(CommandError::InitBadValue {
+            what,
+            value: value.to_owned(),
+            why: "it must be one word, without quotes, `#`, `;` or `=`",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `inventory/ENV`: the group and its one host, with how to log in.
+fn hosts_file(env: &str, host: &str, answers: &Answers) -> String {
+    let mut line = host.to_owned();
+    if !answers.user.is_empty() {
+        line.push_str(&format!(" ansible_user={}", answers.user));
+    }
+    if let Some(port) = answers.port {
+        line.push_str(&format!(" ansible_port={port}"));
+    }
+    if !answers.key.is_empty() {
+        line.push_str(&format!(" ansible_ssh_private_key_file={}", answers.key));
+    }
+    format!(
+        "# `wptdeploy {env}` deploys to the hosts of [{env}] (written by `wptdeploy init`).\n\
+         # More hosts: one a line. Their variables: group_vars/{env}.yml, or on the line.\n\
+         [{env}]\n{line}\n"
+    )
+}
+
+/// `inventory/group_vars/all.yml`: every value with what it does.
+fn group_vars(project: &Project, answers: &Answers) -> String {
+    let q = |s: &str| json!(s).to_string();
+    let dependencies = match project.dependencies {
+        Dependencies::Requirements => {
+            "requirements.txt is installed into each release's virtualenv."
+        }
+        Dependencies::Package => {
+            "No requirements.txt: the release itself is installed (pyproject.toml or setup.py)."
+        }
+        Dependencies::None => "No requirements.txt, pyproject.toml or setup.py was found: add one.",
+    };
+    // (comment, variable, value): an empty comment continues the one before.
+    let mut lines: Vec<(&str, &str, String)> = vec![
+        ("", "project_name", q(&project.name)),
+        (
+            "The repository the servers clone (they need read access).",
+            "git_repo",
+            q(&answers.repo),
+        ),
+        (
+            "The ref deployed when no --commit is given.",
+            "commit",
+            q(&answers.branch),
+        ),
+        (
+            "Each release is base_path/SHA; base_path/site points at the live one.",
+            "base_path",
+            q(&answers.base_path),
+        ),
+        (
+            "Owns the releases; the build, the migrations and the switch run as this user.",
+            "app_user",
+            q(&answers.app_user),
+        ),
+        (
+            "Run as root after the switch, and after a switch back (empty: no restart).",
+            "restart_command",
+            q(&answers.restart),
+        ),
+        (
+            "Run as app_user in the new release after the switch; if it fails, the\n# previous release goes back (empty: no check).",
+            "healthcheck_command",
+            q(&answers.healthcheck),
+        ),
+        (
+            "Fetched on the server; must answer 2xx (empty: no check).",
+            "healthcheck_url",
+            q(&answers.healthcheck_url),
+        ),
+        (dependencies, "requirements_file", q("requirements.txt")),
+    ];
+    match (&project.migrations_dir, &project.launcher) {
+        (Some(dir), Some(launcher)) if !answers.db.is_empty() => lines.extend([
+            (
+                "Flask-Migrate: `--migrate` upgrades this database with this command's `upgrade`.",
+                "db_name",
+                q(&answers.db),
+            ),
+            (
+                "",
+                "migrate_command",
+                q(&format!("{} db", launcher.command())),
+            ),
+            ("", "migrations_dir", q(dir)),
+        ]),
+        _ => lines.push((
+            "No Flask-Migrate found (or no database given): deploys do not look at a database.",
+            "check_pending_migrations",
+            "false".into(),
+        )),
+    }
+    let config = if answers.config_path.is_empty() {
+        "No config file is written into releases; to write one, add\n# playbooks/templates/config.txt.j2 and set its path here."
+    } else {
+        "playbooks/templates/config.txt.j2 is written here in each release (mode 0640)."
+    };
+    lines.push((config, "config_path", q(&answers.config_path)));
+    let mut out = String::from(
+        "# Written by `wptdeploy init`: what every deploy of this project uses.\n\
+         # Every variable and its default: docs/variables.md. Per environment:\n\
+         # group_vars/staging.yml and group_vars/production.yml.\n",
+    );
+    for (comment, name, value) in lines {
+        if !comment.is_empty() {
+            out.push_str(&format!("\n# {comment}\n"));
+        }
+        out.push_str(&format!("{name}: {value}\n"));
+    }
+    out
+}
+
+/// What to type next.
+fn next_steps(dir: &Path, project: &Project, answers: &Answers) -> String {
+    let cd = if dir == Path::new(".") {
+        String::new()
+    } else {
+        format!(
+            "cd {} && ",
+            crate::transport::quote(&dir.display().to_string())
+        )
+    };
+    let mut text = format!(
+        "next:\n  {cd}wptdeploy staging --check    # the plan and its exact commands; nothing changes\n  {cd}wptdeploy staging            # the first deploy of {}",
+        answers.branch
+    );
+    if project.migrations_dir.is_some() && !answers.db.is_empty() {
+        text.push_str(&format!(
+            "\n  {cd}wptdeploy staging --migrate  # and upgrade {} with the release's migrations",
+            answers.db
+        ));
+    }
+    if answers.repo.is_empty() {
+        text.push_str(
+            "\nset `git_repo` in inventory/group_vars/all.yml first: this checkout has no `origin`",
+        );
+    }
+    text
+}
+
+/// `init --from-ansible DIR`: the tree is wptdeploy's inventory as it is;
+/// says what wptdeploy reads from it, environment by environment.
+fn from_ansible(tree: &Path, cx: &Context<'_>) -> Result<(), Error> {
+    let inventory = tree.join("inventory");
+    let mut environments: Vec<String> = fs_err::read_dir(&inventory)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !name.contains('.'))
+        .collect();
+    environments.sort();
+    let mut lines = vec![format!(
+        "{} is read as it is: nothing to write. What wptdeploy reads from it:",
+        shown(tree)
+    )];
+    for env in &environments {
+        match crate::inventory::load(env, Some(&inventory), &cx.settings.vault) {
+            Ok(loaded) => {
+                let hosts: Vec<&str> = loaded.hosts.iter().map(|h| h.name.as_str()).collect();
+                lines.push(format!("  {env}: {}", hosts.join(", ")));
+            }
+            Err(error) => lines.push(format!(
+                "  {env}: its hosts cannot be listed yet: {error} (`--ask-vault-pass` or `--vault-password-file FILE`)"
+            )),
+        }
+    }
+    let implied = crate::inventory::implied_by_tree(tree);
+    for (name, value) in &implied.values {
+        let place = implied
+            .origins
+            .get(name)
+            .map(|o| o.place.clone())
+            .unwrap_or_default();
+        let value = value.as_str().unwrap_or_default();
+        lines.push(format!("  {name}: {value} (from {place})"));
+    }
+    let found_here = crate::inventory::DEFAULT_LOCATIONS
+        .iter()
+        .any(|l| Path::new(l).canonicalize().ok() == inventory.canonicalize().ok());
+    let from = if found_here {
+        String::new()
+    } else {
+        format!(" -i {}", crate::transport::quote(&shown(&inventory)))
+    };
+    let first = if environments.iter().any(|e| e == "staging") {
+        "staging"
+    } else {
+        environments.first().map_or("staging", String::as_str)
+    };
+    lines.push(format!(
+        "next:\n  wptdeploy {first}{from} --check --ask-vault-pass    # the plan against the server as Ansible left it; nothing changes"
+    ));
+    crate::printer::note(cx.settings, &lines.join("\n"));
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! What an Ansible tree's own files say its deploy does where its
+//! variables do not: the service its deploy playbook's handlers restart
+//! (wptdash's `systemd: name=emperor.uwsgi state=restarted`), and where its
+//! roles write `config.txt.j2` into the release (`{{site_path}}/config.txt`).
+//! These sit above wptdeploy's neutral defaults and below every variable
+//! the inventory sets, so a tree deployed by Ansible before deploys the
+//! same way with no variable added, and a project without such a tree gets
+//! no restart and no config file unless it asks.
+
+use std::path::Path;
+
+use serde_yaml::Value;
+
+use super::model::{Origin, Sourced};
+
+/// The variables `dir`'s deploy playbook and roles imply.
+pub fn from_tree(dir: &Path) -> Sourced {
+    let mut derived = Sourced::default();
+    let playbook = dir.join("deploy.yml");
+    if let Some(restart) = restart_command(&read_yaml(&playbook)) {
+        derived.insert(
+            "restart_command",
+            restart.into(),
+            Origin::at(format!("{} (its handler)", playbook.display())),
+        );
+    }
+    let mut tasks: Vec<std::path::PathBuf> = fs_err::read_dir(dir.join("roles"))
+        .map(|roles| {
+            roles
+                .filter_map(Result::ok)
+                .flat_map(|role| {
+                    fs_err::read_dir(role.path().join("tasks")).map_or_else(
+                        |_| Vec::new(),
+                        |files| files.filter_map(Result::ok).map(|f| f.path()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tasks.sort();
+    for file in tasks {
+        if let Some(path) = config_path(&read_yaml(&file)) {
+            derived.insert(
+                "config_path",
+                path.into(),
+                Origin::at(format!("{} (its template task)", file.display())),
+            );
+            break;
+        }
+    }
+    derived
+}
+
+fn read_yaml(path: &Path) -> Value {
+    fs_err::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_yaml::from_str(&text).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The module's arguments, as a map, whether written `key=value ...` or as YAML.
+fn arguments(task: &Value, modules: &[&str]) -> Option<serde_yaml::Mapping> {
+    let args = modules.iter().find_map(|m| {
+        task.get(*m)
+            .or_else(|| task.get(format!("ansible.builtin.{m}").as_str()))
+    })?;
+    match args {
+        Value::Mapping(map) => Some(map.clone()),
+        Value::String(words) => Some(
+            words
+                .split_whitespace()
+                .filter_map(|w| w.split_once('='))
+                .map(|(k, v)| (Value::from(k), Value::from(v)))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn text<'a>(map: &'a serde_yaml::Mapping, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// `systemctl restart NAME` when the playbook's handlers restart (or
+/// reload) exactly one service.
+fn restart_command(playbook: &Value) -> Option<String> {
+    let mut commands: Vec<String> = Vec::new();
+    let plays = playbook.as_sequence()?;
+    let handlers = plays
+        .iter()
+        .filter_map(|play| play.get("handlers").and_then(Value::as_sequence))
+        .flatten();
+    for handler in handlers {
+        let Some(args) = arguments(handler, &["systemd", "service", "systemd_service"]) else {
+            continue;
+        };
+        let verb = match text(&args, "state") {
+            Some("restarted") => "restart",
+            Some("reloaded") => "reload",
+            _ => continue,
+        };
+        if let Some(name) = text(&args, "name").filter(|n| !n.contains("{{")) {
+            let command = format!("systemctl {verb} {name}");
+            if !commands.contains(&command) {
+                commands.push(command);
+            }
+        }
+    }
+    match commands.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Where a task list's `template: src=config.txt.j2` writes in the release
+/// (`dest` under `{{ site_path }}`), relative to it.
+fn config_path(tasks: &Value) -> Option<String> {
+    tasks.as_sequence()?.iter().find_map(|task| {
+        let args = arguments(task, &["template"])?;
+        let src = text(&args, "src")?;
+        if !src.ends_with("config.txt.j2") {
+            return None;
+        }
+        let dest: String = text(&args, "dest")?.split_whitespace().collect();
+        dest.strip_prefix("{{site_path}}/").map(str::to_owned)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wptdash_s_handler_and_config_template_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |file: &str, text: &str| {
+            let path = dir.path().join(file);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        };
+        write(
+            "deploy.yml",
+            "- hosts: all\n  roles:\n    - {name: deploy, tags: deploy}\n  handlers:\n    - name: restart uwsgi\n      systemd: name=emperor.uwsgi state=restarted\n",
+        );
+        write(
+            "roles/deploy/tasks/main.yml",
+            "- name: check\n  stat: path={{base_path}}/{{commit}}\n- name: Add config file to app\n  template:\n    src: config.txt.j2\n    dest: \"{{site_path}}/config.txt\"\n  notify: restart uwsgi\n",
+        );
+        let derived = from_tree(dir.path());
+        assert_eq!(
+            derived.values["restart_command"],
+            Value::from("systemctl restart emperor.uwsgi")
+        );
+        assert_eq!(derived.values["config_path"], Value::from("config.txt"));
+        assert!(
+            derived.origins["restart_command"]
+                .place
+                .ends_with("deploy.yml (its handler)")
+        );
+    }
+
+    #[test]
+    fn no_tree_or_two_services_imply_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(from_tree(dir.path()).values.is_empty());
+        let two = "- hosts: all\n  handlers:\n    - service: {name: a, state: restarted}\n    - ansible.builtin.systemd: {name: b, state: reloaded}\n";
+        let playbook: Value = serde_yaml::from_str(two).unwrap();
+        assert_eq!(restart_command(&playbook), None);
+        let one: Value = serde_yaml::from_str(
+            "- hosts: all\n  handlers:\n    - ansible.builtin.systemd: {name: b, state: reloaded}\n",
+        )
+        .unwrap();
+        assert_eq!(restart_command(&one).as_deref(), Some("systemctl reload b"));
+    }
+}

@@ -1,0 +1,216 @@
+//! What a Python web app's checkout says about how it deploys, read from
+//! its files (no Python run): its name, repository and default branch, how
+//! Flask is started, whether it has Flask-Migrate and where, how its
+//! dependencies are declared, and whether it has a config template.
+
+use std::path::Path;
+
+/// What `wptdeploy init` detected in a checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The directory's name, as a project name.
+    pub name: String,
+    /// `origin`'s URL.
+    pub repo: Option<String>,
+    /// The branch `origin` names as its default, else the one checked out.
+    pub branch: Option<String>,
+    /// How the app's commands are started, if it is a Flask app.
+    pub launcher: Option<Launcher>,
+    /// The Flask-Migrate directory (holding `env.py` and `versions/`).
+    pub migrations_dir: Option<String>,
+    /// How its dependencies are declared.
+    pub dependencies: Dependencies,
+    /// It has `playbooks/templates/config.txt.j2`, written into each release.
+    pub config_template: bool,
+}
+
+/// How the app's commands (`db upgrade`, `routes`) are started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launcher {
+    /// `python manage.py` (Flask-Script, as wptdash).
+    ManagePy,
+    /// `flask --app MODULE` (a module with an app or an app factory).
+    Flask(String),
+}
+
+impl Launcher {
+    /// The command line before its subcommand, with the release's virtualenv.
+    pub fn command(&self) -> String {
+        match self {
+            Launcher::ManagePy => "{{ venv_path }}/bin/python manage.py".into(),
+            Launcher::Flask(module) => format!("{{{{ venv_path }}}}/bin/flask --app {module}"),
+        }
+    }
+}
+
+/// How a project declares what to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dependencies {
+    /// `requirements.txt`.
+    Requirements,
+    /// `pyproject.toml` or `setup.py`: the release itself is installed.
+    Package,
+    /// Neither.
+    None,
+}
+
+impl Project {
+    /// Reads the checkout at `dir`.
+    pub fn detect(dir: &Path) -> Project {
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "app".into());
+        let has = |file: &str| dir.join(file).is_file();
+        let requirements = read(dir, "requirements.txt").to_ascii_lowercase();
+        let pyproject = read(dir, "pyproject.toml").to_ascii_lowercase();
+        let mentions_migrate = ["flask-migrate", "flask_migrate"]
+            .iter()
+            .any(|m| requirements.contains(m) || pyproject.contains(m));
+        let migrations_dir = ["migrations", "migrations/alembic"]
+            .into_iter()
+            .find(|d| has(&format!("{d}/env.py")))
+            .map(str::to_owned)
+            .or_else(|| mentions_migrate.then(|| "migrations".to_owned()));
+        Project {
+            name,
+            repo: git(dir, &["remote", "get-url", "origin"]),
+            branch: git(
+                dir,
+                &["symbolic-ref", "--short", "refs/remotes/origin/HEAD"],
+            )
+            .map(|b| b.trim_start_matches("origin/").to_owned())
+            .or_else(|| git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD")),
+            launcher: launcher(dir),
+            migrations_dir,
+            dependencies: if has("requirements.txt") {
+                Dependencies::Requirements
+            } else if has("pyproject.toml") || has("setup.py") {
+                Dependencies::Package
+            } else {
+                Dependencies::None
+            },
+            config_template: has("playbooks/templates/config.txt.j2"),
+        }
+    }
+}
+
+/// `manage.py`, else the first module that makes a Flask app: a package's
+/// `__init__.py`, then `app.py`, `wsgi.py` and the other top-level modules.
+fn launcher(dir: &Path) -> Option<Launcher> {
+    if dir.join("manage.py").is_file() {
+        return Some(Launcher::ManagePy);
+    }
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    let mut entries: Vec<_> = fs_err::read_dir(dir)
+        .map(|e| e.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for path in &entries {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if name.starts_with('.') || name == "tests" || name == "migrations" {
+            continue;
+        }
+        if path.join("__init__.py").is_file() {
+            candidates.push((name, read(path, "__init__.py")));
+        }
+    }
+    for first in ["app.py", "wsgi.py"] {
+        if let Some(path) = entries.iter().find(|p| p.ends_with(first)) {
+            let module = first.trim_end_matches(".py").to_owned();
+            candidates.push((module, fs_err::read_to_string(path).unwrap_or_default()));
+        }
+    }
+    for path in &entries {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(module) = name.as_deref().and_then(|n| n.strip_suffix(".py"))
+            && !["app", "wsgi", "setup", "conftest"].contains(&module)
+        {
+            candidates.push((
+                module.to_owned(),
+                fs_err::read_to_string(path).unwrap_or_default(),
+            ));
+        }
+    }
+    candidates
+        .into_iter()
+        .find(|(_, text)| text.contains("def create_app") || text.contains("Flask(__name__"))
+        .map(|(module, _)| Launcher::Flask(module))
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    fs_err::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+/// `git -C dir ARGS`'s first line, if it succeeded and said something.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let line = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    (!line.is_empty()).then_some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, file: &str, text: &str) {
+        let path = dir.join(file);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn an_app_factory_with_flask_migrate_and_requirements_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "requirements.txt",
+            "Flask==3.0\nFlask-Migrate==4.0\n",
+        );
+        write(
+            dir.path(),
+            "shop/__init__.py",
+            "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
+        );
+        write(dir.path(), "tests/__init__.py", "def create_app(): pass\n");
+        let project = Project::detect(dir.path());
+        assert_eq!(project.launcher, Some(Launcher::Flask("shop".into())));
+        assert_eq!(project.migrations_dir.as_deref(), Some("migrations"));
+        assert_eq!(project.dependencies, Dependencies::Requirements);
+        assert!(!project.config_template);
+        assert_eq!(
+            project.launcher.unwrap().command(),
+            "{{ venv_path }}/bin/flask --app shop"
+        );
+    }
+
+    #[test]
+    fn manage_py_wins_and_a_project_without_migrate_has_no_migrations() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "manage.py", "");
+        write(dir.path(), "app.py", "app = Flask(__name__)\n");
+        write(dir.path(), "pyproject.toml", "[project]\nname = 'x'\n");
+        let project = Project::detect(dir.path());
+        assert_eq!(project.launcher, Some(Launcher::ManagePy));
+        assert_eq!(project.migrations_dir, None);
+        assert_eq!(project.dependencies, Dependencies::Package);
+        let plain = tempfile::tempdir().unwrap();
+        write(plain.path(), "app.py", "print('not flask')\n");
+        assert_eq!(Project::detect(plain.path()).launcher, None);
+    }
+}

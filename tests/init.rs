@@ -1,0 +1,191 @@
+//! `wptdeploy init`: on a fresh checkout of an app (the example app, cloned
+//! from the sandbox's origin), the inventory it writes deploys and migrates
+//! for real; through a terminal it asks, with defaults; it never
+//! overwrites a file unasked, and without a terminal it says which flag it needs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::sandbox::{SYSTEM_PYTHON, git, shared_uv, shared_uv_cache};
+use crate::support::terminal::Terminal;
+use crate::support::{Run, Sandbox, bin, database_vars, json, sandbox, sandbox_with_database};
+
+/// A developer's fresh clone of the app, with a config template of its own.
+fn checkout(s: &Sandbox) -> PathBuf {
+    git(
+        &s.dir,
+        &["clone", "-q", "-b", "master", &s.origin_url, "myapp"],
+    );
+    let project = s.dir.join("myapp");
+    let templates = project.join("playbooks/templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/templates/config.txt.j2"),
+        templates.join("config.txt.j2"),
+    )
+    .unwrap();
+    project
+}
+
+/// wptdeploy in `project`, finding `inventory/` there as a user's would.
+fn in_project(s: &Sandbox, project: &Path) -> Command {
+    let mut command = Command::new(bin());
+    command
+        .current_dir(project)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("WPTDEPLOY_INVENTORY")
+        .env("HOME", &s.dir)
+        .env("WPTDEPLOY_KNOWN_HOSTS", &s.known_hosts);
+    command
+}
+
+#[test]
+fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let project = checkout(&s);
+    let port = s.ssh_port.to_string();
+    let key = s.key.display().to_string();
+    let base = s.base_path.display().to_string();
+    let init = Run::from_command(in_project(&s, &project).args([
+        "init",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        &s.user,
+        "--key",
+        &key,
+        "--branch",
+        "master",
+        "--app-user",
+        &s.user,
+        "--base-path",
+        &base,
+        "--healthcheck",
+        "{{ venv_path }}/bin/python manage.py routes",
+        "--db",
+        "wptdash",
+    ]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stderr.contains("wptdeploy staging --migrate"),
+        "the next command: {}",
+        init.stderr
+    );
+    let all = std::fs::read_to_string(project.join("inventory/group_vars/all.yml")).unwrap();
+    // Detected: the origin, manage.py, Flask-Migrate, the config template.
+    for line in [
+        format!("git_repo: {}", json(&s.origin_url)),
+        "migrate_command: \"{{ venv_path }}/bin/python manage.py db\"".to_owned(),
+        "migrations_dir: \"migrations\"".to_owned(),
+        "config_path: \"config.txt\"".to_owned(),
+        "restart_command: \"\"".to_owned(),
+    ] {
+        assert!(all.contains(&line), "{line}:\n{all}");
+    }
+    assert!(!project.join("inventory/production").exists());
+
+    // What only this sandbox's "server" needs: its Python, uv, the database's socket.
+    let mut stand_ins = format!(
+        "python: {}\ntools_path: {}\nuv_cache_path: {}\ndb_password: \"\"\n",
+        json(SYSTEM_PYTHON),
+        json(&shared_uv().display().to_string()),
+        json(&shared_uv_cache().display().to_string())
+    );
+    for (key, value) in database_vars(&pg) {
+        stand_ins.push_str(&format!("{key}: {value}\n"));
+    }
+    std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();
+    let deploy =
+        Run::from_command(in_project(&s, &project).args(["staging", "--migrate", "--no-progress"]));
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    let config = std::fs::read_to_string(s.base_path.join("site/config.txt")).unwrap();
+    assert!(config.contains("name = wptdash"), "{config}");
+
+    // Run again, it refuses to overwrite, and writes nothing.
+    std::fs::write(project.join("inventory/staging"), "[staging]\nmine\n").unwrap();
+    let again = Run::from_command(in_project(&s, &project).args(["init", "--host", "x"]));
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already exist: nothing was written"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("inventory/staging")).unwrap(),
+        "[staging]\nmine\n"
+    );
+}
+
+#[test]
+fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
+    let s = sandbox();
+    let project = checkout(&s);
+    let refused = Run::from_command(in_project(&s, &project).arg("init"));
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(
+            "error: `init` needs the staging server's address, and there is no terminal to ask on"
+        ) && refused.stderr.contains("hint: pass `--host HOST`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!project.join("inventory").exists());
+    let nowhere = Run::from_command(in_project(&s, &project).args([
+        "init",
+        "--dir",
+        "no-such-app",
+        "--host",
+        "x",
+    ]));
+    assert_eq!(nowhere.code, 2, "{}", nowhere.stderr);
+    assert!(
+        nowhere
+            .stderr
+            .contains("`--dir no-such-app`: not a directory"),
+        "{}",
+        nowhere.stderr
+    );
+    assert!(!project.join("no-such-app").exists());
+
+    let mut terminal = Terminal::start(in_project(&s, &project).arg("init"));
+    terminal.wait_for("Staging server (host name or address)", 1);
+    terminal.type_line("web1.example.org");
+    terminal.wait_for("SSH user wptdeploy logs in as", 1);
+    terminal.type_line("");
+    terminal.wait_for("Production server (empty: none yet)", 1);
+    terminal.type_line("web2.example.org");
+    // Every other question: Enter takes the default shown.
+    for prompt in [
+        "Repository the servers clone",
+        "Branch deployed by default",
+        "User the app runs as",
+        "Where releases live on the servers",
+        "Command that restarts the app",
+        "Command that must succeed",
+        "URL that must answer 2xx",
+        "PostgreSQL database the migrations run on",
+    ] {
+        terminal.wait_for(prompt, 1);
+        terminal.type_line("");
+    }
+    let (ok, screen) = terminal.finish();
+    assert!(ok, "{screen}");
+    let staging = std::fs::read_to_string(project.join("inventory/staging")).unwrap();
+    assert!(
+        staging.contains("[staging]\nweb1.example.org ansible_user="),
+        "{staging}"
+    );
+    let production = std::fs::read_to_string(project.join("inventory/production")).unwrap();
+    assert!(
+        production.contains("[production]\nweb2.example.org"),
+        "{production}"
+    );
+    let all = std::fs::read_to_string(project.join("inventory/group_vars/all.yml")).unwrap();
+    assert!(all.contains("base_path: \"/srv/myapp\""), "{all}");
+    assert!(all.contains("db_name: \"myapp\""), "{all}");
+    assert!(all.contains("app_user: \"www-data\""), "{all}");
+}
