@@ -11,6 +11,7 @@ mod ansible_tree;
 mod become_user;
 mod checklist;
 mod command_line;
+mod cutover;
 mod deploy;
 mod error_messages;
 mod faults;

@@ -19,6 +19,7 @@ mod own;
 mod prune;
 pub mod registry;
 mod releases;
+pub mod reload;
 mod restart;
 mod run;
 mod say;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
     backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
-    migrations, own, prune, releases, restart, run, say, shell, sql_lint, switch, template, upload,
-    virtualenv,
+    migrations, own, prune, releases, reload, restart, run, say, shell, sql_lint, switch, template,
+    upload, virtualenv,
 };
 
 /// A registered kind.
@@ -48,6 +48,7 @@ pub const KINDS: &[Entry] = &[
     entry::<prune::PruneKind>(),
     entry::<own::OwnKind>(),
     entry::<restart::Restart>(),
+    entry::<reload::Reload>(),
     entry::<healthcheck::HealthcheckKind>(),
     entry::<migrations::MigrationsKind>(),
     entry::<sql_lint::SqlLintKind>(),

@@ -1,7 +1,9 @@
 //! The test harness: a sandbox per test, and the real binary run against it.
 
 pub mod ansible_tree;
+pub mod cutover;
 pub mod fleet;
+pub mod load;
 pub mod netns;
 pub mod sandbox;
 pub mod ssh;

@@ -143,7 +143,8 @@ pub fn known_hosts_line(keys: &Path, address: &str, port: u16) -> String {
     format!("[{address}]:{port} {}\n", key_fields.join(" "))
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     free_port_on("127.0.0.1")
 }
 

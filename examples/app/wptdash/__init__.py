@@ -40,8 +40,22 @@ def database_url(config_path):
     return url + ("?" + "&".join(params) if params else "")
 
 
+def read_build(*candidates):
+    """The release's build info (its SHA among it), read once, when the app
+    is loaded: what a worker answers on /version is the release its code
+    came from, even after `site` points elsewhere."""
+    for path in candidates:
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read()
+    return "no build info\n"
+
+
 def create_app():
     app = Flask(__name__)
+    app.config["BUILD"] = read_build(
+        os.path.join(ROOT, "build.txt"), os.path.join(HERE, "static", "build.txt")
+    )
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url(os.path.join(ROOT, "config.txt"))
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))

@@ -1,7 +1,7 @@
 """HTTP routes."""
 import os
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 views = Blueprint("views", __name__)
 
@@ -13,3 +13,9 @@ def health():
         with open(build) as f:
             return f.read()
     return "no build info\n"
+
+
+@views.route("/version")
+def version():
+    """The build info of the release this worker loaded (see read_build)."""
+    return current_app.config["BUILD"]

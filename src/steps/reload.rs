@@ -1,0 +1,293 @@
+//! `reload:` the cut-over: tell the app server to serve the release the
+//! live symlink now points at, the way that server does it without dropping
+//! a request, then wait until the app answers from that release.
+//!
+//! ```yaml
+//! - name: cut over to {{ release.sha }}
+//!   reload:
+//!     server: "{{ app_server }}"          # command | gunicorn | uwsgi-emperor | systemd
+//!     command: "{{ restart_command }}"    # command
+//!     pid_file: "{{ gunicorn_pid_file }}" # gunicorn
+//!     vassal: "{{ uwsgi_vassal }}"        # uwsgi-emperor
+//!     unit: "{{ app_unit }}"              # systemd
+//!     link: "{{ site_path }}"
+//!     serves: "{{ release_url }}"         # answers with the serving release's SHA
+//!     timeout: "{{ cutover_timeout }}"
+//!   become: root
+//! ```
+//!
+//! - `gunicorn`: `HUP` to the master (its pid file). The master keeps the
+//!   listening socket, re-reads its settings (`--chdir` through the symlink
+//!   lands in the new release), starts new workers and stops the old ones
+//!   gracefully; requests wait in the socket's queue, none is refused.
+//! - `uwsgi-emperor`: touches the vassal's ini (the link itself, not what
+//!   it points at); the emperor reloads the vassal gracefully, keeping its
+//!   socket, and `chdir` is applied again.
+//! - `systemd`: `systemctl reload UNIT` (the unit's `ExecReload`).
+//! - `command`: the command as given (a plain restart drops requests).
+//!
+//! With `serves:` the step then fetches that URL on the host until its
+//! answer holds the SHA of the release the link points at (read when the
+//! step runs), for `timeout` seconds at most, and says how long the release
+//! before kept answering. Like `restart:` it is run again after a switch
+//! back, where it waits for the previous release in the same way.
+
+use serde::Deserialize;
+
+use super::kind::{Effect, Prepared, Render, StepKind, Tmpl, check_choice, check_number};
+use super::outcome::Outcome;
+use crate::template::TemplateError;
+use crate::transport::quote;
+
+/// The `reload:` kind.
+pub struct Reload;
+
+/// `reload:`'s arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadArgs {
+    /// `command` (the default), `gunicorn`, `uwsgi-emperor` or `systemd`.
+    #[serde(default)]
+    pub server: Option<Tmpl>,
+    /// `command`: what restarts or reloads the app (empty: nothing).
+    #[serde(default)]
+    pub command: Option<Tmpl>,
+    /// `gunicorn`: the master's pid file.
+    #[serde(default)]
+    pub pid_file: Option<Tmpl>,
+    /// `uwsgi-emperor`: the vassal's ini file.
+    #[serde(default)]
+    pub vassal: Option<Tmpl>,
+    /// `systemd`: the unit to reload.
+    #[serde(default)]
+    pub unit: Option<Tmpl>,
+    /// The live symlink: the release it points at is the one to serve.
+    pub link: Tmpl,
+    /// A URL whose answer holds the SHA of the release that serves it.
+    #[serde(default)]
+    pub serves: Option<Tmpl>,
+    /// Seconds to wait for the release to serve (default 60).
+    #[serde(default)]
+    pub timeout: Option<Tmpl>,
+}
+
+/// `server:` choices, the default first.
+pub const APP_SERVERS: [&str; 4] = ["command", "gunicorn", "uwsgi-emperor", "systemd"];
+
+impl StepKind for Reload {
+    const KEY: &'static str = "reload";
+    const SUMMARY: &'static str = "reload the app server the way it drops no request, then wait until it serves the live release; run again after a switch back";
+    type Args = ReloadArgs;
+
+    fn check(a: &ReloadArgs) -> Result<(), String> {
+        check_choice(a.server.as_ref(), "reload: server", &APP_SERVERS)?;
+        check_number::<u32>(a.timeout.as_ref(), "reload: timeout")
+    }
+
+    fn templates(a: &ReloadArgs) -> Vec<&str> {
+        a.server
+            .iter()
+            .chain(&a.command)
+            .chain(&a.pid_file)
+            .chain(&a.vassal)
+            .chain(&a.unit)
+            .chain(std::iter::once(&a.link))
+            .chain(&a.serves)
+            .chain(&a.timeout)
+            .map(|t| t.0.as_str())
+            .collect()
+    }
+
+    fn prepare(a: &ReloadArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        let server = render.choice(a.server.as_ref(), "reload: server", &APP_SERVERS)?;
+        let needed = |t: Option<&Tmpl>, variable: &str| {
+            render.given(t)?.ok_or_else(|| {
+                TemplateError::new(format!(
+                    "app_server `{server}` needs `{variable}`: set it in the inventory"
+                ))
+            })
+        };
+        let (signal, said) = match server {
+            "gunicorn" => {
+                let pid_file = needed(a.pid_file.as_ref(), "gunicorn_pid_file")?;
+                (
+                    gunicorn_hup(&pid_file),
+                    format!("HUP to gunicorn's master ({pid_file})"),
+                )
+            }
+            "uwsgi-emperor" => {
+                let vassal = needed(a.vassal.as_ref(), "uwsgi_vassal")?;
+                (
+                    touch_vassal(&vassal),
+                    format!("touch the uWSGI vassal {vassal}"),
+                )
+            }
+            "systemd" => {
+                let unit = needed(a.unit.as_ref(), "app_unit")?;
+                (
+                    format!(
+                        "systemctl reload {} || {{ echo \"wptdeploy: systemctl reload {unit} failed: does the unit have an ExecReload? (app_server: command with restart_command restarts it instead)\" >&2; exit 1; }}\n",
+                        quote(&unit)
+                    ),
+                    format!("systemctl reload {unit}"),
+                )
+            }
+            _ => match a.command.as_ref().map(|c| render.shell(c)).transpose()? {
+                Some(command) if !command.trim().is_empty() => {
+                    let said = command.trim().to_owned();
+                    (format!("{command}\n"), said)
+                }
+                _ => (String::new(), String::new()),
+            },
+        };
+        let link = render.text(&a.link)?;
+        let release_url = render.given(a.serves.as_ref())?;
+        let timeout: u32 = render.number(a.timeout.as_ref(), 60, "reload: timeout")?;
+        let gate = release_url
+            .as_ref()
+            .map(|url| wait_until_served(&link, url, timeout))
+            .unwrap_or_default();
+        let shown = match (&release_url, said.is_empty()) {
+            (Some(url), false) => format!(
+                "{said}, then wait until {url} answers with the release {link} points at ({timeout} s at most)"
+            ),
+            (Some(url), true) => format!(
+                "wait until {url} answers with the release {link} points at ({timeout} s at most)"
+            ),
+            (None, _) => said,
+        };
+        let script = format!("set -e\nt0=$(date +%s%3N)\n{signal}{gate}");
+        let server = server.to_owned();
+        Ok(Prepared::new(render.command(script), move |ran| {
+            let marks = ran.succeeded().map_err(|mut failure| {
+                if failure.message.contains("did not answer from") {
+                    failure.hints.push(not_served_hint(&server));
+                }
+                failure
+            })?;
+            Ok(Outcome {
+                changed: true,
+                note: served_note(&marks),
+                ..Outcome::default()
+            })
+        })
+        .with_effect(Effect::Restarts)
+        .showing(shown))
+    }
+}
+
+/// HUP to the gunicorn master named by `pid_file`, with what went wrong
+/// when there is no such master.
+fn gunicorn_hup(pid_file: &str) -> String {
+    let file = quote(pid_file);
+    format!(
+        r#"pid=$(cat {file} 2>/dev/null) || {{ echo "wptdeploy: cannot read gunicorn's pid file {pid_file}: is gunicorn running with --pid {pid_file}?" >&2; exit 1; }}
+kill -HUP "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from {pid_file}) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
+"#
+    )
+}
+
+/// Touches the vassal's ini itself (a symlinked vassal is touched as a
+/// link: the emperor watches the link's time).
+fn touch_vassal(vassal: &str) -> String {
+    let file = quote(vassal);
+    format!(
+        r#"[ -e {file} ] || [ -L {file} ] || {{ echo "wptdeploy: no uWSGI vassal at {vassal}: set uwsgi_vassal to the ini file in the emperor's directory" >&2; exit 1; }}
+touch --no-dereference {file}
+"#
+    )
+}
+
+/// Fetches `url` until its answer names the release `link` points at.
+/// Prints `wptdeploy.served_ms` (from the reload to the first answer from
+/// it) and `wptdeploy.before_ms` (how long answers still came from another
+/// release); fails after `timeout` seconds naming what answered instead.
+fn wait_until_served(link: &str, url: &str, timeout: u32) -> String {
+    let link = quote(link);
+    let url_q = quote(url);
+    let limit = u64::from(timeout) * 1000;
+    format!(
+        r#"want=$(basename "$(readlink {link})")
+before=0; last=""
+while :; do
+  body=$(curl -sS --max-time 5 -- {url_q} 2>&1) || body="(no answer: $body)"
+  now=$(date +%s%3N)
+  case "$body" in
+    *"$want"*) echo "wptdeploy.served_ms=$((now - t0))"; echo "wptdeploy.before_ms=$before"; exit 0 ;;
+  esac
+  served=$(printf '%s' "$body" | grep -oE '[0-9a-f]{{40}}' | head -n 1 || true)
+  if [ -n "$served" ]; then before=$((now - t0)); last="the release $served"; else last=$(printf '%s' "$body" | head -c 200); fi
+  if [ $((now - t0)) -ge {limit} ]; then
+    kept=""
+    [ "$before" -eq 0 ] || kept=", which kept serving for $((before / 1000)).$((before % 1000 / 100)) s"
+    echo "wptdeploy: {url} did not answer from $want within {timeout} s: it answered with $last$kept" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+"#
+    )
+}
+
+/// Why an app server may keep serving the release before, by server.
+fn not_served_hint(server: &str) -> String {
+    match server {
+        "gunicorn" => "gunicorn reloads code on HUP only when the app is not preloaded (`--preload`) and its master was started as `VENV/bin/python -m gunicorn --chdir SITE` through the links (docs/cutover.md)".into(),
+        "uwsgi-emperor" => "the emperor reloads a vassal when its ini's time changes: check uwsgi_vassal is the file in the emperor's directory, and that the vassal's `chdir` is site_path, not a release".into(),
+        _ => "the app server did not load the new release: check that it serves from site_path and that the reload really reloads (docs/cutover.md)".into(),
+    }
+}
+
+/// "serving the release after 1.9 s (the release before answered until
+/// 1.7 s)", from the gate's markers.
+fn served_note(marks: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    let seconds = |ms: &str| {
+        ms.parse::<u64>().ok().map(|ms| match ms {
+            0..1000 => format!("{ms} ms"),
+            _ => format!("{}.{} s", ms / 1000, ms % 1000 / 100),
+        })
+    };
+    let served = seconds(marks.get("served_ms")?)?;
+    let before = marks
+        .get("before_ms")
+        .filter(|ms| ms.as_str() != "0")
+        .and_then(|ms| seconds(ms))
+        .map(|s| format!(" (the release before answered until {s})"))
+        .unwrap_or_default();
+    Some(format!("serving it after {served}{before}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_says_when_the_release_served_and_how_long_the_one_before_did() {
+        let marks = |served: &str, before: &str| {
+            std::collections::BTreeMap::from([
+                ("served_ms".to_owned(), served.to_owned()),
+                ("before_ms".to_owned(), before.to_owned()),
+            ])
+        };
+        assert_eq!(
+            served_note(&marks("1940", "1720")).as_deref(),
+            Some("serving it after 1.9 s (the release before answered until 1.7 s)")
+        );
+        assert_eq!(
+            served_note(&marks("230", "0")).as_deref(),
+            Some("serving it after 230 ms")
+        );
+        assert_eq!(served_note(&std::collections::BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn the_gate_reads_the_link_when_it_runs_and_names_what_answered_instead() {
+        let script = wait_until_served("/srv/app/site", "http://127.0.0.1:8000/version", 30);
+        assert!(script.contains("readlink /srv/app/site"), "{script}");
+        assert!(script.contains("-ge 30000"), "{script}");
+        assert!(
+            script.contains("did not answer from $want within 30 s"),
+            "{script}"
+        );
+    }
+}

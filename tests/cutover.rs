@@ -1,0 +1,80 @@
+//! The cut-over under load (issue 17): the example app served for real on
+//! loopback, a steady load sent at it, and not one request failing while
+//! wptdeploy deploys two releases back and forth, rolls back, and switches
+//! back from a release whose health check fails.
+
+use crate::support::cutover::{self, Report, Server};
+use crate::support::{Sandbox, bin, database_vars, sandbox_with_database};
+
+/// Deploys under load with `server`, and fails naming every request lost.
+fn no_request_fails(server: Server) -> Report {
+    if let Err(missing) = cutover::available(server) {
+        panic!("{server:?} cannot run on this machine: {missing}");
+    }
+    let (s, pg) = sandbox_with_database(&[]);
+    let vars = database_vars(&pg);
+    let (_serving, report) = cutover::under_load(&s, bin(), server, 20, 40, &vars);
+    eprintln!("{}", report.row(server));
+    assert!(report.problems.is_empty(), "{:#?}", report.problems);
+    assert_eq!(report.deploys, 20);
+    // 40 a second over the deploys: enough requests that a lost one shows.
+    assert!(
+        report.deploying.sent >= 200,
+        "only {} requests were sent while deploying",
+        report.deploying.sent
+    );
+    assert_eq!(
+        report.all.failed, 0,
+        "{} of {} requests failed: {:#?}",
+        report.all.failed, report.all.sent, report.all.failures
+    );
+    report
+}
+
+#[test]
+fn gunicorn_cuts_over_with_no_failed_request() {
+    no_request_fails(Server::Gunicorn);
+}
+
+#[test]
+fn a_uwsgi_emperor_behind_nginx_cuts_over_with_no_failed_request() {
+    no_request_fails(Server::UwsgiEmperor);
+}
+
+/// A preloaded gunicorn keeps its old code on HUP: the cut-over sees the
+/// release before still answering, switches back, and says so; the load
+/// never notices.
+#[test]
+fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving() {
+    let s = Sandbox::start();
+    let master = s.sha("master");
+    let next = s.new_branch("next");
+    for sha in [&master, &next] {
+        s.wptdeploy(&["staging", "--commit", sha]).success();
+    }
+    let serving = cutover::serve(&s, Server::GunicornPreloaded);
+    cutover::write_inventory(&s, &[("cutover_timeout".into(), "3".into())], &serving);
+    let load = crate::support::load::Load::start(
+        serving.addr,
+        "/version",
+        40,
+        4,
+        std::time::Duration::from_secs(60),
+    );
+    let run = s
+        .wptdeploy(&["staging", "--commit", &master])
+        .failure(1)
+        .stderr_has(&format!("did not answer from {master} within 3 s: it answered with the release {next}, which kept serving for"))
+        .stderr_has("--preload");
+    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
+    assert_eq!(s.live_release(), Some(next.clone()));
+    assert_eq!(cutover::served(serving.addr), Some(next));
+    let samples = load.stop();
+    let all = crate::support::load::Stats::of(
+        &samples,
+        std::time::Duration::ZERO,
+        std::time::Duration::MAX,
+    );
+    assert!(all.sent >= 100, "{all:?}");
+    assert_eq!(all.failed, 0, "{all:#?}");
+}
