@@ -3,14 +3,21 @@
 //! holding the example app, writes an inventory for them, and runs the real
 //! `wptdeploy`: the first release with `--migrate` (virtualenv built for real
 //! with pip, database upgraded before the switch), a branch whose migration
-//! adds a column, the seed's column check with `verify`, then back to the
-//! first commit (relinked, not rebuilt).
+//! adds a column, the seed's column check with `verify`, back to the first
+//! commit (relinked, not rebuilt), and last the branch again while gunicorn
+//! serves the app on loopback under a steady load, with the count of
+//! requests that failed (docs/cutover.md).
 //!
-//! `--keep` leaves sshd and PostgreSQL running and prints how to use them.
+//! `--keep` leaves sshd, PostgreSQL and gunicorn running and prints how to
+//! use them.
 
 // Shares the test harness, which builds fixtures with std::fs.
 #![allow(clippy::disallowed_methods, clippy::pedantic)]
 
+#[path = "../tests/support/cutover.rs"]
+mod cutover;
+#[path = "../tests/support/load.rs"]
+mod load;
 #[path = "../tests/support/postgres.rs"]
 mod postgres;
 #[path = "../tests/support/sandbox.rs"]
@@ -18,12 +25,18 @@ mod sandbox;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use sandbox::Sandbox;
 
 /// Stops the servers of a sandbox kept by an earlier run.
 fn stop_kept(dir: &Path) {
-    for pid_file in ["sshd.pid", "git-daemon.pid", "pg/data/postmaster.pid"] {
+    for pid_file in [
+        "sshd.pid",
+        "git-daemon.pid",
+        "pg/data/postmaster.pid",
+        "serving/gunicorn.pid",
+    ] {
         let pid = std::fs::read_to_string(dir.join(pid_file))
             .ok()
             .and_then(|text| text.lines().next().map(str::to_owned));
@@ -48,23 +61,10 @@ fn main() -> ExitCode {
         .expect("build wptdeploy first (scripts/sandbox does)");
     let s = Sandbox::start_in(&dir);
     let pg = postgres::Postgres::start(&dir);
-    let json = |v: &str| serde_json::to_string(v).unwrap();
     let socket = pg.socket_dir.display().to_string();
-    // As root the database tools run as `postgres` (wptdeploy becomes it);
-    // otherwise as this user, connecting as the `postgres` role.
-    let (psql, superuser) = if sandbox::is_root() {
-        (format!("psql -h {socket} -p {}", pg.port), "postgres")
-    } else {
-        (format!("psql -h {socket} -p {} -U postgres", pg.port), "")
-    };
-    s.write_inventory(&[
-        ("db_user", &json("postgres")),
-        ("db_host", &json(&socket)),
-        ("db_port", &pg.port.to_string()),
-        ("psql_command", &json(&psql)),
-        ("db_superuser", &json(superuser)),
-        ("check_pending_migrations", "true"),
-    ]);
+    let vars = pg.inventory_vars();
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    s.write_inventory(&borrowed);
     println!(
         "sandbox \"staging\": sshd on 127.0.0.1:{}, origin {}",
         s.ssh_port, s.origin_url
@@ -104,6 +104,42 @@ fn main() -> ExitCode {
         }
         println!();
     }
+    // The cut-over under load: gunicorn serves the live release on
+    // loopback while wptdeploy deploys the branch again, every request
+    // counted.
+    let serving = cutover::serve(&s, cutover::Server::Gunicorn);
+    cutover::write_inventory(&s, &vars, &serving);
+    let args = ["staging", "--commit", "feature/with-migration"];
+    println!(
+        "==> wptdeploy {}    # under load: gunicorn on http://{}, 40 requests a second",
+        args.join(" "),
+        serving.addr
+    );
+    let load = load::Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(120));
+    std::thread::sleep(Duration::from_secs(1));
+    let from = load.elapsed();
+    let status = s.command(&bin).args(args).status().expect("run wptdeploy");
+    let to = load.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let samples = load.stop();
+    let during = load::Stats::of(&samples, from, to);
+    let all = load::Stats::of(&samples, Duration::ZERO, Duration::MAX);
+    println!(
+        "{} requests while deploying, {} failed (p50 {} ms, p99 {} ms); {} in all, {} failed\n",
+        during.sent,
+        during.failed,
+        during.p50.as_millis(),
+        during.p99.as_millis(),
+        all.sent,
+        all.failed
+    );
+    for failure in &all.failures {
+        eprintln!("  lost: {failure}");
+    }
+    if !status.success() || all.failed > 0 {
+        eprintln!("sandbox: that failed; everything is in {}", dir.display());
+        return ExitCode::FAILURE;
+    }
     println!("==> the result on the \"server\"");
     println!("releases: {}", s.releases().join(", "));
     println!("site -> {}", s.live_release().unwrap_or_default());
@@ -120,8 +156,13 @@ fn main() -> ExitCode {
             dir.display(),
             bin.display()
         );
+        println!(
+            "  curl http://{}/version    # gunicorn serves the live release",
+            serving.addr
+        );
         std::mem::forget(s);
         std::mem::forget(pg);
+        std::mem::forget(serving);
     }
     ExitCode::SUCCESS
 }

@@ -4,7 +4,7 @@
 //! back from a release whose health check fails.
 
 use crate::support::cutover::{self, Report, Server};
-use crate::support::{Sandbox, bin, database_vars, sandbox_with_database};
+use crate::support::{Sandbox, bin, sandbox_with_database};
 
 /// Deploys under load with `server`, and fails naming every request lost.
 fn no_request_fails(server: Server) -> Report {
@@ -12,7 +12,7 @@ fn no_request_fails(server: Server) -> Report {
         panic!("{server:?} cannot run on this machine: {missing}");
     }
     let (s, pg) = sandbox_with_database(&[]);
-    let vars = database_vars(&pg);
+    let vars = pg.inventory_vars();
     let (_serving, report) = cutover::under_load(&s, bin(), server, 20, 40, &vars);
     eprintln!("{}", report.row(server));
     assert!(report.problems.is_empty(), "{:#?}", report.problems);

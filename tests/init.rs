@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::support::sandbox::{SYSTEM_PYTHON, git, shared_uv, shared_uv_cache};
 use crate::support::terminal::Terminal;
-use crate::support::{Run, Sandbox, bin, database_vars, json, sandbox, sandbox_with_database};
+use crate::support::{Run, Sandbox, bin, json, sandbox, sandbox_with_database};
 
 /// A developer's fresh clone of the app, with a config template of its own.
 fn checkout(s: &Sandbox) -> PathBuf {
@@ -93,7 +93,7 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
         json(&shared_uv().display().to_string()),
         json(&shared_uv_cache().display().to_string())
     );
-    for (key, value) in database_vars(&pg) {
+    for (key, value) in pg.inventory_vars() {
         stand_ins.push_str(&format!("{key}: {value}\n"));
     }
     std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();

@@ -14,7 +14,7 @@ use std::process::Command;
 use super::postgres::Postgres;
 use super::sandbox::{ansible_vault, git, run, shared_venv};
 use super::ssh::{ssh_wrapper, write_ssh_config};
-use super::{Run, Sandbox, bin, database_vars, json};
+use super::{Run, Sandbox, bin, json};
 
 /// The staging host's inventory name (an ssh config alias).
 pub const STAGING: &str = "pulls-staging.example.test";
@@ -143,7 +143,7 @@ impl AnsibleTree {
                 json("{{ venv_path }}/bin/python manage.py routes"),
             ),
         ];
-        stand_ins.extend(database_vars(pg));
+        stand_ins.extend(pg.inventory_vars());
         for (key, value) in vars {
             stand_ins.retain(|(k, _)| k != key);
             stand_ins.push(((*key).to_owned(), (*value).to_owned()));

@@ -4,6 +4,8 @@
 //! wptdeploy deploying two releases back and forth, a rollback and a
 //! release whose health check fails, with every request counted.
 
+#![allow(dead_code)] // The sandbox example uses only part of it.
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -304,6 +306,8 @@ pub fn under_load(
     let master = s.sha("master");
     let next = s.new_branch("next");
     let mut problems = Vec::new();
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    s.write_inventory(&borrowed);
     for args in [
         ["staging", "--commit", &master, "--migrate"].as_slice(),
         &["staging", "--commit", &next],

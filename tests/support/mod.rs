@@ -117,37 +117,11 @@ pub mod postgres;
 pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let s = sandbox();
     let pg = postgres::Postgres::start(&s.dir);
-    let mut all: Vec<(String, String)> = database_vars(&pg);
+    let mut all: Vec<(String, String)> = pg.inventory_vars();
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     s.write_inventory(&borrowed);
     (s, pg)
-}
-
-/// The variables (YAML values) that point wptdeploy and the app at `pg`.
-/// As root, the tools run as `postgres` (wptdeploy becomes it, as on a
-/// server); otherwise as this user, connecting as the `postgres` role.
-pub fn database_vars(pg: &postgres::Postgres) -> Vec<(String, String)> {
-    let socket = pg.socket_dir.display().to_string();
-    let tool = |name: &str| {
-        let bin = postgres::bin_dir().join(name).display().to_string();
-        if is_root() {
-            format!("{bin} -h {socket} -p {}", pg.port)
-        } else {
-            format!("{bin} -h {socket} -p {} -U postgres", pg.port)
-        }
-    };
-    let superuser = if is_root() { "postgres" } else { "" };
-    vec![
-        ("db_user".into(), json("postgres")),
-        ("db_host".into(), json(&socket)),
-        ("db_port".into(), pg.port.to_string()),
-        ("psql_command".into(), json(&tool("psql"))),
-        ("pg_dump_command".into(), json(&tool("pg_dump"))),
-        ("pg_restore_command".into(), json(&tool("pg_restore"))),
-        ("db_superuser".into(), json(superuser)),
-        ("check_pending_migrations".into(), "true".into()),
-    ]
 }
 
 /// Leaves a lock on the sandbox host as a dead deploy by alice would.

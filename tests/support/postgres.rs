@@ -251,3 +251,36 @@ impl Drop for Postgres {
             .status();
     }
 }
+
+impl Postgres {
+    /// The inventory variables (YAML values) that point wptdeploy and the
+    /// app at this cluster. As root, the tools run as `postgres` (wptdeploy
+    /// becomes it, as on a server); otherwise as this user, connecting as
+    /// the `postgres` role.
+    pub fn inventory_vars(&self) -> Vec<(String, String)> {
+        let socket = self.socket_dir.display().to_string();
+        let root = self.owner.is_some();
+        let tool = |name: &str| {
+            let bin = self.bin.join(name).display().to_string();
+            if root {
+                format!("{bin} -h {socket} -p {}", self.port)
+            } else {
+                format!("{bin} -h {socket} -p {} -U postgres", self.port)
+            }
+        };
+        let json = |v: &str| serde_json::to_string(v).unwrap();
+        vec![
+            ("db_user".into(), json("postgres")),
+            ("db_host".into(), json(&socket)),
+            ("db_port".into(), self.port.to_string()),
+            ("psql_command".into(), json(&tool("psql"))),
+            ("pg_dump_command".into(), json(&tool("pg_dump"))),
+            ("pg_restore_command".into(), json(&tool("pg_restore"))),
+            (
+                "db_superuser".into(),
+                json(if root { "postgres" } else { "" }),
+            ),
+            ("check_pending_migrations".into(), "true".into()),
+        ]
+    }
+}
