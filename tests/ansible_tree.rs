@@ -91,20 +91,20 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
         said.contains("from ansible/roles/deploy/templates/config.txt.j2"),
         "{said}"
     );
-    // The restart is the deploy playbook's handler's, when no variable
-    // stands in for it (this sandbox's host_vars do: it has no systemd).
-    let host_vars = t.tree.ansible.join(format!("host_vars/{STAGING}.yml"));
-    let stand_ins = std::fs::read_to_string(&host_vars).unwrap();
-    std::fs::write(&host_vars, stand_ins.replace("restart_command: \"\"\n", "")).unwrap();
-    let derived = t
-        .run(&["staging", "--commit", "packaged", "--check"])
-        .success();
+    // The cut-over is the uwsgi role's: its vassal touched, so that the
+    // emperor reloads it gracefully (a stand-in file on this host).
+    let vassal = s.dir.join("vassals/wptdash_uwsgi.ini");
     assert!(
-        derived.stderr.contains("systemctl restart emperor.uwsgi"),
-        "{}",
-        derived.stderr
+        said.contains(&format!("touch the uWSGI vassal {}", vassal.display())),
+        "{said}"
     );
-    std::fs::write(&host_vars, &stand_ins).unwrap();
+    let touched = || {
+        std::fs::symlink_metadata(&vassal)
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before_deploy = touched();
     assert!(
         said.contains("+GH_TOKEN = ********"),
         "the diff shows the change, masked: {said}"
@@ -123,6 +123,7 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
     assert!(!run.stderr.contains(t.become_password), "{}", run.stderr);
     let packaged = s.sha("packaged");
     assert_eq!(s.live_release(), Some(packaged.clone()));
+    assert!(touched() > before_deploy, "the vassal was touched");
     assert_eq!(
         owner(base),
         WWW_DATA,
@@ -399,6 +400,8 @@ fn init_from_ansible_reports_what_the_tree_gives_and_writes_nothing() {
             .to_owned(),
         "config_path: config.txt (from ansible/roles/deploy/tasks/main.yml (its template task))"
             .to_owned(),
+        "app_server: uwsgi-emperor (from ansible/roles/uwsgi/tasks/main.yml (its vassal template task))".to_owned(),
+        "uwsgi_vassal: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini (from ansible/roles/uwsgi/tasks/main.yml (its vassal template task))".to_owned(),
         "wptdeploy staging --check --ask-vault-pass".to_owned(),
     ] {
         assert!(run.stderr.contains(&said), "{said}:\n{}", run.stderr);

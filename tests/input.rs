@@ -308,3 +308,25 @@ fn a_misspelt_variable_is_a_warning_naming_the_real_one() {
         run.stderr
     );
 }
+
+#[test]
+fn an_app_server_there_is_none_of_or_one_missing_its_setting_is_refused_before_any_host() {
+    let s = sandbox();
+    let refused = |extra: &str| {
+        let run = s
+            .wptdeploy(&["staging", "--commit", "master", "-e", extra])
+            .failure(2);
+        assert!(
+            !s.base_path.exists(),
+            "nothing was contacted: {}",
+            run.stderr
+        );
+        run.stderr_has("nothing was changed: no host was contacted")
+    };
+    refused("app_server=gunicron").stderr_has(
+        "sandbox-host: app_server must be `command`, `gunicorn`, `uwsgi-emperor` or `systemd`, not `gunicron` (did you mean `gunicorn`?)",
+    );
+    refused("app_server=uwsgi-emperor").stderr_has(
+        "sandbox-host: app_server `uwsgi-emperor` needs `uwsgi_vassal`: set it in the inventory (docs/cutover.md)",
+    );
+}

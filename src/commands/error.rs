@@ -120,6 +120,14 @@ pub enum CommandError {
         /// Its branches and tags close to it.
         close: Vec<String>,
     },
+    /// The cut-over's settings are wrong for a host (`app_server`).
+    #[error("{host}: {message}")]
+    CutoverSetting {
+        /// The host whose variables they are.
+        host: String,
+        /// What is wrong, and what to set.
+        message: String,
+    },
     /// `migration lint FILE.py` without an environment to render it on.
     #[error(
         "{} is a migration file: alembic renders its SQL on a host, so name the environment too (`wptdeploy migration lint staging {}`)",
@@ -200,6 +208,9 @@ impl CommandError {
             | CommandError::LintTargets(_)
             | CommandError::LintNeedsHost(_)
             | CommandError::InitBadValue { .. } => Vec::new(),
+            CommandError::CutoverSetting { .. } => {
+                hint("nothing was changed: no host was contacted")
+            }
             CommandError::InitNeeds { flag, .. } => vec![format!("pass `{flag}`")],
             CommandError::InitNoProject(_) => {
                 hint("run `wptdeploy init` in your app's checkout, or pass `--dir` its path")

@@ -229,6 +229,7 @@ impl<'a> Session<'a> {
             Some(wanted) => find_step(&plan, wanted)?,
             None => 0,
         };
+        check_cutover(&plan, &templates)?;
         let resolved = self.check_refs(&plan, &templates).await?;
         self.check_attended(&plan, cx, &templates, &resolved)?;
         let password = cx.become_password()?;
@@ -778,4 +779,30 @@ fn find_step(plan: &Plan, wanted: &str) -> Result<usize, Error> {
         }
         .into()
     })
+}
+
+/// The cut-over's settings, checked for every host before any is
+/// contacted: an `app_server` there is no such server as, or one without
+/// the variable it needs, would otherwise be found only after the switch.
+fn check_cutover(plan: &Plan, templates: &Templates) -> Result<(), Error> {
+    use crate::steps::kind::Typed;
+    use crate::steps::reload::Reload;
+    let reloads: Vec<&crate::steps::reload::ReloadArgs> = plan
+        .playbook
+        .steps
+        .iter()
+        .filter_map(|step| step.action.as_any().downcast_ref::<Typed<Reload>>())
+        .map(|typed| &typed.args)
+        .collect();
+    for host in &plan.hosts {
+        let scope = host.scope(templates, BTreeMap::new());
+        for args in &reloads {
+            args.check_settings(|t| templates.render(&t.0, &scope))
+                .map_err(|message| CommandError::CutoverSetting {
+                    host: host.name.clone(),
+                    message,
+                })?;
+        }
+    }
+    Ok(())
 }

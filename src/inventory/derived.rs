@@ -1,7 +1,9 @@
 //! What an Ansible tree's own files say its deploy does where its
 //! variables do not: the service its deploy playbook's handlers restart
-//! (wptdash's `systemd: name=emperor.uwsgi state=restarted`), and where its
-//! roles write `config.txt.j2` into the release (`{{site_path}}/config.txt`).
+//! (wptdash's `systemd: name=emperor.uwsgi state=restarted`), where its
+//! roles write `config.txt.j2` into the release (`{{site_path}}/config.txt`),
+//! and the uWSGI vassal its roles install, which a graceful cut-over touches
+//! (`app_server: uwsgi-emperor`).
 //! These sit above wptdeploy's neutral defaults and below every variable
 //! the inventory sets, so a tree deployed by Ansible before deploys the
 //! same way with no variable added, and a project without such a tree gets
@@ -38,13 +40,21 @@ pub fn from_tree(dir: &Path) -> Sourced {
         })
         .unwrap_or_default();
     tasks.sort();
-    for file in tasks {
-        if let Some(path) = config_path(&read_yaml(&file)) {
+    for file in &tasks {
+        if let Some(path) = config_path(&read_yaml(file)) {
             derived.insert(
                 "config_path",
                 path.into(),
                 Origin::at(format!("{} (its template task)", file.display())),
             );
+            break;
+        }
+    }
+    for file in &tasks {
+        if let Some(vassal) = uwsgi_vassal(&read_yaml(file)) {
+            let origin = Origin::at(format!("{} (its vassal template task)", file.display()));
+            derived.insert("uwsgi_vassal", vassal.into(), origin.clone());
+            derived.insert("app_server", "uwsgi-emperor".into(), origin);
             break;
         }
     }
@@ -126,6 +136,19 @@ fn config_path(tasks: &Value) -> Option<String> {
     })
 }
 
+/// Where a task list writes a uWSGI vassal: a template whose `dest` is an
+/// `.ini` in a `vassals` directory (wptdash's
+/// `/etc/uwsgi/vassals/{{project_name}}_uwsgi.ini`), which the emperor
+/// reloads when it is touched.
+fn uwsgi_vassal(tasks: &Value) -> Option<String> {
+    tasks.as_sequence()?.iter().find_map(|task| {
+        let args = arguments(task, &["template"])?;
+        let dest = text(&args, "dest")?.trim();
+        let (dir, file) = dest.rsplit_once('/')?;
+        (file.ends_with(".ini") && dir.ends_with("/vassals")).then(|| dest.to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,7 +169,16 @@ mod tests {
             "roles/deploy/tasks/main.yml",
             "- name: check\n  stat: path={{base_path}}/{{commit}}\n- name: Add config file to app\n  template:\n    src: config.txt.j2\n    dest: \"{{site_path}}/config.txt\"\n  notify: restart uwsgi\n",
         );
+        write(
+            "roles/uwsgi/tasks/main.yml",
+            "- name: Create /etc/uwsgi\n  file: path=/etc/uwsgi/vassals state=directory\n- name: uwsgi.ini is loaded\n  template:\n    src: uwsgi.ini.j2\n    dest: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini\n- name: emperor.ini is loaded\n  template:\n    src: emperor.ini.j2\n    dest: /etc/uwsgi/emperor.ini\n",
+        );
         let derived = from_tree(dir.path());
+        assert_eq!(
+            derived.values["uwsgi_vassal"],
+            Value::from("/etc/uwsgi/vassals/{{project_name}}_uwsgi.ini")
+        );
+        assert_eq!(derived.values["app_server"], Value::from("uwsgi-emperor"));
         assert_eq!(
             derived.values["restart_command"],
             Value::from("systemctl restart emperor.uwsgi")

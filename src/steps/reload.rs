@@ -176,6 +176,40 @@ impl StepKind for Reload {
     }
 }
 
+impl ReloadArgs {
+    /// Checks, before any host is contacted, that the app server is one
+    /// there is and that what it needs is set; `render` renders a template
+    /// with one host's variables. The error says what to set.
+    pub fn check_settings(
+        &self,
+        render: impl Fn(&Tmpl) -> Result<String, TemplateError>,
+    ) -> Result<(), String> {
+        let given = |t: Option<&Tmpl>| -> Result<String, String> {
+            t.map(&render)
+                .transpose()
+                .map(Option::unwrap_or_default)
+                .map_err(|e| e.to_string())
+        };
+        let server = given(self.server.as_ref())?;
+        let needs = match server.as_str() {
+            "" | "command" => return Ok(()),
+            "gunicorn" => (self.pid_file.as_ref(), "gunicorn_pid_file"),
+            "uwsgi-emperor" => (self.vassal.as_ref(), "uwsgi_vassal"),
+            "systemd" => (self.unit.as_ref(), "app_unit"),
+            other => {
+                return Err(super::kind::choice_error("app_server", &APP_SERVERS, other));
+            }
+        };
+        if given(needs.0)?.trim().is_empty() {
+            return Err(format!(
+                "app_server `{server}` needs `{}`: set it in the inventory (docs/cutover.md)",
+                needs.1
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// HUP to the gunicorn master named by `pid_file`, with what went wrong
 /// when there is no such master.
 fn gunicorn_hup(pid_file: &str) -> String {

@@ -131,12 +131,22 @@ impl AnsibleTree {
             &ansible.join("roles/deploy/tasks/main.yml"),
             "- name: Add config file to app\n  template:\n    src: config.txt.j2\n    dest: \"{{site_path}}/config.txt\"\n    backup: no\n  notify: restart uwsgi\n",
         );
+        // wptdash's uwsgi role installs the vassal the emperor runs (what
+        // wptdeploy reads `app_server: uwsgi-emperor` and `uwsgi_vassal`
+        // from); this host has a stand-in file, touched at each cut-over.
+        write(
+            &ansible.join("roles/uwsgi/tasks/main.yml"),
+            "- name: Create /etc/uwsgi\n  file:\n    path: /etc/uwsgi/vassals\n    state: directory\n- name: uwsgi.ini is loaded\n  template:\n    src: uwsgi.ini.j2\n    dest: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini\n    backup: no\n- name: emperor.ini is loaded\n  template:\n    src: emperor.ini.j2\n    dest: /etc/uwsgi/emperor.ini\n",
+        );
+        let vassal = s.dir.join("vassals/wptdash_uwsgi.ini");
+        write(&vassal, "[uwsgi]\nchdir = site\n");
         let inline = run(Command::new(ansible_vault())
             .args(["encrypt_string", "--vault-password-file"])
             .arg(&password_file)
             .args(["--name", "inline_note", INLINE_SECRET]));
         let mut stand_ins: Vec<(String, String)> = vec![
             ("restart_command".into(), json("")),
+            ("uwsgi_vassal".into(), json(&vassal.display().to_string())),
             ("python".into(), json(super::sandbox::SYSTEM_PYTHON)),
             (
                 "healthcheck_command".into(),
