@@ -38,7 +38,12 @@ fn main() -> ExitCode {
     );
     println!("|---|---|---|---|---|---|");
     let mut lost = false;
-    for server in [Server::Gunicorn, Server::UwsgiEmperor, Server::PlainRestart] {
+    let servers = match std::env::var("CUTOVER_SERVERS").ok().as_deref() {
+        Some("uwsgi-emperor") => vec![Server::UwsgiEmperor],
+        Some("gunicorn") => vec![Server::Gunicorn],
+        _ => vec![Server::Gunicorn, Server::UwsgiEmperor, Server::PlainRestart],
+    };
+    for server in servers {
         if let Err(missing) = cutover::available(server) {
             println!("| {} | not run: {missing} | | | | |", server.label());
             lost = true;
@@ -46,7 +51,7 @@ fn main() -> ExitCode {
         }
         let s = sandbox::Sandbox::start();
         let pg = postgres::Postgres::start(&s.dir);
-        let (_serving, report) =
+        let (serving, report) =
             cutover::under_load(&s, &bin, server, deploys, rate, &pg.inventory_vars());
         println!("{}", report.row(server));
         for problem in &report.problems {
@@ -54,6 +59,9 @@ fn main() -> ExitCode {
         }
         for failure in &report.all.failures {
             eprintln!("  {}: lost {failure}", server.label());
+        }
+        if server != Server::PlainRestart && report.all.failed > 0 {
+            eprintln!("{}", serving.logs());
         }
         // Only the graceful servers are expected to lose nothing.
         lost |= !report.problems.is_empty()

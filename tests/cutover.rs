@@ -13,7 +13,7 @@ fn no_request_fails(server: Server) -> Report {
     }
     let (s, pg) = sandbox_with_database(&[]);
     let vars = pg.inventory_vars();
-    let (_serving, report) = cutover::under_load(&s, bin(), server, 20, 40, &vars);
+    let (serving, report) = cutover::under_load(&s, bin(), server, 20, 40, &vars);
     eprintln!("{}", report.row(server));
     assert!(report.problems.is_empty(), "{:#?}", report.problems);
     assert_eq!(report.deploys, 20);
@@ -24,9 +24,13 @@ fn no_request_fails(server: Server) -> Report {
         report.deploying.sent
     );
     assert_eq!(
-        report.all.failed, 0,
-        "{} of {} requests failed: {:#?}",
-        report.all.failed, report.all.sent, report.all.failures
+        report.all.failed,
+        0,
+        "{} of {} requests failed: {:#?}\n{}",
+        report.all.failed,
+        report.all.sent,
+        report.all.failures,
+        serving.logs()
     );
     report
 }

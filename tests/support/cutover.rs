@@ -47,6 +47,27 @@ pub struct Serving {
     pub vars: Vec<(String, String)>,
     children: Vec<Child>,
     pid_file: PathBuf,
+    dir: PathBuf,
+}
+
+impl Serving {
+    /// The last lines of the app server's logs, to say why requests failed.
+    pub fn logs(&self) -> String {
+        [
+            "gunicorn.log",
+            "emperor.err",
+            "uwsgi.log",
+            "nginx/error.log",
+        ]
+        .iter()
+        .filter_map(|name| {
+            let text = std::fs::read_to_string(self.dir.join(name)).ok()?;
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            Some(format!("== {name}\n{tail}\n"))
+        })
+        .collect()
+    }
 }
 
 impl Drop for Serving {
@@ -62,6 +83,13 @@ impl Drop for Serving {
         }
     }
 }
+
+/// nginx's upstream for the vassal's socket, as docs/cutover.md gives it:
+/// the socket twice, never marked as failed, so that a request a worker
+/// closes unanswered while the vassal reloads (uWSGI's graceful reload can
+/// close one it had just accepted: "upstream prematurely closed
+/// connection") is sent again, once, instead of answered 502.
+const UWSGI_UPSTREAM: &str = "  upstream app {\n    server unix:{socket} max_fails=0;\n    server unix:{socket} max_fails=0;\n  }\n";
 
 /// The shell command that starts gunicorn in the background, as a person
 /// would (through the links, so that a reload finds the new release).
@@ -169,9 +197,9 @@ pub fn serve(s: &Sandbox, server: Server) -> Serving {
             std::fs::write(
                 nginx.join("nginx.conf"),
                 format!(
-                    "daemon off;\npid {n}/nginx.pid;\nerror_log {n}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {n}/body; proxy_temp_path {n}/proxy; fastcgi_temp_path {n}/fastcgi; uwsgi_temp_path {n}/uwsgi; scgi_temp_path {n}/scgi;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ include /etc/nginx/uwsgi_params; uwsgi_pass unix:{socket}; }}\n  }}\n}}\n",
+                    "daemon off;\npid {n}/nginx.pid;\nerror_log {n}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {n}/body; proxy_temp_path {n}/proxy; fastcgi_temp_path {n}/fastcgi; uwsgi_temp_path {n}/uwsgi; scgi_temp_path {n}/scgi;\n{upstream}  server {{\n    listen 127.0.0.1:{port};\n    location / {{ include /etc/nginx/uwsgi_params; uwsgi_pass app; }}\n  }}\n}}\n",
                     n = nginx.display(),
-                    socket = socket.display(),
+                    upstream = UWSGI_UPSTREAM.replace("{socket}", &socket.display().to_string()),
                 ),
             )
             .unwrap();
@@ -195,6 +223,7 @@ pub fn serve(s: &Sandbox, server: Server) -> Serving {
         vars,
         children,
         pid_file,
+        dir: dir.clone(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while served(addr).is_none() {
