@@ -3,7 +3,10 @@
 //! wptdeploy deploys two releases back and forth, rolls back, and switches
 //! back from a release whose health check fails.
 
+use std::time::Duration;
+
 use crate::support::cutover::{self, Report, Server};
+use crate::support::load::{Load, Stats};
 use crate::support::{Sandbox, bin, sandbox_with_database};
 
 /// Deploys under load with `server`, and fails naming every request lost.
@@ -58,13 +61,7 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
     }
     let serving = cutover::serve(&s, Server::GunicornPreloaded);
     cutover::write_inventory(&s, &[("cutover_timeout".into(), "3".into())], &serving);
-    let load = crate::support::load::Load::start(
-        serving.addr,
-        "/version",
-        40,
-        4,
-        std::time::Duration::from_secs(60),
-    );
+    let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
     let run = s
         .wptdeploy(&["staging", "--commit", &master])
         .failure(1)
@@ -74,11 +71,38 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
     assert_eq!(s.live_release(), Some(next.clone()));
     assert_eq!(cutover::served(serving.addr), Some(next));
     let samples = load.stop();
-    let all = crate::support::load::Stats::of(
-        &samples,
-        std::time::Duration::ZERO,
-        std::time::Duration::MAX,
-    );
+    let all = Stats::of(&samples, Duration::ZERO, Duration::MAX);
     assert!(all.sent >= 100, "{all:?}");
     assert_eq!(all.failed, 0, "{all:#?}");
+}
+
+/// A release whose app does not import: a HUP would make gunicorn's master
+/// stop ("Worker failed to boot"), so it is never sent; the release is
+/// switched back and the old one goes on serving, under load.
+#[test]
+fn a_release_that_does_not_import_never_reaches_gunicorn() {
+    let s = Sandbox::start();
+    let master = s.sha("master");
+    let broken = s.branch_with(
+        "broken-wsgi",
+        "wptdash/wsgi.py",
+        "raise RuntimeError('broken on purpose')\n",
+    );
+    for sha in [&broken, &master] {
+        s.wptdeploy(&["staging", "--commit", sha]).success();
+    }
+    let serving = cutover::serve(&s, Server::Gunicorn);
+    cutover::write_inventory(&s, &[], &serving);
+    let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
+    let run = s
+        .wptdeploy(&["staging", "--commit", &broken])
+        .failure(1)
+        .stderr_has("RuntimeError: broken on purpose")
+        .stderr_has("the release's app does not import (wptdash.wsgi");
+    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
+    assert_eq!(s.live_release(), Some(master.clone()));
+    assert_eq!(cutover::served(serving.addr), Some(master));
+    let all = Stats::of(&load.stop(), Duration::ZERO, Duration::MAX);
+    assert!(all.sent >= 20, "{all:?}");
+    assert_eq!(all.failed, 0, "{all:#?}\n{}", serving.logs());
 }

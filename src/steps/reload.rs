@@ -19,7 +19,9 @@
 //! - `gunicorn`: `HUP` to the master (its pid file). The master keeps the
 //!   listening socket, re-reads its settings (`--chdir` through the symlink
 //!   lands in the new release), starts new workers and stops the old ones
-//!   gracefully; requests wait in the socket's queue, none is refused.
+//!   gracefully; requests wait in the socket's queue, none is refused. The
+//!   app is imported from the new release first: a HUP whose workers fail
+//!   to boot stops gunicorn altogether.
 //! - `uwsgi-emperor`: touches the vassal's ini (the link itself, not what
 //!   it points at); the emperor reloads the vassal gracefully, keeping its
 //!   socket, and `chdir` is applied again.
@@ -107,12 +109,15 @@ impl StepKind for Reload {
                 ))
             })
         };
+        let link = render.text(&a.link)?;
         let (signal, said) = match server {
             "gunicorn" => {
                 let pid_file = needed(a.pid_file.as_ref(), "gunicorn_pid_file")?;
                 (
-                    gunicorn_hup(&pid_file),
-                    format!("HUP to gunicorn's master ({pid_file})"),
+                    gunicorn_hup(&pid_file, &link),
+                    format!(
+                        "import the app in {link} with gunicorn's Python, then HUP to its master ({pid_file})"
+                    ),
                 )
             }
             "uwsgi-emperor" => {
@@ -140,7 +145,6 @@ impl StepKind for Reload {
                 _ => (String::new(), String::new()),
             },
         };
-        let link = render.text(&a.link)?;
         let release_url = render.given(a.serves.as_ref())?;
         let timeout: u32 = render.number(a.timeout.as_ref(), 60, "reload: timeout")?;
         let gate = release_url
@@ -211,12 +215,33 @@ impl ReloadArgs {
 }
 
 /// HUP to the gunicorn master named by `pid_file`, with what went wrong
-/// when there is no such master.
-fn gunicorn_hup(pid_file: &str) -> String {
+/// when there is no such master. First the app the master serves (its
+/// `MODULE:VARIABLE` argument) is imported from `link` with the master's
+/// own Python, as the master's user: on HUP, workers that fail to boot make
+/// gunicorn's master stop ("Worker failed to boot"), taking the old
+/// release's workers with it, so a release that does not import is never
+/// sent a HUP.
+fn gunicorn_hup(pid_file: &str, link: &str) -> String {
     let file = quote(pid_file);
+    let link = quote(link);
     format!(
         r#"pid=$(cat {file} 2>/dev/null) || {{ echo "wptdeploy: cannot read gunicorn's pid file {pid_file}: is gunicorn running with --pid {pid_file}?" >&2; exit 1; }}
-kill -HUP "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from {pid_file}) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
+kill -0 "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from {pid_file}) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
+args=$(xargs -0 printf '%s\n' < /proc/"$pid"/cmdline)
+python=$(printf '%s\n' "$args" | head -n 1)
+module=$(printf '%s\n' "$args" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_]' | tail -n 1 | cut -d: -f1)
+case "$python" in */python*) ;; *) module="" ;; esac
+if [ -n "$module" ]; then
+  owner=$(stat -c %U /proc/"$pid")
+  as=""; [ "$(id -u)" != 0 ] || [ "$owner" = root ] || as="runuser -u $owner --"
+  if ! out=$(cd {link} && $as env PYTHONDONTWRITEBYTECODE=1 "$python" -c 'import importlib, sys; sys.path.insert(0, "."); importlib.import_module(sys.argv[1])' "$module" 2>&1); then
+    printf '%s\n' "$out" | tail -n 12 >&2
+    echo "wptdeploy: the release's app does not import ($module, with $python): a HUP would stop gunicorn (its workers would fail to boot), so it was not sent" >&2
+    exit 1
+  fi
+  echo "wptdeploy.imported=$module"
+fi
+kill -HUP "$pid"
 "#
     )
 }
