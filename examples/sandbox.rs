@@ -63,8 +63,7 @@ fn main() -> ExitCode {
     let pg = postgres::Postgres::start(&dir);
     let socket = pg.socket_dir.display().to_string();
     let vars = pg.inventory_vars();
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    s.write_inventory(&borrowed);
+    s.write_inventory(&vars);
     println!(
         "sandbox \"staging\": sshd on 127.0.0.1:{}, origin {}",
         s.ssh_port, s.origin_url

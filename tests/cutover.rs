@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::cutover::{self, Report, Server};
 use crate::support::load::{Load, Stats};
-use crate::support::{Sandbox, bin, sandbox_with_database};
+use crate::support::{Run, Sandbox, bin, sandbox_with_database};
 
 /// Deploys under load with `server`, and fails naming every request lost.
 fn no_request_fails(server: Server) -> Report {
@@ -48,6 +48,31 @@ fn a_uwsgi_emperor_behind_nginx_cuts_over_with_no_failed_request() {
     no_request_fails(Server::UwsgiEmperor);
 }
 
+/// `first` then `live` deployed, `server` started serving `live`, then,
+/// under load, a deploy of `first` that must fail and be switched back to
+/// `live`, which must still be live and serving. Returns the deploy's run
+/// and the requests sent meanwhile.
+fn switched_back_under_load(
+    s: &Sandbox,
+    server: Server,
+    vars: &[(String, String)],
+    first: &str,
+    live: &str,
+) -> (Run, Stats, String) {
+    for sha in [first, live] {
+        s.wptdeploy(&["staging", "--commit", sha]).success();
+    }
+    let serving = cutover::serve(s, server);
+    cutover::write_inventory(s, vars, &serving);
+    let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
+    let run = s.wptdeploy(&["staging", "--commit", first]).failure(1);
+    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
+    assert_eq!(s.live_release().as_deref(), Some(live));
+    assert_eq!(cutover::served(serving.addr).as_deref(), Some(live));
+    let all = Stats::of(&load.stop(), Duration::ZERO, Duration::MAX);
+    (run, all, serving.logs())
+}
+
 /// A preloaded gunicorn keeps its old code on HUP: the cut-over sees the
 /// release before still answering, switches back, and says so; the load
 /// never notices.
@@ -56,22 +81,11 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
     let s = Sandbox::start();
     let master = s.sha("master");
     let next = s.new_branch("next");
-    for sha in [&master, &next] {
-        s.wptdeploy(&["staging", "--commit", sha]).success();
-    }
-    let serving = cutover::serve(&s, Server::GunicornPreloaded);
-    cutover::write_inventory(&s, &[("cutover_timeout".into(), "3".into())], &serving);
-    let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
-    let run = s
-        .wptdeploy(&["staging", "--commit", &master])
-        .failure(1)
-        .stderr_has(&format!("did not answer from {master} within 3 s: it answered with the release {next}, which kept serving for"))
+    let timeout = [("cutover_timeout".to_owned(), "3".to_owned())];
+    let (run, all, _) =
+        switched_back_under_load(&s, Server::GunicornPreloaded, &timeout, &master, &next);
+    run.stderr_has(&format!("did not answer from {master} within 3 s: it answered with the release {next}, which kept serving for"))
         .stderr_has("--preload");
-    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
-    assert_eq!(s.live_release(), Some(next.clone()));
-    assert_eq!(cutover::served(serving.addr), Some(next));
-    let samples = load.stop();
-    let all = Stats::of(&samples, Duration::ZERO, Duration::MAX);
     assert!(all.sent >= 100, "{all:?}");
     assert_eq!(all.failed, 0, "{all:#?}");
 }
@@ -88,21 +102,9 @@ fn a_release_that_does_not_import_never_reaches_gunicorn() {
         "wptdash/wsgi.py",
         "raise RuntimeError('broken on purpose')\n",
     );
-    for sha in [&broken, &master] {
-        s.wptdeploy(&["staging", "--commit", sha]).success();
-    }
-    let serving = cutover::serve(&s, Server::Gunicorn);
-    cutover::write_inventory(&s, &[], &serving);
-    let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
-    let run = s
-        .wptdeploy(&["staging", "--commit", &broken])
-        .failure(1)
-        .stderr_has("RuntimeError: broken on purpose")
+    let (run, all, logs) = switched_back_under_load(&s, Server::Gunicorn, &[], &broken, &master);
+    run.stderr_has("RuntimeError: broken on purpose")
         .stderr_has("the release's app does not import (wptdash.wsgi");
-    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
-    assert_eq!(s.live_release(), Some(master.clone()));
-    assert_eq!(cutover::served(serving.addr), Some(master));
-    let all = Stats::of(&load.stop(), Duration::ZERO, Duration::MAX);
     assert!(all.sent >= 20, "{all:?}");
-    assert_eq!(all.failed, 0, "{all:#?}\n{}", serving.logs());
+    assert_eq!(all.failed, 0, "{all:#?}\n{logs}");
 }

@@ -200,10 +200,11 @@ fn a_failing_health_check_switches_back_and_restarts_the_previous_release() {
     s.write_inventory(&[
         (
             "restart_command",
-            &crate::support::json(&format!(
+            crate::support::json(&format!(
                 "readlink {{{{ site_path }}}} >> {}",
                 restarts.display()
-            )),
+            ))
+            .as_str(),
         ),
         ("healthcheck_retries", "2"),
         ("healthcheck_delay", "0"),

@@ -88,7 +88,7 @@ fn lock_wait_waits_for_the_holder_to_finish() {
 /// with `code`, the lock released and the previous release live again.
 fn a_signal_after_the_switch_switches_back(signal: &str, code: i32) {
     let s = slow_health_sandbox(60);
-    s.write_inventory(&[]);
+    s.write_inventory::<&str, &str>(&[]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     s.write_inventory(&[("healthcheck_command", &json("sleep 60"))]);
     let deploy = spawn(&s, &["staging", "--commit", "feature/comment-url"]);

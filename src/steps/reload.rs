@@ -102,41 +102,32 @@ impl StepKind for Reload {
 
     fn prepare(a: &ReloadArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
         let server = render.choice(a.server.as_ref(), "reload: server", &APP_SERVERS)?;
-        let needed = |t: Option<&Tmpl>, variable: &str| {
-            render.given(t)?.ok_or_else(|| {
-                TemplateError::new(format!(
-                    "app_server `{server}` needs `{variable}`: set it in the inventory"
-                ))
-            })
+        // What the server needs (its pid file, vassal or unit), rendered.
+        let setting = match a.setting(server) {
+            Some((t, variable)) => render
+                .given(t)?
+                .ok_or_else(|| TemplateError::new(needs(server, variable)))?,
+            None => String::new(),
         };
         let link = render.text(&a.link)?;
         let (signal, said) = match server {
-            "gunicorn" => {
-                let pid_file = needed(a.pid_file.as_ref(), "gunicorn_pid_file")?;
-                (
-                    gunicorn_hup(&pid_file, &link),
-                    format!(
-                        "import the app in {link} with gunicorn's Python, then HUP to its master ({pid_file})"
-                    ),
-                )
-            }
-            "uwsgi-emperor" => {
-                let vassal = needed(a.vassal.as_ref(), "uwsgi_vassal")?;
-                (
-                    touch_vassal(&vassal),
-                    format!("touch the uWSGI vassal {vassal}"),
-                )
-            }
-            "systemd" => {
-                let unit = needed(a.unit.as_ref(), "app_unit")?;
-                (
-                    format!(
-                        "systemctl reload {} || {{ echo \"wptdeploy: systemctl reload {unit} failed: does the unit have an ExecReload? (app_server: command with restart_command restarts it instead)\" >&2; exit 1; }}\n",
-                        quote(&unit)
-                    ),
-                    format!("systemctl reload {unit}"),
-                )
-            }
+            "gunicorn" => (
+                gunicorn_hup(&setting, &link),
+                format!(
+                    "import the app in {link} with gunicorn's Python, then HUP to its master ({setting})"
+                ),
+            ),
+            "uwsgi-emperor" => (
+                touch_vassal(&setting),
+                format!("touch the uWSGI vassal {setting}"),
+            ),
+            "systemd" => (
+                format!(
+                    "systemctl reload {} || {{ echo \"wptdeploy: systemctl reload {setting} failed: does the unit have an ExecReload? (app_server: command with restart_command restarts it instead)\" >&2; exit 1; }}\n",
+                    quote(&setting)
+                ),
+                format!("systemctl reload {setting}"),
+            ),
             _ => match a.command.as_ref().map(|c| render.shell(c)).transpose()? {
                 Some(command) if !command.trim().is_empty() => {
                     let said = command.trim().to_owned();
@@ -180,7 +171,22 @@ impl StepKind for Reload {
     }
 }
 
+/// "app_server `S` needs `VARIABLE`": one wording before and at run time.
+fn needs(server: &str, variable: &str) -> String {
+    format!("app_server `{server}` needs `{variable}`: set it in the inventory (docs/cutover.md)")
+}
+
 impl ReloadArgs {
+    /// The argument `server` needs, and the variable that usually gives it.
+    fn setting(&self, server: &str) -> Option<(Option<&Tmpl>, &'static str)> {
+        match server {
+            "gunicorn" => Some((self.pid_file.as_ref(), "gunicorn_pid_file")),
+            "uwsgi-emperor" => Some((self.vassal.as_ref(), "uwsgi_vassal")),
+            "systemd" => Some((self.unit.as_ref(), "app_unit")),
+            _ => None,
+        }
+    }
+
     /// Checks, before any host is contacted, that the app server is one
     /// there is and that what it needs is set; `render` renders a template
     /// with one host's variables. The error says what to set.
@@ -195,22 +201,17 @@ impl ReloadArgs {
                 .map_err(|e| e.to_string())
         };
         let server = given(self.server.as_ref())?;
-        let needs = match server.as_str() {
-            "" | "command" => return Ok(()),
-            "gunicorn" => (self.pid_file.as_ref(), "gunicorn_pid_file"),
-            "uwsgi-emperor" => (self.vassal.as_ref(), "uwsgi_vassal"),
-            "systemd" => (self.unit.as_ref(), "app_unit"),
-            other => {
-                return Err(super::kind::choice_error("app_server", &APP_SERVERS, other));
-            }
-        };
-        if given(needs.0)?.trim().is_empty() {
-            return Err(format!(
-                "app_server `{server}` needs `{}`: set it in the inventory (docs/cutover.md)",
-                needs.1
+        if !server.is_empty() && !APP_SERVERS.contains(&server.as_str()) {
+            return Err(super::kind::choice_error(
+                "app_server",
+                &APP_SERVERS,
+                &server,
             ));
         }
-        Ok(())
+        match self.setting(&server) {
+            Some((t, variable)) if given(t)?.trim().is_empty() => Err(needs(&server, variable)),
+            _ => Ok(()),
+        }
     }
 }
 

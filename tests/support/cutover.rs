@@ -314,8 +314,7 @@ pub fn write_inventory(s: &Sandbox, vars: &[(String, String)], serving: &Serving
         .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap()))
         .collect();
     all.extend(vars.iter().cloned());
-    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    s.write_inventory(&borrowed);
+    s.write_inventory(&all);
 }
 
 /// The scenario: master (its database migrated) and a second release
@@ -335,8 +334,7 @@ pub fn under_load(
     let master = s.sha("master");
     let next = s.new_branch("next");
     let mut problems = Vec::new();
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    s.write_inventory(&borrowed);
+    s.write_inventory(vars);
     for args in [
         ["staging", "--commit", &master, "--migrate"].as_slice(),
         &["staging", "--commit", &next],

@@ -119,8 +119,7 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
     let pg = postgres::Postgres::start(&s.dir);
     let mut all: Vec<(String, String)> = pg.inventory_vars();
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let borrowed: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    s.write_inventory(&borrowed);
+    s.write_inventory(&all);
     (s, pg)
 }
 

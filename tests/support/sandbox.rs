@@ -347,7 +347,7 @@ impl Sandbox {
             base_path: dir.join("srv/wptdash"),
             inventory: dir.join("inventory"),
         };
-        sandbox.write_inventory(&[]);
+        sandbox.write_inventory::<&str, &str>(&[]);
         sandbox
     }
 
@@ -406,7 +406,7 @@ impl Sandbox {
 
     /// Writes `inventory/staging` for this host, and `group_vars/all.yml`
     /// with the sandbox defaults, overridden by `vars` (YAML values).
-    pub fn write_inventory(&self, vars: &[(&str, &str)]) {
+    pub fn write_inventory<K: AsRef<str>, V: AsRef<str>>(&self, vars: &[(K, V)]) {
         std::fs::create_dir_all(self.inventory.join("group_vars")).unwrap();
         self.write_host(&self.user, &self.key);
         let q = |s: &str| serde_json::to_string(s).unwrap();
@@ -439,8 +439,9 @@ impl Sandbox {
             ("check_pending_migrations".into(), "false".into()),
         ];
         for (key, value) in vars {
+            let (key, value) = (key.as_ref(), value.as_ref());
             defaults.retain(|(k, _)| k != key);
-            defaults.push(((*key).to_owned(), (*value).to_owned()));
+            defaults.push((key.to_owned(), value.to_owned()));
         }
         let text: String = defaults
             .iter()
