@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::support::sandbox::password_sudo_user;
 use crate::support::terminal::Terminal;
-use crate::support::{Run, Sandbox, bin, is_root, json, sandbox};
+use crate::support::{Run, Sandbox, bin, faithful_sandbox as sandbox, is_root, json};
 
 const APP_USER_UID: u32 = 33; // www-data on Debian and Ubuntu
 

@@ -260,7 +260,7 @@ fn shell_opens_on_a_pty_in_the_live_release_with_its_virtualenv() {
     let s = sandbox();
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     let release = s.base_path.join(s.sha("master"));
-    let env = std::fs::read_link(release.join(".venv")).unwrap();
+    let env = std::fs::canonicalize(release.join(".venv")).unwrap();
     let mut command = s.command(bin());
     command.args(["shell", "staging"]);
     let mut terminal = Terminal::start(&command);

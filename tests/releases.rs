@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Sandbox, sandbox};
+use crate::support::{Sandbox, faithful_sandbox as sandbox};
 
 /// The example app's requirements, with `extra` lines.
 fn requirements_with(extra: &str) -> String {

@@ -1,7 +1,7 @@
 //! `wptdeploy rollback`: the previous good release back, knowing what the
 //! database needs, against a real PostgreSQL and real alembic migrations.
 
-use crate::support::{Sandbox, sandbox_with_database};
+use crate::support::{Sandbox, faithful_sandbox_with_database};
 
 /// A migration on top of the example app's first revision that drops
 /// `pull_request.title`, with a downgrade that puts it back.
@@ -17,7 +17,7 @@ fn has_title(pg: &crate::support::postgres::Postgres) -> bool {
 /// with `--migrate` (and `extra`).
 fn deployed(branch: &str, extra: &[&str]) -> (Sandbox, crate::support::postgres::Postgres) {
     let (s, pg) =
-        sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
+        faithful_sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let migration = match branch {

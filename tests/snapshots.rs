@@ -3,7 +3,7 @@
 //! from run to run (paths, SHAs, times, ports) filtered out. A change to
 //! any line of the output shows up as a snapshot diff to review.
 
-use crate::support::{Sandbox, sandbox};
+use crate::support::{Sandbox, faithful_sandbox as sandbox};
 
 /// Runs insta's assertion with the run-to-run details of `s` replaced.
 fn assert_output(name: &str, s: &Sandbox, text: &str) {

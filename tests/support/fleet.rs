@@ -18,6 +18,8 @@ pub struct FleetHost {
     pub port: u16,
     /// Where its releases go.
     pub base_path: PathBuf,
+    /// Its own environment store, if the sandbox has one.
+    environments: Option<PathBuf>,
     sshd: Child,
 }
 
@@ -27,6 +29,15 @@ pub struct Fleet {
     pub sandbox: Sandbox,
     /// The hosts, in inventory order.
     pub hosts: Vec<FleetHost>,
+}
+
+impl FleetHost {
+    /// Where its releases' environments are.
+    pub fn environment_store(&self) -> PathBuf {
+        self.environments
+            .clone()
+            .unwrap_or_else(|| self.base_path.join("venvs"))
+    }
 }
 
 impl Fleet {
@@ -43,11 +54,19 @@ impl Fleet {
                 let dir = sandbox.dir.join("hosts").join(&name);
                 let (sshd, port) = sandbox::start_sshd(&dir, &address, &sandbox.dir);
                 known_hosts.push_str(&sandbox::known_hosts_line(&sandbox.dir, &address, port));
+                // Each host's own store, linking the shared environment as
+                // the sandbox's does.
+                let environments = sandbox.dir.join("environments").exists().then(|| {
+                    let own = dir.join("environments");
+                    super::link_shared_environment(&own);
+                    own
+                });
                 FleetHost {
                     name,
                     address,
                     port,
                     base_path: dir.join("srv/wptdash"),
+                    environments,
                     sshd,
                 }
             })
@@ -61,8 +80,13 @@ impl Fleet {
     /// Rewrites `inventory/staging`, adding `extra(host)` to each host's line.
     pub fn write_inventory(&self, extra: &dyn Fn(&FleetHost) -> String) {
         let line = |h: &FleetHost| {
+            let environments = h
+                .environments
+                .as_ref()
+                .map(|e| format!("venvs_path={} ", e.display()))
+                .unwrap_or_default();
             format!(
-                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} base_path={} {}\n",
+                "{} ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={} base_path={} {environments}{}\n",
                 h.name,
                 h.address,
                 h.port,

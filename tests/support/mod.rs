@@ -78,9 +78,77 @@ impl Run {
     }
 }
 
-/// A sandbox with the default inventory.
+/// A sandbox for a test whose subject is neither the building of a
+/// release's environment nor the app's health: its environment store holds
+/// a link to the example app's environment, which the run built once (so
+/// its deploys reuse it, as a server's do once it has it), and its health
+/// check proves that the release is there and its environment's Python
+/// runs, without loading the app (which costs 0.5 to 3 s a deploy).
 pub fn sandbox() -> Sandbox {
+    let mut s = Sandbox::start();
+    let store = s.dir.join("environments");
+    link_shared_environment(&store);
+    s.defaults = vec![
+        ("venvs_path".into(), json(&store.display().to_string())),
+        ("healthcheck_command".into(), json(QUICK_HEALTH_CHECK)),
+    ];
+    s.write_inventory::<&str, &str>(&[]);
+    s
+}
+
+/// Makes the environment store `store` with a link to the run's shared
+/// environment of the example app. `prune:` leaves a link in a store alone,
+/// so no test removes what the others use.
+pub fn link_shared_environment(store: &Path) {
+    let shared = shared_environment();
+    std::fs::create_dir_all(store).unwrap();
+    std::os::unix::fs::symlink(&shared, store.join(shared.file_name().unwrap())).unwrap();
+}
+
+/// A sandbox whose deploys do all a real server's do: each builds its own
+/// environment, and the health check loads the app
+/// ([`sandbox::APP_HEALTH_CHECK`]). For the tests of environments, health
+/// checks, cut-over, rollback and what a person reads.
+pub fn faithful_sandbox() -> Sandbox {
     Sandbox::start()
+}
+
+/// [`sandbox`]'s health check.
+pub const QUICK_HEALTH_CHECK: &str = "test -f manage.py && {{ venv_path }}/bin/python -c ''";
+
+/// The example app's environment, built once per run by a real deploy
+/// (so its name is the one a deploy computes, and it lives where it was
+/// built: a virtualenv cannot be moved), its bytecode compiled.
+fn shared_environment() -> std::path::PathBuf {
+    let digest = sandbox::digest_of(&[&sandbox::example_app()]);
+    let made = sandbox::built_once(&format!("environment-{digest:016x}"), |dir| {
+        let s = Sandbox::start();
+        s.write_inventory(&[("venvs_path", json(&dir.display().to_string()))]);
+        s.wptdeploy(&["staging", "--commit", "master"]).success();
+        let env = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
+        sandbox::run(
+            std::process::Command::new(env.join("bin/python"))
+                .args(["-m", "compileall", "-q"])
+                .arg(env.join("lib")),
+        );
+        sandbox::run(
+            std::process::Command::new("chmod")
+                .args(["-R", "a+rX"])
+                .arg(dir),
+        );
+    });
+    let mut built = std::fs::read_dir(&made)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir());
+    let env = built.next().expect("the shared environment was built");
+    assert!(
+        built.next().is_none(),
+        "one environment in {}",
+        made.display()
+    );
+    env
 }
 
 /// The JSON events a `--output json` run printed.
@@ -112,10 +180,18 @@ impl Sandbox {
 
 pub mod postgres;
 
-/// A sandbox whose host has a PostgreSQL database `wptdash` the app uses,
-/// with `vars` on top; the database handle is returned too.
+/// A [`sandbox`] whose host has a PostgreSQL database `wptdash` the app
+/// uses, with `vars` on top; the database handle is returned too.
 pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
-    let s = sandbox();
+    with_database(sandbox(), vars)
+}
+
+/// [`sandbox_with_database`] on a [`faithful_sandbox`].
+pub fn faithful_sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
+    with_database(faithful_sandbox(), vars)
+}
+
+fn with_database(s: Sandbox, vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let pg = postgres::Postgres::start(&s.dir);
     let mut all: Vec<(String, String)> = pg.inventory_vars();
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));

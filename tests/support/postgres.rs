@@ -58,46 +58,34 @@ fn check(cmd: &mut Command) {
 }
 
 impl Postgres {
-    /// Starts a cluster under `dir` with a database `wptdash`.
+    /// Starts a cluster under `dir` with a database `wptdash`: a copy of
+    /// the run's template cluster, made once by `initdb`.
     pub fn start(dir: &Path) -> Postgres {
         let bin = bin_dir();
         let owner = super::sandbox::is_root().then_some("postgres");
         let data = dir.join("pg/data");
         let socket_dir = dir.join("pg/socket");
         let log = dir.join("pg/log");
-        for d in [&data, &socket_dir, &log] {
+        for d in [&socket_dir, &log] {
             std::fs::create_dir_all(d).unwrap();
         }
+        check(
+            Command::new("cp")
+                .arg("-a")
+                .arg(template(&bin, owner).join("data"))
+                .arg(&data),
+        );
         if let Some(user) = owner {
             check(Command::new("chown").args(["-R", user]).arg(dir.join("pg")));
         }
-        check(
-            as_owner(owner, &bin.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
-        );
-        let port = 5432;
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses='' -c fsync=off",
-            socket_dir.display()
-        );
-        check(
-            as_owner(owner, &bin.join("pg_ctl"))
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(log.join("postgres.log"))
-                .args(["-w", "-o", &options, "start"]),
-        );
         let pg = Postgres {
             data,
             socket_dir,
-            port,
+            port: 5432,
             bin,
             owner,
         };
-        pg.psql("CREATE DATABASE wptdash");
+        pg.start_again();
         pg
     }
 
@@ -113,6 +101,10 @@ impl Postgres {
 
     /// Starts the stopped server again.
     pub fn start_again(&self) {
+        self.start_again_logging_to(&self.data.parent().unwrap().join("log/postgres.log"));
+    }
+
+    fn start_again_logging_to(&self, log: &Path) {
         let options = format!(
             "-p {} -k {} -c listen_addresses='' -c fsync=off",
             self.port,
@@ -123,7 +115,7 @@ impl Postgres {
                 .arg("-D")
                 .arg(&self.data)
                 .arg("-l")
-                .arg(self.data.parent().unwrap().join("log/postgres.log"))
+                .arg(log)
                 .args(["-w", "-o", &options, "start"]),
         );
     }
@@ -211,6 +203,56 @@ impl Postgres {
         .map(str::to_owned)
         .collect()
     }
+}
+
+/// A cluster made by `initdb` (as `owner`) once per test run, with an
+/// empty database `wptdash`, stopped cleanly: each test's cluster is a copy.
+fn template(bin: &Path, owner: Option<&'static str>) -> PathBuf {
+    let name = format!(
+        "postgresql-{}-{}",
+        bin.parent()
+            .and_then(|v| v.file_name())
+            .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
+        owner.unwrap_or("self")
+    );
+    super::sandbox::built_once(&name, |dir| {
+        // The socket's path must stay short (about 100 bytes at most).
+        let socket = tempfile::Builder::new()
+            .prefix("wptdeploy-pg-")
+            .tempdir()
+            .unwrap();
+        if let Some(user) = owner {
+            check(
+                Command::new("chown")
+                    .args([user])
+                    .arg(dir)
+                    .arg(socket.path()),
+            );
+        }
+        let data = dir.join("data");
+        check(
+            as_owner(owner, &bin.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
+        );
+        let pg = Postgres {
+            data,
+            socket_dir: socket.path().to_owned(),
+            port: 5432,
+            bin: bin.to_owned(),
+            owner,
+        };
+        pg.start_again_logging_to(&dir.join("postgres.log"));
+        pg.psql("CREATE DATABASE wptdash");
+        check(
+            as_owner(owner, &bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&pg.data)
+                .args(["-m", "fast", "-w", "stop"]),
+        );
+        std::mem::forget(pg);
+    })
 }
 
 /// `application_name` of the sessions [`Postgres::hold_lock`] starts.

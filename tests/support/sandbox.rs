@@ -36,6 +36,9 @@ pub struct Sandbox {
     pub base_path: PathBuf,
     /// The inventory directory (`staging` inside it).
     pub inventory: PathBuf,
+    /// Variables over the sandbox's defaults, under each test's own
+    /// (what [`Sandbox::write_inventory`] writes every time).
+    pub defaults: Vec<(String, String)>,
 }
 
 /// Runs `cmd` to completion; panics with its output if it fails; its stdout.
@@ -292,18 +295,17 @@ impl Sandbox {
         // Other users (become tests, a root sshd reading authorized_keys as the user) must get in.
         run(Command::new("chmod").arg("755").arg(dir));
         let user = current_user();
-        for name in ["host_ed25519", "client_key"] {
-            keygen(&dir.join(name));
-        }
-        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
-        run(Command::new("chmod")
-            .arg("644")
-            .arg(dir.join("authorized_keys")));
+        // The keys, the origin and the work tree that made it: copied from
+        // the run's template, each sandbox then changing its own copy.
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(template().join("."))
+            .arg(dir));
         let (sshd, ssh_port) = start_sshd(dir, "127.0.0.1", dir);
         let known_hosts = dir.join("known_hosts");
         std::fs::write(&known_hosts, known_hosts_line(dir, "127.0.0.1", ssh_port)).unwrap();
 
-        let origin = build_origin(dir);
+        let origin = dir.join("git/origin.git");
         let git_port = free_port();
         let git_log = dir.join("git-daemon.log");
         // `git daemon` would fork `git-daemon` and leave it behind when killed.
@@ -346,6 +348,7 @@ impl Sandbox {
             known_hosts,
             base_path: dir.join("srv/wptdash"),
             inventory: dir.join("inventory"),
+            defaults: Vec::new(),
         };
         sandbox.write_inventory::<&str, &str>(&[]);
         sandbox
@@ -421,10 +424,7 @@ impl Sandbox {
             // The example app reads its database from config.txt (the
             // built-in template, as wptdash's).
             ("config_path".into(), q("config.txt")),
-            (
-                "healthcheck_command".into(),
-                q("{{ venv_path }}/bin/python manage.py routes"),
-            ),
+            ("healthcheck_command".into(), q(APP_HEALTH_CHECK)),
             ("db_password".into(), q("sandbox-db-secret")),
             ("python".into(), q(SYSTEM_PYTHON)),
             // uv, installed once for every test, and its cache (the
@@ -438,8 +438,9 @@ impl Sandbox {
             // This host has no database (`sandbox_with_database` has one).
             ("check_pending_migrations".into(), "false".into()),
         ];
-        for (key, value) in vars {
-            let (key, value) = (key.as_ref(), value.as_ref());
+        let own = self.defaults.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let given = vars.iter().map(|(k, v)| (k.as_ref(), v.as_ref()));
+        for (key, value) in own.chain(given) {
             defaults.retain(|(k, _)| k != key);
             defaults.push((key.to_owned(), value.to_owned()));
         }
@@ -508,6 +509,82 @@ impl Drop for Sandbox {
         stop(&mut self.sshd);
         stop(&mut self.git_daemon);
     }
+}
+
+/// What every sandbox starts from, made once per test run (and kept in
+/// target/ while what it is made of is unchanged): the host key, the
+/// client's key pair and `authorized_keys`, and the origin with its
+/// branches (`git/origin.git`) and the work tree that made them (`work`).
+fn template() -> PathBuf {
+    let digest = digest_of(&[
+        &example_app(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    ]);
+    built_once(&format!("sandbox-{digest:016x}"), |dir| {
+        for name in ["host_ed25519", "client_key"] {
+            keygen(&dir.join(name));
+        }
+        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+        run(Command::new("chmod")
+            .arg("644")
+            .arg(dir.join("authorized_keys")));
+        build_origin(dir);
+    })
+}
+
+/// A digest of the files under `dirs` (names and contents, `__pycache__`
+/// aside) and of this harness's own source, which says what is made of them.
+pub fn digest_of(dirs: &[&Path]) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    fn walk(path: &Path, hasher: &mut std::hash::DefaultHasher) {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        entries.sort();
+        for entry in entries {
+            if entry.file_name().is_some_and(|n| n == "__pycache__") {
+                continue;
+            }
+            entry.hash(hasher);
+            if entry.is_dir() {
+                walk(&entry, hasher);
+            } else {
+                std::fs::read(&entry).unwrap_or_default().hash(hasher);
+            }
+        }
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    include_str!("sandbox.rs").hash(&mut hasher);
+    for dir in dirs {
+        walk(dir, &mut hasher);
+    }
+    hasher.finish()
+}
+
+/// `target/wptdeploy-fixtures/NAME`, made by `build` (in place) the first
+/// time any test process of any run asks for it, and kept: the next asker
+/// waits for the one building it. A build that failed or was killed left
+/// no `.complete` marker and is made again from nothing.
+pub fn built_once(name: &str, build: impl FnOnce(&Path)) -> PathBuf {
+    let root = target_dir().join("wptdeploy-fixtures");
+    let dir = root.join(name);
+    let complete = root.join(format!("{name}.complete"));
+    if complete.exists() {
+        return dir;
+    }
+    std::fs::create_dir_all(&root).unwrap();
+    // An flock is let go of however its holder ends, so none is ever stale.
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+    lock.lock().unwrap();
+    if !complete.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Others (become tests, PostgreSQL's own user) read what is made here.
+        run(Command::new("chmod").arg("755").arg(&dir));
+        build(&dir);
+        std::fs::write(&complete, "").unwrap();
+    }
+    dir
 }
 
 /// Builds `git/origin.git` from the example app, with a branch per scenario.
@@ -663,6 +740,10 @@ fn build_origin(dir: &Path) -> PathBuf {
     git(&origin, &["update-server-info"]);
     origin
 }
+
+/// The health check that loads the app (Flask, its models, the database
+/// settings): what a real one does, 0.5 to 3 s a time.
+pub const APP_HEALTH_CHECK: &str = "{{ venv_path }}/bin/python manage.py routes";
 
 /// The Python every user on the machine can run.
 pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
