@@ -10,41 +10,26 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use tokio::sync::watch;
 
-/// Why the run was stopped, as a signal number (0: not stopped). A closed
-/// output counts as SIGPIPE, the signal a shell pipeline would have sent.
-static STOPPED_BY: AtomicI32 = AtomicI32::new(0);
-
 const SIGHUP: i32 = 1;
 const SIGINT: i32 = 2;
 const SIGPIPE: i32 = 13;
 const SIGTERM: i32 = 15;
 
-/// The exit code of a stopped run: 128 + the signal's number (130 for
-/// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, 141 for a closed output); 130
-/// when a person aborted at a prompt.
-pub fn exit_code() -> i32 {
-    match STOPPED_BY.load(Ordering::SeqCst) {
-        0 => 128 + SIGINT,
-        signal => 128 + signal,
-    }
-}
-
-/// Whether the run was stopped because its output was closed: there is no
-/// one left to tell, so the end is quiet.
-pub fn output_closed() -> bool {
-    STOPPED_BY.load(Ordering::SeqCst) == SIGPIPE
-}
-
 /// A switch that stops every host of a run; cheap to clone.
 #[derive(Clone)]
 pub struct Cancel {
     switch: Arc<watch::Sender<bool>>,
+    /// Why the run was stopped, as a signal number (0: not stopped). A
+    /// closed output counts as SIGPIPE, the signal a shell pipeline would
+    /// have sent.
+    stopped_by: Arc<AtomicI32>,
 }
 
 impl Default for Cancel {
     fn default() -> Self {
         Cancel {
             switch: Arc::new(watch::channel(false).0),
+            stopped_by: Arc::new(AtomicI32::new(0)),
         }
     }
 }
@@ -62,16 +47,33 @@ impl Cancel {
     }
 
     fn stop(&self, signal: i32) {
-        let _ = STOPPED_BY.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+        let _ = self
+            .stopped_by
+            .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
         self.switch.send_replace(true);
     }
 
+    /// The exit code of a stopped run: 128 + the signal's number (130 for
+    /// Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, 141 for a closed output);
+    /// 130 when a person aborted at a prompt.
+    pub fn exit_code(&self) -> i32 {
+        match self.stopped_by.load(Ordering::SeqCst) {
+            0 => 128 + SIGINT,
+            signal => 128 + signal,
+        }
+    }
+
+    /// Whether the run was stopped because its output was closed: there is
+    /// no one left to tell, so the end is quiet.
+    pub fn output_closed(&self) -> bool {
+        self.stopped_by.load(Ordering::SeqCst) == SIGPIPE
+    }
+
     /// Listens for SIGINT, SIGTERM and SIGHUP: the first stops the run; a
-    /// second says on stderr that the cleanup is still running; a third
-    /// says `abandoned` (what may be left and how to fix it) and exits at
+    /// second has `tell` say that the cleanup is still running; a third has
+    /// it say `abandoned` (what may be left and how to fix it) and exits at
     /// once.
-    pub fn on_signals(&self, abandoned: String) {
-        use crate::report::tell;
+    pub fn on_signals(&self, tell: fn(&str), abandoned: String) {
         use tokio::signal::unix::{SignalKind, signal};
         let streams = (
             signal(SignalKind::interrupt()),
@@ -98,7 +100,7 @@ impl Cancel {
                     ),
                     _ => {
                         tell(&abandoned);
-                        std::process::exit(exit_code());
+                        std::process::exit(cancel.exit_code());
                     }
                 }
             }

@@ -1,4 +1,7 @@
-//! Command-line syntax (clap types only).
+//! Command-line syntax (clap types only): the top-level parser, the
+//! options every command shares, and the arguments of the commands. Which
+//! commands there are is the registry's (`src/commands/mod.rs`), given to
+//! [`Cli`] as its type parameter.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,25 +18,29 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     disable_help_subcommand = true,
     after_help = "Examples:\n  wptdeploy staging --commit my-branch\n  wptdeploy prod\n  wptdeploy staging --commit my-branch --check\n  wptdeploy unlock staging\n\n`wptdeploy help COMMAND` (or `COMMAND --help`) shows a command's options; `wptdeploy completions bash|zsh|fish` prints a completion script, `wptdeploy man` the man page."
 )]
-pub struct Cli {
+pub struct Cli<C: Subcommand> {
     /// Other commands.
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<C>,
     /// Deploy (the default command).
     #[command(flatten)]
     pub deploy: DeployArgs,
     /// Options of every command, before or after its name.
     #[command(flatten)]
     pub common: CommonArgs,
+    /// The command's name as typed (`deploy`, `migration lint`), for the
+    /// JSON `run_started`.
+    #[arg(skip)]
+    pub name: String,
 }
 
-impl Cli {
+impl<C: Subcommand> Cli<C> {
     /// Parses the command line, exiting with clap's message on an error. A
     /// deploy's own options (`--commit`, `--check`, ...) given to another
     /// command are refused, as they would do nothing there.
-    pub fn parse_args() -> Cli {
+    pub fn parse_args() -> Cli<C> {
         use clap::{CommandFactory as _, FromArgMatches as _};
-        let mut command = Cli::command();
+        let mut command = Cli::<C>::command();
         let args = help_as_flag(std::env::args().collect());
         if args.len() == 1 {
             // Bare `wptdeploy`: what there is to run (an environment set in
@@ -95,43 +102,25 @@ impl Cli {
                     .exit();
             }
         }
-        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        let mut cli = Cli::<C>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        cli.name = command_name(&matches);
+        cli
     }
 }
 
-impl Cli {
-    /// The command's name as typed (`deploy`, `migration lint`), for the
-    /// JSON `run_started`.
-    pub fn command_name(&self) -> String {
-        let name = match &self.command {
-            None | Some(Command::Deploy(_)) => "deploy",
-            Some(Command::Unlock(_)) => "unlock",
-            Some(Command::Lock(_)) => "lock",
-            Some(Command::Exec(_)) => "exec",
-            Some(Command::Status(_)) => "status",
-            Some(Command::Releases(_)) => "releases",
-            Some(Command::History(_)) => "history",
-            Some(Command::Shell(_)) => "shell",
-            Some(Command::Logs(_)) => "logs",
-            Some(Command::Rollback(_)) => "rollback",
-            Some(Command::Verify(_)) => "verify",
-            Some(Command::Checklist(_)) => "checklist",
-            Some(Command::Init(_)) => "init",
-            Some(Command::Completions { .. }) => "completions",
-            Some(Command::Man) => "man",
-            Some(Command::Migration { command }) => {
-                return format!(
-                    "migration {}",
-                    match command {
-                        MigrationCommand::New(_) => "new",
-                        MigrationCommand::Status(_) => "status",
-                        MigrationCommand::Test(_) => "test",
-                        MigrationCommand::Lint(_) => "lint",
-                    }
-                );
-            }
-        };
-        name.to_owned()
+/// The command's name as typed (`deploy` when none is): the subcommands
+/// `matches` went through.
+fn command_name(matches: &clap::ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut at = matches;
+    while let Some((name, inner)) = at.subcommand() {
+        names.push(name.to_owned());
+        at = inner;
+    }
+    if names.is_empty() {
+        "deploy".to_owned()
+    } else {
+        names.join(" ")
     }
 }
 
@@ -163,15 +152,6 @@ fn some_time(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// The names of the commands besides deploying.
-pub fn command_names() -> Vec<String> {
-    use clap::CommandFactory as _;
-    Cli::command()
-        .get_subcommands()
-        .map(|c| c.get_name().to_owned())
-        .collect()
-}
-
 /// A word of `args` that is close to one of `command`'s subcommands but is
 /// none of them: a misspelt command, with the one it is close to.
 fn command_typo(
@@ -197,56 +177,25 @@ fn command_typo(
     })
 }
 
-/// Commands besides deploying.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Deploy a ref to ENV: the explicit form of `wptdeploy ENV`.
-    Deploy(DeployArgs),
-    /// Show who holds the deploy lock of ENV, and remove it.
-    Unlock(UnlockArgs),
-    /// Hold the deploy lock of ENV for maintenance (`lock ENV -m WHY`), or show who holds it (`lock status ENV`).
-    Lock(HoldArgs),
-    /// Run a command on each host, as the app user, in the live release with its virtualenv active: `wptdeploy exec ENV -- CMD ARGS...`.
-    Exec(ExecArgs),
-    /// Each host of ENV at a glance: live and previous release, lock holder, database against the live release, free disk.
-    Status(EnvArgs),
-    /// The releases on the hosts of ENV, newest first: ref, deployed at and by, the schema each expects, live/previous/bad, size.
-    Releases(EnvArgs),
-    /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
-    History(HistoryArgs),
-    /// An interactive shell on one host of ENV, as the app user, in the live release, with its virtualenv active.
-    Shell(ShellArgs),
-    /// The app's logs from every host of ENV, each line prefixed by its host (`-f` follows them until Ctrl-C).
-    Logs(LogsArgs),
-    /// Put the previous good release of ENV back (or `--to` one), saying what the database needs; refused when its changes would break that release's code, unless `--downgrade` or `--restore`.
-    Rollback(RollbackArgs),
-    /// Show the columns of tables as the database has them (the checklist's step 8).
-    Verify(VerifyArgs),
-    /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
-    Checklist(ChecklistArgs),
-    /// Database migrations.
-    Migration {
-        /// What to do.
-        #[command(subcommand)]
-        command: MigrationCommand,
-    },
-    /// Set up a project for wptdeploy: detect the app, ask for (or take) the servers, write inventory/staging, inventory/production and inventory/group_vars/all.yml.
-    Init(InitArgs),
-    /// Print a completion script for SHELL (`wptdeploy completions bash > /etc/bash_completion.d/wptdeploy`).
-    Completions {
-        /// The shell.
-        #[arg(value_enum)]
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff: `wptdeploy man | man -l -`).
-    Man,
+/// `wptdeploy migration ...`: database migrations.
+#[derive(Debug, Args)]
+pub struct MigrationArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: MigrationCommand,
 }
 
-/// The command line as clap knows it (for completions and the man page).
-pub fn command() -> clap::Command {
-    use clap::CommandFactory as _;
-    Cli::command()
+/// `wptdeploy completions SHELL`
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
+
+/// `wptdeploy man`
+#[derive(Debug, Args)]
+pub struct ManArgs {}
 
 /// `wptdeploy migration ...`
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,6 @@
 //! The `wptdeploy` command.
 
 fn main() {
-    let cli = wptdeploy::cli::Cli::parse_args();
+    let cli = wptdeploy::commands::Cli::parse_args();
     std::process::exit(wptdeploy::commands::run(cli));
 }

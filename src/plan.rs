@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use minijinja::Value;
 
-use crate::error::Error;
 use crate::gitref;
 use crate::inventory::{Inventory, Origin, Sourced};
 use crate::playbook::Playbook;
+use crate::redact::Redactor;
 use crate::template::{Scope, Templates, Unknown, is_secret_name};
 use crate::transport::{ConnectOptions, TransportKind};
 
@@ -187,6 +187,44 @@ impl PlanError {
             ],
         }
     }
+
+    /// The error with every secret `redactor` knows masked in its texts (a
+    /// variable's error may quote a value).
+    pub fn masked(self, redactor: &Redactor) -> PlanError {
+        let m = |text: String| redactor.apply(&text);
+        match self {
+            PlanError::BadRef { reference, problem } => PlanError::BadRef {
+                reference: m(reference),
+                problem: m(problem),
+            },
+            PlanError::Undefined {
+                host,
+                message,
+                define,
+            } => PlanError::Undefined {
+                host: m(host),
+                message: m(message),
+                define: m(define),
+            },
+            PlanError::BadPort { host, text } => PlanError::BadPort {
+                host: m(host),
+                text: m(text),
+            },
+            PlanError::BadTransport { host, message } => PlanError::BadTransport {
+                host: m(host),
+                message: m(message),
+            },
+            PlanError::UnknownName {
+                host,
+                place,
+                message,
+            } => PlanError::UnknownName {
+                host: m(host),
+                place: m(place),
+                message: m(message),
+            },
+        }
+    }
 }
 
 /// Refuses a ref that git would not accept, or that carries shell syntax.
@@ -207,7 +245,7 @@ pub fn build(
     extra: &Sourced,
     settings: &ConnectSettings,
     templates: &Templates,
-) -> Result<Plan, Error> {
+) -> Result<Plan, PlanError> {
     let mut hosts = Vec::new();
     let mut secrets = Vec::new();
     let mut commit = String::new();
@@ -233,7 +271,7 @@ pub fn build(
                 check_steps(&plan, &playbook, templates, inventory)?;
                 Ok(plan)
             })
-            .map_err(|e| e.masked(&crate::report::Redactor::new(secrets.clone())))?;
+            .map_err(|e| e.masked(&Redactor::new(secrets.clone())))?;
         commit.clone_from(&plan.commit);
         hosts.push(plan);
     }
@@ -253,8 +291,8 @@ fn host_plan(
     scope: &Value,
     inventory: &Inventory,
     settings: &ConnectSettings,
-) -> Result<HostPlan, Error> {
-    let get = |names: &[&str]| -> Result<Option<String>, Error> {
+) -> Result<HostPlan, PlanError> {
+    let get = |names: &[&str]| -> Result<Option<String>, PlanError> {
         for name in names {
             if !vars.values.contains_key(*name) {
                 continue;
@@ -393,7 +431,7 @@ fn check_steps(
     playbook: &Playbook,
     templates: &Templates,
     inventory: &Inventory,
-) -> Result<(), Error> {
+) -> Result<(), PlanError> {
     let offline = host.offline(templates, playbook, None);
     let (ctx, registered) = (&offline.ctx, &offline.registered);
     for step in &playbook.steps {
@@ -417,8 +455,7 @@ fn check_steps(
                     message: format!("{}, needed by {place}", e.message),
                     define: define_hint(inventory),
                 }
-            }
-            .into());
+            });
         }
     }
     Ok(())

@@ -7,10 +7,10 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use crate::cancel::Cancel;
-use crate::report::style::{self, Tone};
+use crate::redact::Redactor;
+use crate::report::style::{Palette, Tone};
 use crate::report::{
-    JsonReporter, PlainReporter, ProgressReporter, Redacted, Redactor, Reporter, Verbosity, tell,
-    visible,
+    JsonReporter, PlainReporter, ProgressReporter, Redacted, Reporter, Verbosity, tell, visible,
 };
 use crate::settings::Settings;
 
@@ -29,14 +29,14 @@ pub fn reporter(
         return (Arc::new(Redacted::new(json, redactor, cancel)), None);
     }
     if verbosity != Verbosity::Quiet && settings.spinners {
-        let progress = ProgressReporter::new(verbosity);
+        let progress = ProgressReporter::new(verbosity, settings.palette);
         let screen = progress.screen();
         (
             Arc::new(Redacted::new(progress, redactor, cancel)),
             Some(screen),
         )
     } else {
-        let plain = PlainReporter::new(verbosity);
+        let plain = PlainReporter::new(verbosity, settings.palette);
         (Arc::new(Redacted::new(plain, redactor, cancel)), None)
     }
 }
@@ -121,21 +121,21 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
 
 /// A warning after the run's plays ended (a notification not delivered),
 /// secrets already masked: a `warning` event with `--output json`.
-pub fn warning(json: bool, message: &str) {
+pub fn warning(palette: Palette, json: bool, message: &str) {
     if json {
         self::json(&serde_json::json!({ "event": "warning", "host": null, "message": message }));
     } else {
-        labelled("warning", Tone::Caution, message);
+        labelled(palette, "warning", Tone::Caution, message);
     }
 }
 
 /// `label: text` on stderr, the label in its tone, the text's control
 /// characters shown rather than obeyed.
-fn labelled(label: &str, tone: Tone, text: &str) {
+fn labelled(palette: Palette, label: &str, tone: Tone, text: &str) {
     let _ = writeln!(
         std::io::stderr(),
         "{}: {}",
-        style::paint(tone, label),
+        palette.paint(tone, label),
         visible(text)
     );
 }
@@ -143,9 +143,9 @@ fn labelled(label: &str, tone: Tone, text: &str) {
 /// The error a command ended with, and its hints, secrets already masked.
 /// It may end with a remote program's output: control characters in it
 /// are shown, not obeyed.
-pub fn error(message: &str, hints: &[String]) {
-    labelled("error", Tone::Bad, message);
+pub fn error(palette: Palette, message: &str, hints: &[String]) {
+    labelled(palette, "error", Tone::Bad, message);
     for hint in hints {
-        labelled("hint", Tone::Hint, hint);
+        labelled(palette, "hint", Tone::Hint, hint);
     }
 }

@@ -8,11 +8,12 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{CommonArgs, OutputFormat};
-use crate::commands::error::CommandError;
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::inventory::Sourced;
 use crate::plan::ConnectSettings;
 use crate::report::Verbosity;
+use crate::report::style::Palette;
 use crate::transport::quote;
 use crate::vault::{PasswordSources, Vault};
 
@@ -20,6 +21,8 @@ use crate::vault::{PasswordSources, Vault};
 pub struct Settings {
     /// How much to show.
     pub verbosity: Verbosity,
+    /// Whether what wptdeploy writes on stderr is painted (`--color`).
+    pub palette: Palette,
     /// `--output json`: events as JSON lines on stdout.
     pub json: bool,
     /// Spinners may be drawn (no `--no-progress`, stderr a terminal).
@@ -60,8 +63,7 @@ pub enum BecomePassword {
 impl Settings {
     /// Checks `common` and reads what it points at (vault passwords, `-e`
     /// files, the become password file).
-    pub fn from_args(common: &CommonArgs) -> Result<Settings, Error> {
-        crate::report::style::choose(common.color);
+    pub fn from_args(common: &CommonArgs, palette: Palette) -> Result<Settings, Error> {
         let attended = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let verbosity = if common.quiet {
             Verbosity::Quiet
@@ -82,6 +84,7 @@ impl Settings {
         let vault = open_vault(common, attended)?;
         let extra = crate::inventory::extra_vars(&common.extra_vars, &vault)?;
         Ok(Settings {
+            palette,
             verbosity,
             json: common.output == OutputFormat::Json,
             spinners: !common.no_progress && std::io::stderr().is_terminal(),

@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::migration::generate_vars;
-use super::session::{Asking, Command, Session};
+use super::session::{Asking, Session};
 use super::vars::{self, ChecklistVars};
 use crate::cli::ChecklistArgs;
 use crate::error::Error;
@@ -31,16 +31,26 @@ pub async fn run(args: ChecklistArgs, cx: &mut Context<'_>) -> Result<(), Error>
         editor,
     };
     vars::set(&mut extra, &checklist);
-    let mut session = Session::new(Command::Checklist, &args.env, "checklist.yml", extra);
-    session.lock_command = Some(format!(
-        "wptdeploy checklist {} --commit {commit}",
-        args.env
-    ));
-    session.asking = Asking::Checklist;
-    session.changes = true;
-    session.one_host = true;
-    session.start_at = args.start_at;
-    session.list_steps = args.list_steps;
+    let session = Session {
+        name: "checklist",
+        failed: "checklist on",
+        title: "the migration checklist for {commit} on {env}",
+        deploys: true,
+        checks_ref: true,
+        lock_command: Some(format!(
+            "wptdeploy checklist {} --commit {commit}",
+            args.env
+        )),
+        env: args.env,
+        playbook: "checklist.yml".into(),
+        extra,
+        asking: Asking::Checklist,
+        changes: true,
+        one_host: true,
+        start_at: args.start_at,
+        list_steps: args.list_steps,
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 

@@ -1,10 +1,10 @@
 //! `wptdeploy ENV [--commit REF]`: deploy.yml (or `--playbook`) on ENV.
 
 use super::Context;
-use super::error::CommandError;
-use super::session::{Asking, Command, Session};
+use super::session::{Asking, Session};
 use super::vars::{self, DeployVars};
 use crate::cli::DeployArgs;
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::inventory::InventoryError;
 
@@ -26,17 +26,28 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             compat_check: args.compat_check,
         },
     );
-    let mut session = Session::new(Command::Deploy, &env, &args.playbook, extra);
-    session.check = args.check;
-    session.lock_wait = args.lock_wait;
-    session.forks = args.forks;
-    session.serial = args.serial;
-    session.changes = true;
-    if args.step {
-        session.asking = Asking::EachStep;
-    }
-    session.start_at = args.start_at;
-    session.list_steps = args.list_steps;
+    let session = Session {
+        name: "deploy",
+        failed: "deploy to",
+        deploys: true,
+        checks_ref: true,
+        env: env.clone(),
+        playbook: args.playbook,
+        extra,
+        check: args.check,
+        lock_wait: args.lock_wait,
+        forks: args.forks,
+        serial: args.serial,
+        changes: true,
+        asking: if args.step {
+            Asking::EachStep
+        } else {
+            Asking::Never
+        },
+        start_at: args.start_at,
+        list_steps: args.list_steps,
+        ..Session::default()
+    };
     let result = session.execute(cx).await;
     if let Err(Error::Inventory(InventoryError::UnknownEnvironment { known, .. })) = &result
         && crate::suggest::closest(&env, known.iter().map(String::as_str)).is_none()
@@ -54,6 +65,6 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
 
 /// The command `env` is close to, when it is no environment.
 fn misspelt_command(env: &str) -> Option<String> {
-    let names = crate::cli::command_names();
+    let names: Vec<String> = super::clap_command().get_subcommands().map(|c| c.get_name().to_owned()).collect();
     crate::suggest::closest(env, names.iter().map(String::as_str)).map(str::to_owned)
 }

@@ -9,10 +9,10 @@
 //!   active (shell.yml), this terminal handed to it.
 
 use super::Context;
-use super::error::CommandError;
-use super::session::{Command, Session};
+use super::session::Session;
 use super::vars::{self, ExecVars, LogsVars, Raw};
 use crate::cli::{ExecArgs, LogsArgs, ShellArgs};
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::transport::quote;
 
@@ -26,8 +26,16 @@ pub async fn run(args: ExecArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             exec_command: Raw::Unsafe(words.join(" ")),
         },
     );
-    let mut session = Session::new(Command::Exec, &args.env, "exec.yml", extra);
-    session.shows_output = true;
+    let session = Session {
+        name: "exec",
+        failed: "exec on",
+        title: "exec on {env}",
+        env: args.env,
+        playbook: "exec.yml".into(),
+        extra,
+        shows_output: true,
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 
@@ -41,8 +49,15 @@ pub async fn logs(args: LogsArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             logs_follow: args.follow,
         },
     );
-    let mut session = Session::new(Command::Logs, &args.env, "logs.yml", extra);
-    session.shows_output = true;
+    let session = Session {
+        name: "logs",
+        title: "{name} of {env}",
+        env: args.env,
+        playbook: "logs.yml".into(),
+        extra,
+        shows_output: true,
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 
@@ -52,9 +67,17 @@ pub async fn shell(args: ShellArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         return Err(CommandError::NoTerminalForShell.into());
     }
     let extra = cx.extra_vars();
-    let mut session = Session::new(Command::Shell, &args.env, "shell.yml", extra);
-    session.one_host = true;
-    session.quiet_steps = true;
-    session.limit = args.host;
+    let session = Session {
+        name: "shell",
+        failed: "shell on",
+        title: "{name} of {env}",
+        env: args.env,
+        playbook: "shell.yml".into(),
+        extra,
+        one_host: true,
+        quiet_steps: true,
+        limit: args.host,
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }

@@ -12,8 +12,8 @@ use dialoguer::Input;
 use serde_json::json;
 
 use super::Context;
-use super::error::CommandError;
 use crate::cli::InitArgs;
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::project::{Dependencies, Project};
 
@@ -36,7 +36,8 @@ struct Answers {
 }
 
 /// Runs `init`.
-pub fn run(args: &InitArgs, cx: &Context<'_>) -> Result<(), Error> {
+pub async fn run(args: InitArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    let args = &args;
     if let Some(tree) = &args.from_ansible {
         return from_ansible(tree, cx);
     }

@@ -11,9 +11,9 @@
 use std::sync::Arc;
 
 use super::Context;
-use super::error::CommandError;
-use super::session::{Asking, Command, Session};
+use super::session::{Asking, Session};
 use crate::cli::{HoldArgs, LockCommand, UnlockArgs};
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::playbook::{Playbook, Step, Tmpl};
 use crate::steps::kind::Typed;
@@ -26,12 +26,18 @@ const FOUND: &str = "deploy_lock";
 /// Shows and removes the lock.
 pub async fn unlock(args: UnlockArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let extra = cx.extra_vars();
-    let mut session = Session::new(Command::Unlock, &args.env, "deploy.yml", extra);
-    session.reshape = Some(unlock_steps);
-    session.asking = Asking::Confirm;
     // With nobody to confirm, only look; then say how to remove what was found.
     let confirmed = cx.settings.yes || cx.settings.attended;
-    session.check = !confirmed;
+    let session = Session {
+        name: "unlock",
+        title: "the deploy lock on {env}",
+        env: args.env,
+        extra,
+        reshape: Some(unlock_steps),
+        asking: Asking::Confirm,
+        check: !confirmed,
+        ..Session::default()
+    };
     let summaries = session.execute(cx).await?;
     if summaries.iter().any(|s| s.planned > 0) && !confirmed {
         return Err(CommandError::UnlockUnconfirmed.into());
@@ -40,18 +46,30 @@ pub async fn unlock(args: UnlockArgs, cx: &mut Context<'_>) -> Result<(), Error>
 }
 
 /// Holds the lock (`-m WHY`), or shows who holds it (`status`).
-pub async fn hold_or_status(args: HoldArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+pub async fn run(args: HoldArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let extra = cx.extra_vars();
     if let Some(LockCommand::Status(status)) = args.command {
-        let mut session = Session::new(Command::LockStatus, &status.env, "deploy.yml", extra);
-        session.reshape = Some(status_steps);
+        let session = Session {
+            name: "lock status",
+            title: "the deploy lock on {env}",
+            env: status.env,
+            extra,
+            reshape: Some(status_steps),
+            ..Session::default()
+        };
         return session.execute(cx).await.map(drop);
     }
     let env = args.env.unwrap_or_default();
     let why = args.message.unwrap_or_default();
-    let mut session = Session::new(Command::Hold, &env, "deploy.yml", extra);
-    session.reshape = Some(hold_steps);
-    session.lock_command = Some(format!("wptdeploy lock {} -m {}", quote(&env), quote(&why)));
+    let session = Session {
+        name: "lock",
+        title: "the deploy lock on {env}",
+        lock_command: Some(format!("wptdeploy lock {} -m {}", quote(&env), quote(&why))),
+        env,
+        extra,
+        reshape: Some(hold_steps),
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 

@@ -6,28 +6,39 @@
 use std::path::{Path, PathBuf};
 
 use super::Context;
-use super::error::CommandError;
-use super::session::{Command, Session};
+use super::session::Session;
 use super::vars::{self, GenerateVars, LintVars, TestVars};
 use crate::cli::{
+    MigrationArgs, MigrationCommand,
     GenerateArgs, MigrationLintArgs, MigrationNewArgs, MigrationStatusArgs, MigrationTestArgs,
 };
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::migrations::file::MigrationFile;
 use crate::transport::quote;
 
+/// `wptdeploy migration ...`: one of its commands.
+pub async fn run(args: MigrationArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+    match args.command {
+        MigrationCommand::New(args) => new(args, cx).await,
+        MigrationCommand::Test(args) => test(args, cx).await,
+        MigrationCommand::Status(args) => status(args, cx).await,
+        MigrationCommand::Lint(args) => lint(args, cx).await,
+    }
+}
+
 /// `migration status ENV`.
 pub async fn status(args: MigrationStatusArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let extra = cx.extra_vars();
-    Session::new(
-        Command::MigrationStatus,
-        &args.env,
-        "migration-status.yml",
+    let session = Session {
+        name: "migration status",
+        title: "{name} of {env}",
+        env: args.env,
+        playbook: "migration-status.yml".into(),
         extra,
-    )
-    .execute(cx)
-    .await
-    .map(drop)
+        ..Session::default()
+    };
+    session.execute(cx).await.map(drop)
 }
 
 /// `migration lint [ENV] [FILE.py...] [FILE.sql...]`: the SQL files here
@@ -96,9 +107,15 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
                 lint_files,
             },
         );
-        let summaries = Session::new(Command::MigrationLint, env, "migration-lint.yml", extra)
-            .execute(cx)
-            .await?;
+        let session = Session {
+            name: "migration lint",
+            title: "{name} of {env}",
+            env: (*env).clone(),
+            playbook: "migration-lint.yml".into(),
+            extra,
+            ..Session::default()
+        };
+        let summaries = session.execute(cx).await?;
         for summary in &summaries {
             let found = summary
                 .data
@@ -170,13 +187,22 @@ pub async fn new(args: MigrationNewArgs, cx: &mut Context<'_>) -> Result<(), Err
     let mut extra = cx.extra_vars();
     vars::set(&mut extra, &generate);
     let before = listing(&into)?;
-    let mut session = Session::new(Command::MigrationNew, &args.env, "migration-new.yml", extra);
-    session.lock_command = Some(format!(
-        "wptdeploy migration new {} --commit {}",
-        args.env, args.commit
-    ));
-    session.changes = true;
-    session.one_host = true;
+    let session = Session {
+        name: "migration new",
+        failed: "migration new on",
+        deploys: true,
+        checks_ref: true,
+        lock_command: Some(format!(
+            "wptdeploy migration new {} --commit {}",
+            args.env, args.commit
+        )),
+        env: args.env.clone(),
+        playbook: "migration-new.yml".into(),
+        extra,
+        changes: true,
+        one_host: true,
+        ..Session::default()
+    };
     session.execute(cx).await?;
     let pulled: Vec<_> = listing(&into)?
         .into_iter()
@@ -214,15 +240,17 @@ pub async fn test(args: MigrationTestArgs, cx: &mut Context<'_>) -> Result<(), E
             roundtrip: args.roundtrip,
         },
     );
-    let mut session = Session::new(
-        Command::MigrationTest,
-        &args.env,
-        "migration-test.yml",
+    let session = Session {
+        name: "migration test",
+        failed: "migration test on",
+        lock_command: Some(format!("wptdeploy migration test {}", args.env)),
+        env: args.env,
+        playbook: "migration-test.yml".into(),
         extra,
-    );
-    session.lock_command = Some(format!("wptdeploy migration test {}", args.env));
-    session.changes = true;
-    session.one_host = true;
+        changes: true,
+        one_host: true,
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 

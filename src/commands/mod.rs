@@ -3,26 +3,98 @@
 //! dispatches and holds what every command shares: the vault, the sudo
 //! password, the redactor that masks secrets in the final error.
 
-mod checklist;
-mod deploy;
-pub mod error;
-mod exec;
-mod init;
-mod lock;
-mod migration;
-mod releases;
-mod rollback;
 mod session;
 mod state;
 pub mod vars;
-mod verify;
 
-use crate::cli::{Cli, Command, MigrationCommand};
-use crate::error::Error;
+use crate::cli::{
+    ChecklistArgs, CompletionsArgs, DeployArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs, InitArgs,
+    LogsArgs, ManArgs, MigrationArgs, RollbackArgs, ShellArgs, UnlockArgs, VerifyArgs,
+};
+use crate::error::{CommandError, Error};
 use crate::inventory::Sourced;
-use crate::report::Redactor;
+use crate::redact::Redactor;
 use crate::settings::{BecomePassword, Settings};
-use error::CommandError;
+
+/// The commands besides deploying: each entry's doc comment is its
+/// `--help`, its variant its name, and what follows the arrow runs it, an
+/// `async fn(Args, &mut Context) -> Result<(), Error>`. `=> mod NAME` is a
+/// command of its own file, `commands/NAME.rs`, whose `run` runs it; a
+/// path names a function of a file several commands share. Adding a
+/// command is its file, its entry here, its playbook and its docs
+/// (docs/architecture.md).
+macro_rules! registry {
+    (@read [$($done:tt)*] $(#[$doc:meta])* $variant:ident($args:ty) => mod $module:ident, $($rest:tt)*) => {
+        mod $module;
+        registry!(@read [$($done)* $(#[$doc])* $variant($args) => $module::run,] $($rest)*);
+    };
+    (@read [$($done:tt)*] $(#[$doc:meta])* $variant:ident($args:ty) => $handler:path, $($rest:tt)*) => {
+        registry!(@read [$($done)* $(#[$doc])* $variant($args) => $handler,] $($rest)*);
+    };
+    (@read [$( $(#[$doc:meta])* $variant:ident($args:ty) => $handler:path, )*]) => {
+        /// Commands besides deploying.
+        #[derive(Debug, clap::Subcommand)]
+        pub enum Command {
+            $( $(#[$doc])* $variant($args), )*
+        }
+
+        impl Command {
+            /// Runs the command.
+            async fn run(self, cx: &mut Context<'_>) -> Result<(), Error> {
+                match self {
+                    $( Command::$variant(args) => $handler(args, cx).await, )*
+                }
+            }
+        }
+    };
+    ($($entries:tt)*) => {
+        registry!(@read [] $($entries)*);
+    };
+}
+
+registry! {
+    /// Deploy a ref to ENV: the explicit form of `wptdeploy ENV`.
+    Deploy(DeployArgs) => mod deploy,
+    /// Show who holds the deploy lock of ENV, and remove it.
+    Unlock(UnlockArgs) => lock::unlock,
+    /// Hold the deploy lock of ENV for maintenance (`lock ENV -m WHY`), or show who holds it (`lock status ENV`).
+    Lock(HoldArgs) => mod lock,
+    /// Run a command on each host, as the app user, in the live release with its virtualenv active: `wptdeploy exec ENV -- CMD ARGS...`.
+    Exec(ExecArgs) => mod exec,
+    /// Each host of ENV at a glance: live and previous release, lock holder, database against the live release, free disk.
+    Status(EnvArgs) => releases::status,
+    /// The releases on the hosts of ENV, newest first: ref, deployed at and by, the schema each expects, live/previous/bad, size.
+    Releases(EnvArgs) => mod releases,
+    /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
+    History(HistoryArgs) => releases::history,
+    /// An interactive shell on one host of ENV, as the app user, in the live release, with its virtualenv active.
+    Shell(ShellArgs) => exec::shell,
+    /// The app's logs from every host of ENV, each line prefixed by its host (`-f` follows them until Ctrl-C).
+    Logs(LogsArgs) => exec::logs,
+    /// Put the previous good release of ENV back (or `--to` one), saying what the database needs; refused when its changes would break that release's code, unless `--downgrade` or `--restore`.
+    Rollback(RollbackArgs) => mod rollback,
+    /// Show the columns of tables as the database has them (the checklist's step 8).
+    Verify(VerifyArgs) => mod verify,
+    /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
+    Checklist(ChecklistArgs) => mod checklist,
+    /// Database migrations.
+    Migration(MigrationArgs) => mod migration,
+    /// Set up a project for wptdeploy: detect the app, ask for (or take) the servers, write inventory/staging, inventory/production and inventory/group_vars/all.yml.
+    Init(InitArgs) => mod init,
+    /// Print a completion script for SHELL (`wptdeploy completions bash > /etc/bash_completion.d/wptdeploy`).
+    Completions(CompletionsArgs) => mod completions,
+    /// Print the man page (roff: `wptdeploy man | man -l -`).
+    Man(ManArgs) => mod man,
+}
+
+/// The command line: the options, and the commands of [`registry!`].
+pub type Cli = crate::cli::Cli<Command>;
+
+/// The command line as clap knows it (for completions, the man page and
+/// the names of the commands).
+pub fn clap_command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
 
 /// What every command works with.
 pub struct Context<'a> {
@@ -34,13 +106,16 @@ pub struct Context<'a> {
     pub connections: std::sync::Arc<crate::engine::Connections>,
     /// Who was told this run started changing an environment, to be told how it ended.
     pub notifier: Option<crate::notify::Notifier>,
+    /// Each host's last summary across the command's plays, secrets masked.
+    pub finished: Vec<crate::report::HostSummary>,
 }
 
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let started = std::time::Instant::now();
     let json = cli.common.output == crate::cli::OutputFormat::Json;
-    let command = cli.command_name();
+    let palette = crate::report::style::Palette::choose(cli.common.color);
+    let command = cli.name.clone();
     if json {
         crate::printer::json(&crate::report::run::run_started(&command));
     }
@@ -50,55 +125,23 @@ pub fn run(cli: Cli) -> i32 {
         .expect("tokio runtime");
     let mut redactor = Redactor::default();
     let mut notifier = None;
+    let mut finished = Vec::new();
     let result = runtime.block_on(async {
-        let settings = Settings::from_args(&cli.common)?;
+        let settings = Settings::from_args(&cli.common, palette)?;
         let mut cx = Context {
             settings: &settings,
             redactor: Redactor::default(),
             connections: std::sync::Arc::default(),
             notifier: None,
+            finished: Vec::new(),
         };
         let result = match cli.command {
-            Some(Command::Deploy(args)) => deploy::run(args, &mut cx).await,
-            Some(Command::Completions { shell }) => {
-                let mut script = Vec::new();
-                clap_complete::generate(
-                    shell,
-                    &mut crate::cli::command(),
-                    "wptdeploy",
-                    &mut script,
-                );
-                print_generated(&script);
-                Ok(())
-            }
-            Some(Command::Init(args)) => init::run(&args, &cx),
-            Some(Command::Man) => {
-                let mut page = Vec::new();
-                clap_mangen::Man::new(crate::cli::command()).render(&mut page)?;
-                print_generated(&page);
-                Ok(())
-            }
-            Some(Command::Unlock(args)) => lock::unlock(args, &mut cx).await,
-            Some(Command::Lock(args)) => lock::hold_or_status(args, &mut cx).await,
-            Some(Command::Exec(args)) => exec::run(args, &mut cx).await,
-            Some(Command::Status(args)) => releases::status(args, &mut cx).await,
-            Some(Command::Releases(args)) => releases::releases(args, &mut cx).await,
-            Some(Command::History(args)) => releases::history(args, &mut cx).await,
-            Some(Command::Rollback(args)) => rollback::run(args, &mut cx).await,
-            Some(Command::Logs(args)) => exec::logs(args, &mut cx).await,
-            Some(Command::Shell(args)) => exec::shell(args, &mut cx).await,
-            Some(Command::Verify(args)) => verify::run(args, &mut cx).await,
-            Some(Command::Checklist(args)) => checklist::run(args, &mut cx).await,
-            Some(Command::Migration { command }) => match command {
-                MigrationCommand::New(args) => migration::new(args, &mut cx).await,
-                MigrationCommand::Test(args) => migration::test(args, &mut cx).await,
-                MigrationCommand::Status(args) => migration::status(args, &mut cx).await,
-                MigrationCommand::Lint(args) => migration::lint(args, &mut cx).await,
-            },
+            Some(command) => command.run(&mut cx).await,
             None => deploy::run(cli.deploy, &mut cx).await,
         };
         redactor = cx.redactor;
         notifier = cx.notifier;
+        finished = cx.finished;
         cx.connections.close_all().await;
         result
     });
@@ -107,7 +150,7 @@ pub fn run(cli: Cli) -> i32 {
         Err(error) => {
             let message = redactor.apply(&error.to_string());
             let hints: Vec<String> = error.hints().iter().map(|h| redactor.apply(h)).collect();
-            crate::printer::error(&message, &hints);
+            crate::printer::error(palette, &message, &hints);
             (error.exit_code(), Some(message), hints)
         }
     };
@@ -116,11 +159,11 @@ pub fn run(cli: Cli) -> i32 {
         ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
         hints,
+        hosts: finished,
     };
     if let Some(notifier) = notifier {
-        let hosts = crate::report::run::finished();
-        for warning in runtime.block_on(notifier.finished(&ending, &hosts)) {
-            crate::printer::warning(json, &redactor.apply(&warning));
+        for warning in runtime.block_on(notifier.finished(&ending, &ending.hosts)) {
+            crate::printer::warning(palette, json, &redactor.apply(&warning));
         }
     }
     // Everything the run does is awaited above; what may still be blocked
@@ -136,13 +179,18 @@ pub fn run(cli: Cli) -> i32 {
     code
 }
 
-/// A generated completion script or man page, on stdout (a closed pipe,
-/// as in `| head`, ends it quietly).
-fn print_generated(text: &[u8]) {
-    crate::printer::data(String::from_utf8_lossy(text).lines().map(str::to_owned));
-}
-
 impl Context<'_> {
+    /// Keeps each of `summaries` (masked) as its host's last.
+    fn record_finished(&mut self, summaries: &[crate::report::HostSummary]) {
+        for summary in summaries {
+            self.finished.retain(|s| s.host != summary.host);
+            self.finished.push(crate::report::HostSummary {
+                data: Vec::new(),
+                ..summary.clone()
+            });
+        }
+    }
+
     /// `-e`: the variables a command starts from, its own set over them.
     fn extra_vars(&self) -> Sourced {
         self.settings.extra.clone()

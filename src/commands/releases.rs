@@ -19,28 +19,39 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::Context;
-use super::session::{Command, Session};
+use super::session::Session;
 use super::state::{HostState, Record, short};
 use super::vars::{self, StateVars};
 use crate::cli::{EnvArgs, HistoryArgs};
 use crate::error::Error;
 
-/// Reads every host's state with `playbook` and `vars`.
+/// Reads every host's state with `session`'s playbook and `state`'s
+/// variables, its steps shown only with `-v`.
 pub(super) async fn read(
-    command: Command,
-    env: &str,
-    playbook: &str,
+    session: Session,
     state: &StateVars,
-    limit: Option<String>,
     cx: &mut Context<'_>,
 ) -> Result<Vec<HostState>, Error> {
     let mut extra = cx.extra_vars();
     vars::set(&mut extra, state);
-    let mut session = Session::new(command, env, playbook, extra);
-    session.quiet_steps = true;
-    session.limit = limit;
+    let session = Session {
+        extra,
+        quiet_steps: true,
+        ..session
+    };
     let summaries = session.execute(cx).await?;
     Ok(HostState::from_summaries(&summaries))
+}
+
+/// The session that reads `env` for the command `name` with `playbook`.
+fn reading(name: &'static str, env: String, playbook: &str) -> Session {
+    Session {
+        name,
+        title: "{name} of {env}",
+        env,
+        playbook: playbook.into(),
+        ..Session::default()
+    }
 }
 
 /// Prints `rows` (the first is the header) as aligned columns, or, with
@@ -61,15 +72,7 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         releases_database: true,
         releases_sources: false,
     };
-    let hosts = read(
-        Command::Status,
-        &args.env,
-        "releases.yml",
-        &wanted,
-        None,
-        cx,
-    )
-    .await?;
+    let hosts = read(reading("status", args.env.clone(), "releases.yml"), &wanted, cx).await?;
     let mut rows = vec![
         ["host", "live", "previous", "lock", "database", "free"]
             .map(str::to_owned)
@@ -168,22 +171,14 @@ pub(super) fn first_line(text: &str) -> &str {
 }
 
 /// `wptdeploy releases ENV`.
-pub async fn releases(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+pub async fn run(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let wanted = StateVars {
         history_last: 0,
         releases_sizes: true,
         releases_database: false,
         releases_sources: false,
     };
-    let hosts = read(
-        Command::Releases,
-        &args.env,
-        "releases.yml",
-        &wanted,
-        None,
-        cx,
-    )
-    .await?;
+    let hosts = read(reading("releases", args.env.clone(), "releases.yml"), &wanted, cx).await?;
     let mut shas: Vec<(u64, String)> = Vec::new();
     for host in &hosts {
         for release in &host.releases {
@@ -305,15 +300,11 @@ pub async fn history(args: HistoryArgs, cx: &mut Context<'_>) -> Result<(), Erro
         releases_database: false,
         releases_sources: false,
     };
-    let hosts = read(
-        Command::History,
-        &args.env,
-        "history.yml",
-        &wanted,
-        args.host,
-        cx,
-    )
-    .await?;
+    let session = Session {
+        limit: args.host,
+        ..reading("history", args.env.clone(), "history.yml")
+    };
+    let hosts = read(session, &wanted, cx).await?;
     let runs = merged_runs(&hosts);
     let shown: Vec<&(Record, Vec<String>)> = if args.last == 0 {
         runs.iter().collect()

@@ -14,12 +14,12 @@
 //!    database goes back too.
 
 use super::Context;
-use super::error::CommandError;
 use super::releases::{first_line, read};
-use super::session::{Command, Session};
+use super::session::Session;
 use super::state::{HostState, Record, short};
 use super::vars::{self, RollbackVars, StateVars};
 use crate::cli::RollbackArgs;
+use crate::error::CommandError;
 use crate::error::Error;
 use crate::migrations::rollback::{DbCase, classify};
 use crate::playbook::{Playbook, PlaybookDirs, Step};
@@ -35,15 +35,14 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
         releases_database: true,
         releases_sources: true,
     };
-    let hosts = read(
-        Command::Rollback,
-        &args.env,
-        "releases.yml",
-        &wanted,
-        None,
-        cx,
-    )
-    .await?;
+    let reading = Session {
+        name: "rollback",
+        title: "reading {env} before the rollback",
+        env: args.env.clone(),
+        playbook: "releases.yml".into(),
+        ..Session::default()
+    };
+    let hosts = read(reading, &wanted, cx).await?;
     let target = target(&hosts, args.to.as_deref())?;
     let env = quote(&args.env);
     let (case, db) = database_case(&hosts, &target)?;
@@ -147,13 +146,20 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
     crate::printer::note(cx.settings, &format!("rollback to {to}: {said}"));
     let mut extra = cx.extra_vars();
     vars::set(&mut extra, &plan);
-    let mut session = Session::new(Command::Rollback, &args.env, "deploy.yml", extra);
-    session.check = args.check;
-    session.changes = true;
     // The database steps only when the database goes back too.
-    if !(plan.rollback_downgrade_to.is_empty() && plan.rollback_restore.is_empty()) {
-        session.reshape = Some(with_database_steps);
-    }
+    let database_too = !(plan.rollback_downgrade_to.is_empty() && plan.rollback_restore.is_empty());
+    let session = Session {
+        name: "rollback",
+        title: "rolling {env} back to {commit}",
+        deploys: true,
+        rolls_back: true,
+        env: args.env,
+        extra,
+        check: args.check,
+        changes: true,
+        reshape: database_too.then_some(with_database_steps as super::session::Reshape),
+        ..Session::default()
+    };
     session.execute(cx).await.map(drop)
 }
 

@@ -2,10 +2,10 @@
 //! the columns of tables as the database has them (the checklist's step 8).
 
 use super::Context;
-use super::error::CommandError;
-use super::session::{Command, Session};
+use super::session::Session;
 use super::vars::{self, VerifyVars};
 use crate::cli::VerifyArgs;
+use crate::error::CommandError;
 use crate::error::Error;
 
 /// Shows the columns, failing when an expectation does not hold.
@@ -13,10 +13,14 @@ pub async fn run(args: VerifyArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let checked = tables_and_expectations(&args)?;
     let mut extra = cx.extra_vars();
     vars::set(&mut extra, &checked);
-    Session::new(Command::Verify, &args.env, "verify.yml", extra)
-        .execute(cx)
-        .await
-        .map(drop)
+    let session = Session {
+        name: "verify",
+        env: args.env,
+        playbook: "verify.yml".into(),
+        extra,
+        ..Session::default()
+    };
+    session.execute(cx).await.map(drop)
 }
 
 /// The tables to read and what they must hold, from the options (and the

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 use crate::plan::Plan;
-use crate::steps::lock::LockOwner;
+use crate::steps::LockOwner;
 use crate::template::Templates;
 use crate::transport::SudoAuth;
 pub use connections::Connections;

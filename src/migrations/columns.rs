@@ -18,6 +18,17 @@ pub struct Column {
     pub data_type: String,
 }
 
+/// The tables' columns and whether they match what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnReport {
+    /// The tables asked about.
+    pub tables: Vec<String>,
+    /// Their columns.
+    pub columns: Vec<Column>,
+    /// Differences from the expectations (empty: all good).
+    pub problems: Vec<String>,
+}
+
 /// What a column should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expect {

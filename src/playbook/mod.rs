@@ -13,62 +13,16 @@
 //! directory in the current project, or `--playbooks DIR`, overrides them
 //! file by file.
 
-pub mod step;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::inventory::{Sourced, Vars};
 use crate::rollout::{Rollout, Serial};
+pub use crate::sources::{PlaybookDirs, SourceError};
 use crate::steps::lock::Lock;
+pub use crate::steps::{Item, Step, StepEnv, Tmpl};
 use crate::template::Templates;
-pub use step::{Item, Step, StepEnv, Tmpl};
-
-/// Playbook files built into the binary, by path relative to `playbooks/`.
-const BUILT_IN: &[(&str, &str)] = &[
-    ("vars.yml", include_str!("../../playbooks/vars.yml")),
-    ("deploy.yml", include_str!("../../playbooks/deploy.yml")),
-    ("verify.yml", include_str!("../../playbooks/verify.yml")),
-    ("exec.yml", include_str!("../../playbooks/exec.yml")),
-    ("history.yml", include_str!("../../playbooks/history.yml")),
-    ("releases.yml", include_str!("../../playbooks/releases.yml")),
-    ("logs.yml", include_str!("../../playbooks/logs.yml")),
-    ("shell.yml", include_str!("../../playbooks/shell.yml")),
-    ("rollback.yml", include_str!("../../playbooks/rollback.yml")),
-    (
-        "migration-new.yml",
-        include_str!("../../playbooks/migration-new.yml"),
-    ),
-    (
-        "migration-status.yml",
-        include_str!("../../playbooks/migration-status.yml"),
-    ),
-    (
-        "migration-lint.yml",
-        include_str!("../../playbooks/migration-lint.yml"),
-    ),
-    (
-        "migration-generate.yml",
-        include_str!("../../playbooks/migration-generate.yml"),
-    ),
-    (
-        "checklist.yml",
-        include_str!("../../playbooks/checklist.yml"),
-    ),
-    (
-        "migration-apply.yml",
-        include_str!("../../playbooks/migration-apply.yml"),
-    ),
-    (
-        "migration-test.yml",
-        include_str!("../../playbooks/migration-test.yml"),
-    ),
-    (
-        "templates/config.txt.j2",
-        include_str!("../../playbooks/templates/config.txt.j2"),
-    ),
-];
 
 /// A playbook could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -83,115 +37,12 @@ pub enum PlaybookError {
         /// What is wrong.
         message: String,
     },
-    /// No such playbook or template file.
-    #[error("playbook file `{name}` not found (looked in {looked})")]
-    NotFound {
-        /// The relative name.
-        name: String,
-        /// Where we looked.
-        looked: String,
-    },
+    /// No such playbook or template file, or it could not be read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// A file could not be read.
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// Where playbook files are looked up, first match wins.
-#[derive(Debug, Clone)]
-pub struct PlaybookDirs {
-    dirs: Vec<PathBuf>,
-    /// The Ansible tree beside the inventory, whose roles' templates are
-    /// used before the built-in ones.
-    ansible: Option<PathBuf>,
-}
-
-impl PlaybookDirs {
-    /// `explicit` (from `--playbooks`), then `./playbooks`, then built-in.
-    pub fn new(explicit: Option<&Path>) -> Self {
-        let mut dirs = Vec::new();
-        if let Some(dir) = explicit {
-            dirs.push(dir.to_owned());
-        }
-        let local = PathBuf::from("playbooks");
-        if local.is_dir() && explicit != Some(local.as_path()) {
-            dirs.push(local);
-        }
-        PlaybookDirs {
-            dirs,
-            ansible: None,
-        }
-    }
-
-    /// Also looks for templates in the Ansible tree `dir` (the one holding
-    /// the inventory), as Ansible finds them for the role that deploys.
-    pub fn with_ansible_tree(mut self, dir: Option<&Path>) -> Self {
-        self.ansible = dir.map(Path::to_owned);
-        self
-    }
-
-    /// A template's text and where it came from: the playbooks directories'
-    /// `src`, then the Ansible tree's `roles/deploy/templates/`,
-    /// `roles/*/templates/` and `templates/` (for `templates/NAME`, `NAME`),
-    /// then the built-in one.
-    pub fn read_template(&self, src: &str) -> Result<(String, String), PlaybookError> {
-        if let Some(found) = self.find_in_dirs(src)? {
-            return Ok(found);
-        }
-        if let Some(tree) = &self.ansible {
-            let name = src.strip_prefix("templates/").unwrap_or(src);
-            let mut roles: Vec<PathBuf> = fs_err::read_dir(tree.join("roles"))
-                .map(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.path().join("templates").join(name))
-                        .collect()
-                })
-                .unwrap_or_default();
-            roles.sort();
-            let candidates = std::iter::once(tree.join("roles/deploy/templates").join(name))
-                .chain(roles)
-                .chain(std::iter::once(tree.join("templates").join(name)));
-            for path in candidates {
-                if path.is_file() {
-                    let text = fs_err::read_to_string(&path)?;
-                    return Ok((path.display().to_string(), text));
-                }
-            }
-        }
-        self.read(src)
-    }
-
-    fn find_in_dirs(&self, name: &str) -> Result<Option<(String, String)>, PlaybookError> {
-        for dir in &self.dirs {
-            let path = dir.join(name);
-            if path.is_file() {
-                let text = fs_err::read_to_string(&path)?;
-                return Ok(Some((path.display().to_string(), text)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The text of `name` and a label for messages (the path, or `built-in:name`).
-    pub fn read(&self, name: &str) -> Result<(String, String), PlaybookError> {
-        if let Some(found) = self.find_in_dirs(name)? {
-            return Ok(found);
-        }
-        BUILT_IN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, text)| (format!("built-in:playbooks/{n}"), (*text).to_owned()))
-            .ok_or_else(|| PlaybookError::NotFound {
-                name: name.to_owned(),
-                looked: self
-                    .dirs
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .chain(["the built-in playbooks".to_owned()])
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-    }
 }
 
 /// A loaded, validated playbook.
@@ -407,16 +258,13 @@ mod tests {
 
     #[test]
     fn the_built_in_deploy_playbook_is_valid() {
-        let dirs = PlaybookDirs {
-            dirs: Vec::new(),
-            ansible: None,
-        };
+        let dirs = PlaybookDirs::built_in();
         let playbook = Playbook::load(&dirs, "deploy.yml", &Templates::new()).unwrap();
         assert!(playbook.lock_step().is_some());
         assert!(playbook.steps.iter().all(|s| s.line > 0));
-        for (name, _) in BUILT_IN
+        for name in crate::sources::built_in_names()
             .iter()
-            .filter(|(n, _)| n.ends_with(".yml") && *n != "vars.yml")
+            .filter(|n| n.ends_with(".yml") && *n != "vars.yml")
         {
             let other = Playbook::load(&dirs, name, &Templates::new()).unwrap();
             assert!(!other.steps.is_empty(), "{name}");
@@ -483,10 +331,7 @@ mod tests {
         fs_err::write(tree.join("roles/deploy/templates/config.txt.j2"), "role\n").unwrap();
         fs_err::write(tree.join("roles/app/templates/other.j2"), "app\n").unwrap();
         // No playbooks directories (cargo runs tests beside the project's own).
-        let none = PlaybookDirs {
-            dirs: Vec::new(),
-            ansible: None,
-        };
+        let none = PlaybookDirs::built_in();
         let dirs = none.clone().with_ansible_tree(Some(&tree));
         let (origin, text) = dirs.read_template("templates/config.txt.j2").unwrap();
         assert_eq!(text, "role\n");

@@ -20,7 +20,7 @@ pub use json::JsonReporter;
 pub use plain::PlainReporter;
 pub use progress::ProgressReporter;
 pub use prompt::{ConfirmGate, TerminalGate, confirm_environment};
-pub use redact::{Redacted, Redactor};
+pub use redact::Redacted;
 
 /// How much the user wants to see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,7 +75,7 @@ impl Reporter for Outline {
 /// The final table: one line per host. A successful host reads
 /// `deployed` when the run deploys, else `ok`; the commit and release
 /// columns are shown only for a run that deploys.
-pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
+pub fn summary_table(summaries: &[HostSummary], deploys: bool, palette: style::Palette) -> String {
     let width = |column: &dyn Fn(&HostSummary) -> usize, title: &str| {
         summaries
             .iter()
@@ -121,7 +121,7 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool) -> String {
             HostResult::RolledBack | HostResult::Interrupted => style::Tone::Caution,
             HostResult::Failed | HostResult::Unreachable => style::Tone::Bad,
         };
-        let result = style::paint(tone, &format!("{result:11}"));
+        let result = palette.paint(tone, &format!("{result:11}"));
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(
             "{:host_width$}  {}{}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",

@@ -3,13 +3,14 @@
 
 use std::io::Write as _;
 
-use super::style::{self, Tone};
+use super::style::{Palette, Tone};
 use super::{Event, Render, StepStatus, Verbosity, format_ms, summary_table};
 use crate::transport::Stream;
 
 /// Writes one line per event to stderr.
 pub struct PlainReporter {
     verbosity: Verbosity,
+    palette: Palette,
     summaries: std::sync::Mutex<Vec<super::HostSummary>>,
     /// Whether the run deploys (its success is "deployed", else "ok").
     deploys: std::sync::atomic::AtomicBool,
@@ -28,10 +29,11 @@ struct Batched {
 const BATCH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl PlainReporter {
-    /// A reporter showing what `verbosity` asks for.
-    pub fn new(verbosity: Verbosity) -> Self {
+    /// A reporter showing what `verbosity` asks for, in `palette`'s colours.
+    pub fn new(verbosity: Verbosity, palette: Palette) -> Self {
         PlainReporter {
             verbosity,
+            palette,
             summaries: std::sync::Mutex::default(),
             deploys: std::sync::atomic::AtomicBool::new(true),
             stderr: std::sync::Mutex::new(Batched {
@@ -39,6 +41,11 @@ impl PlainReporter {
                 flushed: std::time::Instant::now(),
             }),
         }
+    }
+
+    /// The colours it paints in.
+    pub(super) fn palette(&self) -> Palette {
+        self.palette
     }
 
     /// Collects host summaries and, at the end, returns the table to print.
@@ -61,6 +68,7 @@ impl PlainReporter {
                 Some(summary_table(
                     &summaries,
                     self.deploys.load(std::sync::atomic::Ordering::Relaxed),
+                    self.palette,
                 ))
             }
             _ => None,
@@ -71,14 +79,14 @@ impl PlainReporter {
 /// The text of an event at `verbosity`, if it shows at all, with any
 /// control character in it (a remote program's colours, cursor moves, a
 /// terminal title) made visible rather than obeyed.
-pub(super) fn line_for(event: &Event, verbosity: Verbosity) -> Option<String> {
+pub(super) fn line_for(event: &Event, verbosity: Verbosity, palette: Palette) -> Option<String> {
     text_for(event, verbosity).map(|text| {
         let shown = match super::visible(&text) {
             std::borrow::Cow::Borrowed(_) => text,
             std::borrow::Cow::Owned(shown) => shown,
         };
         match tone_of(event) {
-            Some((anchor, word, tone)) => style::paint_after(&shown, &anchor, word, tone),
+            Some((anchor, word, tone)) => palette.paint_after(&shown, &anchor, word, tone),
             None => shown,
         }
     })
@@ -251,7 +259,7 @@ impl Render for PlainReporter {
             return out.flush();
         }
         let mut err = self.stderr.lock().expect("stderr lock");
-        if let Some(line) = line_for(event, self.verbosity) {
+        if let Some(line) = line_for(event, self.verbosity, self.palette) {
             writeln!(err.out, "{line}")?;
         }
         if let Some(table) = self.collect(event) {

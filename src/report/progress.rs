@@ -21,11 +21,11 @@ pub struct ProgressReporter {
 impl ProgressReporter {
     /// Spinners drawn on stderr; finished steps (and, when `verbosity` is
     /// verbose, remote output) printed above them.
-    pub fn new(verbosity: Verbosity) -> Self {
+    pub fn new(verbosity: Verbosity, palette: super::style::Palette) -> Self {
         ProgressReporter {
             multi: MultiProgress::new(),
             bars: Mutex::default(),
-            table: PlainReporter::new(Verbosity::Normal),
+            table: PlainReporter::new(Verbosity::Normal, palette),
             verbosity,
         }
     }
@@ -90,7 +90,7 @@ impl Render for ProgressReporter {
             }
             _ => {}
         }
-        if let Some(line) = line_for(event, self.verbosity) {
+        if let Some(line) = line_for(event, self.verbosity, self.table.palette()) {
             self.multi.println(line)?;
         }
         if let Some(table) = self.table.collect(event) {

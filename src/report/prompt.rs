@@ -3,8 +3,8 @@
 use console::{Key, Term};
 use dialoguer::Input;
 
-use super::Redactor;
 use crate::engine::events::{AfterFailure, Decision, Gate, StepView};
+use crate::redact::Redactor;
 
 /// Prompts on the terminal, one step at a time.
 pub struct TerminalGate {

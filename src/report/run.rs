@@ -3,7 +3,6 @@
 //! `run_finished`), and, in GitHub Actions, annotations and a step summary.
 
 use std::fmt::Write as _;
-use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
@@ -12,26 +11,6 @@ use super::{HostResult, HostSummary};
 /// The version of the events' shape (docs/json.md, docs/json-schema.json):
 /// in `run_started`, raised when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// Each host's last summary in this process.
-static FINISHED: Mutex<Vec<HostSummary>> = Mutex::new(Vec::new());
-
-/// Keeps each of `summaries` as its host's last.
-pub fn record(summaries: &[HostSummary]) {
-    let mut finished = FINISHED.lock().expect("summaries lock");
-    for summary in summaries {
-        finished.retain(|s| s.host != summary.host);
-        finished.push(HostSummary {
-            data: Vec::new(),
-            ..summary.clone()
-        });
-    }
-}
-
-/// Each host's last summary in this process, in the order they ended.
-pub fn finished() -> Vec<HostSummary> {
-    FINISHED.lock().expect("summaries lock").clone()
-}
 
 /// The first line of every run: `{"event": "run_started", "schema": 1,
 /// "version": ..., "command": "deploy"}`.
@@ -54,12 +33,15 @@ pub struct Ending {
     pub error: Option<String>,
     /// Its hints.
     pub hints: Vec<String>,
+    /// Each host's last summary across the run's plays, secrets masked.
+    pub hosts: Vec<HostSummary>,
 }
 
 /// The last line of every run, an input error's too: how it ended, each
 /// host's last result, and the error with its hints.
 pub fn run_finished(ending: &Ending) -> Value {
-    let hosts: Vec<Value> = finished()
+    let hosts: Vec<Value> = ending
+        .hosts
         .iter()
         .map(|s| {
             json!({
@@ -86,7 +68,12 @@ pub fn run_finished(ending: &Ending) -> Value {
 /// GitHub Actions' `::error` lines for a failed run (one per failed host,
 /// else one for the run), for stderr, which the runner reads too.
 pub fn github_annotations(command: &str, ending: &Ending) -> Vec<String> {
-    let failed: Vec<HostSummary> = finished().into_iter().filter(|s| !s.succeeded()).collect();
+    let failed: Vec<HostSummary> = ending
+        .hosts
+        .iter()
+        .filter(|s| !s.succeeded())
+        .cloned()
+        .collect();
     if ending.exit_code == 0 {
         return Vec::new();
     }
@@ -125,10 +112,10 @@ pub fn github_summary(command: &str, ending: &Ending) -> String {
             "failed"
         }
     );
-    let hosts = finished();
+    let hosts = &ending.hosts;
     if !hosts.is_empty() {
         text.push_str("| host | result | release | error |\n|---|---|---|---|\n");
-        for s in &hosts {
+        for s in hosts {
             let _ = writeln!(
                 text,
                 "| {} | {} | {} | {} |",

@@ -4,11 +4,7 @@
 //! off. Only words wptdeploy writes itself are painted: what a host sends is
 //! made visible ([`super::visible`]) before it is placed between them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use anstyle::{AnsiColor, Effects, Style};
-
-static ON: AtomicBool = AtomicBool::new(false);
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -21,16 +17,36 @@ pub enum ColorWhen {
     Never,
 }
 
-/// Decides, once, whether stderr is painted.
-pub fn choose(when: ColorWhen) {
-    let choice = match when {
-        ColorWhen::Auto => anstream::ColorChoice::Auto,
-        ColorWhen::Always => anstream::ColorChoice::AlwaysAnsi,
-        ColorWhen::Never => anstream::ColorChoice::Never,
-    };
-    choice.write_global();
-    let on = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
-    ON.store(on, Ordering::Relaxed);
+/// Whether the words wptdeploy writes on stderr are painted: decided once,
+/// from `--color` and the terminal, and handed to whatever writes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Palette {
+    on: bool,
+}
+
+impl Palette {
+    /// What `--color` asks for on this stderr.
+    pub fn choose(when: ColorWhen) -> Palette {
+        let on = match when {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+            }
+        };
+        Palette { on }
+    }
+
+    /// `text` in `tone`'s colour when colour is on, else as it is.
+    pub fn paint(self, tone: Tone, text: &str) -> String {
+        painted(self.on, tone, text)
+    }
+
+    /// `line` with `word`, where it first follows `anchor`, painted (`line`
+    /// is already made visible: only the word gains escapes).
+    pub fn paint_after(self, line: &str, anchor: &str, word: &str, tone: Tone) -> String {
+        paint_after_if(self.on, line, anchor, word, tone)
+    }
 }
 
 /// What a painted word means.
@@ -61,17 +77,6 @@ impl Tone {
             Tone::Hint => AnsiColor::Cyan.on_default(),
         }
     }
-}
-
-/// `text` in `tone`'s colour when colour is on, else as it is.
-pub fn paint(tone: Tone, text: &str) -> String {
-    painted(ON.load(Ordering::Relaxed), tone, text)
-}
-
-/// `line` with `word`, where it first follows `anchor`, painted (`line` is
-/// already made visible: only the word gains escapes).
-pub fn paint_after(line: &str, anchor: &str, word: &str, tone: Tone) -> String {
-    paint_after_if(ON.load(Ordering::Relaxed), line, anchor, word, tone)
 }
 
 fn painted(on: bool, tone: Tone, text: &str) -> String {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal};
 use super::outcome::Outcome;
-use crate::migrations::columns::{self, Column, Expect};
+use crate::migrations::columns::{self, ColumnReport, Expect};
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -81,17 +81,6 @@ impl StepKind for ColumnsKind {
         .with_probe(probe)
         .data_on_stdout())
     }
-}
-
-/// The tables' columns and whether they match what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ColumnReport {
-    /// The tables asked about.
-    pub tables: Vec<String>,
-    /// Their columns.
-    pub columns: Vec<Column>,
-    /// Differences from the expectations (empty: all good).
-    pub problems: Vec<String>,
 }
 
 /// The psql invocation; the query arrives on standard input and the table

@@ -10,7 +10,6 @@
 
 use std::any::Any;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +17,9 @@ use minijinja::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
+pub use super::effect::{Effect, FileWrite, LocalFile, Symlink};
 use super::outcome::{Outcome, StepFailure, failure, markers};
-use crate::playbook::PlaybookDirs;
+use crate::sources::PlaybookDirs;
 use crate::template::{TemplateError, Templates};
 use crate::transport::{Output, RemoteCommand};
 
@@ -361,70 +361,6 @@ impl Ran<'_> {
             ..Outcome::default()
         })
     }
-}
-
-/// What the engine does around a step's command. The engine matches on
-/// this, never on a kind.
-#[derive(Debug, Clone)]
-pub enum Effect {
-    /// Runs the command; nothing more.
-    Runs,
-    /// Takes the deploy lock (waiting if asked), released when the run ends.
-    TakesLock(super::lock::LockSpec),
-    /// Points the live symlink elsewhere: a later failure switches back.
-    Switches(Symlink),
-    /// Restarts the app: run again after a switch back.
-    Restarts,
-    /// The new release is live and healthy: failures after it no longer
-    /// switch back.
-    EndsRollbackWindow,
-    /// Sends a local file, read when the step runs, on standard input.
-    SendsLocalFile(LocalFile),
-    /// Copies `src` from the host once the command (its checksum) succeeded.
-    Downloads {
-        /// The file on the host.
-        src: String,
-    },
-    /// Writes a file: `--check` shows the diff against the current one.
-    WritesFile(FileWrite),
-    /// Runs on this machine with the terminal handed over.
-    RunsHere,
-    /// Hands this terminal to the command, run on a pty on the host,
-    /// until it ends (`shell:`).
-    Interactive,
-    /// Keeps a log of the run on the host: one record appended when the
-    /// run ends, if it changed the host.
-    Records(super::history::HistoryLog),
-    /// Shows text; nothing runs and nobody is asked.
-    Says {
-        /// The text.
-        text: String,
-    },
-}
-
-/// The live symlink a `switch:` moves.
-#[derive(Debug, Clone)]
-pub struct Symlink {
-    /// Its path.
-    pub link: String,
-}
-
-/// A local file a step sends.
-#[derive(Debug, Clone)]
-pub struct LocalFile {
-    /// Its path.
-    pub src: PathBuf,
-}
-
-/// A file a step writes, for `--check`'s diff.
-#[derive(Debug, Clone)]
-pub struct FileWrite {
-    /// The new content.
-    pub content: String,
-    /// Where it comes from (a template file, or `inline`).
-    pub source: String,
-    /// The file it replaces.
-    pub current: String,
 }
 
 /// A read-only command the engine runs after a step fails in the way it

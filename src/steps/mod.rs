@@ -6,6 +6,7 @@ mod backup;
 mod checkout;
 pub mod columns;
 mod directory;
+pub mod effect;
 mod fetch;
 mod healthcheck;
 pub mod history;
@@ -25,6 +26,7 @@ mod run;
 mod say;
 mod shell;
 mod sql_lint;
+mod step;
 mod switch;
 pub mod template;
 mod upload;
@@ -32,14 +34,15 @@ mod virtualenv;
 
 use minijinja::Value;
 
-use crate::playbook::{Step, StepEnv};
 use crate::template::{TemplateError, Templates};
 use crate::transport::RemoteCommand;
 
-pub use kind::{Diagnosis, Effect, FileWrite, LocalFile, Prepared, Ran, StepKind, Symlink, Tmpl};
-pub use lock::{Holder, LockOwner, LockSpec};
+pub use effect::lock::{Holder, LockOwner, LockSpec};
+pub use effect::{Effect, FileWrite, LocalFile, Symlink};
+pub use kind::{Diagnosis, Prepared, Ran, StepKind, Tmpl};
 pub use outcome::{Outcome, StepFailure};
 pub use prune::human_bytes;
+pub use step::{Item, Step, StepEnv};
 pub use switch::SwitchKind;
 
 /// Where `background: true` sends a step's output, on the host.

@@ -19,7 +19,7 @@ pub struct Outcome {
     /// A short note for the user (e.g. `removed 2 releases`).
     pub note: Option<String>,
     /// Columns read from the database, for the user to see.
-    pub columns: Option<super::columns::ColumnReport>,
+    pub columns: Option<crate::migrations::columns::ColumnReport>,
     /// Things the user must look at (e.g. a migration's review).
     pub warnings: Vec<String>,
     /// What a read step found, for the command to show (see

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::kind::{Effect, FileWrite, Prepared, Render, StepKind, Tmpl, check_literal};
 use super::outcome::markers;
 use super::upload::{check_mode, encode, script};
-use crate::playbook::PlaybookDirs;
+use crate::sources::PlaybookDirs;
 use crate::template::TemplateError;
 use crate::transport::{Output, RemoteCommand, quote};
 

@@ -10,14 +10,16 @@ pub mod error;
 pub mod local;
 mod marked;
 mod native;
+mod options;
 pub mod shell;
 mod ssh_config;
 mod system;
 mod terminal;
 
 pub use command::{RemoteCommand, SudoAuth, quote};
-pub use connection::{ConnectOptions, Connection, TransportKind};
+pub use connection::Connection;
 pub use error::TransportError;
+pub use options::{ConnectOptions, TransportKind};
 pub use shell::{Output, Stream};
 
 /// `$HOME` (`/` if unset): where `~/.ssh` is looked for.

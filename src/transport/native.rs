@@ -9,8 +9,8 @@ use std::time::Duration;
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
-use super::connection::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
 use super::error::TransportError;
+use super::options::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
 use super::shell::Pipe;
 use super::{home, local_user, ssh_config};
 

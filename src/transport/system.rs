@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use openssh::Session;
 
-use super::connection::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
 use super::error::TransportError;
+use super::options::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
 use super::shell::Pipe;
 
 /// A running ControlMaster for one host.

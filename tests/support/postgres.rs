@@ -209,7 +209,7 @@ impl Postgres {
 /// empty database `wptdash`, stopped cleanly: each test's cluster is a copy.
 fn template(bin: &Path, owner: Option<&'static str>) -> PathBuf {
     let name = format!(
-        "postgresql-{}-{}",
+        "postgresql-{}-{}-wal1",
         bin.parent()
             .and_then(|v| v.file_name())
             .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
@@ -234,7 +234,17 @@ fn template(bin: &Path, owner: Option<&'static str>) -> PathBuf {
             as_owner(owner, &bin.join("initdb"))
                 .arg("-D")
                 .arg(&data)
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]),
+                // 1 MB WAL segments, not 16: each test copies the cluster.
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--wal-segsize=1",
+                ]),
         );
         let pg = Postgres {
             data,

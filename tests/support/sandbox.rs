@@ -97,15 +97,19 @@ pub fn start_sshd_with(
         "Port {port}\nListenAddress {address}\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\n\
          AuthorizedKeysFile {keys}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
          UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
-         MaxStartups 100:30:200\n{offline}",
+         MaxStartups 100:30:200\nSetEnv SHLVL=1{offline}\n",
         dir = dir.display(),
         keys = keys.display(),
+        // SHLVL=1: bash then reads no ~/.bashrc for a command over ssh.
+        // The login user is this machine's (root in CI), whose .bashrc
+        // (pyenv's init on the CI machines) costs 0.19 s of CPU a login
+        // and is no part of a host wptdeploy is tested against.
         // A host in a network namespace has no internet: it installs from
         // uv's (shared, warm) cache, as a real one would from a local index.
         offline = if wrapper.is_empty() {
             ""
         } else {
-            "SetEnv UV_OFFLINE=1\n"
+            " UV_OFFLINE=1"
         },
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
@@ -796,6 +800,30 @@ pub fn target_dir() -> PathBuf {
 pub fn ansible_vault() -> PathBuf {
     const ANSIBLE: &str = "ansible-core~=2.19.0";
     cached_venv("ansible-2.19", ANSIBLE, &[ANSIBLE]).join("bin/ansible-vault")
+}
+
+/// What is wrong with each line of `json_lines` against the JSON Schema
+/// `schema`, in words (empty when every line is valid), as the reference
+/// implementation (Python's `jsonschema`, installed once under target/)
+/// sees it.
+pub fn schema_problems(schema: &Path, json_lines: &str) -> String {
+    const JSONSCHEMA: &str = "jsonschema>=4.18,<5";
+    let venv = cached_venv("jsonschema-4", JSONSCHEMA, &[JSONSCHEMA]);
+    let lines = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(lines.path(), json_lines).unwrap();
+    run(Command::new(venv.join("bin/python"))
+        .arg("-c")
+        .arg(
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft202012Validator.check_schema(schema)\n\
+             check = jsonschema.Draft202012Validator(schema)\n\
+             for number, line in enumerate(open(sys.argv[2]), 1):\n\
+             \x20   for e in check.iter_errors(json.loads(line)):\n\
+             \x20       print(f'line {number}: {e.message} at /{\"/\".join(map(str, e.absolute_path))}: {line.strip()}')\n",
+        )
+        .arg(schema)
+        .arg(lines.path()))
 }
 
 /// `target/wptdeploy-NAME`: a virtualenv of Debian's Python with `install`

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::events::{Event, HostResult, HostSummary};
 use super::HostRun;
 use super::stop::Stop;
-use crate::steps::history::{HistoryLog, RunFacts};
+use crate::steps::effect::history::{HistoryLog, RunFacts};
 
 impl HostRun {
     /// Switches back to the previous release and restarts it again;

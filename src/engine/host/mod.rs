@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use super::Shared;
 use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, StepStatus, StepView};
 use crate::plan::HostPlan;
-use crate::steps::history::HistoryLog;
-use crate::steps::lock;
+use crate::steps::effect::history::HistoryLog;
+use crate::steps::effect::lock;
 use crate::steps::{
     self, Diagnosis, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink,
 };

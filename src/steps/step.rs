@@ -21,10 +21,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::steps::kind::{Place, StepAction};
-use crate::steps::registry;
-
-pub use crate::steps::Tmpl;
+use super::kind::{Place, StepAction, Tmpl};
+use super::registry;
 
 /// A playbook item: a step, or `- import: other.yml` (replaced by that
 /// playbook's steps when the playbook is loaded, so the engine never sees it).

@@ -1,9 +1,12 @@
-//! The errors a command can end with, each with `hint:` lines saying what to do.
+//! The errors a command can end with, each with `hint:` lines saying what
+//! to do: each layer's own, collected in [`Error`].
 
-use crate::commands::error::CommandError;
+mod command;
+
 use crate::inventory::InventoryError;
 use crate::plan::PlanError;
 use crate::playbook::PlaybookError;
+pub use command::CommandError;
 
 /// Why a wptdeploy command failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +39,13 @@ pub enum Error {
         /// What to do.
         hints: Vec<String>,
     },
-    /// Stopped by Ctrl-C.
+    /// Stopped by a signal, a closed output, or a person at a prompt.
     #[error("interrupted{detail}")]
     Interrupted {
         /// What was cleaned up.
         detail: String,
+        /// 128 + the signal's number (130 for Ctrl-C or an abort).
+        exit_code: i32,
     },
     /// Local I/O.
     #[error(transparent)]
@@ -65,7 +70,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Failed { .. } => 1,
-            Error::Interrupted { .. } => crate::cancel::exit_code(),
+            Error::Interrupted { exit_code, .. } => *exit_code,
             _ => 2,
         }
     }
@@ -73,11 +78,12 @@ impl Error {
     /// The error with every secret `redactor` knows masked in its message
     /// and hints (an error found while the variables were being read may
     /// quote a value). Its exit code stays the same.
-    pub fn masked(self, redactor: &crate::report::Redactor) -> Error {
+    pub fn masked(self, redactor: &crate::redact::Redactor) -> Error {
         let apply = |hints: &[String]| hints.iter().map(|h| redactor.apply(h)).collect();
         match self {
-            Error::Interrupted { detail } => Error::Interrupted {
+            Error::Interrupted { detail, exit_code } => Error::Interrupted {
                 detail: redactor.apply(&detail),
+                exit_code,
             },
             Error::Failed { message, hints } => Error::Failed {
                 message: redactor.apply(&message),

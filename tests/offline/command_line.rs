@@ -37,7 +37,7 @@ fn bare_wptdeploy_lists_the_commands_and_help_works_for_each() {
             "{command} not listed:\n{listed}"
         );
     }
-    let names: Vec<String> = wptdeploy::cli::command()
+    let names: Vec<String> = wptdeploy::commands::clap_command()
         .get_subcommands()
         .flat_map(|c| {
             let sub: Vec<String> = c
