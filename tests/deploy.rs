@@ -439,3 +439,41 @@ fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
         );
     }
 }
+
+/// `wptdeploy config ENV`: the config file a deploy would write, rendered
+/// for the host from the deploy's own template, the password masked, and
+/// the host left as it was (not even `base_path` made).
+#[test]
+fn config_shows_what_a_deploy_writes_with_secrets_masked_and_changes_nothing() {
+    let s = sandbox();
+    s.write_inventory(&[
+        (
+            "db_password",
+            crate::support::json("s3ntinel-Pa55").as_str(),
+        ),
+        ("site_fqdn", "\"dash.example.org\""),
+    ]);
+    let run = s.wptdeploy(&["config", "staging"]).success();
+    assert!(
+        run.stderr.contains("site_fqdn = dash.example.org")
+            && run.stderr.contains("password = ********")
+            && run.stderr.contains("[postgresql]"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3ntinel-Pa55") && !run.stdout.contains("s3ntinel-Pa55"));
+    assert!(!s.base_path.exists(), "nothing was made on the host");
+    // What a deploy then writes is what was shown.
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let written = std::fs::read_to_string(s.base_path.join("site/config.txt")).unwrap();
+    assert!(
+        written.contains("site_fqdn = dash.example.org")
+            && written.contains("password = s3ntinel-Pa55"),
+        "{written}"
+    );
+    // With no config file to write, it says so.
+    s.write_inventory(&[("config_path", "\"\"")]);
+    s.wptdeploy(&["config", "staging"])
+        .success()
+        .stderr_has("no config file on sandbox-host: `config_path` is not set there");
+}

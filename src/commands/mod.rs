@@ -75,6 +75,8 @@ registry! {
     Rollback(RollbackArgs) => mod rollback,
     /// Show the columns of tables as the database has them (the checklist's step 8).
     Verify(VerifyArgs) => mod verify,
+    /// Show the config file a deploy writes into each host's release (`config_path`), rendered from its template, secrets masked; nothing changes.
+    Config(EnvArgs) => mod config,
     /// The migration checklist, step by step: deploy a branch, generate its migration, edit, test, verify, commit, PR, production.
     Checklist(ChecklistArgs) => mod checklist,
     /// Database migrations.
