@@ -183,6 +183,21 @@ fn wait_for_log(child: &mut Child, ready: &str, what: &str, log: &Path) {
     );
 }
 
+/// Where sandboxes live: in memory (`/dev/shm`) when the machine has it.
+/// A sandbox makes thousands of files (clones, environments, a PostgreSQL
+/// cluster's 1,271), and on the CI machines' ext4 each costs about 1 ms of
+/// kernel time: copying the cluster takes 1.24 s there, 0.17 s in memory.
+pub fn scratch() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let writable =
+        std::fs::metadata(shm).is_ok_and(|m| m.is_dir()) && tempfile::tempdir_in(shm).is_ok();
+    if writable {
+        shm.to_owned()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// The release `base_path/site` points at, if any.
 pub fn live_release_in(base_path: &Path) -> Option<String> {
     std::fs::read_link(base_path.join("site"))
@@ -285,7 +300,7 @@ impl Sandbox {
     pub fn start() -> Sandbox {
         let tmp = tempfile::Builder::new()
             .prefix("wptdeploy-sandbox-")
-            .tempdir()
+            .tempdir_in(scratch())
             .unwrap();
         let dir = tmp.path().to_owned();
         let mut sandbox = Sandbox::start_in(&dir);
