@@ -9,11 +9,11 @@ use crate::support::cutover::{self, Report, Server};
 use crate::support::load::{Load, Stats};
 use crate::support::{Run, Sandbox, bin, sandbox_with_database};
 
-/// Deploys under load in a test: each release goes live three times, then
-/// the rollback and the failed health check. Each deploy takes the same
+/// Deploys under load in a test: each release goes live twice, then the
+/// rollback and the failed health check. Each deploy takes the same
 /// path (the 20 of `bench/cutover`, whose figures docs/benchmarks.md
 /// gives, are for measuring, not for proving it again).
-const DEPLOYS: usize = 6;
+const DEPLOYS: usize = 4;
 
 /// Deploys under load with `server`, and fails naming every request lost.
 fn no_request_fails(server: Server) -> Report {
@@ -84,7 +84,7 @@ fn switched_back_under_load(
 /// never notices.
 #[test]
 fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving() {
-    let s = Sandbox::start();
+    let s = crate::support::sandbox_checking_the_app();
     let master = s.sha("master");
     let next = s.new_branch("next");
     let timeout = [("cutover_timeout".to_owned(), "3".to_owned())];
@@ -101,7 +101,7 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
 /// switched back and the old one goes on serving, under load.
 #[test]
 fn a_release_that_does_not_import_never_reaches_gunicorn() {
-    let s = Sandbox::start();
+    let s = crate::support::sandbox_checking_the_app();
     let master = s.sha("master");
     let broken = s.branch_with(
         "broken-wsgi",

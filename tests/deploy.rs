@@ -195,7 +195,7 @@ fn a_failing_build_leaves_the_live_release_untouched() {
 
 #[test]
 fn a_failing_health_check_switches_back_and_restarts_the_previous_release() {
-    let s = crate::support::faithful_sandbox();
+    let s = crate::support::sandbox_checking_the_app();
     let restarts = s.dir.join("restarts.log");
     s.write_inventory(&[
         (

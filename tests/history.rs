@@ -1,7 +1,7 @@
 //! The record each host keeps of the runs that changed it, and the
 //! commands that read what the hosts have: `history`, `releases`, `status`.
 
-use crate::support::{Sandbox, events, faithful_sandbox_with_database};
+use crate::support::{Sandbox, events, sandbox_checking_the_app_with_database};
 
 /// The records of the sandbox host's history file, oldest first.
 fn records(s: &Sandbox) -> Vec<serde_json::Value> {
@@ -15,8 +15,10 @@ fn records(s: &Sandbox) -> Vec<serde_json::Value> {
 
 #[test]
 fn every_run_that_changes_the_host_is_recorded_with_its_fields_and_no_secret() {
-    let (s, pg) =
-        faithful_sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
+    let (s, pg) = sandbox_checking_the_app_with_database(&[
+        ("healthcheck_retries", "1"),
+        ("healthcheck_delay", "0"),
+    ]);
     let master = s.sha("master");
     let migration = s.sha("feature/with-migration");
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
@@ -84,8 +86,10 @@ fn every_run_that_changes_the_host_is_recorded_with_its_fields_and_no_secret() {
 
 #[test]
 fn history_releases_and_status_show_what_the_host_has() {
-    let (s, _pg) =
-        faithful_sandbox_with_database(&[("healthcheck_retries", "1"), ("healthcheck_delay", "0")]);
+    let (s, _pg) = sandbox_checking_the_app_with_database(&[
+        ("healthcheck_retries", "1"),
+        ("healthcheck_delay", "0"),
+    ]);
     let master = s.sha("master");
     let migration = s.sha("feature/with-migration");
     let broken = s.sha("broken-app");

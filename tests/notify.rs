@@ -61,7 +61,7 @@ fn next(rx: &Receiver<Value>) -> Value {
 
 #[test]
 fn a_webhook_is_told_the_start_and_the_end_of_a_deploy_and_of_one_that_went_back() {
-    let s = crate::support::faithful_sandbox();
+    let s = crate::support::sandbox_checking_the_app();
     let (url, told) = webhook(200);
     let hook = format!("notify_webhook={url}");
     s.wptdeploy(&["staging", "--commit", "master", "-e", &hook])

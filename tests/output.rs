@@ -220,7 +220,7 @@ fn control_sequences_in_remote_output_are_shown_not_obeyed() {
 #[test]
 fn json_events_follow_the_documented_schema_in_success_failure_and_input_error() {
     // A release whose app does not load is found by the health check that loads it.
-    let s = crate::support::faithful_sandbox();
+    let s = crate::support::sandbox_checking_the_app();
     let runs = [
         s.wptdeploy(&["staging", "--commit", "master", "--output", "json", "-v"])
             .success(),

@@ -105,10 +105,21 @@ pub fn link_shared_environment(store: &Path) {
     std::os::unix::fs::symlink(&shared, store.join(shared.file_name().unwrap())).unwrap();
 }
 
+/// A [`sandbox`] whose health check loads the app
+/// ([`sandbox::APP_HEALTH_CHECK`]), as a real one does: for the tests of
+/// health checks, rollback and what a failing app does.
+pub fn sandbox_checking_the_app() -> Sandbox {
+    let mut s = sandbox();
+    s.defaults
+        .retain(|(name, _)| name.as_str() != "healthcheck_command");
+    s.write_inventory::<&str, &str>(&[]);
+    s
+}
+
 /// A sandbox whose deploys do all a real server's do: each builds its own
 /// environment, and the health check loads the app
-/// ([`sandbox::APP_HEALTH_CHECK`]). For the tests of environments, health
-/// checks, cut-over, rollback and what a person reads.
+/// ([`sandbox::APP_HEALTH_CHECK`]). For the tests of environments, of who
+/// owns what, and of what a person reads of a first deploy.
 pub fn faithful_sandbox() -> Sandbox {
     Sandbox::start()
 }
@@ -186,9 +197,11 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
     with_database(sandbox(), vars)
 }
 
-/// [`sandbox_with_database`] on a [`faithful_sandbox`].
-pub fn faithful_sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
-    with_database(faithful_sandbox(), vars)
+/// [`sandbox_with_database`] on a [`sandbox_checking_the_app`].
+pub fn sandbox_checking_the_app_with_database(
+    vars: &[(&str, &str)],
+) -> (Sandbox, postgres::Postgres) {
+    with_database(sandbox_checking_the_app(), vars)
 }
 
 fn with_database(s: Sandbox, vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {

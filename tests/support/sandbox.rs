@@ -97,9 +97,13 @@ pub fn start_sshd_with(
         "Port {port}\nListenAddress {address}\nHostKey {keys}/host_ed25519\nPidFile {dir}/sshd.pid\n\
          AuthorizedKeysFile {keys}/authorized_keys\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
          UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n\
-         MaxStartups 100:30:200\nSetEnv SHLVL=1{offline}\n",
+         MaxStartups 100:30:200\nKexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org\n\
+         SetEnv SHLVL=1{offline}\n",
         dir = dir.display(),
         keys = keys.display(),
+        // curve25519: the key exchange russh makes, for the system ssh too;
+        // OpenSSH's default post-quantum one costs about 100 ms of CPU on
+        // each side of every connection, thousands of them in a run.
         // SHLVL=1: bash then reads no ~/.bashrc for a command over ssh.
         // The login user is this machine's (root in CI), whose .bashrc
         // (pyenv's init on the CI machines) costs 0.19 s of CPU a login

@@ -109,7 +109,9 @@ impl HostRun {
         output
     }
 
-    /// Runs a clean-up command even after Ctrl-C (which it must outlive).
+    /// Runs a command that a signal waits for: a clean-up that must outlive
+    /// Ctrl-C, or a quick change (the switch, the lock) whose result must be
+    /// known before the clean-up runs.
     pub(super) async fn exec_cleanup(
         &mut self,
         command: &RemoteCommand,

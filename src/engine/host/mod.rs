@@ -603,8 +603,13 @@ impl HostRun {
         loop {
             let shared = Arc::clone(&self.shared);
             let owner = &shared.options.lock_owner;
+            // Taking and confirming are quick and change the host: like
+            // the switch, a signal waits for them, so that the release at
+            // the end runs after them and finds the lock they made (run
+            // beside an abandoned take, it could look before the note is
+            // written and leave the lock behind).
             let acquire = spec.acquire(owner);
-            let output = self.exec(&acquire, Stdout::Data).await?;
+            let output = self.exec_cleanup(&acquire).await.map_err(Stop::Transport)?;
             if output.exit_code != 0 {
                 return Err(Stop::Step {
                     step: step.to_owned(),
@@ -613,7 +618,8 @@ impl HostRun {
             }
             let Some(holder) = lock::holder(&output) else {
                 let confirm = spec.confirm(&owner.token);
-                if !lock::confirmed(&self.exec(&confirm, Stdout::Data).await?) {
+                let confirmed = self.exec_cleanup(&confirm).await.map_err(Stop::Transport)?;
+                if !lock::confirmed(&confirmed) {
                     return Err(Stop::Step {
                         step: step.to_owned(),
                         failure: StepFailure {
