@@ -185,6 +185,15 @@ impl HostRun {
                         crate::transport::quote(&env)
                     ),
                 });
+            } else if self.lock_unsettled {
+                // Unconfirmed, such a lock is taken over by the next deploy
+                // after a few seconds; said so, with the way to remove it.
+                self.summary.hints.push(format!(
+                    "the deploy lock {} on {name} may have been taken just as the shell ended, and never confirmed: the next deploy takes it over after {}s; `wptdeploy unlock {}` removes it now",
+                    spec.path,
+                    crate::steps::effect::lock::UNCONFIRMED_GRACE_SECS,
+                    crate::transport::quote(&env)
+                ));
             }
         }
         self.summary.release = self.release_sha();

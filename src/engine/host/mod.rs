@@ -48,6 +48,9 @@ struct HostRun {
     interrupt: watch::Receiver<bool>,
     registered: BTreeMap<String, Value>,
     held_lock: Option<LockSpec>,
+    /// Taking the lock was cut off by a lost shell or connection: the
+    /// command may still finish on the host after the release has run.
+    lock_unsettled: bool,
     switched: Option<Switched>,
     restarts: Vec<RemoteCommand>,
     summary: HostSummary,
@@ -118,6 +121,7 @@ pub(super) async fn run(
         interrupt,
         registered: BTreeMap::new(),
         held_lock: None,
+        lock_unsettled: false,
         switched: None,
         restarts: Vec::new(),
         summary,
@@ -587,6 +591,16 @@ impl HostRun {
         failure
     }
 
+    /// Runs a command that takes or confirms the lock, noting when the
+    /// shell or the connection was lost under it: the command then runs on
+    /// by itself on the host, and may take the lock after the release.
+    async fn exec_lock(&mut self, command: &RemoteCommand) -> Result<Output, Stop> {
+        self.exec_cleanup(command).await.map_err(|lost| {
+            self.lock_unsettled = true;
+            Stop::Transport(lost)
+        })
+    }
+
     /// Takes and confirms the lock; returns what it took over, if it was
     /// an abandoned one.
     async fn take_lock(&mut self, spec: &LockSpec, step: &str) -> Result<Option<String>, Stop> {
@@ -609,7 +623,7 @@ impl HostRun {
             // beside an abandoned take, it could look before the note is
             // written and leave the lock behind).
             let acquire = spec.acquire(owner);
-            let output = self.exec_cleanup(&acquire).await.map_err(Stop::Transport)?;
+            let output = self.exec_lock(&acquire).await?;
             if output.exit_code != 0 {
                 return Err(Stop::Step {
                     step: step.to_owned(),
@@ -618,7 +632,7 @@ impl HostRun {
             }
             let Some(holder) = lock::holder(&output) else {
                 let confirm = spec.confirm(&owner.token);
-                let confirmed = self.exec_cleanup(&confirm).await.map_err(Stop::Transport)?;
+                let confirmed = self.exec_lock(&confirm).await?;
                 if !lock::confirmed(&confirmed) {
                     return Err(Stop::Step {
                         step: step.to_owned(),
