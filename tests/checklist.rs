@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::support::sandbox::git;
 use crate::support::terminal::Terminal;
-use crate::support::{Sandbox, bin, json, sandbox_with_database};
+use crate::support::{Sandbox, bin, json, sandbox_with_database, sandbox_with_migrated_database};
 
 const MENU: &str = "[R]un / [s]kip / [d]etails / [a]bort";
 const CONFIRM: &str = "Type `production` to go on";
@@ -197,7 +197,7 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
 
 #[test]
 fn skipping_the_editor_and_aborting_before_the_commit_leaves_the_checkout_alone() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let checkout = developer_checkout(&s, "feature/comment-url");

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::netns::NetnsHost;
 use crate::support::postgres::Postgres;
-use crate::support::{Run, Sandbox, bin, sandbox_with_database};
+use crate::support::{Run, Sandbox, bin, sandbox_with_migrated_database};
 
 /// A way a run can end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ impl Drop for Tmpfs {
 impl Host {
     fn start(ending: Ending) -> Host {
         // A restart that runs, so the switch-back restarts too.
-        let (s, pg) = sandbox_with_database(&[("restart_command", "\"true\"")]);
+        let (s, pg) = sandbox_with_migrated_database(&[("restart_command", "\"true\"")]);
         let tmpfs = (ending == Ending::DiskFull).then(|| Tmpfs::mount(&s.base_path));
         let netns = (ending == Ending::NetworkCut).then(|| {
             let host = NetnsHost::start(&s, "faulty");

@@ -2,7 +2,7 @@
 //! linted for the server's version before anything runs, against a real
 //! PostgreSQL and real alembic migrations.
 
-use crate::support::sandbox_with_database;
+use crate::support::{sandbox_with_database, sandbox_with_migrated_database};
 
 /// A migration on master's head that adds a required column and an index
 /// built while writes wait.
@@ -12,7 +12,7 @@ const FILE: &str = "migrations/versions/eeee00000005_add_reviewer.py";
 
 #[test]
 fn risky_sql_is_reported_with_its_line_refused_on_error_and_allowances_are_recorded() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let master = s.sha("master");
@@ -197,7 +197,7 @@ fn migration_lint_renders_a_local_migration_file_against_the_live_release() {
 /// it is live, the same migration runs.
 #[test]
 fn dropping_a_column_the_live_model_maps_is_refused_naming_the_model() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let master = s.sha("master");
@@ -267,7 +267,7 @@ fn dropping_a_column_the_live_model_maps_is_refused_naming_the_model() {
 /// migration runs.
 #[test]
 fn staging_warns_and_migrates() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     s.branch_with("risky", FILE, RISKY);
@@ -304,7 +304,7 @@ fn an_unknown_rule_is_refused_before_any_connection() {
 /// staging's `warn`.
 #[test]
 fn migration_test_lints_the_file_before_it_runs() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let local = s.dir.join("eeee00000005_add_reviewer.py");
@@ -348,7 +348,7 @@ fn migration_test_lints_the_file_before_it_runs() {
 /// transaction.
 #[test]
 fn concurrently_inside_the_transaction_is_refused_and_autocommit_block_runs() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let migration = |body: &str| {
@@ -419,7 +419,7 @@ fn host_findings(run: &crate::support::Run) -> Vec<serde_json::Value> {
 /// or by line; both exit 1 on a finding not allowed, for CI.
 #[test]
 fn migration_lint_reads_a_hosts_pending_migrations_or_sql_files() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     s.branch_with("risky", FILE, RISKY);
@@ -557,7 +557,7 @@ fn findings_of(s: &crate::support::Sandbox, name: &str, bodies: &[&str]) -> Vec<
 /// version production runs.
 #[test]
 fn the_server_version_changes_a_finding_in_real_alembic_sql() {
-    let (s, _pg) = sandbox_with_database(&[]);
+    let (s, _pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let rules = |version: Option<&str>| {
@@ -606,7 +606,7 @@ fn the_server_version_changes_a_finding_in_real_alembic_sql() {
 /// sandbox's PostgreSQL 15), and not in its safe version.
 #[test]
 fn each_rule_is_caught_in_a_real_migration_and_not_in_its_safe_version() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let risky: [(&str, &str); 11] = [

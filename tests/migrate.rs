@@ -1,7 +1,7 @@
 //! `--migrate` and `verify` against a real PostgreSQL with the example
 //! app's real Flask-Migrate migrations.
 
-use crate::support::sandbox_with_database;
+use crate::support::{sandbox_with_database, sandbox_with_migrated_database};
 
 #[test]
 fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_columns() {
@@ -68,7 +68,7 @@ fn migrate_upgrades_an_empty_database_before_the_switch_and_verify_shows_the_col
 
 #[test]
 fn a_migration_branch_adds_its_column_and_verify_from_the_migration_agrees() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
 
@@ -111,7 +111,7 @@ fn a_migration_branch_adds_its_column_and_verify_from_the_migration_agrees() {
 
 #[test]
 fn two_heads_stop_a_migrate_deploy_before_any_change() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     s.wptdeploy(&["staging", "--commit", "two-heads", "--migrate"])
@@ -134,7 +134,7 @@ fn two_heads_stop_a_migrate_deploy_before_any_change() {
 
 #[test]
 fn a_failing_upgrade_leaves_the_live_release_and_says_where_the_database_is() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     s.wptdeploy(&["staging", "--commit", "broken-migration", "--migrate"])
@@ -158,7 +158,7 @@ fn a_failing_upgrade_leaves_the_live_release_and_says_where_the_database_is() {
 /// gets through.
 #[test]
 fn a_held_lock_is_retried_and_the_session_holding_it_is_named() {
-    let (s, pg) = sandbox_with_database(&[
+    let (s, pg) = sandbox_with_migrated_database(&[
         ("migrate_lock_timeout", "1s"),
         ("migrate_lock_retry_delay", "1"),
     ]);
@@ -236,7 +236,7 @@ fn a_database_ahead_of_the_code_is_refused() {
 
 #[test]
 fn check_lists_pending_migrations_and_changes_nothing() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     // A release not built yet: its migrations cannot be read without a checkout.
@@ -307,7 +307,7 @@ fn the_flask_db_command_form_works_too() {
 
 #[test]
 fn verify_with_a_hostile_table_name_is_harmless() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     pg.psql("CREATE TABLE y (id integer)");
@@ -366,7 +366,7 @@ const QUERYING_HEALTHCHECK: &str = "\"{{ venv_path }}/bin/python -c 'from wptdas
 /// keeps it working.
 #[test]
 fn compat_check_runs_the_live_release_against_the_migrated_database() {
-    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    let (s, pg) = sandbox_with_migrated_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let run = s
@@ -394,7 +394,7 @@ fn compat_check_runs_the_live_release_against_the_migrated_database() {
 /// breaks it, and the run says so.
 #[test]
 fn migration_new_says_when_the_release_live_before_breaks_on_the_new_schema() {
-    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    let (s, pg) = sandbox_with_migrated_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let master = s.sha("master");
@@ -432,7 +432,7 @@ fn migration_new_says_when_the_release_live_before_breaks_on_the_new_schema() {
 
 #[test]
 fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_checked() {
-    let (s, pg) = sandbox_with_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
+    let (s, pg) = sandbox_with_migrated_database(&[("compat_command", QUERYING_HEALTHCHECK)]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let into = checkout(&s);
@@ -523,7 +523,7 @@ fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_ch
 
 #[test]
 fn migration_new_with_no_model_change_pulls_nothing() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
     let run = migration_new(&s, &into, "master", "nothing", &[]).success();
     assert!(
@@ -538,7 +538,7 @@ fn migration_new_with_no_model_change_pulls_nothing() {
 
 #[test]
 fn migration_new_never_overwrites_a_local_file() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
     let mine = into.join("abc123_add_comment_url.py");
     std::fs::write(&mine, "my edited migration\n").unwrap();
@@ -564,7 +564,7 @@ fn migration_new_never_overwrites_a_local_file() {
 
 #[test]
 fn migration_new_review_flags_a_rename_that_autogenerate_turned_into_drop_and_add() {
-    let (s, _pg) = sandbox_with_database(&[]);
+    let (s, _pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
     let run = migration_new(&s, &into, "rename-title", "rename title", &[]).success();
     assert!(
@@ -645,7 +645,7 @@ fn production_backs_up_before_migrating_and_a_failed_dump_stops_the_deploy() {
 
 #[test]
 fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     s.wptdeploy(&["migration", "status", "staging"])
@@ -666,7 +666,7 @@ fn migration_status_shows_the_revision_and_what_is_pending_without_changing_it()
 
 #[test]
 fn roundtrip_passes_for_a_sound_migration() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
     let run = migration_new(
         &s,
@@ -691,7 +691,7 @@ fn roundtrip_passes_for_a_sound_migration() {
 /// the `downgrade()` they broke, before the PR.
 #[test]
 fn migration_test_roundtrip_catches_a_broken_downgrade() {
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
     migration_new(
         &s,

@@ -121,7 +121,7 @@ fn with_stdout_closed(s: &crate::support::Sandbox, args: &[&str]) -> crate::supp
 /// lock; one that writes only to stderr runs to the end.
 #[test]
 fn main_commands_with_stdout_closed_never_panic_and_never_leave_a_half_deploy() {
-    let (s, _pg) = crate::support::sandbox_with_database(&[]);
+    let (s, _pg) = crate::support::sandbox_with_migrated_database(&[]);
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let lock = s.base_path.join(".wptdeploy-lock");

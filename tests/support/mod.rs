@@ -197,6 +197,41 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
     with_database(sandbox(), vars)
 }
 
+/// A [`sandbox_with_database`] whose database is as a first `master
+/// --migrate` deploy leaves it (the example app's schema at master's
+/// head): a copy of one that such a deploy migrated once per run. For the
+/// tests whose first deploy is only the way to a migrated database; the
+/// tests of a first upgrade start from [`sandbox_with_database`].
+pub fn sandbox_with_migrated_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
+    let s = sandbox();
+    let pg = postgres::Postgres::start_copy(&s.dir, &migrated_cluster());
+    with_cluster(s, pg, vars)
+}
+
+/// The data directory of a cluster that a real `master --migrate` deploy
+/// of the example app upgraded, made once per run.
+fn migrated_cluster() -> std::path::PathBuf {
+    let digest = sandbox::digest_of(&[
+        &sandbox::example_app(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    ]);
+    let name = postgres::cluster_name(&format!("migrated-{digest:016x}"));
+    sandbox::built_once(&name, |dir| {
+        let (s, pg) = sandbox_with_database(&[]);
+        s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
+            .success();
+        assert!(pg.revision().is_some(), "the deploy migrated the database");
+        pg.shut_down();
+        sandbox::run(
+            std::process::Command::new("cp")
+                .arg("-a")
+                .arg(pg.data_dir())
+                .arg(dir.join("data")),
+        );
+    })
+    .join("data")
+}
+
 /// [`sandbox_with_database`] on a [`sandbox_checking_the_app`].
 pub fn sandbox_checking_the_app_with_database(
     vars: &[(&str, &str)],
@@ -206,6 +241,14 @@ pub fn sandbox_checking_the_app_with_database(
 
 fn with_database(s: Sandbox, vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let pg = postgres::Postgres::start(&s.dir);
+    with_cluster(s, pg, vars)
+}
+
+fn with_cluster(
+    s: Sandbox,
+    pg: postgres::Postgres,
+    vars: &[(&str, &str)],
+) -> (Sandbox, postgres::Postgres) {
     let mut all: Vec<(String, String)> = pg.inventory_vars();
     all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     s.write_inventory(&all);

@@ -62,19 +62,22 @@ impl Postgres {
     /// the run's template cluster, made once by `initdb`.
     pub fn start(dir: &Path) -> Postgres {
         let bin = bin_dir();
-        let owner = super::sandbox::is_root().then_some("postgres");
+        let owner = owner();
+        Postgres::start_copy(dir, &template(&bin, owner).join("data"))
+    }
+
+    /// Starts a cluster under `dir`, a copy of the stopped cluster `from`
+    /// (a data directory, as [`Postgres::start`]'s owner owns it).
+    pub fn start_copy(dir: &Path, from: &Path) -> Postgres {
+        let bin = bin_dir();
+        let owner = owner();
         let data = dir.join("pg/data");
         let socket_dir = dir.join("pg/socket");
         let log = dir.join("pg/log");
         for d in [&socket_dir, &log] {
             std::fs::create_dir_all(d).unwrap();
         }
-        check(
-            Command::new("cp")
-                .arg("-a")
-                .arg(template(&bin, owner).join("data"))
-                .arg(&data),
-        );
+        check(Command::new("cp").arg("-a").arg(from).arg(&data));
         if let Some(user) = owner {
             check(Command::new("chown").args(["-R", user]).arg(dir.join("pg")));
         }
@@ -97,6 +100,22 @@ impl Postgres {
                 .arg(&self.data)
                 .args(["-m", "immediate", "-w", "stop"]),
         );
+    }
+
+    /// Stops the server cleanly (`fast`: a checkpoint, no recovery at the
+    /// next start), to be copied.
+    pub fn shut_down(&self) {
+        check(
+            as_owner(self.owner, &self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "fast", "-w", "stop"]),
+        );
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
     }
 
     /// Starts the stopped server again.
@@ -205,17 +224,28 @@ impl Postgres {
     }
 }
 
+/// Who runs the clusters: `postgres` as root, as on a server; else this user.
+fn owner() -> Option<&'static str> {
+    super::sandbox::is_root().then_some("postgres")
+}
+
+/// The name of the run's clusters made once (`what` says which), by this
+/// PostgreSQL version and owner.
+pub fn cluster_name(what: &str) -> String {
+    format!(
+        "postgresql-{}-{}-{what}",
+        bin_dir()
+            .parent()
+            .and_then(|v| v.file_name())
+            .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
+        owner().unwrap_or("self")
+    )
+}
+
 /// A cluster made by `initdb` (as `owner`) once per test run, with an
 /// empty database `wptdash`, stopped cleanly: each test's cluster is a copy.
 fn template(bin: &Path, owner: Option<&'static str>) -> PathBuf {
-    let name = format!(
-        "postgresql-{}-{}-wal1",
-        bin.parent()
-            .and_then(|v| v.file_name())
-            .map_or_else(String::new, |v| v.to_string_lossy().into_owned()),
-        owner.unwrap_or("self")
-    );
-    super::sandbox::built_once(&name, |dir| {
+    super::sandbox::built_once(&cluster_name("wal1"), |dir| {
         // The socket's path must stay short (about 100 bytes at most).
         let socket = tempfile::Builder::new()
             .prefix("wptdeploy-pg-")
@@ -255,12 +285,7 @@ fn template(bin: &Path, owner: Option<&'static str>) -> PathBuf {
         };
         pg.start_again_logging_to(&dir.join("postgres.log"));
         pg.psql("CREATE DATABASE wptdash");
-        check(
-            as_owner(owner, &bin.join("pg_ctl"))
-                .arg("-D")
-                .arg(&pg.data)
-                .args(["-m", "fast", "-w", "stop"]),
-        );
+        pg.shut_down();
         std::mem::forget(pg);
     })
 }
