@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::cutover::{self, Report, Server};
 use crate::support::load::{Load, Stats};
-use crate::support::{Run, Sandbox, bin, sandbox_with_database};
+use crate::support::{Run, Sandbox, bin, sandbox_with_migrated_database};
 
 /// Deploys under load in a test: each release goes live twice, then the
 /// rollback and the failed health check. Each deploy takes the same
@@ -20,7 +20,7 @@ fn no_request_fails(server: Server) -> Report {
     if let Err(missing) = cutover::available(server) {
         panic!("{server:?} cannot run on this machine: {missing}");
     }
-    let (s, pg) = sandbox_with_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let vars = pg.inventory_vars();
     let (serving, report) = cutover::under_load(&s, bin(), server, DEPLOYS, 40, &vars);
     eprintln!("{}", report.row(server));

@@ -1,7 +1,7 @@
 //! `wptdeploy rollback`: the previous good release back, knowing what the
 //! database needs, against a real PostgreSQL and real alembic migrations.
 
-use crate::support::{Sandbox, sandbox_checking_the_app_with_database};
+use crate::support::{Sandbox, sandbox_checking_the_app, with_migrated_database};
 
 /// A migration on top of the example app's first revision that drops
 /// `pull_request.title`, with a downgrade that puts it back.
@@ -16,10 +16,10 @@ fn has_title(pg: &crate::support::postgres::Postgres) -> bool {
 /// The database at master's revision, master live, then `branch` deployed
 /// with `--migrate` (and `extra`).
 fn deployed(branch: &str, extra: &[&str]) -> (Sandbox, crate::support::postgres::Postgres) {
-    let (s, pg) = sandbox_checking_the_app_with_database(&[
-        ("healthcheck_retries", "1"),
-        ("healthcheck_delay", "0"),
-    ]);
+    let (s, pg) = with_migrated_database(
+        sandbox_checking_the_app(),
+        &[("healthcheck_retries", "1"), ("healthcheck_delay", "0")],
+    );
     s.wptdeploy(&["staging", "--commit", "master", "--migrate"])
         .success();
     let migration = match branch {

@@ -203,7 +203,11 @@ pub fn sandbox_with_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postg
 /// tests whose first deploy is only the way to a migrated database; the
 /// tests of a first upgrade start from [`sandbox_with_database`].
 pub fn sandbox_with_migrated_database(vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
-    let s = sandbox();
+    with_migrated_database(sandbox(), vars)
+}
+
+/// `s` with a database as [`sandbox_with_migrated_database`]'s.
+pub fn with_migrated_database(s: Sandbox, vars: &[(&str, &str)]) -> (Sandbox, postgres::Postgres) {
     let pg = postgres::Postgres::start_copy(&s.dir, &migrated_cluster());
     with_cluster(s, pg, vars)
 }
