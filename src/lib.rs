@@ -22,6 +22,7 @@ pub mod project;
 pub mod redact;
 pub mod report;
 pub mod rollout;
+pub mod serving;
 pub mod settings;
 pub mod sources;
 pub mod steps;

@@ -55,10 +55,10 @@ fn a_uwsgi_emperor_behind_nginx_cuts_over_with_no_failed_request() {
 }
 
 /// `first` then `live` deployed, `server` started serving `live`, then,
-/// under load, a deploy of `first` that must fail and be switched back to
-/// `live`, which must still be live and serving. Returns the deploy's run
+/// under load, a deploy of `first` that must fail, leaving `live` live
+/// and serving (refused before the switch, or switched back). Returns the deploy's run
 /// and the requests sent meanwhile.
-fn switched_back_under_load(
+fn refused_under_load(
     s: &Sandbox,
     server: Server,
     vars: &[(String, String)],
@@ -72,7 +72,6 @@ fn switched_back_under_load(
     cutover::write_inventory(s, vars, &serving);
     let load = Load::start(serving.addr, "/version", 40, 4, Duration::from_secs(60));
     let run = s.wptdeploy(&["staging", "--commit", first]).failure(1);
-    assert!(run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
     assert_eq!(s.live_release().as_deref(), Some(live));
     assert_eq!(cutover::served(serving.addr).as_deref(), Some(live));
     let all = Stats::of(&load.stop(), Duration::ZERO, Duration::MAX);
@@ -87,18 +86,19 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
     let s = crate::support::sandbox_checking_the_app();
     let master = s.sha("master");
     let next = s.new_branch("next");
-    let timeout = [("cutover_timeout".to_owned(), "3".to_owned())];
-    let (run, all, _) =
-        switched_back_under_load(&s, Server::GunicornPreloaded, &timeout, &master, &next);
-    run.stderr_has(&format!("did not answer from {master} within 3 s: it answered with the release {next}, which kept serving for"))
-        .stderr_has("--preload");
+    let timeout = [("cutover_timeout".to_owned(), "5".to_owned())];
+    let (run, all, _) = refused_under_load(&s, Server::GunicornPreloaded, &timeout, &master, &next);
+    run.stderr_has(&format!("did not answer from {master} within 5 s: it answered with the release {next}, which kept serving for"))
+        .stderr_has("--preload")
+        .stderr_has("ROLLED BACK");
     assert!(all.sent >= 100, "{all:?}");
     assert_eq!(all.failed, 0, "{all:#?}");
 }
 
 /// A release whose app does not import: a HUP would make gunicorn's master
-/// stop ("Worker failed to boot"), so it is never sent; the release is
-/// switched back and the old one goes on serving, under load.
+/// stop ("Worker failed to boot"). Loaded from the new release before the
+/// switch, it is refused there: nothing is switched, no HUP is sent, and
+/// the old release goes on serving, under load.
 #[test]
 fn a_release_that_does_not_import_never_reaches_gunicorn() {
     let s = crate::support::sandbox_checking_the_app();
@@ -108,9 +108,12 @@ fn a_release_that_does_not_import_never_reaches_gunicorn() {
         "wptdash/wsgi.py",
         "raise RuntimeError('broken on purpose')\n",
     );
-    let (run, all, logs) = switched_back_under_load(&s, Server::Gunicorn, &[], &broken, &master);
-    run.stderr_has("RuntimeError: broken on purpose")
-        .stderr_has("the release's app does not import (wptdash.wsgi");
+    let (run, all, logs) = refused_under_load(&s, Server::Gunicorn, &[], &broken, &master);
+    let run = run
+        .stderr_has("RuntimeError: broken on purpose")
+        .stderr_has("the new release's app does not load (wptdash.wsgi:app")
+        .stderr_has("nothing was switched");
+    assert!(!run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
     assert!(all.sent >= 20, "{all:?}");
     assert_eq!(all.failed, 0, "{all:#?}\n{logs}");
 }

@@ -27,5 +27,6 @@ mod output;
 mod releases;
 mod rollback;
 mod safety;
+mod serving;
 mod snapshots;
 mod transports;

@@ -29,6 +29,9 @@ pub enum StepStatus {
 pub enum HostResult {
     /// Every step succeeded.
     Deployed,
+    /// Every step succeeded, but nothing saw the app work: no health
+    /// check, and no answer from the new release.
+    DeployedUnchecked,
     /// `--check`: the plan was shown.
     Planned,
     /// A step failed; the live release was not touched.
@@ -108,7 +111,10 @@ impl HostSummary {
 
     /// Whether the host ended as asked (deployed, or planned under `--check`).
     pub fn succeeded(&self) -> bool {
-        matches!(self.result, HostResult::Deployed | HostResult::Planned)
+        matches!(
+            self.result,
+            HostResult::Deployed | HostResult::DeployedUnchecked | HostResult::Planned
+        )
     }
 }
 

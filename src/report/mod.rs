@@ -93,8 +93,20 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool, palette: style::P
             String::new()
         }
     };
+    let word = |s: &HostSummary| match s.result {
+        HostResult::Deployed if deploys => "deployed",
+        HostResult::DeployedUnchecked if deploys => "deployed (unchecked)",
+        HostResult::Deployed | HostResult::DeployedUnchecked => "ok",
+        HostResult::Planned => "planned",
+        HostResult::Failed => "FAILED",
+        HostResult::RolledBack => "ROLLED BACK",
+        HostResult::Interrupted => "INTERRUPTED",
+        HostResult::NotStarted => "not started",
+        HostResult::Unreachable => "UNREACHABLE",
+    };
+    let result_width = width(&|s| word(s).len(), "result").max(11);
     let mut out = format!(
-        "{:host_width$}  {:11}{}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
+        "{:host_width$}  {:result_width$}{}  {:>3} {:>7} {:>7} {:>6}  {:>7}\n",
         "host",
         "result",
         release_columns("commit", "release"),
@@ -105,23 +117,16 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool, palette: style::P
         "time"
     );
     for s in summaries {
-        let result = match s.result {
-            HostResult::Deployed if deploys => "deployed",
-            HostResult::Deployed => "ok",
-            HostResult::Planned => "planned",
-            HostResult::Failed => "FAILED",
-            HostResult::RolledBack => "ROLLED BACK",
-            HostResult::Interrupted => "INTERRUPTED",
-            HostResult::NotStarted => "not started",
-            HostResult::Unreachable => "UNREACHABLE",
-        };
+        let result = word(s);
         let tone = match s.result {
             HostResult::Deployed => style::Tone::Good,
             HostResult::Planned | HostResult::NotStarted => style::Tone::Quiet,
-            HostResult::RolledBack | HostResult::Interrupted => style::Tone::Caution,
+            HostResult::DeployedUnchecked | HostResult::RolledBack | HostResult::Interrupted => {
+                style::Tone::Caution
+            }
             HostResult::Failed | HostResult::Unreachable => style::Tone::Bad,
         };
-        let result = palette.paint(tone, &format!("{result:11}"));
+        let result = palette.paint(tone, &format!("{result:result_width$}"));
         let release = s.release.as_deref().map_or("-", |r| &r[..r.len().min(12)]);
         out.push_str(&format!(
             "{:host_width$}  {}{}  {:>3} {:>7} {:>7} {:>6}  {:>6.1}s\n",

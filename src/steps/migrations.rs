@@ -109,9 +109,10 @@ pub struct MigrationsArgs {
 }
 
 /// The actions, as written.
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 9] = [
     "check",
     "upgrade",
+    "landed",
     "downgrade",
     "describe",
     "generate",
@@ -122,7 +123,10 @@ pub const ACTIONS: [&str; 8] = [
 
 /// The actions that read the database with `psql`, not the migrate command.
 fn uses_psql(action: &str) -> bool {
-    matches!(action, "check" | "pending" | "revision" | "server")
+    matches!(
+        action,
+        "check" | "pending" | "revision" | "server" | "landed"
+    )
 }
 
 /// `check`'s `uncommitted:` choices, the default first.
@@ -231,6 +235,12 @@ impl StepKind for MigrationsKind {
                 psql: shell(a.psql.as_ref())?,
                 database: render.optional(a.database.as_ref())?,
             },
+            "landed" => Action::Landed {
+                psql: shell(a.psql.as_ref())?,
+                database: render.optional(a.database.as_ref())?,
+                head: render.optional(a.head.as_ref())?,
+                from: from()?,
+            },
             "server" => Action::Server {
                 psql: shell(a.psql.as_ref())?,
                 database: render.optional(a.database.as_ref())?,
@@ -249,6 +259,7 @@ impl StepKind for MigrationsKind {
                 | Action::Pending { .. }
                 | Action::Revision { .. }
                 | Action::Server { .. }
+                | Action::Landed { .. }
         ) {
             String::new()
         } else {
@@ -265,6 +276,7 @@ impl StepKind for MigrationsKind {
                 | Action::Pending { .. }
                 | Action::Revision { .. }
                 | Action::Server { .. }
+                | Action::Landed { .. }
         );
         let probe = read_only.then(|| command.clone());
         let diagnosis = match (&action, &a.psql) {
@@ -313,6 +325,12 @@ fn read(
         Action::Pending { .. } => succeeded().and_then(|()| pending_outcome(output)),
         Action::Revision { .. } => succeeded().map(|()| revision_outcome(output)),
         Action::Server { .. } => succeeded().map(|()| server_outcome(output)),
+        Action::Landed {
+            database,
+            head,
+            from,
+            ..
+        } => succeeded().and_then(|()| landed_outcome(output, database, head, from)),
         Action::Check {
             allow_uncommitted, ..
         } => succeeded().and_then(|()| check_outcome(output, *allow_uncommitted)),
@@ -374,6 +392,20 @@ enum Action {
         psql: String,
         /// The database.
         database: String,
+    },
+    /// Read-only, after an upgrade: the database that `database` names
+    /// (through `psql`) is at `head`. Alembic reports the database the
+    /// app's own settings name; this one is the database wptdeploy checks,
+    /// backs up and reports. Registers `{current}`.
+    Landed {
+        /// The psql command (shell text, values quoted).
+        psql: String,
+        /// The database.
+        database: String,
+        /// The revision the upgrade reported reaching.
+        head: String,
+        /// The revision before the upgrade.
+        from: String,
     },
     /// Read-only: the server's version and the estimated rows of the
     /// tables in the current schema (what a migration's lock would cost).
@@ -451,7 +483,7 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
              \x20 sleep \"$delay\"; delay=$((delay * 2)); attempt=$((attempt + 1))\n\
              done\n\
              echo \"@attempts $attempt\"\n\
-             {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
+             [ \"$status\" = 0 ] || {command} current 2>/dev/null | sed 's/^/@current /'\nexit $status\n"
         ),
         // Each revision's file, found by its `revision = '...'` line.
         Action::Describe { revisions } => {
@@ -473,6 +505,12 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
             headers_and_revision(&dir, &listing, "echo @none; exit 0", "", psql, database)
         }
         Action::Revision { psql, database } => db_revision_script(psql, database),
+        // With the SQLite files the release holds: where an app that did
+        // not find its database settings wrote instead.
+        Action::Landed { psql, database, .. } => format!(
+            "{}cd -- {dir} 2>/dev/null && find . -maxdepth 4 -path ./.venv -prune -o -type f \\( -name '*.db' -o -name '*.sqlite' -o -name '*.sqlite3' \\) -printf '@sqlite %P\\n' 2>/dev/null | head -n 5\nexit 0\n",
+            db_revision_script(psql, database)
+        ),
         Action::Server { psql, database } => format!(
             "cd / && {psql} -X -q -At -F = -v ON_ERROR_STOP=1 -d {} \\
                -c \"SELECT 'version', current_setting('server_version')\" \\
@@ -893,10 +931,76 @@ fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
     })
 }
 
-/// Reads an upgrade: the database must be at `head`; when the upgrade
-/// failed, say where the database is.
+/// Reads an upgrade: when it failed, say where the database is. Where a
+/// successful one landed is the `landed` action's to check, in the
+/// database wptdeploy was told of (alembic's `current` would ask the
+/// app's, which may be another).
 fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
     move_outcome(output, "upgrade", head, from)
+}
+
+/// Reads a `landed` check: `database` is at `head`, or the upgrade went
+/// to another database (with the SQLite files the release holds, the
+/// likely place).
+fn landed_outcome(
+    output: &Output,
+    database: &str,
+    head: &str,
+    from: &str,
+) -> Result<Outcome, StepFailure> {
+    let revisions = database_revisions(output)?;
+    let current = revisions.first().cloned().unwrap_or_default();
+    let shown = |rev: &str| {
+        if rev.is_empty() {
+            "no revision (empty)".to_owned()
+        } else {
+            rev.to_owned()
+        }
+    };
+    if revisions.len() <= 1 && current == head {
+        return Ok(Outcome {
+            register: Some(Value::from_serialize(BTreeMap::from([(
+                "current",
+                current.clone(),
+            )]))),
+            note: Some(format!("{database} is at {}", shown(head))),
+            ..Outcome::default()
+        });
+    }
+    let sqlite: Vec<String> = lines("sqlite", &output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let unchanged = current == from;
+    let mut hints = Vec::new();
+    if sqlite.is_empty() {
+        hints.push(format!(
+            "the app's settings name another database than `db_name` ({database}): check that the config file it reads is the one `config_path` writes (`.env`, `instance/`, config.txt), and what it says"
+        ));
+    } else {
+        hints.push(format!(
+            "the release holds SQLite files ({}): the app did not find its database settings and used a default; check that `config_path` is the file the app reads (`.env`, `instance/...`, config.txt)",
+            sqlite.join(", ")
+        ));
+    }
+    hints.push(format!(
+        "the live release was not switched; {database} is {}",
+        if unchanged {
+            format!("as it was ({})", shown(from))
+        } else {
+            format!("at {}", shown(&current))
+        }
+    ));
+    Err(StepFailure {
+        message: format!(
+            "the migration ran against another database than `db_name` ({database}): alembic reported reaching {}, but {database} is at {}",
+            shown(head),
+            shown(&revisions.join(", "))
+        ),
+        hints,
+    })
 }
 
 /// Reads a downgrade: the database must be at `to` (`base`: no revision).
@@ -924,6 +1028,9 @@ fn move_outcome(
     head: &str,
     from: &str,
 ) -> Result<Outcome, StepFailure> {
+    // An upgrade reads `current` only when it failed (`landed` checks
+    // where a successful one went); a downgrade reads it always.
+    let confirm = verb != "upgrade";
     let current = alembic::revision_ids(&lines("current", &output.stdout))
         .into_iter()
         .next();
@@ -959,10 +1066,10 @@ fn move_outcome(
             ],
         });
     }
-    if current.as_deref().unwrap_or("") != head {
+    if confirm && current.as_deref().unwrap_or("") != head {
         return Err(StepFailure {
             message: format!(
-                "after the upgrade the database is at {}, not at the head {head}",
+                "after the {verb} the database is at {}, not at the head {head}",
                 shown(&current)
             ),
             hints: vec!["check `db heads` and `db current` in the release".into()],

@@ -2,6 +2,7 @@
 //! listed once in [`registry`]. [`prepare`] renders a playbook step for
 //! one host into the exact command and the [`Effect`] the engine obeys.
 
+pub mod app;
 mod backup;
 mod checkout;
 pub mod columns;

@@ -22,6 +22,10 @@ pub struct Outcome {
     pub columns: Option<crate::migrations::columns::ColumnReport>,
     /// Things the user must look at (e.g. a migration's review).
     pub warnings: Vec<String>,
+    /// The step saw the app work: a health check passed, or the new
+    /// release answered (a run where no step did ends `deployed
+    /// (unchecked)`).
+    pub checked_app: bool,
     /// What a read step found, for the command to show (see
     /// [`crate::engine::HostSummary::data`]).
     pub data: Option<serde_json::Value>,

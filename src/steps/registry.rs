@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
+    app, backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
     migrations, own, prune, releases, reload, restart, run, say, shell, sql_lint, switch, template,
     upload, virtualenv,
 };
@@ -49,6 +49,7 @@ pub const KINDS: &[Entry] = &[
     entry::<own::OwnKind>(),
     entry::<restart::Restart>(),
     entry::<reload::Reload>(),
+    entry::<app::AppKind>(),
     entry::<healthcheck::HealthcheckKind>(),
     entry::<migrations::MigrationsKind>(),
     entry::<sql_lint::SqlLintKind>(),

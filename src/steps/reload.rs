@@ -36,6 +36,7 @@
 
 use serde::Deserialize;
 
+use super::app::Route;
 use super::kind::{Effect, Prepared, Render, StepKind, Tmpl, check_choice, check_number};
 use super::outcome::Outcome;
 use crate::template::TemplateError;
@@ -68,6 +69,12 @@ pub struct ReloadArgs {
     /// A URL whose answer holds the SHA of the release that serves it.
     #[serde(default)]
     pub serves: Option<Tmpl>,
+    /// curl's `--connect-to` for `serves` (a site reached on this machine).
+    #[serde(default)]
+    pub connect_to: Option<Tmpl>,
+    /// A unix socket `serves` is fetched through.
+    #[serde(default)]
+    pub unix_socket: Option<Tmpl>,
     /// Seconds to wait for the release to serve (default 60).
     #[serde(default)]
     pub timeout: Option<Tmpl>,
@@ -95,6 +102,8 @@ impl StepKind for Reload {
             .chain(&a.unit)
             .chain(std::iter::once(&a.link))
             .chain(&a.serves)
+            .chain(&a.connect_to)
+            .chain(&a.unix_socket)
             .chain(&a.timeout)
             .map(|t| t.0.as_str())
             .collect()
@@ -137,10 +146,14 @@ impl StepKind for Reload {
             },
         };
         let release_url = render.given(a.serves.as_ref())?;
+        let route = Route {
+            connect_to: render.optional(a.connect_to.as_ref())?,
+            unix_socket: render.optional(a.unix_socket.as_ref())?,
+        };
         let timeout: u32 = render.number(a.timeout.as_ref(), 60, "reload: timeout")?;
         let gate = release_url
             .as_ref()
-            .map(|url| wait_until_served(&link, url, timeout))
+            .map(|url| wait_until_served(&link, url, &route, timeout))
             .unwrap_or_default();
         let shown = match (&release_url, said.is_empty()) {
             (Some(url), false) => format!(
@@ -151,18 +164,26 @@ impl StepKind for Reload {
             ),
             (None, _) => said,
         };
-        let script = format!("set -e\nt0=$(date +%s%3N)\n{signal}{gate}");
+        let replaced = if matches!(server, "gunicorn" | "uwsgi-emperor") {
+            wait_for_new_workers(timeout)
+        } else {
+            String::new()
+        };
+        let script = format!("set -e\nt0=$(date +%s%3N)\n{WORKERS}{signal}{replaced}{gate}");
         let server = server.to_owned();
         Ok(Prepared::new(render.command(script), move |ran| {
             let marks = ran.succeeded().map_err(|mut failure| {
                 if failure.message.contains("did not answer from") {
                     failure.hints.push(not_served_hint(&server));
+                } else if let Some(code) = answered_error(&failure.message) {
+                    failure.hints.push(failing_hint(&server, code));
                 }
                 failure
             })?;
             Ok(Outcome {
                 changed: true,
                 note: served_note(&marks),
+                checked_app: marks.contains_key("served_ms"),
                 ..Outcome::default()
             })
         })
@@ -242,6 +263,7 @@ if [ -n "$module" ]; then
   fi
   echo "wptdeploy.imported=$module"
 fi
+master=$pid; old_workers=$(workers "$master")
 kill -HUP "$pid"
 "#
     )
@@ -251,32 +273,98 @@ kill -HUP "$pid"
 /// link: the emperor watches the link's time).
 fn touch_vassal(vassal: &str) -> String {
     let file = quote(vassal);
+    let find_master = vassal_master(vassal);
     format!(
         r#"[ -e {file} ] || [ -L {file} ] || {{ echo "wptdeploy: no uWSGI vassal at {vassal}: set uwsgi_vassal to the ini file in the emperor's directory" >&2; exit 1; }}
+{find_master}
 touch --no-dereference {file}
 "#
     )
 }
 
-/// Fetches `url` until its answer names the release `link` points at.
-/// Prints `wptdeploy.served_ms` (from the reload to the first answer from
-/// it) and `wptdeploy.before_ms` (how long answers still came from another
-/// release); fails after `timeout` seconds naming what answered instead.
-fn wait_until_served(link: &str, url: &str, timeout: u32) -> String {
+/// `workers PID`: the live (not zombie) children of PID, one a line.
+const WORKERS: &str = r#"workers() {
+  for w in $(cat "/proc/$1/task/$1/children" 2>/dev/null || ps -o pid= --ppid "$1" 2>/dev/null); do
+    [ "$(sed 's/.*) //' "/proc/$w/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] || [ ! -e "/proc/$w" ] || echo "$w"
+  done
+}
+"#;
+
+/// Sets `master` to the vassal's uWSGI master (the process the emperor
+/// started with `--ini NAME`, whose parent is not one too) and
+/// `old_workers` to its workers; both empty when it is not running.
+fn vassal_master(vassal: &str) -> String {
+    let name = vassal.rsplit('/').next().unwrap_or(vassal);
+    format!(
+        r#"master=""; old_workers=""
+for c in $(grep -lsa -- --ini /proc/[0-9]*/cmdline); do
+  p=${{c#/proc/}}; p=${{p%/cmdline}}
+  tr '\0' '\n' < "$c" 2>/dev/null | grep -qxF -e {name} -e {path} || continue
+  parent=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)
+  tr '\0' '\n' < "/proc/$parent/cmdline" 2>/dev/null | grep -qxF -e {name} -e {path} && continue
+  master=$p; old_workers=$(workers "$p"); break
+done
+"#,
+        name = quote(name),
+        path = quote(vassal),
+    )
+}
+
+/// Waits until the app server's workers from before the reload are all
+/// gone and new ones run (`master` and `old_workers` set before it): only
+/// then does an answer come from the new release's code. Prints
+/// `wptdeploy.replaced_ms`; fails after `timeout` seconds naming the
+/// workers still running.
+fn wait_for_new_workers(timeout: u32) -> String {
+    let limit = u64::from(timeout) * 1000;
+    format!(
+        r#"if [ -n "$master" ]; then
+  while :; do
+    now_workers=" $(workers "$master" | tr '\n' ' ')"
+    left=""; for w in $old_workers; do case "$now_workers" in *" $w "*) left="$left $w" ;; esac; done
+    if [ -z "$left" ] && [ -n "${{now_workers# }}" ]; then echo "wptdeploy.replaced_ms=$(($(date +%s%3N) - t0))"; break; fi
+    if [ ! -e "/proc/$master" ]; then echo "wptdeploy: the app server's master ($master) stopped during the reload: the app is not served" >&2; exit 1; fi
+    if [ $(($(date +%s%3N) - t0)) -ge {limit} ]; then echo "wptdeploy: the app server's workers from before the reload (pids$left) still ran after {timeout} s: the new release's code may not be serving" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi
+"#
+    )
+}
+
+/// Fetches `url` (through `route`) until it answers 2xx with the release
+/// `link` points at. Prints `wptdeploy.served_ms` (from the reload to the
+/// first answer from it) and `wptdeploy.before_ms` (how long answers still
+/// came from another release); fails after `timeout` seconds naming what
+/// answered instead, or sooner when the app answers an error of its own
+/// (5xx other than the 502-504 a proxy gives while the server reloads)
+/// ten times in a row, quoting the answer.
+fn wait_until_served(link: &str, url: &str, route: &Route, timeout: u32) -> String {
     let link = quote(link);
     let url_q = quote(url);
+    let options = route.curl_options();
     let limit = u64::from(timeout) * 1000;
     format!(
         r#"want=$(basename "$(readlink {link})")
-before=0; last=""
+before=0; last=""; failing=0
+answer=$(mktemp); trap 'rm -f -- "$answer"' EXIT
 while :; do
-  body=$(curl -sS --max-time 5 -- {url_q} 2>&1) || body="(no answer: $body)"
+  code=$(curl -sS --max-time 5 {options} -o "$answer" -w '%{{http_code}}' -- {url_q} 2>/dev/null) || code=${{code:-000}}
+  body=$(head -c 4096 -- "$answer" 2>/dev/null)
   now=$(date +%s%3N)
-  case "$body" in
-    *"$want"*) echo "wptdeploy.served_ms=$((now - t0))"; echo "wptdeploy.before_ms=$before"; exit 0 ;;
+  case "$code:$body" in
+    2??:*"$want"*) echo "wptdeploy.served_ms=$((now - t0))"; echo "wptdeploy.before_ms=$before"; exit 0 ;;
   esac
+  case "$code" in 5??) [ "$code" -ge 502 ] && [ "$code" -le 504 ] || failing=$((failing + 1)) ;; *) failing=0 ;; esac
+  if [ "$failing" -ge 10 ]; then
+    echo "wptdeploy: the new release answers $code at {url} (10 times in a row); its answer begins:" >&2
+    printf '%s\n' "$body" | head -n 8 | cut -c 1-200 | sed 's/^/    /' >&2
+    exit 1
+  fi
   served=$(printf '%s' "$body" | grep -oE '[0-9a-f]{{40}}' | head -n 1 || true)
-  if [ -n "$served" ]; then before=$((now - t0)); last="the release $served"; else last=$(printf '%s' "$body" | head -c 200); fi
+  if [ "$code" = 000 ]; then last="no answer"
+  elif [ -n "$served" ]; then before=$((now - t0)); last="the release $served"; case "$code" in 2??) ;; *) last="$last ($code)" ;; esac
+  else last="$code: $(printf '%s' "$body" | head -c 200)"; fi
   if [ $((now - t0)) -ge {limit} ]; then
     kept=""
     [ "$before" -eq 0 ] || kept=", which kept serving for $((before / 1000)).$((before % 1000 / 100)) s"
@@ -286,6 +374,24 @@ while :; do
   sleep 0.1
 done
 "#
+    )
+}
+
+/// The status in "the new release answers 500 at ...", if that is the failure.
+fn answered_error(message: &str) -> Option<&str> {
+    let rest = message.split("the new release answers ").nth(1)?;
+    rest.split_whitespace().next()
+}
+
+/// What to do when the new release answers with an error, by server.
+fn failing_hint(server: &str, code: &str) -> String {
+    let log = match server {
+        "gunicorn" => "gunicorn's error log (`--error-logfile`) has the traceback",
+        "uwsgi-emperor" => "the vassal's log (its `logger`/`logto`) has the traceback",
+        _ => "the app server's log has the traceback",
+    };
+    format!(
+        "the new release answers {code}: it loads but fails on a request (a missing table or setting, an error in a hook); {log}; `wptdeploy logs ENV` shows it"
     )
 }
 
@@ -342,7 +448,12 @@ mod tests {
 
     #[test]
     fn the_gate_reads_the_link_when_it_runs_and_names_what_answered_instead() {
-        let script = wait_until_served("/srv/app/site", "http://127.0.0.1:8000/version", 30);
+        let script = wait_until_served(
+            "/srv/app/site",
+            "http://127.0.0.1:8000/version",
+            &Route::default(),
+            30,
+        );
         assert!(script.contains("readlink /srv/app/site"), "{script}");
         assert!(script.contains("-ge 30000"), "{script}");
         assert!(

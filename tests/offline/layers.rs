@@ -31,6 +31,7 @@ const LAYERS: &[&str] = &[
     "vault",
     "transport",
     "project",
+    "serving",
     "gitref",
     "rollout",
     "suggest",

@@ -99,9 +99,17 @@ impl HostRun {
         let env = self.shared.plan.env.clone();
         self.summary.result = if self.shared.options.check {
             HostResult::Planned
+        } else if self.shared.options.deploys && !self.app_checked {
+            HostResult::DeployedUnchecked
         } else {
             HostResult::Deployed
         };
+        if result.is_ok() && self.summary.result == HostResult::DeployedUnchecked {
+            self.shared.reporter.report(&Event::Warning {
+                host: Some(name.clone()),
+                message: UNCHECKED.into(),
+            });
+        }
         if let Err(stop) = &result {
             let (message, hints) = stop.message(&name, &env);
             self.summary.error = Some(message);
@@ -209,3 +217,6 @@ impl HostRun {
         self.summary
     }
 }
+
+/// What a deploy that nothing checked says, once per host.
+const UNCHECKED: &str = "nothing saw the new release work: no health check ran and no answer from it was seen, so it is `deployed (unchecked)`; set `healthcheck_url` (or `healthcheck_command`), or `release_url` (a URL whose answer names the release), or let the app serve its build file under its static folder (`build_info_path`, as wptdash's `static/build.txt`): docs/cutover.md";

@@ -54,6 +54,9 @@ struct HostRun {
     switched: Option<Switched>,
     restarts: Vec<RemoteCommand>,
     summary: HostSummary,
+    /// A step saw the app work (a health check passed, or the new release
+    /// answered): without one, a deploy ends `deployed (unchecked)`.
+    app_checked: bool,
     /// `--check`: a step that changes things was shown, not run, so later
     /// read-only steps may find the host not yet as they need it.
     planned_changes: bool,
@@ -125,6 +128,7 @@ pub(super) async fn run(
         switched: None,
         restarts: Vec::new(),
         summary,
+        app_checked: false,
         planned_changes: false,
         history: None,
         changed_host: false,
@@ -227,6 +231,7 @@ impl HostRun {
                 }
             };
             let Some(outcome) = outcome else { continue };
+            self.app_checked |= outcome.checked_app;
             for message in &outcome.warnings {
                 self.shared.reporter.report(&Event::Warning {
                     host: Some(self.host().name.clone()),
