@@ -353,9 +353,36 @@ fn a_health_check_url_is_fetched_on_the_host() {
     ]);
     s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
         .failure(1)
-        .stderr_has("404")
+        .stderr_has("answered 404 (healthy: 2xx); its answer begins:")
         .stderr_has("rolled back");
     assert_eq!(s.live_release(), Some(s.sha("master")));
+    // A redirect (the server's 301 from `/sub` to `/sub/`, as a login
+    // page's 302) is not healthy unless the inventory says so.
+    std::fs::create_dir_all(www.join("sub")).unwrap();
+    std::fs::write(www.join("sub/index.html"), "ok\n").unwrap();
+    let redirecting = [
+        ("healthcheck_command", "''".to_owned()),
+        ("healthcheck_url", url("sub")),
+        ("healthcheck_retries", "1".to_owned()),
+    ];
+    s.write_inventory(&redirecting);
+    s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
+        .failure(1)
+        .stderr_has("answered 301, a redirect to http://127.0.0.1:")
+        .stderr_has("healthcheck_follow_redirects follows it");
+    assert_eq!(s.live_release(), Some(s.sha("master")));
+    for allowed in [
+        ("healthcheck_follow_redirects", "true"),
+        ("healthcheck_status", "\"2xx,301\""),
+    ] {
+        let mut vars: Vec<(&str, String)> = redirecting.to_vec();
+        vars.push((allowed.0, allowed.1.to_owned()));
+        s.write_inventory(&vars);
+        s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
+            .success();
+        assert_eq!(s.live_release(), Some(s.sha("feature/comment-url")));
+        s.wptdeploy(&["staging", "--commit", "master"]).success();
+    }
 }
 
 /// `virtualenv:` creates an environment that sees the system's packages

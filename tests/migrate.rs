@@ -152,6 +152,48 @@ fn a_failing_upgrade_leaves_the_live_release_and_says_where_the_database_is() {
     assert!(!s.base_path.join(".wptdeploy-lock").exists());
 }
 
+/// An app whose settings name another database than `db_name` (its
+/// config file is not the one `config_path` writes, so it falls back to a
+/// SQLite file in the release): alembic succeeds there, but `db_name` is
+/// untouched; the run fails before the switch, names the SQLite file, and
+/// history records that nothing was applied.
+#[test]
+fn an_upgrade_that_lands_in_another_database_is_caught_before_the_switch() {
+    let (s, pg) = sandbox_with_database(&[("config_path", "\".env\"")]);
+    let app = std::fs::read_to_string(
+        crate::support::sandbox::example_app().join("wptdash/__init__.py"),
+    )
+    .unwrap();
+    let fallback = "return \"postgresql+psycopg2:///wptdash\"";
+    assert!(app.contains(fallback), "the example app's fallback moved");
+    s.branch_with_files(
+        "sqlite-fallback",
+        &[(
+            "wptdash/__init__.py",
+            &app.replace(
+                fallback,
+                "return \"sqlite:///\" + os.path.join(ROOT, \"app.db\")",
+            ),
+        )],
+    );
+    let run = s
+        .wptdeploy(&["staging", "--commit", "sqlite-fallback", "--migrate"])
+        .failure(1)
+        .stderr_has(
+            "the migration ran against another database than `db_name` (wptdash): alembic reported reaching 735093c03092, but wptdash is at no revision (empty)",
+        )
+        .stderr_has("SQLite files (app.db)");
+    assert!(!run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
+    assert_eq!(s.live_release(), None, "nothing went live");
+    assert_eq!(pg.revision(), None, "db_name was not migrated");
+    let history =
+        std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(record["migrations_applied"], serde_json::json!([]), "{record}");
+    assert_ne!(record["db_after"], serde_json::json!("735093c03092"), "{record}");
+}
+
 /// A session holding a lock the migration needs: each attempt is stopped
 /// by `lock_timeout` and reported, and the last message names the session
 /// in the way (pid, query, age); nothing changed. Once it lets go, a retry
