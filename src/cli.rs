@@ -249,6 +249,11 @@ pub struct GenerateArgs {
     /// Also downgrade, check the columns went back, and upgrade again.
     #[arg(long)]
     pub roundtrip: bool,
+    /// Apply a generated migration that drops a table or a column, or
+    /// whose SQL production's lint would stop on, without asking (for
+    /// scripts; at a terminal wptdeploy shows what it found and asks).
+    #[arg(long)]
+    pub allow_destructive: bool,
 }
 
 /// `wptdeploy migration test ENV FILE`

@@ -160,10 +160,9 @@ fn a_failing_upgrade_leaves_the_live_release_and_says_where_the_database_is() {
 #[test]
 fn an_upgrade_that_lands_in_another_database_is_caught_before_the_switch() {
     let (s, pg) = sandbox_with_database(&[("config_path", "\".env\"")]);
-    let app = std::fs::read_to_string(
-        crate::support::sandbox::example_app().join("wptdash/__init__.py"),
-    )
-    .unwrap();
+    let app =
+        std::fs::read_to_string(crate::support::sandbox::example_app().join("wptdash/__init__.py"))
+            .unwrap();
     let fallback = "return \"postgresql+psycopg2:///wptdash\"";
     assert!(app.contains(fallback), "the example app's fallback moved");
     s.branch_with_files(
@@ -186,12 +185,18 @@ fn an_upgrade_that_lands_in_another_database_is_caught_before_the_switch() {
     assert!(!run.stderr.contains("ROLLED BACK"), "{}", run.stderr);
     assert_eq!(s.live_release(), None, "nothing went live");
     assert_eq!(pg.revision(), None, "db_name was not migrated");
-    let history =
-        std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
-    let record: serde_json::Value =
-        serde_json::from_str(history.lines().last().unwrap()).unwrap();
-    assert_eq!(record["migrations_applied"], serde_json::json!([]), "{record}");
-    assert_ne!(record["db_after"], serde_json::json!("735093c03092"), "{record}");
+    let history = std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(history.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        record["migrations_applied"],
+        serde_json::json!([]),
+        "{record}"
+    );
+    assert_ne!(
+        record["db_after"],
+        serde_json::json!("735093c03092"),
+        "{record}"
+    );
 }
 
 /// A session holding a lock the migration needs: each attempt is stopped

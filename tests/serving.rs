@@ -53,7 +53,8 @@ fn serving_with_nothing_set(
     if let Err(missing) = cutover::available(server) {
         panic!("{server:?} cannot run on this machine: {missing}");
     }
-    let (s, pg) = sandbox_with_migrated_database(&[("healthcheck_command", "''")]);
+    let (s, pg) =
+        sandbox_with_migrated_database(&[("healthcheck_command", "''"), ("wsgi_app", "''")]);
     s.wptdeploy(&["staging", "--commit", "master"]).success();
     let mut serving = cutover::serve(&s, server);
     serving.vars.retain(|(name, _)| {
@@ -64,6 +65,7 @@ fn serving_with_nothing_set(
     });
     let mut vars = pg.inventory_vars();
     vars.push(("healthcheck_command".into(), "''".into()));
+    vars.push(("wsgi_app".into(), "''".into()));
     cutover::write_inventory(&s, &vars, &serving);
     (s, pg, serving)
 }
@@ -149,7 +151,7 @@ fn a_uwsgi_emperor_behind_nginx_is_gated_with_nothing_set() {
 #[test]
 fn a_deploy_that_nothing_checked_says_so() {
     let s = crate::support::sandbox();
-    s.write_inventory(&[("healthcheck_command", "''")]);
+    s.write_inventory(&[("healthcheck_command", "''"), ("wsgi_app", "''")]);
     let run = s.wptdeploy(&["staging", "--commit", "master"]).success();
     let said = &run.stderr;
     assert!(said.contains("deployed (unchecked)"), "{said}");
@@ -172,7 +174,7 @@ fn a_deploy_that_nothing_checked_says_so() {
         "{finished:?}"
     );
     // With a health check it is `deployed`.
-    s.write_inventory::<&str, &str>(&[]);
+    s.write_inventory(&[("wsgi_app", "''")]);
     let run = s.wptdeploy(&["staging", "--commit", "master"]).success();
     assert!(!run.stderr.contains("unchecked"), "{}", run.stderr);
 }

@@ -281,6 +281,7 @@ pub(super) fn generate_vars(
         migration_rev_id: generate.rev_id.clone().unwrap_or_default(),
         migration_into: fs_err::canonicalize(&into)?.display().to_string(),
         roundtrip: generate.roundtrip,
+        allow_destructive: generate.allow_destructive,
         compat_check: true,
     })
 }

@@ -76,6 +76,9 @@ pub struct GenerateVars {
     pub migration_into: String,
     /// `--roundtrip`: downgrade and upgrade again.
     pub roundtrip: bool,
+    /// `--allow-destructive`: a generated migration that drops data or
+    /// that production's lint would stop on is applied without asking.
+    pub allow_destructive: bool,
     /// Always true: the release live before is checked against the
     /// migrated database.
     pub compat_check: bool,

@@ -332,6 +332,13 @@ pub struct StepView<'a> {
     pub command: &'a str,
 }
 
+/// Asks a person a question a step needs answered (`confirm:`);
+/// implementations block until they answer.
+pub trait Asker: Send + Sync {
+    /// Shows `details`, then asks `question` on `host`: true for yes.
+    fn confirm(&self, host: &str, question: &str, details: &str) -> bool;
+}
+
 /// Asks a person. Implementations block until they answer.
 pub trait Gate: Send + Sync {
     /// Before a step runs.

@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub become_password: Option<String>,
     /// What this run writes into the locks it takes.
     pub lock_owner: LockOwner,
+    /// Who answers a `confirm:` step: a person at a terminal (none: such a
+    /// step fails, saying what it would have asked).
+    pub asker: Option<Arc<dyn events::Asker>>,
     /// `--step`: who decides before each step and after a failure.
     pub gate: Option<Arc<dyn Gate>>,
     /// `--start-at`: steps before this index (0-based) only run their
@@ -73,6 +76,9 @@ struct Shared {
     reporter: Arc<dyn Reporter>,
     /// The deploy's timestamp, the same on every host.
     now: String,
+    /// The steps' warnings said so far: one said by every host (no entry
+    /// point found, a setting to fix) is said once a run.
+    warned: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// Runs `plan` and returns one summary per host, in plan order. Setting
@@ -109,6 +115,7 @@ pub async fn run(
         options,
         reporter: reporter.clone(),
         now: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        warned: std::sync::Mutex::default(),
     });
     let batches = rollout.batches(shared.plan.hosts.len());
     let mut summaries = Vec::new();

@@ -270,8 +270,9 @@ pub fn pg_type(sa_type: &str) -> Option<&'static str> {
 impl MigrationFile {
     /// What the playbooks need to apply and check this migration, as
     /// template values: `file`, `revision`, `parent`, `tables` (comma-
-    /// separated), `expect` (after `upgrade()`, see `columns:`) and
-    /// `unexpect` (after `downgrade()`: what it added gone, what it dropped back).
+    /// separated), `expect` (after `upgrade()`, see `columns:`),
+    /// `unexpect` (after `downgrade()`: what it added gone, what it dropped
+    /// back) and `drops` (what `upgrade()` drops: `table T`, `column T.C`).
     pub fn description(&self, file: &str) -> std::collections::BTreeMap<&'static str, String> {
         let spec = |expects: Vec<Expect>| -> String {
             expects
@@ -293,7 +294,20 @@ impl MigrationFile {
             ("tables", self.tables().join(",")),
             ("expect", spec(after)),
             ("unexpect", spec(before)),
+            ("drops", self.drops().join(", ")),
         ])
+    }
+
+    /// What `upgrade()` drops, with its data: `table T`, `column T.C`.
+    pub fn drops(&self) -> Vec<String> {
+        self.upgrade
+            .iter()
+            .filter_map(|op| match op {
+                Operation::DropTable { table } => Some(format!("table {table}")),
+                Operation::DropColumn { table, column } => Some(format!("column {table}.{column}")),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The tables `upgrade()` touches, in order of first mention.

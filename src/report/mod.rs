@@ -19,7 +19,7 @@ pub use crate::engine::events::{Event, HostResult, HostSummary, Reporter, StepSt
 pub use json::JsonReporter;
 pub use plain::PlainReporter;
 pub use progress::ProgressReporter;
-pub use prompt::{ConfirmGate, TerminalGate, confirm_environment};
+pub use prompt::{ConfirmGate, TerminalAsker, TerminalGate, confirm_environment};
 pub use redact::Redacted;
 
 /// How much the user wants to see.

@@ -3,7 +3,7 @@
 use console::{Key, Term};
 use dialoguer::Input;
 
-use crate::engine::events::{AfterFailure, Decision, Gate, StepView};
+use crate::engine::events::{AfterFailure, Asker, Decision, Gate, StepView};
 use crate::redact::Redactor;
 
 /// Prompts on the terminal, one step at a time.
@@ -199,5 +199,36 @@ impl Gate for ConfirmGate {
 
     fn after_failure(&self, _step: &StepView<'_>, _failure: &str) -> AfterFailure {
         AfterFailure::Abort
+    }
+}
+
+/// Answers `confirm:` steps at the terminal: the details, then yes or no
+/// (no is the default).
+pub struct TerminalAsker {
+    redactor: Redactor,
+    spinners: Option<indicatif::MultiProgress>,
+}
+
+impl TerminalAsker {
+    /// An asker that masks secrets in what it shows and hides `spinners` while it asks.
+    pub fn new(redactor: Redactor, spinners: Option<indicatif::MultiProgress>) -> Self {
+        TerminalAsker { redactor, spinners }
+    }
+}
+
+impl Asker for TerminalAsker {
+    fn confirm(&self, host: &str, question: &str, details: &str) -> bool {
+        let ask = || {
+            super::tell(&self.redactor.apply(details));
+            dialoguer::Confirm::new()
+                .with_prompt(self.redactor.apply(&format!("[{host}] {question}")))
+                .default(false)
+                .interact()
+                .unwrap_or(false)
+        };
+        match &self.spinners {
+            Some(spinners) => spinners.suspend(ask),
+            None => ask(),
+        }
     }
 }

@@ -102,6 +102,10 @@ pub struct MigrationsArgs {
     /// (default 5).
     #[serde(default)]
     pub retry_delay: Option<Tmpl>,
+    /// `upgrade`: the release in `path` is already live (a migration
+    /// applied after the deploy): a failure's hint says so.
+    #[serde(default)]
+    pub live: Option<Tmpl>,
     /// `upgrade`: who runs `psql:` to name the sessions holding locks when
     /// it gives up on one (`db_superuser`; empty: the login user).
     #[serde(default)]
@@ -181,6 +185,7 @@ impl StepKind for MigrationsKind {
             .chain(&a.lock_retries)
             .chain(&a.retry_delay)
             .chain(&a.db_user)
+            .chain(&a.live)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -205,6 +210,7 @@ impl StepKind for MigrationsKind {
             "upgrade" => Action::Upgrade {
                 head: render.optional(a.head.as_ref())?,
                 from: from()?,
+                live: render.flag(a.live.as_ref())?,
                 retries: render.number(a.lock_retries.as_ref(), 0, "migrations: lock_retries")?,
                 delay: render.number(a.retry_delay.as_ref(), 5, "migrations: retry_delay")?,
             },
@@ -289,6 +295,7 @@ impl StepKind for MigrationsKind {
             _ => None,
         };
         let reads = uses_psql(&verb);
+        let landed = matches!(action, Action::Landed { .. });
         let prepared = Prepared::new(command, move |ran| read(&action, ran.output, ran.command))
             .with_diagnosis(diagnosis);
         // The reads answer in files and revisions; the rest is alembic's.
@@ -298,6 +305,9 @@ impl StepKind for MigrationsKind {
             prepared
         };
         Ok(match probe {
+            // After an upgrade that `--check` only shows, it cannot pass
+            // yet: shown as such, not failed.
+            Some(_) if landed => prepared.looking_only(),
             Some(probe) => prepared.with_probe(probe),
             None => prepared,
         })
@@ -318,7 +328,9 @@ fn read(
         }
     };
     match action {
-        Action::Upgrade { head, from, .. } => upgrade_outcome(output, head, from),
+        Action::Upgrade {
+            head, from, live, ..
+        } => upgrade_outcome(output, head, from, *live),
         Action::Downgrade { to, from } => downgrade_outcome(output, to, from),
         Action::Generate { .. } => succeeded().and_then(|()| generate_outcome(output)),
         Action::Describe { .. } => succeeded().map(|()| describe_outcome(output)),
@@ -363,6 +375,8 @@ enum Action {
         retries: u32,
         /// Seconds before the first retry.
         delay: u32,
+        /// The release is already live.
+        live: bool,
     },
     /// `downgrade TO`, then confirm the database is at `to` (`base`: empty).
     Downgrade {
@@ -935,8 +949,13 @@ fn generate_outcome(output: &Output) -> Result<Outcome, StepFailure> {
 /// successful one landed is the `landed` action's to check, in the
 /// database wptdeploy was told of (alembic's `current` would ask the
 /// app's, which may be another).
-fn upgrade_outcome(output: &Output, head: &str, from: &str) -> Result<Outcome, StepFailure> {
-    move_outcome(output, "upgrade", head, from)
+fn upgrade_outcome(
+    output: &Output,
+    head: &str,
+    from: &str,
+    live: bool,
+) -> Result<Outcome, StepFailure> {
+    move_outcome(output, "upgrade", head, from, live)
 }
 
 /// Reads a `landed` check: `database` is at `head`, or the upgrade went
@@ -1006,7 +1025,7 @@ fn landed_outcome(
 /// Reads a downgrade: the database must be at `to` (`base`: no revision).
 fn downgrade_outcome(output: &Output, to: &str, from: &str) -> Result<Outcome, StepFailure> {
     let target = if to == "base" { "" } else { to };
-    move_outcome(output, "downgrade", target, from)
+    move_outcome(output, "downgrade", target, from, false)
 }
 
 /// ` (attempt N: ...)` when an upgrade was run again after lock timeouts.
@@ -1027,6 +1046,7 @@ fn move_outcome(
     verb: &str,
     head: &str,
     from: &str,
+    live: bool,
 ) -> Result<Outcome, StepFailure> {
     // An upgrade reads `current` only when it failed (`landed` checks
     // where a successful one went); a downgrade reads it always.
@@ -1057,7 +1077,9 @@ fn move_outcome(
                 tail.join("\n  ")
             ),
             hints: vec![
-                if verb == "upgrade" {
+                if live {
+                    "the release it ran in is live (it was deployed before the migration was generated); fix the migration file, then `wptdeploy migration test ENV FILE`".into()
+                } else if verb == "upgrade" {
                     "the live release was not switched; fix the migration and deploy again".into()
                 } else {
                     "fix `downgrade()` in the migration file, then `wptdeploy migration test ENV FILE --roundtrip`".into()

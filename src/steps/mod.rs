@@ -6,6 +6,7 @@ pub mod app;
 mod backup;
 mod checkout;
 pub mod columns;
+mod confirm;
 mod directory;
 pub mod effect;
 mod fetch;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    app, backup, checkout, columns, directory, fetch, healthcheck, history, local, lock, logs,
-    migrations, own, prune, releases, reload, restart, run, say, shell, sql_lint, switch, template,
-    upload, virtualenv,
+    app, backup, checkout, columns, confirm, directory, fetch, healthcheck, history, local, lock,
+    logs, migrations, own, prune, releases, reload, restart, run, say, shell, sql_lint, switch,
+    template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -59,6 +59,7 @@ pub const KINDS: &[Entry] = &[
     entry::<upload::UploadKind>(),
     entry::<local::Local>(),
     entry::<say::Say>(),
+    entry::<confirm::ConfirmKind>(),
     entry::<directory::DirectoryKind>(),
     entry::<history::HistoryKind>(),
     entry::<releases::ReleasesKind>(),

@@ -305,6 +305,37 @@ fn script(command: &str, path: &str, versions: &str, source: &Source) -> String 
     }
 }
 
+/// The tables of the database (`rows`, alembic's own left out) when the
+/// migrations' `upgrade()` drops every one of them: what autogenerate
+/// writes when it compared the database with no models at all.
+fn drops_every_table(
+    files: &[(String, String)],
+    rows: &BTreeMap<String, f64>,
+) -> Option<Vec<String>> {
+    let tables: Vec<String> = rows
+        .keys()
+        .filter(|t| t.as_str() != "alembic_version")
+        .cloned()
+        .collect();
+    let dropped: std::collections::BTreeSet<String> = files
+        .iter()
+        .flat_map(|(_, text)| crate::migrations::file::parse(text).upgrade)
+        .filter_map(|op| match op {
+            crate::migrations::file::Operation::DropTable { table } => Some(table),
+            _ => None,
+        })
+        .collect();
+    (!tables.is_empty() && tables.iter().all(|t| dropped.contains(t))).then_some(tables)
+}
+
+/// What a migration that drops every table is told.
+fn everything_dropped(tables: &[String]) -> String {
+    format!(
+        "this migration drops every table the database has ({}): autogenerate compared the database with no models, because `manage.py` or `migrations/env.py` does not import them (import the models' module in the app factory or env.py, then generate again)",
+        tables.join(", ")
+    )
+}
+
 /// The live release's Python files that map tables (`@models`, then each
 /// file as `@file PATH` and its lines), when `live` is another directory
 /// than the one the script is in (or `even_if_here`: given files are
@@ -371,6 +402,8 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
             note: Some(
                 "the release is not built yet: its SQL is linted once it is checked out".into(),
             ),
+            // What it will find is not known yet.
+            register: Some(crate::template::Unknown::value("lint")),
             ..Outcome::default()
         });
     }
@@ -399,9 +432,17 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
             )
         })
         .collect();
+    let everything = drops_every_table(&printed.files, &settings.rows);
+    let mut shown_blocking: Vec<String> = blocking.iter().map(|f| shown(f)).collect();
+    if let Some(tables) = &everything {
+        shown_blocking.insert(0, everything_dropped(tables));
+    }
     let register = BTreeMap::from([
         ("findings", Value::from_serialize(&findings)),
         ("allowed", Value::from(allowances.join("; "))),
+        // What production's policy would stop on, as shown.
+        ("blocking", Value::from_serialize(&shown_blocking)),
+        ("drops_everything", Value::from(everything.is_some())),
     ]);
     let note = format!(
         "{} statement finding(s): {} allowed, {} not{}",
@@ -449,7 +490,7 @@ fn read(output: &Output, settings: &LintSettings, policy: &str) -> Result<Outcom
     let warnings = if policy == "off" {
         Vec::new()
     } else {
-        blocking.iter().map(|f| shown(f)).collect()
+        shown_blocking
     };
     Ok(Outcome {
         register: Some(Value::from_serialize(&register)),

@@ -145,6 +145,8 @@ pub fn serve(s: &Sandbox, server: Server) -> Serving {
         ("release_url".to_owned(), url("/version")),
         ("healthcheck_url".to_owned(), url("/health")),
         ("healthcheck_command".to_owned(), String::new()),
+        // The entry point is the one the server runs, read from it.
+        ("wsgi_app".to_owned(), String::new()),
         ("cutover_timeout".to_owned(), "20".to_owned()),
     ];
     let mut children = Vec::new();

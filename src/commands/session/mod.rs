@@ -21,7 +21,7 @@ use crate::inventory::Sourced;
 use crate::plan::Plan;
 use crate::playbook::{Playbook, Step};
 use crate::redact::Redactor;
-use crate::report::{ConfirmGate, TerminalGate, Verbosity, tell};
+use crate::report::{ConfirmGate, TerminalAsker, TerminalGate, Verbosity, tell};
 use crate::rollout::BatchSize;
 use crate::steps::LockOwner;
 use crate::template::Templates;
@@ -182,6 +182,9 @@ impl Session {
         let cancel = Cancel::default();
         let (reporter, spinners) =
             crate::printer::reporter(cx.settings, shown, cx.redactor.clone(), &cancel);
+        let asker: Option<Arc<dyn crate::engine::events::Asker>> = (cx.settings.attended
+            && !cx.settings.json)
+            .then(|| Arc::new(TerminalAsker::new(cx.redactor.clone(), spinners.clone())) as _);
         let gate: Option<Arc<dyn Gate>> = match self.asking {
             Asking::EachStep | Asking::Checklist => {
                 Some(Arc::new(TerminalGate::new(cx.redactor.clone(), spinners)))
@@ -222,6 +225,7 @@ impl Session {
             // A command's read (the rollback's first play) deploys nothing.
             deploys: self.deploys && !self.quiet_steps,
             gate,
+            asker,
             start_at,
             check: self.check,
             lock_wait: self.lock_wait,
@@ -243,6 +247,7 @@ impl Session {
             // The whole plan first: what --check shows, then each step asks.
             let preview = RunOptions {
                 gate: None,
+                asker: None,
                 start_at: 0,
                 check: true,
                 lock_wait: None,

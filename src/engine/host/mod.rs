@@ -55,8 +55,11 @@ struct HostRun {
     restarts: Vec<RemoteCommand>,
     summary: HostSummary,
     /// A step saw the app work (a health check passed, or the new release
-    /// answered): without one, a deploy ends `deployed (unchecked)`.
+    /// answered): without one, a deploy that put a release live ends
+    /// `deployed (unchecked)`.
     app_checked: bool,
+    /// A `switch:` step ran: the run put a release live.
+    went_live: bool,
     /// `--check`: a step that changes things was shown, not run, so later
     /// read-only steps may find the host not yet as they need it.
     planned_changes: bool,
@@ -129,6 +132,7 @@ pub(super) async fn run(
         restarts: Vec::new(),
         summary,
         app_checked: false,
+        went_live: false,
         planned_changes: false,
         history: None,
         changed_host: false,
@@ -233,6 +237,15 @@ impl HostRun {
             let Some(outcome) = outcome else { continue };
             self.app_checked |= outcome.checked_app;
             for message in &outcome.warnings {
+                let first = self
+                    .shared
+                    .warned
+                    .lock()
+                    .expect("warnings lock")
+                    .insert(message.clone());
+                if !first {
+                    continue;
+                }
                 self.shared.reporter.report(&Event::Warning {
                     host: Some(self.host().name.clone()),
                     message: message.clone(),
@@ -363,7 +376,7 @@ impl HostRun {
             command: &command,
         };
         // Text to read needs no decision.
-        let asks = !matches!(prepared.effect, Effect::Says { .. });
+        let asks = !matches!(prepared.effect, Effect::Says { .. } | Effect::Asks { .. });
         if let Some(gate) = gate.as_ref().filter(|_| asks) {
             match tokio::task::block_in_place(|| gate.before(&view)) {
                 Decision::Run => {}
@@ -445,7 +458,10 @@ impl HostRun {
         if !prepared.read_only
             && !matches!(
                 prepared.effect,
-                Effect::TakesLock(_) | Effect::Records(_) | Effect::Says { .. }
+                Effect::TakesLock(_)
+                    | Effect::Records(_)
+                    | Effect::Says { .. }
+                    | Effect::Asks { .. }
             )
         {
             self.changed_host = true;
@@ -468,6 +484,22 @@ impl HostRun {
                 })
             }
             Effect::Says { .. } => prepared.outcome(&Output::default()),
+            // The answer, as the step's exit status: 0 yes, 1 no, 2 nobody
+            // to ask (the kind says what each means).
+            Effect::Asks { question, details } => {
+                let host = self.host().name.clone();
+                let answer = self.shared.options.asker.as_ref().map(|asker| {
+                    tokio::task::block_in_place(|| asker.confirm(&host, question, details))
+                });
+                prepared.outcome(&Output {
+                    exit_code: match answer {
+                        Some(true) => 0,
+                        Some(false) => 1,
+                        None => 2,
+                    },
+                    ..Output::default()
+                })
+            }
             Effect::RunsHere => prepared.outcome(&self.exec_local(&prepared.command).await?),
             Effect::Interactive => {
                 let exit_code = self.exec_interactive(&prepared.command.script).await?;
@@ -501,6 +533,7 @@ impl HostRun {
             // kept, so that it is switched back to even if the switch's own
             // answer is lost (a killed shell, a dead network).
             Effect::Switches(symlink) => {
+                self.went_live = true;
                 let become_user = prepared.command.become_user.clone();
                 let before = self
                     .exec_cleanup(&symlink.read(become_user.clone()))

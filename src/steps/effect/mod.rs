@@ -45,6 +45,14 @@ pub enum Effect {
         /// The text.
         text: String,
     },
+    /// Asks the person a yes-or-no question, `details` shown first; no
+    /// (or nobody to ask) fails the step, so nothing after it runs.
+    Asks {
+        /// The question.
+        question: String,
+        /// What the person must read before answering.
+        details: String,
+    },
 }
 
 /// The live symlink a `switch:` moves.
