@@ -568,6 +568,94 @@ fn migration_new_generates_on_the_host_and_the_file_lands_locally_applied_and_ch
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
 }
 
+/// A branch whose app no longer imports its models: autogenerate sees
+/// none and writes a migration that drops every table. It is pulled (to
+/// edit), linted, named for what it is, and never applied without a
+/// person's yes: with no terminal to ask at, nothing runs on the database.
+#[test]
+fn a_generated_migration_that_drops_every_table_is_not_applied_without_a_yes() {
+    let (s, pg) = sandbox_with_migrated_database(&[]);
+    let app =
+        std::fs::read_to_string(crate::support::sandbox::example_app().join("wptdash/__init__.py"))
+            .unwrap();
+    let import = "    from . import models  # noqa: F401  (registers the tables)\n";
+    assert!(
+        app.contains(import),
+        "the example app's models import moved"
+    );
+    s.branch_with_files(
+        "no-models",
+        &[("wptdash/__init__.py", &app.replace(import, ""))],
+    );
+    let into = checkout(&s);
+    let run = migration_new(&s, &into, "no-models", "forgot the models", &[])
+        .failure(1)
+        .stderr_has("drops every table the database has (pull_request, repository)")
+        .stderr_has("does not import them")
+        .stderr_has("needs a person's yes, and there is no terminal to ask at")
+        .stderr_has("--allow-destructive");
+    assert!(
+        !run.stderr.contains("upgrade the database to"),
+        "{}",
+        run.stderr
+    );
+    let pulled = files(&into);
+    assert_eq!(
+        pulled.len(),
+        1,
+        "the file is pulled for editing: {pulled:?}"
+    );
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    assert!(
+        pg.columns("pull_request")
+            .iter()
+            .any(|c| c.starts_with("title ")),
+        "nothing was dropped"
+    );
+}
+
+/// At a terminal the same migration waits for a yes, with what was found
+/// shown first; no (the default) leaves the database as it was.
+#[test]
+fn at_a_terminal_a_destructive_generated_migration_waits_for_a_yes() {
+    let (s, pg) = sandbox_with_migrated_database(&[]);
+    let app =
+        std::fs::read_to_string(crate::support::sandbox::example_app().join("wptdash/__init__.py"))
+            .unwrap();
+    let import = "    from . import models  # noqa: F401  (registers the tables)\n";
+    s.branch_with_files(
+        "no-models",
+        &[("wptdash/__init__.py", &app.replace(import, ""))],
+    );
+    let into = checkout(&s);
+    let mut command = s.command(crate::support::bin());
+    command
+        .args([
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "no-models",
+            "-m",
+            "x",
+            "--into",
+        ])
+        .arg(&into);
+    let mut terminal = crate::support::terminal::Terminal::start(&command);
+    terminal.wait_for("to wptdash on sandbox-host?", 1);
+    let asked = terminal.screen();
+    assert!(
+        asked.contains("drops every table the database has (pull_request, repository)"),
+        "the findings come before the question: {asked}"
+    );
+    terminal.press('n');
+    let (ok, screen) = terminal.finish();
+    assert!(!ok, "{screen}");
+    assert!(screen.contains("you answered no"), "{screen}");
+    assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
+    assert_eq!(files(&into).len(), 1, "the file stays for editing");
+}
+
 #[test]
 fn migration_new_with_no_model_change_pulls_nothing() {
     let (s, pg) = sandbox_with_migrated_database(&[]);
