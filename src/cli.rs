@@ -450,9 +450,12 @@ pub struct InitArgs {
     /// The PostgreSQL database the migrations run against [default: the project's name, when it has Flask-Migrate].
     #[arg(long, value_name = "NAME")]
     pub db: Option<String>,
-    /// Where `playbooks/templates/config.txt.j2` is written in each release (e.g. `instance/config.py`) [default: `config.txt` when the project has that template, else none].
+    /// Where `playbooks/templates/config.txt.j2` is written in each release, the file the app reads its settings from (e.g. `.env`, `instance/config.py`) [default: the one detected: `.env` with python-dotenv, Flask's instance folder, `config.txt` with that template].
     #[arg(long, value_name = "PATH")]
     pub config_path: Option<String>,
+    /// The app's WSGI entry point, `MODULE:VARIABLE` [default: detected (`wsgi.py`, `app.py`, a package's `app` or `create_app`)].
+    #[arg(long, value_name = "MODULE:VARIABLE")]
+    pub wsgi_app: Option<String>,
     /// An Ansible tree that deployed the app before (wptdash's `ansible/`): read as it is and reported (its environments and hosts, the restart and config file its playbook implies); nothing is written.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["host", "production_host", "force"])]
     pub from_ansible: Option<std::path::PathBuf>,

@@ -22,6 +22,19 @@ pub struct Project {
     pub dependencies: Dependencies,
     /// It has `playbooks/templates/config.txt.j2`, written into each release.
     pub config_template: bool,
+    /// Where the app reads its settings, as found: the likeliest first.
+    pub config_files: Vec<ConfigFile>,
+    /// The WSGI entry point (`MODULE:VARIABLE`, `MODULE:factory()`).
+    pub wsgi_app: Option<String>,
+}
+
+/// A place the app reads settings from, and why it is thought so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// The file, relative to the release.
+    pub path: String,
+    /// What showed it (`load_dotenv in app.py`).
+    pub because: String,
 }
 
 /// How the app's commands (`db upgrade`, `routes`) are started.
@@ -92,8 +105,158 @@ impl Project {
                 Dependencies::None
             },
             config_template: has("playbooks/templates/config.txt.j2"),
+            config_files: config_files(dir, &requirements, &pyproject),
+            wsgi_app: wsgi_app(dir),
         }
     }
+}
+
+/// The app's Python files at the top and one package deep (not tests,
+/// migrations or environments), with their text.
+fn python_files(dir: &Path) -> Vec<(String, String)> {
+    let skip = |name: &str| {
+        name.starts_with('.')
+            || [
+                "tests",
+                "test",
+                "migrations",
+                "venv",
+                "node_modules",
+                "build",
+                "dist",
+            ]
+            .contains(&name)
+    };
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = fs_err::read_dir(dir)
+        .map(|e| e.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if skip(&name) {
+            continue;
+        }
+        if name.ends_with(".py") {
+            out.push((name, fs_err::read_to_string(&path).unwrap_or_default()));
+        } else if path.join("__init__.py").is_file() {
+            let mut inner: Vec<_> = fs_err::read_dir(&path)
+                .map(|e| e.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            inner.sort();
+            for file in inner
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "py"))
+            {
+                let file_name = file.file_name().unwrap_or_default().to_string_lossy();
+                out.push((
+                    format!("{name}/{file_name}"),
+                    fs_err::read_to_string(file).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Where the app reads its settings: `.env` (python-dotenv), Flask's
+/// instance folder (`from_pyfile` with `instance_relative_config`, or an
+/// `instance/` directory), a `config.txt` template; `.flaskenv` is the
+/// Flask CLI's and usually committed, so it comes last.
+fn config_files(dir: &Path, requirements: &str, pyproject: &str) -> Vec<ConfigFile> {
+    let sources = python_files(dir);
+    let said = |needle: &str| {
+        sources
+            .iter()
+            .find(|(_, text)| text.contains(needle))
+            .map(|(file, _)| format!("{needle} in {file}"))
+    };
+    let mut found: Vec<ConfigFile> = Vec::new();
+    let mut add = |path: &str, because: String| {
+        if !found.iter().any(|c| c.path == path) {
+            found.push(ConfigFile {
+                path: path.to_owned(),
+                because,
+            });
+        }
+    };
+    let dotenv = ["python-dotenv", "python_dotenv"]
+        .iter()
+        .any(|d| requirements.contains(d) || pyproject.contains(d));
+    if let Some(why) = said("load_dotenv") {
+        add(".env", why);
+    } else if dotenv {
+        add(".env", "python-dotenv in the dependencies".into());
+    } else if let Some(example) = [".env.example", ".env.sample", ".env.template"]
+        .iter()
+        .find(|f| dir.join(f).is_file())
+    {
+        add(".env", format!("{example} in the checkout"));
+    }
+    if let Some(why) = said("instance_relative_config") {
+        let file = sources
+            .iter()
+            .find_map(|(_, text)| {
+                let at = text.find("from_pyfile(")?;
+                let rest = &text[at + "from_pyfile(".len()..];
+                let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+                rest[1..].split(quote).next().map(str::to_owned)
+            })
+            .unwrap_or_else(|| "config.py".into());
+        add(&format!("instance/{file}"), why);
+    } else if dir.join("instance").is_dir() {
+        add("instance/config.py", "an instance/ directory".into());
+    }
+    if dir.join("playbooks/templates/config.txt.j2").is_file() {
+        add("config.txt", "playbooks/templates/config.txt.j2".into());
+    } else if let Some(why) = said("config.txt") {
+        add("config.txt", why);
+    }
+    if dir.join(".flaskenv").is_file() {
+        add(
+            ".flaskenv",
+            ".flaskenv in the checkout (the Flask CLI's)".into(),
+        );
+    }
+    found
+}
+
+/// The entry point a WSGI server would be given: a top-level `wsgi.py`
+/// or `app.py`, else a package's `wsgi.py` or `__init__.py`, holding a
+/// module-level `app`/`application`, or else a `create_app` factory.
+fn wsgi_app(dir: &Path) -> Option<String> {
+    let sources = python_files(dir);
+    let rank = |file: &str| match file {
+        "wsgi.py" => 0,
+        "app.py" => 1,
+        f if f.ends_with("/wsgi.py") => 2,
+        f if f.ends_with("/__init__.py") => 3,
+        _ => 4,
+    };
+    let mut ranked: Vec<&(String, String)> = sources.iter().collect();
+    ranked.sort_by_key(|(file, _)| rank(file));
+    let module = |file: &str| {
+        file.trim_end_matches(".py")
+            .trim_end_matches("/__init__")
+            .replace('/', ".")
+    };
+    let variable = |text: &str| {
+        ["application", "app"].into_iter().find(|name| {
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name} =")) || l.starts_with(&format!("{name}=")))
+        })
+    };
+    ranked
+        .iter()
+        .find_map(|(file, text)| variable(text).map(|v| format!("{}:{v}", module(file))))
+        .or_else(|| {
+            ranked
+                .iter()
+                .find(|(_, text)| text.contains("def create_app("))
+                .map(|(file, _)| format!("{}:create_app()", module(file)))
+        })
 }
 
 /// `manage.py`, else the first module that makes a Flask app: a package's
@@ -212,5 +375,41 @@ mod tests {
         let plain = tempfile::tempdir().unwrap();
         write(plain.path(), "app.py", "print('not flask')\n");
         assert_eq!(Project::detect(plain.path()).launcher, None);
+    }
+
+    #[test]
+    fn the_config_file_and_the_entry_point_are_found_where_the_app_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "requirements.txt", "flask\npython-dotenv\n");
+        write(
+            dir.path(),
+            "shop/__init__.py",
+            "from dotenv import load_dotenv\nload_dotenv()\ndef create_app(config=None):\n    app = Flask(__name__, instance_relative_config=True)\n    app.config.from_pyfile('settings.cfg', silent=True)\n    return app\n",
+        );
+        write(dir.path(), ".flaskenv", "FLASK_APP=shop\n");
+        let project = Project::detect(dir.path());
+        let paths: Vec<&str> = project
+            .config_files
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect();
+        assert_eq!(paths, [".env", "instance/settings.cfg", ".flaskenv"]);
+        assert_eq!(
+            project.config_files[0].because,
+            "load_dotenv in shop/__init__.py"
+        );
+        assert_eq!(project.wsgi_app.as_deref(), Some("shop:create_app()"));
+        write(
+            dir.path(),
+            "wsgi.py",
+            "from shop import create_app\napplication = create_app()\n",
+        );
+        assert_eq!(
+            Project::detect(dir.path()).wsgi_app.as_deref(),
+            Some("wsgi:application")
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let none = Project::detect(empty.path());
+        assert!(none.config_files.is_empty() && none.wsgi_app.is_none());
     }
 }

@@ -81,9 +81,20 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
         "migrations_dir: \"migrations\"".to_owned(),
         "config_path: \"config.txt\"".to_owned(),
         "restart_command: \"\"".to_owned(),
+        "wsgi_app: \"wptdash.wsgi:app\"".to_owned(),
     ] {
         assert!(all.contains(&line), "{line}:\n{all}");
     }
+    // What was detected is said before anything is written.
+    assert!(
+        init.stderr
+            .contains("detected WSGI entry point: wptdash.wsgi:app")
+            && init
+                .stderr
+                .contains("  config.txt (playbooks/templates/config.txt.j2)"),
+        "{}",
+        init.stderr
+    );
     assert!(!project.join("inventory/production").exists());
 
     // What only this sandbox's "server" needs: its Python, uv, the database's socket.
@@ -100,6 +111,11 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
     let deploy =
         Run::from_command(in_project(&s, &project).args(["staging", "--migrate", "--no-progress"]));
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    assert!(
+        deploy.stderr.contains("wptdash.wsgi:app loads"),
+        "the app was loaded before the switch: {}",
+        deploy.stderr
+    );
     assert_eq!(s.live_release(), Some(s.sha("master")));
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
     let config = std::fs::read_to_string(s.base_path.join("site/config.txt")).unwrap();
@@ -156,6 +172,10 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
     terminal.type_line("web1.example.org");
     terminal.wait_for("SSH user wptdeploy logs in as", 1);
     terminal.type_line("");
+    terminal.wait_for("SSH port", 1);
+    terminal.type_line("2222");
+    terminal.wait_for("Private key file to log in with", 1);
+    terminal.type_line("");
     terminal.wait_for("Production server (empty: none yet)", 1);
     terminal.type_line("web2.example.org");
     // Every other question: Enter takes the default shown.
@@ -168,6 +188,8 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
         "Command that must succeed",
         "URL that must answer 2xx",
         "PostgreSQL database the migrations run on",
+        "Where the app reads its config file",
+        "The app's WSGI entry point",
     ] {
         terminal.wait_for(prompt, 1);
         terminal.type_line("");
@@ -176,7 +198,8 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
     assert!(ok, "{screen}");
     let staging = std::fs::read_to_string(project.join("inventory/staging")).unwrap();
     assert!(
-        staging.contains("[staging]\nweb1.example.org ansible_user="),
+        staging.contains("[staging]\nweb1.example.org ansible_user=")
+            && staging.contains(" ansible_port=2222\n"),
         "{staging}"
     );
     let production = std::fs::read_to_string(project.join("inventory/production")).unwrap();
@@ -188,4 +211,11 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
     assert!(all.contains("base_path: \"/srv/myapp\""), "{all}");
     assert!(all.contains("db_name: \"myapp\""), "{all}");
     assert!(all.contains("app_user: \"www-data\""), "{all}");
+    // The detected config file and entry point were shown, then taken by Enter.
+    assert!(
+        screen.contains("detected WSGI entry point: wptdash.wsgi:app"),
+        "{screen}"
+    );
+    assert!(all.contains("config_path: \"config.txt\""), "{all}");
+    assert!(all.contains("wsgi_app: \"wptdash.wsgi:app\""), "{all}");
 }

@@ -446,7 +446,20 @@ fn migration_new_says_when_the_release_live_before_breaks_on_the_new_schema() {
         .success();
     let master = s.sha("master");
     let into = checkout(&s);
-    let run = migration_new(&s, &into, "rename-title", "rename title", &[]).success();
+    // It drops a column: applied only with a yes (given by the flag here).
+    let run = migration_new(
+        &s,
+        &into,
+        "rename-title",
+        "rename title",
+        &["--allow-destructive"],
+    )
+    .success();
+    assert!(
+        run.stderr.contains("yes, given beforehand: apply "),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains(&format!(
             "warning: {master}, the release live before, fails its health check against the migrated database"
@@ -699,13 +712,26 @@ fn migration_new_never_overwrites_a_local_file() {
 
 #[test]
 fn migration_new_review_flags_a_rename_that_autogenerate_turned_into_drop_and_add() {
-    let (s, _pg) = sandbox_with_migrated_database(&[]);
+    let (s, pg) = sandbox_with_migrated_database(&[]);
     let into = checkout(&s);
-    let run = migration_new(&s, &into, "rename-title", "rename title", &[]).success();
+    let run = migration_new(&s, &into, "rename-title", "rename title", &[]).failure(1);
     assert!(
         run.stderr.contains("drops pull_request.title and adds pull_request.headline: if this is a rename, autogenerate loses the data"),
         "{}",
         run.stderr
+    );
+    // A drop is not applied without a yes; the file is there to fix.
+    assert!(
+        run.stderr
+            .contains("drops column pull_request.title (that data is lost)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        pg.columns("pull_request")
+            .iter()
+            .any(|c| c.starts_with("title ")),
+        "nothing ran"
     );
     assert_eq!(files(&into).len(), 1);
 }

@@ -33,6 +33,7 @@ struct Answers {
     healthcheck_url: String,
     db: String,
     config_path: String,
+    wsgi_app: String,
 }
 
 /// Runs `init`.
@@ -46,7 +47,7 @@ pub async fn run(args: InitArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     }
     let project = Project::detect(&args.dir);
     let inventory = args.dir.join("inventory");
-    let answers = ask(args, &project, cx.settings.attended)?;
+    let answers = ask(args, &project, cx.settings)?;
     let mut files: Vec<(PathBuf, String)> = vec![
         (
             inventory.join("staging"),
@@ -90,7 +91,12 @@ fn shown(path: &Path) -> String {
 
 /// Each value: the flag's, else (with a terminal) the answer to a question
 /// whose default is the detected value, else that value.
-fn ask(args: &InitArgs, project: &Project, attended: bool) -> Result<Answers, Error> {
+fn ask(
+    args: &InitArgs,
+    project: &Project,
+    settings: &crate::settings::Settings,
+) -> Result<Answers, Error> {
+    let attended = settings.attended;
     let question = |prompt: &str, given: &Option<String>, default: &str| -> Result<String, Error> {
         if let Some(given) = given {
             return Ok(given.trim().to_owned());
@@ -118,6 +124,24 @@ fn ask(args: &InitArgs, project: &Project, attended: bool) -> Result<Answers, Er
         "SSH user wptdeploy logs in as",
         &args.user,
         &crate::transport::local_user(),
+    )?;
+    let port = question(
+        "SSH port",
+        &args.port.map(|p| p.to_string()),
+        "22",
+    )?;
+    let port: Option<u16> = match port.as_str() {
+        "" | "22" => None,
+        other => Some(other.parse().map_err(|_| CommandError::InitBadValue {
+            what: "SSH port",
+            value: other.to_owned(),
+            why: "it must be a number from 1 to 65535",
+        })?),
+    };
+    let key = question(
+        "Private key file to log in with (empty: ssh-agent and ssh's own)",
+        &args.key,
+        "",
     )?;
     let production_host = question(
         "Production server (empty: none yet)",
@@ -166,12 +190,29 @@ fn ask(args: &InitArgs, project: &Project, attended: bool) -> Result<Answers, Er
         &args.db,
         &db_default,
     )?;
+    if args.config_path.is_none() || args.wsgi_app.is_none() {
+        crate::printer::note(settings, &detected(project));
+    }
+    let config_path = question(
+        "Where the app reads its config file, relative to a release (empty: none is written)",
+        &args.config_path,
+        &project
+            .config_files
+            .first()
+            .map(|c| c.path.clone())
+            .unwrap_or_default(),
+    )?;
+    let wsgi_app = question(
+        "The app's WSGI entry point, loaded before each switch (MODULE:VARIABLE; empty: read from the app server)",
+        &args.wsgi_app,
+        project.wsgi_app.as_deref().unwrap_or_default(),
+    )?;
     let answers = Answers {
         host,
         production_host,
         user,
-        port: args.port,
-        key: args.key.clone().unwrap_or_default(),
+        port,
+        key,
         repo,
         branch,
         app_user,
@@ -180,19 +221,38 @@ fn ask(args: &InitArgs, project: &Project, attended: bool) -> Result<Answers, Er
         healthcheck,
         healthcheck_url,
         db,
-        config_path: args.config_path.clone().unwrap_or_else(|| {
-            if project.config_template {
-                "config.txt".into()
-            } else {
-                String::new()
-            }
-        }),
+        config_path,
+        wsgi_app,
     };
     check_inline("host", &answers.host)?;
     check_inline("production host", &answers.production_host)?;
     check_inline("user", &answers.user)?;
     check_inline("key file", &answers.key)?;
     Ok(answers)
+}
+
+/// What was found of the app's config files and entry point, said
+/// before anything is asked or written.
+fn detected(project: &Project) -> String {
+    let config = if project.config_files.is_empty() {
+        "detected config files: none (no .env, instance/ folder or config template in the checkout)"
+            .to_owned()
+    } else {
+        let found: Vec<String> = project
+            .config_files
+            .iter()
+            .map(|c| format!("  {} ({})", c.path, c.because))
+            .collect();
+        format!(
+            "detected config files the app may read, likeliest first:\n{}",
+            found.join("\n")
+        )
+    };
+    let entry = project.wsgi_app.as_deref().map_or_else(
+        || "detected WSGI entry point: none (no wsgi.py, app.py or package with an `app` or `create_app`)".to_owned(),
+        |e| format!("detected WSGI entry point: {e}"),
+    );
+    format!("{config}\n{entry}")
 }
 
 /// A value written into an INI host line: one word.
@@ -302,6 +362,11 @@ fn group_vars(project: &Project, answers: &Answers) -> String {
             "false".into(),
         )),
     }
+    lines.push((
+        "The WSGI entry point each new release is loaded with before the switch\n# (empty: read from the running app server: gunicorn, the uWSGI vassal).",
+        "wsgi_app",
+        q(&answers.wsgi_app),
+    ));
     let config = if answers.config_path.is_empty() {
         "No config file is written into releases; to write one, add\n# playbooks/templates/config.txt.j2 and set its path here."
     } else {
@@ -340,6 +405,15 @@ fn next_steps(dir: &Path, project: &Project, answers: &Answers) -> String {
         text.push_str(&format!(
             "\n  {cd}wptdeploy staging --migrate  # and upgrade {} with the release's migrations",
             answers.db
+        ));
+    }
+    if !answers.config_path.is_empty()
+        && answers.config_path != "config.txt"
+        && !project.config_template
+    {
+        text.push_str(&format!(
+            "\nwrite playbooks/templates/config.txt.j2 as {} should read (the built-in one is the INI file wptdash reads as config.txt)",
+            answers.config_path
         ));
     }
     if answers.repo.is_empty() {

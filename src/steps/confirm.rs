@@ -65,10 +65,13 @@ impl StepKind for ConfirmKind {
         let details = render.optional(a.details.as_ref())?.trim_end().to_owned();
         if render.flag(a.yes.as_ref())? {
             let text = format!("yes, given beforehand: {question}");
-            return Ok(Prepared::new(
-                RemoteCommand::new(String::new()),
-                |_| Ok(Outcome::default()),
-            )
+            let note = text.clone();
+            return Ok(Prepared::new(RemoteCommand::new(String::new()), move |_| {
+                Ok(Outcome {
+                    note: Some(note.clone()),
+                    ..Outcome::default()
+                })
+            })
             .with_effect(Effect::Says { text })
             .showing(String::new()));
         }
