@@ -37,8 +37,8 @@ struct Answers {
 }
 
 /// Runs `init`.
-pub async fn run(args: InitArgs, cx: &mut Context<'_>) -> Result<(), Error> {
-    let args = &args;
+pub async fn run(args: Box<InitArgs>, cx: &mut Context<'_>) -> Result<(), Error> {
+    let args: &InitArgs = &args;
     if let Some(tree) = &args.from_ansible {
         return from_ansible(tree, cx);
     }

@@ -82,7 +82,7 @@ registry! {
     /// Database migrations.
     Migration(MigrationArgs) => mod migration,
     /// Set up a project for wptdeploy: detect the app, ask for (or take) the servers, write inventory/staging, inventory/production and inventory/group_vars/all.yml.
-    Init(InitArgs) => mod init,
+    Init(Box<InitArgs>) => mod init,
     /// Print a completion script for SHELL (`wptdeploy completions bash > /etc/bash_completion.d/wptdeploy`).
     Completions(CompletionsArgs) => mod completions,
     /// Print the man page (roff: `wptdeploy man | man -l -`).
