@@ -353,7 +353,7 @@ fn a_health_check_url_is_fetched_on_the_host() {
     ]);
     s.wptdeploy(&["staging", "--commit", "feature/comment-url"])
         .failure(1)
-        .stderr_has("answered 404 (healthy: 2xx); its answer begins:")
+        .stderr_has("answered 404 (healthy: 2xx); its answer begins:\n")
         .stderr_has("rolled back");
     assert_eq!(s.live_release(), Some(s.sha("master")));
     // A redirect (the server's 301 from `/sub` to `/sub/`, as a login

@@ -357,7 +357,7 @@ while :; do
   esac
   case "$code" in 5??) [ "$code" -ge 502 ] && [ "$code" -le 504 ] || failing=$((failing + 1)) ;; *) failing=0 ;; esac
   if [ "$failing" -ge 10 ]; then
-    echo "wptdeploy: the new release answers $code at {url} (10 times in a row); its answer begins:" >&2
+    echo "wptdeploy: the new release answers $code at {url} (10 times in a row); its answer begins" >&2
     printf '%s\n' "$body" | head -n 8 | cut -c 1-200 | sed 's/^/    /' >&2
     exit 1
   fi
