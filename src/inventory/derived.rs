@@ -3,7 +3,8 @@
 //! (wptdash's `systemd: name=emperor.uwsgi state=restarted`), where its
 //! roles write `config.txt.j2` into the release (`{{site_path}}/config.txt`),
 //! and the uWSGI vassal its roles install, which a graceful cut-over touches
-//! (`app_server: uwsgi-emperor`).
+//! (`app_server: uwsgi-emperor`), with the app its template names
+//! (`wsgi_app`, loaded before each switch).
 //! These sit above wptdeploy's neutral defaults and below every variable
 //! the inventory sets, so a tree deployed by Ansible before deploys the
 //! same way with no variable added, and a project without such a tree gets
@@ -51,10 +52,30 @@ pub fn from_tree(dir: &Path) -> Sourced {
         }
     }
     for file in &tasks {
-        if let Some(vassal) = uwsgi_vassal(&read_yaml(file)) {
+        if let Some((src, vassal)) = uwsgi_vassal(&read_yaml(file)) {
             let origin = Origin::at(format!("{} (its vassal template task)", file.display()));
             derived.insert("uwsgi_vassal", vassal.into(), origin.clone());
             derived.insert("app_server", "uwsgi-emperor".into(), origin);
+            // The vassal's template names the app (wptdash's `module =
+            // wptdash.prodapp:prod_app`): loaded before each switch even
+            // where the server's vassal cannot be read.
+            let template = file
+                .parent()
+                .and_then(Path::parent)
+                .map(|role| role.join("templates").join(&src));
+            if let Some(entry) = template
+                .as_deref()
+                .and_then(|t| fs_err::read_to_string(t).ok())
+                .and_then(|text| crate::serving::uwsgi_ini(&text).entry)
+                .filter(|e| !e.contains("{{"))
+            {
+                let place = template.unwrap_or_default().display().to_string();
+                derived.insert(
+                    "wsgi_app",
+                    entry.into(),
+                    Origin::at(format!("{place} (its module)")),
+                );
+            }
             break;
         }
     }
@@ -139,13 +160,14 @@ fn config_path(tasks: &Value) -> Option<String> {
 /// Where a task list writes a uWSGI vassal: a template whose `dest` is an
 /// `.ini` in a `vassals` directory (wptdash's
 /// `/etc/uwsgi/vassals/{{project_name}}_uwsgi.ini`), which the emperor
-/// reloads when it is touched.
-fn uwsgi_vassal(tasks: &Value) -> Option<String> {
+/// reloads when it is touched; with the template's `src`.
+fn uwsgi_vassal(tasks: &Value) -> Option<(String, String)> {
     tasks.as_sequence()?.iter().find_map(|task| {
         let args = arguments(task, &["template"])?;
         let dest = text(&args, "dest")?.trim();
+        let src = text(&args, "src").unwrap_or_default().trim().to_owned();
         let (dir, file) = dest.rsplit_once('/')?;
-        (file.ends_with(".ini") && dir.ends_with("/vassals")).then(|| dest.to_owned())
+        (file.ends_with(".ini") && dir.ends_with("/vassals")).then(|| (src, dest.to_owned()))
     })
 }
 
@@ -173,7 +195,20 @@ mod tests {
             "roles/uwsgi/tasks/main.yml",
             "- name: Create /etc/uwsgi\n  file: path=/etc/uwsgi/vassals state=directory\n- name: uwsgi.ini is loaded\n  template:\n    src: uwsgi.ini.j2\n    dest: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini\n- name: emperor.ini is loaded\n  template:\n    src: emperor.ini.j2\n    dest: /etc/uwsgi/emperor.ini\n",
         );
+        write(
+            "roles/uwsgi/templates/uwsgi.ini.j2",
+            "# {{project_name}}_uwsgi.ini file\n[uwsgi]\nsocket          = /tmp/{{project_name}}.sock\nchdir           = {{site_path}}\nmodule          = wptdash.prodapp:prod_app\n",
+        );
         let derived = from_tree(dir.path());
+        assert_eq!(
+            derived.values["wsgi_app"],
+            Value::from("wptdash.prodapp:prod_app")
+        );
+        assert!(
+            derived.origins["wsgi_app"]
+                .place
+                .ends_with("roles/uwsgi/templates/uwsgi.ini.j2 (its module)")
+        );
         assert_eq!(
             derived.values["uwsgi_vassal"],
             Value::from("/etc/uwsgi/vassals/{{project_name}}_uwsgi.ini")
