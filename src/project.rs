@@ -26,6 +26,9 @@ pub struct Project {
     pub config_files: Vec<ConfigFile>,
     /// The WSGI entry point (`MODULE:VARIABLE`, `MODULE:factory()`).
     pub wsgi_app: Option<String>,
+    /// Where the build file goes so that the app serves it: in the static
+    /// folder of the entry point's package (`PKG/static/build.txt`).
+    pub served_build_file: Option<String>,
 }
 
 /// A place the app reads settings from, and why it is thought so.
@@ -107,6 +110,7 @@ impl Project {
             config_template: has("playbooks/templates/config.txt.j2"),
             config_files: config_files(dir, &requirements, &pyproject),
             wsgi_app: wsgi_app(dir),
+            served_build_file: served_build_file(dir),
         }
     }
 }
@@ -221,6 +225,19 @@ fn config_files(dir: &Path, requirements: &str, pyproject: &str) -> Vec<ConfigFi
         );
     }
     found
+}
+
+/// `PKG/static/build.txt` when the entry point's package (or the
+/// checkout, for a top-level module) has a `static` folder: Flask serves it
+/// at `/static/build.txt`, which the cut-over then waits on.
+fn served_build_file(dir: &Path) -> Option<String> {
+    let entry = wsgi_app(dir)?;
+    let module = entry.split(':').next()?;
+    let package = module.split('.').next()?;
+    [format!("{package}/static"), "static".to_owned()]
+        .into_iter()
+        .find(|d| dir.join(d).is_dir())
+        .map(|d| format!("{d}/build.txt"))
 }
 
 /// The entry point a WSGI server would be given: a top-level `wsgi.py`

@@ -82,6 +82,7 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
         "config_path: \"config.txt\"".to_owned(),
         "restart_command: \"\"".to_owned(),
         "wsgi_app: \"wptdash.wsgi:app\"".to_owned(),
+        "build_info_path: \"wptdash/static/build.txt\"".to_owned(),
     ] {
         assert!(all.contains(&line), "{line}:\n{all}");
     }

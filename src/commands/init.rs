@@ -362,6 +362,13 @@ fn group_vars(project: &Project, answers: &Answers) -> String {
             "false".into(),
         )),
     }
+    if let Some(build) = &project.served_build_file {
+        lines.push((
+            "The release's build file (its SHA), in the app's static folder: after the\n# switch the cut-over waits until /static/build.txt names the new release.",
+            "build_info_path",
+            q(build),
+        ));
+    }
     lines.push((
         "The WSGI entry point each new release is loaded with before the switch\n# (empty: read from the running app server: gunicorn, the uWSGI vassal).",
         "wsgi_app",
