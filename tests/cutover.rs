@@ -86,9 +86,9 @@ fn a_release_that_never_serves_is_switched_back_while_the_old_one_keeps_serving(
     let s = crate::support::sandbox_checking_the_app();
     let master = s.sha("master");
     let next = s.new_branch("next");
-    let timeout = [("cutover_timeout".to_owned(), "5".to_owned())];
+    let timeout = [("cutover_timeout".to_owned(), "8".to_owned())];
     let (run, all, _) = refused_under_load(&s, Server::GunicornPreloaded, &timeout, &master, &next);
-    run.stderr_has(&format!("did not answer from {master} within 5 s: it answered with the release {next}, which kept serving for"))
+    run.stderr_has(&format!("did not answer from {master} within 8 s: it answered with the release {next}, which kept serving for"))
         .stderr_has("--preload")
         .stderr_has("ROLLED BACK");
     assert!(all.sent >= 100, "{all:?}");

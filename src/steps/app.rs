@@ -206,13 +206,18 @@ impl Found {
                 .find(|(n, _)| n == name)
                 .map(|(_, text)| text.as_str())
         };
-        let nginx: Vec<(String, String)> = sections
-            .iter()
-            .filter_map(|(n, text)| {
-                n.strip_prefix("nginx ")
-                    .map(|p| (p.to_owned(), text.clone()))
-            })
-            .collect();
+        // Each running nginx: its main file, then the files it includes
+        // (an upstream's name means something only within its own nginx).
+        let mut nginx: Vec<Vec<(String, String)>> = Vec::new();
+        for (name, text) in &sections {
+            if let Some(path) = name.strip_prefix("nginx-main ") {
+                nginx.push(vec![(path.to_owned(), text.clone())]);
+            } else if let (Some(path), Some(current)) =
+                (name.strip_prefix("nginx "), nginx.last_mut())
+            {
+                current.push((path.to_owned(), text.clone()));
+            }
+        }
         let mut entries: Vec<(String, String)> = Vec::new();
         let mut addresses: Vec<Address> = Vec::new();
         if !self.wsgi_app.is_empty() {
@@ -229,7 +234,11 @@ impl Found {
             entries.extend(vassal.entry.map(|e| (e, "the uWSGI vassal".to_owned())));
             match (&vassal.http, &vassal.socket) {
                 (Some(http), _) => addresses.extend(serving::vassal_http(http)),
-                (None, Some(socket)) => addresses.extend(serving::nginx_front(&nginx, socket)),
+                (None, Some(socket)) => addresses.extend(
+                    nginx
+                        .iter()
+                        .find_map(|files| serving::nginx_front(files, socket)),
+                ),
                 (None, None) => {}
             }
         }
@@ -342,7 +351,7 @@ fn find_script(pid_file: &str, vassal: &str, unit: &str) -> String {
   done | sort -u)
   for conf in ${{confs:-/etc/nginx/nginx.conf}}; do
     [ -r "$conf" ] || continue
-    section "nginx $conf"; cat -- "$conf"
+    section "nginx-main $conf"; cat -- "$conf"
     dir=$(dirname -- "$conf")
     sed -n 's/^[[:space:]]*include[[:space:]]\{{1,\}}\([^;]*\);.*/\1/p' -- "$conf" | while read -r pattern; do
       case "$pattern" in /*) ;; *) pattern="$dir/$pattern" ;; esac
@@ -485,8 +494,12 @@ mod tests {
             server: "uwsgi-emperor".into(),
             build_file: "wptdash/static/build.txt".into(),
         };
-        let stdout = "\n@@wptdeploy-section vassal\n[uwsgi]\nsocket = /tmp/wpt.sock\nmodule = wptdash.prodapp:prod_app\n\n@@wptdeploy-section nginx /etc/nginx/nginx.conf\nhttp { include /etc/nginx/conf.d/*.conf; }\n\n@@wptdeploy-section nginx /etc/nginx/conf.d/site.conf\nserver { listen 80; server_name pulls.example.org; location / { uwsgi_pass unix:/tmp/wpt.sock; } }\n";
-        let outcome = found.read(stdout);
+        let stdout = "\n@@wptdeploy-section vassal\n[uwsgi]\nsocket = /tmp/wpt.sock\nmodule = wptdash.prodapp:prod_app\n\n@@wptdeploy-section nginx-main /etc/nginx/nginx.conf\nhttp { include /etc/nginx/conf.d/*.conf; }\n\n@@wptdeploy-section nginx /etc/nginx/conf.d/site.conf\nserver { listen 80; server_name pulls.example.org; location / { uwsgi_pass unix:/tmp/wpt.sock; } }\n";
+        // Another nginx on the machine, whose upstream has the same name
+        // but another socket, comes first: not ours.
+        let other = "\n@@wptdeploy-section nginx-main /srv/other/nginx.conf\nhttp { upstream app { server unix:/srv/other.sock; } server { listen 127.0.0.1:9999; location / { uwsgi_pass app; } } }\n";
+        let mine = "\n@@wptdeploy-section nginx-main /srv/mine/nginx.conf\nhttp { upstream app { server unix:/tmp/wpt.sock; } }\n";
+        let outcome = found.read(&format!("{other}{mine}{stdout}"));
         let register = outcome.register.unwrap();
         let get = |k: &str| register.get_attr(k).unwrap().to_string();
         assert_eq!(get("entry"), "wptdash.prodapp:prod_app");

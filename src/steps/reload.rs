@@ -132,7 +132,7 @@ impl StepKind for Reload {
             ),
             "systemd" => (
                 format!(
-                    "systemctl reload {} || {{ echo \"wptdeploy: systemctl reload {setting} failed: does the unit have an ExecReload? (app_server: command with restart_command restarts it instead)\" >&2; exit 1; }}\n",
+                    "unit={}\nsystemctl reload \"$unit\" || {{ echo \"wptdeploy: systemctl reload $unit failed: does the unit have an ExecReload? (app_server: command with restart_command restarts it instead)\" >&2; exit 1; }}\n",
                     quote(&setting)
                 ),
                 format!("systemctl reload {setting}"),
@@ -247,8 +247,9 @@ fn gunicorn_hup(pid_file: &str, link: &str) -> String {
     let file = quote(pid_file);
     let link = quote(link);
     format!(
-        r#"pid=$(cat {file} 2>/dev/null) || {{ echo "wptdeploy: cannot read gunicorn's pid file {pid_file}: is gunicorn running with --pid {pid_file}?" >&2; exit 1; }}
-kill -0 "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from {pid_file}) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
+        r#"pid_file={file}
+pid=$(cat -- "$pid_file" 2>/dev/null) || {{ echo "wptdeploy: cannot read gunicorn's pid file $pid_file: is gunicorn running with --pid $pid_file?" >&2; exit 1; }}
+kill -0 "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from $pid_file) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
 args=$(xargs -0 printf '%s\n' < /proc/"$pid"/cmdline)
 python=$(printf '%s\n' "$args" | head -n 1)
 module=$(printf '%s\n' "$args" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_]' | tail -n 1 | cut -d: -f1)
@@ -275,7 +276,8 @@ fn touch_vassal(vassal: &str) -> String {
     let file = quote(vassal);
     let find_master = vassal_master(vassal);
     format!(
-        r#"[ -e {file} ] || [ -L {file} ] || {{ echo "wptdeploy: no uWSGI vassal at {vassal}: set uwsgi_vassal to the ini file in the emperor's directory" >&2; exit 1; }}
+        r#"vassal={file}
+[ -e "$vassal" ] || [ -L "$vassal" ] || {{ echo "wptdeploy: no uWSGI vassal at $vassal: set uwsgi_vassal to the ini file in the emperor's directory" >&2; exit 1; }}
 {find_master}
 touch --no-dereference {file}
 "#
@@ -345,11 +347,11 @@ fn wait_until_served(link: &str, url: &str, route: &Route, timeout: u32) -> Stri
     let options = route.curl_options();
     let limit = u64::from(timeout) * 1000;
     format!(
-        r#"want=$(basename "$(readlink {link})")
+        r#"want=$(basename "$(readlink {link})"); url={url_q}
 before=0; last=""; failing=0
 answer=$(mktemp); trap 'rm -f -- "$answer"' EXIT
 while :; do
-  code=$(curl -sS --max-time 5 {options} -o "$answer" -w '%{{http_code}}' -- {url_q} 2>/dev/null) || code=${{code:-000}}
+  code=$(curl -sS --max-time 5 {options} -o "$answer" -w '%{{http_code}}' -- "$url" 2>/dev/null) || code=${{code:-000}}
   body=$(head -c 4096 -- "$answer" 2>/dev/null)
   now=$(date +%s%3N)
   case "$code:$body" in
@@ -357,7 +359,7 @@ while :; do
   esac
   case "$code" in 5??) [ "$code" -ge 502 ] && [ "$code" -le 504 ] || failing=$((failing + 1)) ;; *) failing=0 ;; esac
   if [ "$failing" -ge 10 ]; then
-    echo "wptdeploy: the new release answers $code at {url} (10 times in a row); its answer begins" >&2
+    echo "wptdeploy: the new release answers $code at $url (10 times in a row); its answer begins" >&2
     printf '%s\n' "$body" | head -n 8 | cut -c 1-200 | sed 's/^/    /' >&2
     exit 1
   fi
@@ -368,7 +370,7 @@ while :; do
   if [ $((now - t0)) -ge {limit} ]; then
     kept=""
     [ "$before" -eq 0 ] || kept=", which kept serving for $((before / 1000)).$((before % 1000 / 100)) s"
-    echo "wptdeploy: {url} did not answer from $want within {timeout} s: it answered with $last$kept" >&2
+    echo "wptdeploy: $url did not answer from $want within {timeout} s: it answered with $last$kept" >&2
     exit 1
   fi
   sleep 0.1
@@ -444,6 +446,41 @@ mod tests {
             Some("serving it after 230 ms")
         );
         assert_eq!(served_note(&std::collections::BTreeMap::new()), None);
+    }
+
+    /// Runs `script` with `sh` in a fresh directory; whether `$(touch
+    /// MARK)` in a value ran, and the error output.
+    fn ran_injection(script: &str) -> (bool, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("t0=$(date +%s%3N)\n{WORKERS}{script}"))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            dir.path().join("MARK").exists(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn values_in_the_messages_are_never_run() {
+        let hostile = "/nowhere/$(touch MARK)`touch MARK`\"$(touch MARK)\"";
+        for script in [
+            touch_vassal(hostile),
+            gunicorn_hup(hostile, "/nowhere"),
+            wait_until_served(
+                "/nowhere/site",
+                &format!("http://127.0.0.1:9{hostile}"),
+                &Route::default(),
+                0,
+            ),
+        ] {
+            let (ran, stderr) = ran_injection(&script);
+            assert!(!ran, "a value ran: {stderr}\n{script}");
+            assert!(stderr.contains("$(touch MARK)"), "said as it is: {stderr}");
+        }
     }
 
     #[test]
