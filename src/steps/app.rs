@@ -417,10 +417,11 @@ fn load_script(path: &str, entry: &str, url: &str, route: &Route, live: &str) ->
     let mut script = String::new();
     if !entry.is_empty() {
         script.push_str(&format!(
-            r#"cd -- {dir} || exit 3
-if ! out=$(env PYTHONDONTWRITEBYTECODE=1 ./.venv/bin/python -c {loader} {e} 2>&1 < /dev/null); then
+            r#"dir={dir} entry={e}
+cd -- "$dir" || exit 3
+if ! out=$(env PYTHONDONTWRITEBYTECODE=1 ./.venv/bin/python -c {loader} "$entry" 2>&1 < /dev/null); then
   printf '%s\n' "$out" | tail -n 15 >&2
-  echo "wptdeploy: the new release's app does not load ({entry_said}, imported in {path_said} with its environment)" >&2
+  echo "wptdeploy: the new release's app does not load ($entry, imported in $dir with its environment)" >&2
   exit 1
 fi
 echo wptdeploy.loaded=1
@@ -428,8 +429,6 @@ echo wptdeploy.loaded=1
             dir = quote(path),
             loader = quote(LOADER),
             e = quote(entry),
-            entry_said = entry.replace(['"', '`', '$', '\\'], ""),
-            path_said = path.replace(['"', '`', '$', '\\'], ""),
         ));
     }
     if !url.is_empty() && !live.is_empty() {
@@ -530,6 +529,24 @@ mod tests {
             ..found
         };
         assert!(named.read("").warnings.is_empty());
+    }
+
+    #[test]
+    fn an_entry_point_is_said_never_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let hostile = "m:app$(touch MARK)`touch MARK`\"";
+        let script = load_script(".", hostile, "", &Route::default(), "");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!dir.path().join("MARK").exists(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("(m:app$(touch MARK)"),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -139,7 +139,6 @@ done
         Ok(Prepared::new(render.command(script), move |ran| {
             let marks = ran.succeeded()?;
             let healthy = !marks.contains_key("unhealthy");
-            let warn = &warn;
             let warnings = match (&warn, healthy) {
                 (Some(warning), false) => vec![format!(
                     "{warning}:\n  {}",
@@ -195,9 +194,8 @@ fn status_patterns(status: &str) -> Result<String, String> {
 /// as written); when not, it writes to `$why` the status, where a
 /// redirect goes, and how the answer begins.
 fn url_probe(url: &str, status: &str, patterns: &str, follow: bool) -> String {
-    let said = url.replace(['"', '`', '$', '\\'], "");
     format!(
-        r#"{{ answer=$(mktemp); code=$(curl -sS --proto =http,https --max-time 10{follow} -o "$answer" -w '%{{http_code}} %{{redirect_url}}' -- {u} 2>"$answer.err") || code="000 "; to=${{code#* }}; code=${{code%% *}}; case "$code" in {patterns}) rm -f -- "$answer" "$answer.err"; true ;; *) {{ if [ "$code" = 000 ]; then echo "wptdeploy: {said} did not answer: $(head -c 200 -- "$answer.err")"; elif [ -n "$to" ]; then echo "wptdeploy: {said} answered $code, a redirect to $to (healthy: {status}; healthcheck_follow_redirects follows it)"; else echo "wptdeploy: {said} answered $code (healthy: {status}); its answer begins"; head -c 2000 -- "$answer" | head -n 8 | cut -c 1-200 | sed 's/^/    /'; fi; }} > "$why"; rm -f -- "$answer" "$answer.err"; false ;; esac; }}"#,
+        r#"{{ url={u}; answer=$(mktemp); code=$(curl -sS --proto =http,https --max-time 10{follow} -o "$answer" -w '%{{http_code}} %{{redirect_url}}' -- "$url" 2>"$answer.err") || code="000 "; to=${{code#* }}; code=${{code%% *}}; case "$code" in {patterns}) rm -f -- "$answer" "$answer.err"; true ;; *) {{ if [ "$code" = 000 ]; then echo "wptdeploy: $url did not answer: $(head -c 200 -- "$answer.err")"; elif [ -n "$to" ]; then echo "wptdeploy: $url answered $code, a redirect to $to (healthy: {status}; healthcheck_follow_redirects follows it)"; else echo "wptdeploy: $url answered $code (healthy: {status}); its answer begins"; head -c 2000 -- "$answer" | head -n 8 | cut -c 1-200 | sed 's/^/    /'; fi; }} > "$why"; rm -f -- "$answer" "$answer.err"; false ;; esac; }}"#,
         u = quote(url),
         follow = if follow { " -L" } else { "" },
     )
@@ -206,6 +204,26 @@ fn url_probe(url: &str, status: &str, patterns: &str, follow: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_said_never_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let hostile = "http://127.0.0.1:9/$(touch MARK)`touch MARK`\"";
+        let probe = url_probe(hostile, "2xx", "2??", false);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "why=$(mktemp)\nif {probe}; then :; fi\ncat -- \"$why\""
+            ))
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!dir.path().join("MARK").exists(), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("$(touch MARK)"),
+            "{out:?}"
+        );
+    }
 
     #[test]
     fn statuses_are_codes_or_classes() {
