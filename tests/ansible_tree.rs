@@ -16,18 +16,18 @@ use crate::support::postgres::Postgres;
 use crate::support::sandbox::password_sudo_user;
 use crate::support::{Sandbox, is_root};
 
-const WWW_DATA: u32 = 33;
+pub(crate) const WWW_DATA: u32 = 33;
 
 /// A sandbox, its database, the tree, and the login user's sudo password in a file.
-struct Setup {
-    s: Sandbox,
-    pg: Postgres,
-    tree: AnsibleTree,
+pub(crate) struct Setup {
+    pub s: Sandbox,
+    pub pg: Postgres,
+    pub tree: AnsibleTree,
     become_file: String,
     become_password: &'static str,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     assert!(
         is_root(),
         "needs root (CI runs as root): www-data, sudo rules, files owned by others"
@@ -49,14 +49,14 @@ fn setup() -> Setup {
 
 impl Setup {
     /// wptdeploy in the checkout with the vault and sudo passwords from files.
-    fn run(&self, args: &[&str]) -> crate::support::Run {
+    pub fn run(&self, args: &[&str]) -> crate::support::Run {
         let mut all = vec!["--become-password-file", self.become_file.as_str()];
         all.extend(args);
         self.tree.with_vault(&self.s, &all)
     }
 }
 
-fn owner(path: &Path) -> u32 {
+pub(crate) fn owner(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().uid()
 }
 

@@ -12,6 +12,7 @@ mod become_user;
 mod checklist;
 mod cutover;
 mod deploy;
+mod escalation;
 mod faults;
 mod fleet;
 mod history;

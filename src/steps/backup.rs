@@ -10,13 +10,16 @@
 //!     release: "{{ release.sha }}"
 //!     db_user: postgres
 //!     owner: "{{ app_user }}"
+//!     ledger: "{{ root_state_path }}"
 //!   become: root
 //!   register: backup
 //! ```
 //!
 //! A `pg_dump -Fc` of `database` into `dir`, named after the release: it
 //! must be non-empty and readable by `pg_restore --list`, is written with
-//! mode 0600, and its restore command is shown. Registers `{file}`.
+//! mode 0600 by `owner` (root only starts the tools as the two users), its
+//! SHA-256 is kept in root's `ledger`, and its restore command is shown.
+//! Registers `{file}`.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +28,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::{Outcome, StepFailure, markers};
+use super::root_safe::{AS_USER, UNTRUSTED};
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -53,6 +57,11 @@ pub struct BackupArgs {
     /// can remove it).
     #[serde(default)]
     pub owner: Option<Tmpl>,
+    /// Root's own directory (`root_state_path`), where the backup's
+    /// SHA-256 is recorded when the step runs as root: `restore:` takes
+    /// only an archive recorded there.
+    #[serde(default)]
+    pub ledger: Option<Tmpl>,
 }
 
 impl StepKind for BackupKind {
@@ -66,6 +75,7 @@ impl StepKind for BackupKind {
             .into_iter()
             .chain(&a.db_user)
             .chain(&a.owner)
+            .chain(&a.ledger)
             .map(|t| t.0.as_str())
             .collect()
     }
@@ -82,6 +92,7 @@ impl StepKind for BackupKind {
             release: &render.text(&a.release)?,
             db_user: &db_user,
             owner: &render.optional(a.owner.as_ref())?,
+            ledger: &render.optional(a.ledger.as_ref())?,
         }
         .script();
         Ok(Prepared::new(render.command(script), move |ran| {
@@ -107,47 +118,67 @@ struct Backup<'a> {
     pub db_user: &'a str,
     /// Who owns the file and the directory (empty: the step's user).
     pub owner: &'a str,
+    /// Root's own directory, where the backup's checksum is recorded
+    /// (empty: none kept).
+    pub ledger: &'a str,
 }
 
 impl Backup<'_> {
-    /// The script: dump to a partial file (the database tools run as
-    /// `db_user`, the file written by the step's user), check it is
-    /// non-empty and that pg_restore reads it, then make it 0600, give it
-    /// to `owner` and its name.
+    /// The script. The dump runs as `db_user` and streams to a file that
+    /// `owner` creates and writes (root never opens a path in the backup
+    /// directory, which `owner` can change); its SHA-256, taken from the
+    /// stream, goes to root's ledger, the only backups `restore:` takes as
+    /// root. The file must be non-empty and read back by pg_restore before
+    /// it gets its name.
     pub fn script(&self) -> String {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let name = format!("{}-{}-{stamp}.dump", self.database, self.release);
         format!(
-            "set -e\numask 077\ndir={} file={} db_user={} owner={}\npart=\"$file.partial\"\n",
+            "set -e\numask 077\ndir={} file={} db_user={} owner={} state={}\n",
             quote(self.dir),
             quote(&format!("{}/{name}", self.dir.trim_end_matches('/'))),
             quote(self.db_user),
             quote(self.owner),
-        ) + r#"as_db() {
-  if [ -z "$db_user" ] || [ "$(id -un)" = "$db_user" ]; then "$@"
-  elif [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then runuser -u "$db_user" -- "$@"
-  else sudo -n -u "$db_user" -- "$@"; fi
-}
-fail() { rm -f -- "$part"; echo "wptdeploy: $1; no backup, so no migration" >&2; exit 3; }
+            quote(self.ledger),
+        ) + AS_USER
+            + UNTRUSTED
+            + r#"as_db() { as_user "$db_user" "$@"; }
+as_owner() { as_user "$owner" "$@"; }
+work=$(mktemp -d) part=
+fail() { [ -z "$part" ] || as_owner rm -f -- "$part"; rm -rf -- "$work"; echo "wptdeploy: $1; no backup, so no migration" >&2; exit 3; }
 cd /
-if [ ! -d "$dir" ]; then
-  if [ -n "$owner" ]; then install -d -m 0750 -o "$owner" -g "$(id -gn -- "$owner")" -- "$dir"; else mkdir -p -- "$dir"; fi
+if [ ! -d "$dir" ] && ! as_owner mkdir -p -m 0750 -- "$dir" 2>"$work/err"; then
+  # Root makes it for the owner only where no one else can change the path.
+  at=$(untrusted "${dir%/*}")
+  [ "$(id -u)" = 0 ] && [ -n "$owner" ] && [ -z "$at" ] || fail "cannot make the backup directory: $(cat "$work/err")"
+  install -d -m 0750 -o "$owner" -g "$(id -gn -- "$owner")" -- "$dir"
 fi
+part=$(as_owner mktemp -- "$dir/.partial.XXXXXX") || { part=; fail "cannot write in $dir"; }
+mkfifo "$work/stream"
+sha256sum < "$work/stream" > "$work/sum" &
+summing=$!
 "# + &format!(
-            "as_db {} -Fc -d {} > \"$part\" || fail 'pg_dump failed'\n\
-             [ -s \"$part\" ] || fail 'pg_dump wrote an empty file'\n\
-             as_db {} --list < \"$part\" > /dev/null || fail 'pg_restore cannot read the backup back'\n",
+            "{{ as_db {} -Fc -d {}; echo $? > \"$work/status\"; }} | tee \"$work/stream\" \\\n  | as_owner sh -c 'cat > \"$1\"' sh \"$part\" || fail \"cannot write $part\"\n\
+             wait \"$summing\"\n\
+             [ \"$(cat \"$work/status\")\" = 0 ] || fail 'pg_dump failed'\n\
+             [ -s \"$work/sum\" ] && [ \"$(as_owner stat -c %s -- \"$part\")\" != 0 ] || fail 'pg_dump wrote an empty file'\n\
+             as_owner cat -- \"$part\" | as_db {} --list > /dev/null || fail 'pg_restore cannot read the backup back'\n",
             self.dump,
             quote(self.database),
             self.restore,
-        ) + r#"chmod 600 -- "$part"
-if [ -n "$owner" ]; then chown -- "$owner:$(id -gn -- "$owner")" "$part"; fi
-mv -- "$part" "$file"
-printf 'wptdeploy.backup=%s
-wptdeploy.size=%s
-' "$file" "$(wc -c < "$file")"
+        ) + r#"size=$(as_owner stat -c %s -- "$part")
+as_owner mv -f -T -- "$part" "$file"
+part=
+if [ -n "$state" ] && [ "$(id -u)" = 0 ]; then
+  at=$(untrusted "$state")
+  [ -z "$at" ] || fail "root keeps its record of backups in $state, and $at can be changed by others"
+  install -d -m 0700 -- "$state"
+  printf '%s  %s\n' "$(cut -d' ' -f1 < "$work/sum")" "$file" >> "$state/backups.sha256"
+fi
+rm -rf -- "$work"
+printf 'wptdeploy.backup=%s\nwptdeploy.size=%s\n' "$file" "$size"
 "#
     }
 }

@@ -24,6 +24,8 @@ pub mod registry;
 mod releases;
 pub mod reload;
 mod restart;
+mod restore;
+mod root_safe;
 mod run;
 mod say;
 mod shell;

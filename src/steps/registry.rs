@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
     app, backup, checkout, columns, confirm, directory, fetch, healthcheck, history, local, lock,
-    logs, migrations, own, prune, releases, reload, restart, run, say, shell, sql_lint, switch,
-    template, upload, virtualenv,
+    logs, migrations, own, prune, releases, reload, restart, restore, run, say, shell, sql_lint,
+    switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -56,6 +56,7 @@ pub const KINDS: &[Entry] = &[
     entry::<columns::ColumnsKind>(),
     entry::<fetch::FetchKind>(),
     entry::<backup::BackupKind>(),
+    entry::<restore::RestoreKind>(),
     entry::<upload::UploadKind>(),
     entry::<local::Local>(),
     entry::<say::Say>(),

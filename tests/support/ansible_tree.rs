@@ -149,6 +149,10 @@ impl AnsibleTree {
             ("uwsgi_vassal".into(), json(&vassal.display().to_string())),
             ("python".into(), json(super::sandbox::SYSTEM_PYTHON)),
             (
+                "root_state_path".into(),
+                json(&s.dir.join("root-state").display().to_string()),
+            ),
+            (
                 "healthcheck_command".into(),
                 json("{{ venv_path }}/bin/python manage.py routes"),
             ),

@@ -440,6 +440,11 @@ impl Sandbox {
             ("project_name".into(), q("wptdash")),
             ("git_repo".into(), q(&self.origin_url)),
             ("base_path".into(), q(&self.base_path.display().to_string())),
+            // Root's state on this "host" is the sandbox's own.
+            (
+                "root_state_path".into(),
+                q(&self.dir.join("root-state").display().to_string()),
+            ),
             ("app_user".into(), q(&self.user)),
             ("env".into(), q("staging")),
             ("build_info_path".into(), q("wptdash/static/build.txt")),

@@ -1,0 +1,142 @@
+//! The app user is compromised (www-data, which owns the releases and the
+//! backups): nothing it can write becomes root's action at the next deploy
+//! (docs/security.md). Each test plants what an attacker holding www-data
+//! would, then runs the routine command a maintainer runs, as root through
+//! a password sudo, against the server Ansible left. These need root.
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use crate::ansible_tree::{Setup, WWW_DATA, setup};
+use crate::support::ansible_tree::{PRODUCTION, base_path};
+use crate::support::sandbox::live_release_in;
+
+/// A file only root may read or change, with its bytes, owner and mode.
+struct RootFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl RootFile {
+    fn plant(dir: &Path, name: &str) -> RootFile {
+        let path = dir.join(name);
+        let bytes = b"root's own, 0600\n".to_vec();
+        std::fs::write(&path, &bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        RootFile { path, bytes }
+    }
+
+    /// Still root's, 0600, with the same bytes.
+    fn assert_untouched(&self) {
+        let meta = std::fs::symlink_metadata(&self.path).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o7777),
+            (0, 0o600),
+            "{} changed hands",
+            self.path.display()
+        );
+        assert_eq!(std::fs::read(&self.path).unwrap(), self.bytes);
+    }
+}
+
+/// Runs `f` as www-data would have: whatever it makes is www-data's.
+fn as_www_data(path: &Path) {
+    let status = std::process::Command::new("chown")
+        .args(["-h", "-R", "www-data:www-data"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Production, deployed and migrated at `reference` with a backup.
+fn production_at(t: &Setup, reference: &str) {
+    t.run(&["prod", "--migrate", "--yes", "--commit", reference])
+        .success();
+}
+
+fn backups(t: &Setup) -> PathBuf {
+    base_path(&t.s, PRODUCTION).join("backups")
+}
+
+/// The newest backup in production's backup directory.
+fn newest_backup(t: &Setup) -> PathBuf {
+    let mut dumps: Vec<PathBuf> = std::fs::read_dir(backups(t))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dump"))
+        .collect();
+    dumps.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+    dumps.pop().expect("a backup")
+}
+
+#[test]
+fn the_backup_is_never_written_through_a_link_the_app_user_planted() {
+    let t = setup();
+    production_at(&t, "master");
+    let secret = RootFile::plant(&t.s.dir, "root-only");
+    let sha = t.s.sha("feature/with-migration");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // Every name the next backup could have in the next minute, final and
+    // partial, a link to root's file.
+    for stamp in now..now + 60 {
+        for suffix in [".dump", ".dump.partial"] {
+            let link = backups(&t).join(format!("wptdash-{sha}-{stamp}{suffix}"));
+            std::os::unix::fs::symlink(&secret.path, &link).unwrap();
+        }
+    }
+    as_www_data(&backups(&t));
+    production_at(&t, "feature/with-migration");
+    secret.assert_untouched();
+    assert_eq!(t.pg.revision().as_deref(), Some("4dafe3eac60e"));
+    let backup = newest_backup(&t);
+    let meta = std::fs::symlink_metadata(&backup).unwrap();
+    assert!(meta.file_type().is_file(), "{}", backup.display());
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (WWW_DATA, 0o600));
+}
+
+#[test]
+fn root_restores_only_an_archive_it_recorded() {
+    let t = setup();
+    production_at(&t, "master");
+    production_at(&t, "feature/with-migration");
+    let backup = newest_backup(&t);
+    let name = backup.file_name().unwrap().to_str().unwrap().to_owned();
+    let good = std::fs::read(&backup).unwrap();
+    let live = live_release_in(&base_path(&t.s, PRODUCTION));
+
+    // The app user changes the archive (a crafted one would run `COPY ...
+    // TO PROGRAM` as the superuser): refused before pg_restore reads it.
+    let mut changed = good.clone();
+    changed.extend_from_slice(b"\n-- changed by www-data\n");
+    std::fs::write(&backup, &changed).unwrap();
+    let refused = t
+        .run(&["rollback", "prod", "--yes", "--restore", &name])
+        .failure(1);
+    assert!(
+        refused
+            .stderr
+            .contains("is not a backup wptdeploy recorded: its SHA-256 is not in"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(t.pg.revision().as_deref(), Some("4dafe3eac60e"));
+    assert_eq!(live_release_in(&base_path(&t.s, PRODUCTION)), live);
+
+    // The archive as the backup step made it is restored.
+    std::fs::write(&backup, &good).unwrap();
+    let restored = t
+        .run(&["rollback", "prod", "--yes", "--restore", &name])
+        .success();
+    assert!(
+        restored
+            .stderr
+            .contains("its checksum is one wptdeploy recorded"),
+        "{}",
+        restored.stderr
+    );
+    assert_eq!(t.pg.revision().as_deref(), Some("735093c03092"));
+}
