@@ -140,3 +140,62 @@ fn root_restores_only_an_archive_it_recorded() {
     );
     assert_eq!(t.pg.revision().as_deref(), Some("735093c03092"));
 }
+
+/// A process of root's that must outlive the deploy.
+struct RootProcess(std::process::Child);
+
+impl RootProcess {
+    fn start() -> RootProcess {
+        RootProcess(
+            std::process::Command::new("sleep")
+                .arg("600")
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    fn alive(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for RootProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_pid_file_the_app_user_wrote_never_makes_root_signal_another_process() {
+    let t = setup();
+    let mut victim = RootProcess::start();
+    let run_dir = t.s.dir.join("run-gunicorn");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let pid_file = run_dir.join("gunicorn.pid");
+    std::fs::write(&pid_file, format!("{}\n", victim.0.id())).unwrap();
+    as_www_data(&run_dir);
+    let pid_file = pid_file.display().to_string();
+    let run = t
+        .run(&[
+            "prod",
+            "--migrate",
+            "--yes",
+            "--commit",
+            "master",
+            "-e",
+            "app_server=gunicorn",
+            "-e",
+            &format!("gunicorn_pid_file={pid_file}"),
+        ])
+        .failure(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "gunicorn's pid file {pid_file}, which www-data can write, names process {}, which is not www-data's gunicorn (it runs as root): no signal sent",
+            victim.0.id()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(victim.alive(), "root's process was signalled");
+}

@@ -10,6 +10,7 @@
 //!     pid_file: "{{ gunicorn_pid_file }}" # gunicorn
 //!     vassal: "{{ uwsgi_vassal }}"        # uwsgi-emperor
 //!     unit: "{{ app_unit }}"              # systemd
+//!     user: "{{ app_user }}"              # the app server's user
 //!     link: "{{ site_path }}"
 //!     serves: "{{ release_url }}"         # answers with the serving release's SHA
 //!     timeout: "{{ cutover_timeout }}"
@@ -39,6 +40,7 @@ use serde::Deserialize;
 use super::app::Route;
 use super::kind::{Effect, Prepared, Render, StepKind, Tmpl, check_choice, check_number};
 use super::outcome::Outcome;
+use super::root_safe::{AS_USER, UNTRUSTED};
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -64,6 +66,11 @@ pub struct ReloadArgs {
     /// `systemd`: the unit to reload.
     #[serde(default)]
     pub unit: Option<Tmpl>,
+    /// The user the app server runs as (`app_user`): as root, the
+    /// gunicorn import check runs as this user and a pid file it can
+    /// write must name its process.
+    #[serde(default)]
+    pub user: Option<Tmpl>,
     /// The live symlink: the release it points at is the one to serve.
     pub link: Tmpl,
     /// A URL whose answer holds the SHA of the release that serves it.
@@ -100,6 +107,7 @@ impl StepKind for Reload {
             .chain(&a.pid_file)
             .chain(&a.vassal)
             .chain(&a.unit)
+            .chain(&a.user)
             .chain(std::iter::once(&a.link))
             .chain(&a.serves)
             .chain(&a.connect_to)
@@ -121,7 +129,7 @@ impl StepKind for Reload {
         let link = render.text(&a.link)?;
         let (signal, said) = match server {
             "gunicorn" => (
-                gunicorn_hup(&setting, &link),
+                gunicorn_hup(&setting, &link, &render.optional(a.user.as_ref())?),
                 format!(
                     "import the app in {link} with gunicorn's Python, then HUP to its master ({setting})"
                 ),
@@ -182,7 +190,15 @@ impl StepKind for Reload {
             })?;
             Ok(Outcome {
                 changed: true,
-                note: served_note(&marks),
+                note: match (served_note(&marks), marks.contains_key("import_skipped")) {
+                    (note, false) => note,
+                    (note, true) => Some(
+                        std::iter::once("the app was not imported first: it would have run as root (set app_user)".to_owned())
+                            .chain(note)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                },
                 checked_app: marks.contains_key("served_ms"),
                 ..Outcome::default()
             })
@@ -239,25 +255,45 @@ impl ReloadArgs {
 /// HUP to the gunicorn master named by `pid_file`, with what went wrong
 /// when there is no such master. First the app the master serves (its
 /// `MODULE:VARIABLE` argument) is imported from `link` with the master's
-/// own Python, as the master's user: on HUP, workers that fail to boot make
-/// gunicorn's master stop ("Worker failed to boot"), taking the old
-/// release's workers with it, so a release that does not import is never
-/// sent a HUP.
-fn gunicorn_hup(pid_file: &str, link: &str) -> String {
+/// own Python, as `user` (never as root): on HUP, workers that fail to
+/// boot make gunicorn's master stop ("Worker failed to boot"), taking the
+/// old release's workers with it, so a release that does not import is
+/// never sent a HUP.
+///
+/// gunicorn writes its own `--pid` file, so `user` can write it: as root,
+/// a pid file on a path someone other than root can change is read as
+/// `user`, and trusted only when it names a process of `user` whose
+/// command line is gunicorn's (systemd's rule for `PIDFile=`).
+fn gunicorn_hup(pid_file: &str, link: &str, user: &str) -> String {
     let file = quote(pid_file);
     let link = quote(link);
+    let user = quote(user);
     format!(
-        r#"pid_file={file}
-pid=$(cat -- "$pid_file" 2>/dev/null) || {{ echo "wptdeploy: cannot read gunicorn's pid file $pid_file: is gunicorn running with --pid $pid_file?" >&2; exit 1; }}
+        r#"pid_file={file} user={user}
+{AS_USER}{UNTRUSTED}if [ "$(id -u)" = 0 ] && [ -n "$(untrusted "$pid_file")" ]; then trusted=""; else trusted=yes; fi
+if [ -n "$trusted" ]; then pid=$(head -c 32 -- "$pid_file" 2>/dev/null); else pid=$(as_user "$user" head -c 32 -- "$pid_file" 2>/dev/null); fi \
+  || {{ echo "wptdeploy: cannot read gunicorn's pid file $pid_file: is gunicorn running with --pid $pid_file?" >&2; exit 1; }}
+pid=$(printf '%s' "$pid" | tr -d ' \n')
+case "$pid" in ''|*[!0-9]*) echo "wptdeploy: gunicorn's pid file $pid_file does not hold a process id" >&2; exit 1 ;; esac
 kill -0 "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from $pid_file) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
 args=$(xargs -0 printf '%s\n' < /proc/"$pid"/cmdline)
+owner=$(stat -c %U /proc/"$pid")
+if [ -z "$trusted" ]; then
+  expected=${{user:-$(stat -c %U -- "$pid_file")}}
+  if [ "$owner" != "$expected" ] || ! printf '%s\n' "$args" | grep -q 'gunicorn'; then
+    echo "wptdeploy: gunicorn's pid file $pid_file, which $expected can write, names process $pid, which is not $expected's gunicorn (it runs as $owner): no signal sent; start gunicorn as $expected with --pid $pid_file, or set gunicorn_pid_file" >&2
+    exit 1
+  fi
+fi
 python=$(printf '%s\n' "$args" | head -n 1)
 module=$(printf '%s\n' "$args" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_]' | tail -n 1 | cut -d: -f1)
 case "$python" in */python*) ;; *) module="" ;; esac
+importer=$owner; [ -z "$user" ] || importer=$user; [ "$(id -u)" = 0 ] || importer=""
+if [ -n "$module" ] && [ "$(id -u)" = 0 ] && [ "$importer" = root ] && [ "$user" != root ]; then
+  echo "wptdeploy.import_skipped=root"; module=""
+fi
 if [ -n "$module" ]; then
-  owner=$(stat -c %U /proc/"$pid")
-  as=""; [ "$(id -u)" != 0 ] || [ "$owner" = root ] || as="runuser -u $owner --"
-  if ! out=$(cd {link} && $as env PYTHONDONTWRITEBYTECODE=1 "$python" -c 'import importlib, sys; sys.path.insert(0, "."); importlib.import_module(sys.argv[1])' "$module" 2>&1); then
+  if ! out=$(cd {link} && as_user "$importer" env PYTHONDONTWRITEBYTECODE=1 "$python" -c 'import importlib, sys; sys.path.insert(0, "."); importlib.import_module(sys.argv[1])' "$module" 2>&1); then
     printf '%s\n' "$out" | tail -n 12 >&2
     echo "wptdeploy: the release's app does not import ($module, with $python): a HUP would stop gunicorn (its workers would fail to boot), so it was not sent" >&2
     exit 1
@@ -469,7 +505,7 @@ mod tests {
         let hostile = "/nowhere/$(touch MARK)`touch MARK`\"$(touch MARK)\"";
         for script in [
             touch_vassal(hostile),
-            gunicorn_hup(hostile, "/nowhere"),
+            gunicorn_hup(hostile, "/nowhere", hostile),
             wait_until_served(
                 "/nowhere/site",
                 &format!("http://127.0.0.1:9{hostile}"),
