@@ -199,3 +199,61 @@ fn a_pid_file_the_app_user_wrote_never_makes_root_signal_another_process() {
     );
     assert!(victim.alive(), "root's process was signalled");
 }
+
+#[test]
+fn the_handover_never_follows_a_base_path_the_app_user_replaced() {
+    let t = setup();
+    let parent = t.s.dir.join("www");
+    std::fs::create_dir_all(&parent).unwrap();
+    let roots = t.s.dir.join("root-only");
+    std::fs::create_dir_all(roots.join("backups")).unwrap();
+    let secret = RootFile::plant(&roots.join("backups"), "secret.dump");
+    let base = parent.join("production");
+    std::os::unix::fs::symlink(&roots, &base).unwrap();
+    as_www_data(&parent);
+    let run = t
+        .run(&[
+            "prod",
+            "--yes",
+            "--commit",
+            "master",
+            "--no-migrate",
+            "-e",
+            &format!("base_path={}", base.display()),
+        ])
+        .failure(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "{} is a symbolic link: root does not act on a path www-data or anyone but root can change",
+            base.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    secret.assert_untouched();
+    assert_eq!(crate::ansible_tree::owner(&roots.join("backups")), 0);
+
+    // A real directory there is refused too: www-data could swap it.
+    std::fs::remove_file(&base).unwrap();
+    std::fs::create_dir(&base).unwrap();
+    let run = t
+        .run(&[
+            "prod",
+            "--yes",
+            "--commit",
+            "master",
+            "--no-migrate",
+            "-e",
+            &format!("base_path={}", base.display()),
+        ])
+        .failure(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}, above {}, is not root's alone",
+            parent.display(),
+            base.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}

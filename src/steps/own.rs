@@ -4,7 +4,10 @@
 //! the user's; `fix` (as root) creates `base_path` if missing and hands over
 //! what is not, idempotently. Only `base_path` itself, the listed paths
 //! inside it and its release directories (40-hex names) are ever touched;
-//! symlinks never.
+//! symlinks never. `fix` refuses when `base_path` is a link or anything
+//! above it can be changed by someone other than root (the app user could
+//! swap `base_path` for a link to a root directory between the look and
+//! the `chown`), and when `fs.protected_hardlinks` is off.
 //!
 //! ```yaml
 //! - name: check base_path is the app user's
@@ -23,6 +26,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
 use super::outcome::Outcome;
+use super::root_safe::UNTRUSTED;
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -146,7 +150,13 @@ not_theirs "$@" | sed 's/^/wptdeploy.own=/'
     /// Does it, printing what it did the same way.
     pub fn fix_script(&self) -> String {
         self.header()
+            + UNTRUSTED
             + r#"set -e
+refuse() { echo "wptdeploy: $1: root does not act on a path $user or anyone but root can change (docs/security.md)" >&2; exit 3; }
+[ ! -L "$base" ] || refuse "$base is a symbolic link"
+at=$(untrusted "${base%/*}")
+[ -z "$at" ] || refuse "$at, above $base, is not root's alone"
+[ "$(cat /proc/sys/fs/protected_hardlinks 2>/dev/null)" = 1 ] || refuse "fs.protected_hardlinks is off here, so a hard link $user made could hand it any file"
 group=$(id -gn -- "$user")
 if [ ! -d "$base" ]; then
   install -d -o "$user" -g "$group" -m 0755 -- "$base"; printf 'wptdeploy.create=%s\n' "$base"; exit 0
