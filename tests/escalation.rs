@@ -257,3 +257,54 @@ fn the_handover_never_follows_a_base_path_the_app_user_replaced() {
         run.stderr
     );
 }
+
+#[test]
+fn a_generated_migration_that_links_to_a_root_file_is_never_pulled() {
+    let t = setup();
+    let secret = RootFile::plant(&t.s.dir, "root-only.py");
+    // The app's migrate command, as a compromised app would run it: its
+    // "generated" file is a link to root's.
+    let fake = t.s.dir.join("fake-migrate");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *\" migrate -m \"*)\n  f=\"$PWD/migrations/versions/ffff00000001_stolen.py\"\n  ln -s {} \"$f\"\n  echo \"  Generating $f ...  done\"\n  exit 0 ;;\nesac\nexec \"$@\"\n",
+            secret.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let into = t.s.dir.join("checkout/migrations/versions");
+    std::fs::create_dir_all(&into).unwrap();
+    let run = t
+        .run(&[
+            "migration",
+            "new",
+            "staging",
+            "--commit",
+            "master",
+            "-m",
+            "stolen",
+            "--into",
+            &into.display().to_string(),
+            "-e",
+            &serde_json::json!({
+                "migrate_command": format!("{} {{{{ venv_path }}}}/bin/python manage.py db", fake.display())
+            })
+            .to_string(),
+        ])
+        .failure(1);
+    assert!(
+        run.stderr.contains(
+            "ffff00000001_stolen.py is a symbolic link, and only a file itself is pulled"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_dir(&into).unwrap().count(),
+        0,
+        "nothing landed"
+    );
+    secret.assert_untouched();
+}

@@ -1,13 +1,16 @@
-//! `fetch:` a file from the host into a local directory: the bytes come
-//! over SFTP, are checked against the host's `sha256sum`, and are written
-//! to a new file only (a local file of that name is never overwritten).
-//! A migration file is then read and reviewed.
+//! `fetch:` a file from the host into a local directory: read on the host
+//! as the step's user (the app user, whose file it is: never as root),
+//! only if it is a regular file and not a link, sent back base64-encoded
+//! on the step's own channel, and written to a new file only (a local file
+//! of that name is never overwritten). A migration file is then read and
+//! reviewed.
 //!
 //! ```yaml
 //! - name: pull the migration into this checkout
 //!   fetch:
 //!     src: "{{ generated.path }}"
 //!     dest: "{{ migration_into }}"
+//!   become: "{{ app_user }}"
 //!   register: pulled
 //! ```
 //!
@@ -17,15 +20,15 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use minijinja::Value;
 use serde::Deserialize;
-use sha2::Digest as _;
 
-use super::kind::{Effect, Prepared, Render, StepKind, Tmpl};
+use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::{Outcome, StepFailure};
 use crate::migrations::file;
 use crate::template::TemplateError;
-use crate::transport::{RemoteCommand, quote};
+use crate::transport::quote;
 
 /// The `fetch:` kind.
 pub struct FetchKind;
@@ -42,8 +45,7 @@ pub struct FetchArgs {
 
 impl StepKind for FetchKind {
     const KEY: &'static str = "fetch";
-    const SUMMARY: &'static str =
-        "copy a file from the host into a local directory, checked, never overwriting";
+    const SUMMARY: &'static str = "copy a file (not a link) from the host, read as the step's user, into a local directory, never overwriting";
     type Args = FetchArgs;
 
     fn templates(a: &FetchArgs) -> Vec<&str> {
@@ -53,41 +55,38 @@ impl StepKind for FetchKind {
     fn prepare(a: &FetchArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
         let src = render.text(&a.src)?;
         let dest = PathBuf::from(render.text(&a.dest)?);
-        let command = RemoteCommand {
-            become_user: render.become_user().map(str::to_owned),
-            ..RemoteCommand::new(format!("sha256sum -- {}", quote(&src)))
-        };
-        let effect = Effect::Downloads { src: src.clone() };
-        Ok(Prepared::new(command, move |ran| {
+        let script = format!("src={}\n", quote(&src)) + READ;
+        Ok(Prepared::new(render.command(script), move |ran| {
             ran.succeeded()?;
-            let bytes = ran.copied.unwrap_or_default();
-            save(bytes, &ran.output.stdout, &src, &dest)
-        })
-        .with_effect(effect))
+            let encoded: String = ran
+                .output
+                .stdout
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| StepFailure {
+                    message: format!("what came back for {src} is not the file's bytes ({e}); nothing was written"),
+                    hints: vec!["run it again with `-v` to see what the host printed".into()],
+                })?;
+            save(&bytes, &src, &dest)
+        }))
     }
 }
 
-/// Saves `bytes` (fetched from `src`) into `dest`, if they match the host's
-/// `sha256sum` output, as a file that did not exist.
-pub fn save(
-    bytes: &[u8],
-    sha256sum_output: &str,
-    src: &str,
-    dest: &Path,
-) -> Result<Outcome, StepFailure> {
-    let expected = sha256sum_output
-        .split_whitespace()
-        .next()
-        .unwrap_or_default();
-    let actual = hex::encode(sha2::Sha256::digest(bytes));
-    if expected != actual {
-        return Err(StepFailure {
-            message: format!(
-                "the bytes received for {src} do not match the host's checksum ({actual} != {expected}); nothing was written"
-            ),
-            hints: vec!["run it again; if it persists, the file changed during the copy".into()],
-        });
-    }
+/// Prints `$src` base64-encoded, if it is a regular file of at most
+/// 4 MiB and not a symbolic link.
+const READ: &str = r#"fail() { echo "wptdeploy: $1; nothing was pulled" >&2; exit 3; }
+[ ! -L "$src" ] || fail "$src is a symbolic link, and only a file itself is pulled"
+[ -f "$src" ] || fail "$src is not a regular file"
+[ "$(stat -c %s -- "$src")" -le 4194304 ] || fail "$src is larger than 4 MiB"
+base64 < "$src"
+"#;
+
+/// Saves `bytes` (read from `src` on the host) into `dest`, as a file that
+/// did not exist.
+pub fn save(bytes: &[u8], src: &str, dest: &Path) -> Result<Outcome, StepFailure> {
     let name = src.rsplit('/').next().unwrap_or(src);
     let local = dest.join(name);
     let written = fs_err::OpenOptions::new()
@@ -111,7 +110,7 @@ pub fn save(
     }
     Ok(Outcome {
         changed: true,
-        note: Some(format!("saved as {} (SHA-256 checked)", local.display())),
+        note: Some(format!("saved as {}", local.display())),
         ..described(bytes, src, &local)
     })
 }
@@ -143,16 +142,11 @@ mod tests {
 
     const MIGRATION: &[u8] = include_bytes!("../../tests/fixtures/4dafe3eac60e_add_comment_url.py");
 
-    fn sum(bytes: &[u8]) -> String {
-        let hex = hex::encode(sha2::Sha256::digest(bytes));
-        format!("{hex}  /srv/x.py\n")
-    }
-
     #[test]
-    fn a_verified_file_is_saved_read_and_never_overwritten() {
+    fn a_file_is_saved_read_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let src = "/srv/r/migrations/versions/4dafe3eac60e_add_comment_url.py";
-        let outcome = save(MIGRATION, &sum(MIGRATION), src, dir.path()).unwrap();
+        let outcome = save(MIGRATION, src, dir.path()).unwrap();
         let register = outcome.register.unwrap();
         assert_eq!(
             register.get_attr("revision").unwrap().as_str(),
@@ -165,7 +159,7 @@ mod tests {
         let local = dir.path().join("4dafe3eac60e_add_comment_url.py");
         assert_eq!(fs_err::read(&local).unwrap(), MIGRATION);
         fs_err::write(&local, "my edits").unwrap();
-        let again = save(MIGRATION, &sum(MIGRATION), src, dir.path()).unwrap_err();
+        let again = save(MIGRATION, src, dir.path()).unwrap_err();
         assert!(
             again.message.contains("never overwrites"),
             "{}",
@@ -175,10 +169,49 @@ mod tests {
     }
 
     #[test]
-    fn a_checksum_mismatch_writes_nothing() {
+    fn a_local_link_of_that_name_is_never_written_through() {
         let dir = tempfile::tempdir().unwrap();
-        let err = save(MIGRATION, &sum(b"other"), "/srv/x.py", dir.path()).unwrap_err();
-        assert!(err.message.contains("do not match"));
-        assert_eq!(fs_err::read_dir(dir.path()).unwrap().count(), 0);
+        let target = dir.path().join("elsewhere");
+        let name = dir.path().join("x.py");
+        std::os::unix::fs::symlink(&target, &name).unwrap();
+        let err = save(MIGRATION, "/srv/x.py", dir.path()).unwrap_err();
+        assert!(err.message.contains("never overwrites"), "{}", err.message);
+        assert!(!target.exists());
+    }
+
+    fn read(src: &std::path::Path) -> std::process::Output {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("src={}\n{READ}", quote(&src.display().to_string())))
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_a_regular_file_is_read_never_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        fs_err::write(&file, MIGRATION).unwrap();
+        let out = read(&file);
+        assert!(out.status.success());
+        let text: String = String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap(),
+            MIGRATION
+        );
+        let link = dir.path().join("b.py");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let out = read(&link);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is a symbolic link"),
+            "{out:?}"
+        );
     }
 }

@@ -118,19 +118,6 @@ impl Connection {
         }
     }
 
-    /// Reads a whole remote file over SFTP, on this same connection.
-    pub async fn download(&self, path: &str) -> Result<Vec<u8>, TransportError> {
-        let result = match &self.backend {
-            Backend::Native(native) => native.download(path).await,
-            Backend::System(system) => system.download(path).await,
-        };
-        result.map_err(|message| TransportError::Sftp {
-            host: self.host.clone(),
-            path: path.to_owned(),
-            message,
-        })
-    }
-
     /// Closes the shell and the connection.
     pub async fn close(self) {
         self.shell.close().await;

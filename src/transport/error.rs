@@ -124,16 +124,6 @@ pub enum TransportError {
         /// How it ended, when the host said.
         end: Option<String>,
     },
-    /// An SFTP transfer failed.
-    #[error("cannot fetch {path} from {host} over SFTP: {message}")]
-    Sftp {
-        /// Host name or address.
-        host: String,
-        /// The remote file.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
     /// The host stopped answering.
     #[error("{host} stopped responding (nothing for {}s)", waited.as_secs())]
     Unresponsive {
@@ -208,9 +198,6 @@ impl TransportError {
                 "try `{}` in your shell: the openssh transport uses the same ssh and config",
                 ssh_words(&[], host, &["true"])
             )],
-            TransportError::Sftp { .. } => vec![
-                "the host's sshd needs the sftp subsystem (`Subsystem sftp internal-sftp`), and the login user must be able to read the file".into(),
-            ],
             TransportError::Unresponsive { .. } => vec![
                 "the host or the network may be down; the command may still be running there".into(),
             ],

@@ -205,21 +205,6 @@ impl Native {
             })
     }
 
-    /// Reads a whole remote file over SFTP, on its own channel of this connection.
-    pub(super) async fn download(&self, path: &str) -> Result<Vec<u8>, String> {
-        let channel = self.open_channel().await.map_err(|e| e.to_string())?;
-        channel
-            .request_subsystem(true, "sftp")
-            .await
-            .map_err(|e| e.to_string())?;
-        let sftp = russh_sftp::client::SftpSession::new(channel.into_stream())
-            .await
-            .map_err(|e| e.to_string())?;
-        let bytes = sftp.read(path).await.map_err(|e| e.to_string());
-        let _ = sftp.close().await;
-        bytes
-    }
-
     async fn open_channel(&self) -> Result<russh::Channel<client::Msg>, TransportError> {
         self.handle
             .channel_open_session()

@@ -1,7 +1,7 @@
 //! The openssh transport: the system `ssh` as a ControlMaster, driven by
 //! the `openssh` crate, so `~/.ssh/config`, ProxyJump, agents and
-//! certificates work exactly as in the user's shell. The shell and SFTP
-//! (`openssh-sftp-client`) are multiplexed over that one master.
+//! certificates work exactly as in the user's shell. Every command is
+//! multiplexed over that one master.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -146,19 +146,6 @@ impl System {
             .await
             .map_err(|e| system_error(&self.host, &format!("cannot run the system `ssh`: {e}")))?;
         Ok(status.code().unwrap_or(-1))
-    }
-
-    /// Reads a whole remote file over SFTP through the master.
-    pub(super) async fn download(&self, path: &str) -> Result<Vec<u8>, String> {
-        let sftp = openssh_sftp_client::Sftp::from_clonable_session(
-            self.session.clone(),
-            openssh_sftp_client::SftpOptions::default(),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let bytes = sftp.fs().read(path).await.map_err(|e| e.to_string());
-        let _ = sftp.close().await;
-        bytes.map(|b| b.to_vec())
     }
 
     /// Stops the master and removes its control directory.

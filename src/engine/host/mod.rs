@@ -519,15 +519,6 @@ impl HostRun {
                 }
                 Err(failure) => Err(failure),
             },
-            Effect::Downloads { src } => {
-                let output = self.exec(&prepared.command, Stdout::of(prepared)).await?;
-                let bytes = if output.exit_code == 0 {
-                    Some(self.conn.download(src).await.map_err(Stop::Transport)?)
-                } else {
-                    None
-                };
-                read(&output, &prepared.command, bytes.as_deref())
-            }
             // The switch is one atomic rename: a signal waits for it, so
             // that what it did is known. What it replaces is read first and
             // kept, so that it is switched back to even if the switch's own

@@ -25,11 +25,6 @@ pub enum Effect {
     EndsRollbackWindow,
     /// Sends a local file, read when the step runs, on standard input.
     SendsLocalFile(LocalFile),
-    /// Copies `src` from the host once the command (its checksum) succeeded.
-    Downloads {
-        /// The file on the host.
-        src: String,
-    },
     /// Writes a file: `--check` shows the diff against the current one.
     WritesFile(FileWrite),
     /// Runs on this machine with the terminal handed over.
