@@ -461,7 +461,7 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
             &dir,
             &listing,
             &format!(
-                "echo \"wptdeploy: the release has no directory {listing}: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3"
+                "echo \"wptdeploy: the release has no directory $versions: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3"
             ),
             "if [ -e .git ]; then git -c safe.directory='*' ls-files --others -- \"$versions\" 2>/dev/null | sed -n 's|.*/\\([^/]*\\.py\\)$|@untracked \\1|p'; fi\n",
             psql,
@@ -502,14 +502,15 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
         // Each revision's file, found by its `revision = '...'` line.
         Action::Describe { revisions } => {
             let mut script = format!(
-                "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\n[ -d {listing} ] || {{ echo \"wptdeploy: the release has no directory {listing}: set migrations_dir\" >&2; exit 3; }}\ncd -- {listing}\n"
+                "[ -d {dir} ] || {{ echo @absent; exit 0; }}\ncd -- {dir} || exit 3\nversions={listing}\n[ -d \"$versions\" ] || {{ echo \"wptdeploy: the release has no directory $versions: set migrations_dir\" >&2; exit 3; }}\ncd -- \"$versions\"\n"
             );
             for revision in revisions {
                 let pattern = quote(&format!("^revision = ['\"]{revision}['\"]"));
                 script.push_str(&format!(
-                    "f=$(grep -lE {pattern} -- *.py | head -n 1)\n\
-                     [ -n \"$f\" ] || {{ echo \"wptdeploy: no file for revision {revision}\" >&2; exit 3; }}\n\
-                     printf '@file %s\\n' \"$f\"; sed 's/^/@| /' -- \"$f\"\n"
+                    "revision={}\nf=$(grep -lE {pattern} -- *.py | head -n 1)\n\
+                     [ -n \"$f\" ] || {{ echo \"wptdeploy: no file for revision $revision\" >&2; exit 3; }}\n\
+                     printf '@file %s\\n' \"$f\"; sed 's/^/@| /' -- \"$f\"\n",
+                    quote(revision)
                 ));
             }
             script
@@ -577,10 +578,11 @@ fn headers_and_revision(
     database: &str,
 ) -> String {
     format!(
-        "[ -d {dir} ] || {{ echo @absent; exit 0; }}\n\
-         cd -- {dir} 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release {dir}\" >&2; exit 3; }}\n\
-         [ -d {listing} ] || {{ {no_versions}; }}\n\
-         versions={listing}\n{}{more}{}",
+        "release={dir} versions={listing}\n\
+         [ -d \"$release\" ] || {{ echo @absent; exit 0; }}\n\
+         cd -- \"$release\" 2>/dev/null || {{ echo \"wptdeploy: $(id -un) cannot read the release $release\" >&2; exit 3; }}\n\
+         [ -d \"$versions\" ] || {{ {no_versions}; }}\n\
+         {}{more}{}",
         crate::migrations::graph::listing_script("versions"),
         db_revision_script(psql, database)
     )
