@@ -308,3 +308,123 @@ fn a_generated_migration_that_links_to_a_root_file_is_never_pulled() {
     );
     secret.assert_untouched();
 }
+
+/// Deploys `branches` to production in turn, keeping one old release.
+fn deploy_each(t: &Setup, branches: &[&str]) {
+    for branch in branches {
+        t.run(&[
+            "prod",
+            "--yes",
+            "--no-migrate",
+            "--commit",
+            branch,
+            "-e",
+            "keep_n_most_recent=1",
+        ])
+        .success();
+    }
+}
+
+/// A file system mounted on a directory inside a release: `rm -rf`
+/// cannot remove it (as a mount a container runtime left behind). When
+/// dropped, every such mount under `within` is unmounted, wherever the
+/// release was renamed to.
+struct Mounted {
+    within: PathBuf,
+}
+
+const TEST_MOUNT: &str = "wptdeploy-test-mount";
+
+impl Mounted {
+    fn on(dir: &Path, within: &Path) -> Mounted {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", TEST_MOUNT])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root with CAP_SYS_ADMIN, as CI has"
+        );
+        Mounted {
+            within: within.to_owned(),
+        }
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        for line in mounts.lines() {
+            let mut fields = line.split(' ');
+            if let (Some(TEST_MOUNT), Some(point)) = (fields.next(), fields.next())
+                && Path::new(point).starts_with(&self.within)
+            {
+                let _ = std::process::Command::new("umount")
+                    .arg("-l")
+                    .arg(point)
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_release_prune_cannot_remove_is_a_warning_set_aside_and_retried() {
+    let t = setup();
+    let base = base_path(&t.s, PRODUCTION);
+    let shas: Vec<String> = ["one", "two", "three", "four"]
+        .iter()
+        .map(|b| t.s.new_branch(b))
+        .collect();
+    deploy_each(&t, &["one", "two"]);
+    // A read-only cache inside `one` (as Go and npm leave them): made
+    // writable and removed. A mount inside `two`: it cannot be removed.
+    let cache = base.join(&shas[0]).join("cache/go");
+    std::fs::create_dir_all(cache.join("mod")).unwrap();
+    std::fs::write(cache.join("mod/file"), "x").unwrap();
+    as_www_data(&base.join(&shas[0]).join("cache"));
+    for dir in [cache.join("mod"), cache.clone()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let mount = Mounted::on(&base.join(&shas[1]).join("busy"), &base);
+    deploy_each(&t, &["three"]);
+    assert!(!base.join(&shas[0]).exists(), "the read-only cache went");
+    deploy_each(&t, &["four"]);
+    assert_eq!(live_release_in(&base).as_deref(), Some(shas[3].as_str()));
+    let aside = base.join(format!(".removing-{}", shas[1]));
+    assert!(aside.exists(), "set aside under a name no release has");
+    assert!(!base.join(&shas[1]).exists());
+
+    // Set aside, it is never `already built`: deploying it builds it anew,
+    // and the prune says again what it could not remove.
+    let again = t
+        .run(&[
+            "prod",
+            "--yes",
+            "--no-migrate",
+            "--commit",
+            "two",
+            "-e",
+            "keep_n_most_recent=1",
+        ])
+        .success();
+    assert!(
+        again.stderr.contains(&format!("new release {}", shas[1])),
+        "{}",
+        again.stderr
+    );
+    assert!(
+        again.stderr.contains(&format!(
+            "could not remove the old release {} (set aside as .removing-{}, tried again at the next prune)",
+            shas[1], shas[1]
+        )),
+        "{}",
+        again.stderr
+    );
+    // Once it can go, the next prune takes it.
+    drop(mount);
+    deploy_each(&t, &["three"]);
+    assert!(!aside.exists(), "retried and removed");
+}

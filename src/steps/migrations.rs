@@ -460,9 +460,7 @@ fn script(command: &str, path: &str, versions: &str, action: &Action) -> String 
         Action::Check { psql, database, .. } => headers_and_revision(
             &dir,
             &listing,
-            &format!(
-                "echo \"wptdeploy: the release has no directory $versions: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3"
-            ),
+            "echo \"wptdeploy: the release has no directory $versions: set migrations_dir (or run \\`flask db init\\` and commit the migrations directory)\" >&2; exit 3",
             "if [ -e .git ]; then git -c safe.directory='*' ls-files --others -- \"$versions\" 2>/dev/null | sed -n 's|.*/\\([^/]*\\.py\\)$|@untracked \\1|p'; fi\n",
             psql,
             database,

@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod outcome;
 mod own;
 mod prune;
+mod publish;
 pub mod registry;
 mod releases;
 pub mod reload;

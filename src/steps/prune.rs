@@ -18,7 +18,11 @@
 //! being built is never touched). The note says how much disk it freed
 //! (files hard-linked elsewhere, as uv's cache does, are not counted). It
 //! comes once the new release is live and healthy: failures after it no
-//! longer switch back.
+//! longer switch back, and what it cannot remove (a read-only directory
+//! inside a release, as Go and npm caches leave, is made writable first)
+//! is a warning, never a failure: the release is set aside under a name
+//! that is not a release's (`.removing-SHA`, renamed before anything is
+//! removed) and tried again at the next prune.
 
 use serde::Deserialize;
 
@@ -87,11 +91,21 @@ impl StepKind for PruneKind {
             venvs: render.given(a.venvs.as_ref())?,
         };
         Ok(Prepared::new(render.command(prune.script()), |ran| {
-            ran.succeeded()?;
+            // The deploy is done: a prune that fails is said, never a failure.
+            if let Err(failure) = ran.succeeded() {
+                return Ok(Outcome {
+                    warnings: vec![format!(
+                        "pruning old releases failed: {}; the next deploy tries again",
+                        failure.message
+                    )],
+                    ..Outcome::default()
+                });
+            }
             let removed = Removed::read(&ran.output.stdout);
             Ok(Outcome {
                 changed: removed.releases + removed.venvs > 0,
                 note: removed.note(),
+                warnings: removed.kept,
                 ..Outcome::default()
             })
         })
@@ -105,6 +119,8 @@ struct Removed {
     releases: usize,
     venvs: usize,
     bytes: u64,
+    /// What could not be removed, and why: warnings, never a failure.
+    kept: Vec<String>,
 }
 
 impl Removed {
@@ -117,8 +133,20 @@ impl Removed {
                 .and_then(|b| b.parse::<u64>().ok())
                 .unwrap_or(0);
             match key {
-                "wptdeploy.removed" => removed.releases += 1,
+                "wptdeploy.removed" | "wptdeploy.removed_leftover" => removed.releases += 1,
                 "wptdeploy.removed_venv" => removed.venvs += 1,
+                "wptdeploy.kept" | "wptdeploy.kept_venv" => {
+                    let (name, why) = value.split_once(' ').unwrap_or((value, ""));
+                    let what = if key == "wptdeploy.kept" {
+                        format!(
+                            "the old release {name} (set aside as .removing-{name}, tried again at the next prune)"
+                        )
+                    } else {
+                        format!("the unused virtualenv {name} (tried again at the next prune)")
+                    };
+                    removed.kept.push(format!("could not remove {what}: {why}"));
+                    continue;
+                }
                 _ => continue,
             }
             removed.bytes += bytes;
@@ -197,16 +225,35 @@ impl Prune {
 # Bytes only this path holds (a file hard-linked elsewhere stays).
 size() {{ find "$@" -type f -links 1 -printf '%s\n' 2>/dev/null | awk '{{ s += $1 }} END {{ printf "%d", s }}'; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}
+# Removes a directory already out of the releases' names; one that will
+# not go (a read-only directory inside, as Go and npm caches leave) is made
+# writable and tried again, and else named with the reason and kept.
+remove() {{
+  rm -rf -- "$1" 2>/dev/null && return 0
+  chmod -R u+w -- "$1" 2>/dev/null || true
+  why=$(rm -rf -- "$1" 2>&1) && return 0
+  printf 'wptdeploy.kept=%s %s\n' "${{1#.removing-}}" "$(printf '%s\n' "$why" | tail -n 1 | tr -d '\r')"
+  return 1
+}}
 cd -- "$releases"
+# What an earlier prune could not finish (cut short, or refused).
+for d in .removing-*; do
+  [ -d "$d" ] && [ ! -L "$d" ] || continue
+  bytes=$(size "$d")
+  if remove "$d"; then echo "wptdeploy.removed_leftover=${{d#.removing-}} $bytes"; fi
+done
 n=0
 for d in $(ls -1t); do
   printf %s "$d" | grep -Eqx '[0-9a-f]{{40}}' || continue
-  [ -d "$d" ] || continue
+  [ -d "$d" ] && [ ! -L "$d" ] || continue
   n=$((n + 1))
   [ "$n" -le "$keep" ] && continue
   case "$d" in {}) continue ;; esac
   bytes=$(size "$d")
-  rm -rf -- "$d"
+  # Out of its name first, in one rename: a prune cut short leaves no
+  # half-removed directory that looks like a release.
+  mv -T -- "$d" ".removing-$d"
+  remove ".removing-$d" || continue
   if [ -n "$backups" ] && [ -d "$backups" ]; then
     for f in "$backups"/*-"$d"-*.dump; do
       [ -f "$f" ] || continue
@@ -234,8 +281,11 @@ if [ -n "$venvs" ] && [ -d "$venvs" ]; then
       printf %s "$users" > "$e.users.new" && mv -f -- "$e.users.new" "$e.users"
     else
       bytes=$(size "$e")
-      rm -rf -- "$e" "$e.users"
-      echo "wptdeploy.removed_venv=$e $bytes"
+      if why=$(rm -rf -- "$e" "$e.users" 2>&1); then
+        echo "wptdeploy.removed_venv=$e $bytes"
+      else
+        printf 'wptdeploy.kept_venv=%s %s\n' "$e" "$(printf '%s\n' "$why" | tail -n 1)"
+      fi
     fi
     flock -u 9
   done
@@ -260,7 +310,8 @@ mod tests {
             Removed {
                 releases: 2,
                 venvs: 1,
-                bytes: 41_300_000
+                bytes: 41_300_000,
+                kept: vec![]
             }
         );
         assert_eq!(

@@ -466,6 +466,12 @@ impl HostRun {
         {
             self.changed_host = true;
         }
+        // The new release is live and healthy once this step starts: what
+        // it does (a prune) can fail or be cut short without switching back.
+        if matches!(prepared.effect, Effect::EndsRollbackWindow) {
+            self.switched = None;
+            self.restarts.clear();
+        }
         let outcome = match &prepared.effect {
             Effect::Records(log) => {
                 let outcome =
@@ -562,16 +568,8 @@ impl HostRun {
             self.restarts.push(prepared.command.clone());
         }
         let outcome = outcome?;
-        match &prepared.effect {
-            // The new release is live and healthy: the deploy is done, and
-            // what follows (a migration generated in it) no longer
-            // switches back when it fails or is aborted.
-            Effect::EndsRollbackWindow => {
-                self.switched = None;
-                self.restarts.clear();
-            }
-            Effect::Switches(_) if !outcome.changed => self.switched = None,
-            _ => {}
+        if matches!(prepared.effect, Effect::Switches(_)) && !outcome.changed {
+            self.switched = None;
         }
         if let Some(report) = &outcome.columns {
             self.shared.reporter.report(&Event::Columns {

@@ -20,8 +20,8 @@ pub enum Effect {
     Switches(Symlink),
     /// Restarts the app: run again after a switch back.
     Restarts,
-    /// The new release is live and healthy: failures after it no longer
-    /// switch back.
+    /// The new release is live and healthy: from the moment this step
+    /// starts, nothing (this step's own failure included) switches back.
     EndsRollbackWindow,
     /// Sends a local file, read when the step runs, on standard input.
     SendsLocalFile(LocalFile),
