@@ -124,6 +124,52 @@ fn force_rebuilds_a_deployed_commit() {
     assert_eq!(s.live_release(), Some(sha));
 }
 
+/// The live release rebuilt in place (`--force`) is swapped in one rename:
+/// a file read through `site` all the while is never missing.
+#[test]
+fn force_on_the_live_release_swaps_it_with_no_missing_moment() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let s = sandbox();
+    let sha = s.sha("master");
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let file = s.base_path.join("site/manage.py");
+    let done = AtomicBool::new(false);
+    let (reads, missing) = (AtomicU64::new(0), AtomicU64::new(0));
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                reads.fetch_add(1, Ordering::Relaxed);
+                if std::fs::read(&file).is_err() {
+                    missing.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        let run = s
+            .wptdeploy(&["staging", "--commit", &sha, "--force"])
+            .success();
+        done.store(true, Ordering::Relaxed);
+        run
+    });
+    assert!(
+        run.stderr
+            .contains("swapped in place of the copy of the same commit"),
+        "{}",
+        run.stderr
+    );
+    let reads = reads.load(Ordering::Relaxed);
+    assert!(reads > 1000, "the reader ran ({reads} reads)");
+    assert_eq!(
+        missing.load(Ordering::Relaxed),
+        0,
+        "of {reads} reads through site, some found no file"
+    );
+    assert_eq!(s.live_release(), Some(sha));
+    assert!(
+        !s.base_path.join("temp").exists(),
+        "the copy it replaced was removed"
+    );
+}
+
 #[test]
 fn pruning_keeps_the_newest_and_never_the_live_or_previous_release() {
     let s = sandbox();
