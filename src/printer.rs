@@ -74,15 +74,17 @@ pub fn github_actions(command: &str, ending: &crate::report::run::Ending) {
 /// One JSON event on stdout (`--output json`'s `run_started` and
 /// `run_finished`, which frame every run).
 pub fn json(event: &serde_json::Value) {
-    data([event.to_string()]);
+    data([crate::report::json_text(event)]);
 }
 
-/// Lines of data on stdout (`--list-steps`). A reader that stopped
-/// (`| head`) has what it wanted: the rest is dropped quietly.
+/// Lines of data on stdout (`--list-steps`, the tables of `status`,
+/// `history` and `releases`, whose text comes from files the app user
+/// can write): control characters shown, not obeyed. A reader that
+/// stopped (`| head`) has what it wanted: the rest is dropped quietly.
 pub fn data(lines: impl IntoIterator<Item = String>) {
     let mut stdout = std::io::stdout().lock();
     for line in lines {
-        if writeln!(stdout, "{line}").is_err() {
+        if writeln!(stdout, "{}", visible(&line)).is_err() {
             return;
         }
     }

@@ -428,3 +428,39 @@ fn a_release_prune_cannot_remove_is_a_warning_set_aside_and_retried() {
     deploy_each(&t, &["three"]);
     assert!(!aside.exists(), "retried and removed");
 }
+
+#[test]
+fn escape_sequences_the_app_user_writes_in_the_history_are_shown_not_obeyed() {
+    let t = setup();
+    deploy_each(&t, &["master"]);
+    let history = base_path(&t.s, PRODUCTION).join(".wptdeploy/history.jsonl");
+    let text = std::fs::read_to_string(&history).unwrap();
+    let mut records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{9b}31mfake";
+    for field in ["ref", "by", "command"] {
+        records.last_mut().unwrap()[field] = hostile.into();
+    }
+    let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&history, lines.join("\n") + "\n").unwrap();
+    for command in ["history", "status", "releases"] {
+        for output in [&[][..], &["--output", "json"][..]] {
+            let mut args = vec![command, "prod"];
+            args.extend_from_slice(output);
+            let run = t.run(&args).success();
+            for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+                assert!(
+                    !text
+                        .chars()
+                        .any(|c| c.is_control() && c != '\n' && c != '\t'),
+                    "`{command}` {output:?} {name} has a raw control character: {text:?}"
+                );
+            }
+            if command == "history" {
+                assert!(run.stdout.contains("owned"), "{}", run.stdout);
+            }
+        }
+    }
+}

@@ -58,7 +58,7 @@ fn reading(name: &'static str, env: String, playbook: &str) -> Session {
 /// `--output json`, `value` as one line.
 fn show(cx: &Context<'_>, rows: &[Vec<String>], value: &serde_json::Value) {
     if cx.settings.json {
-        crate::printer::data([json!({ "event": "table", "data": value }).to_string()]);
+        crate::printer::json(&json!({ "event": "table", "data": value }));
     } else {
         crate::printer::data(crate::printer::columns(rows));
     }

@@ -21,7 +21,7 @@ impl Render for JsonReporter {
         if matches!(event, Event::StepOutput { .. }) && self.verbosity < Verbosity::Verbose {
             return Ok(());
         }
-        let line = serde_json::to_string(event).expect("events serialize");
+        let line = super::json_text(event);
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
         out.flush()

@@ -192,6 +192,25 @@ pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `value` as one line of JSON in which no character a terminal obeys is
+/// raw: serde_json escapes U+0000-U+001F; DEL and the C1 controls
+/// (U+007F-U+009F, `\u{9b}` being a CSI) are escaped here, as `\u00XX`.
+pub fn json_text(value: &impl serde::Serialize) -> String {
+    let text = serde_json::to_string(value).expect("values serialize");
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .fold(String::with_capacity(text.len() + 16), |mut out, c| {
+            if c.is_control() {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push(c);
+            }
+            out
+        })
+}
+
 /// Writes a line to stderr, control characters made visible; a stderr that
 /// is gone (a closed terminal) shows nothing, and the run goes on.
 pub fn tell(text: &str) {
@@ -211,6 +230,15 @@ pub fn format_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::visible;
+
+    #[test]
+    fn json_keeps_its_value_and_shows_no_control_raw() {
+        let value = serde_json::json!({"note": "\u{1b}[2J\u{9b}31m\u{7f}ok"});
+        let text = super::json_text(&value);
+        assert!(!text.chars().any(char::is_control), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn control_sequences_are_shown_not_obeyed() {

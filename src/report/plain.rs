@@ -255,7 +255,11 @@ impl Render for PlainReporter {
         {
             // The command's result: data, on stdout.
             let mut out = std::io::stdout().lock();
-            write!(out, "{}", super::columns_table(host, tables, columns))?;
+            write!(
+                out,
+                "{}",
+                super::visible(&super::columns_table(host, tables, columns))
+            )?;
             return out.flush();
         }
         let mut err = self.stderr.lock().expect("stderr lock");

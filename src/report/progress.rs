@@ -84,7 +84,11 @@ impl Render for ProgressReporter {
                 self.multi.suspend(|| {
                     use std::io::Write as _;
                     let mut out = std::io::stdout().lock();
-                    write!(out, "{}", super::columns_table(host, tables, columns))?;
+                    write!(
+                        out,
+                        "{}",
+                        super::visible(&super::columns_table(host, tables, columns))
+                    )?;
                     out.flush()
                 })?;
             }
