@@ -207,3 +207,68 @@ fn history_releases_and_status_show_what_the_host_has() {
         json.stdout
     );
 }
+
+/// `kill -9` of wptdeploy after the switch, while the new release's health
+/// check runs: the host keeps the record of a run that never finished,
+/// `status` and `history` say so, and the lock it left is named stale.
+#[test]
+fn a_run_killed_after_the_switch_is_said_never_finished_and_its_lock_stale() {
+    let s = crate::support::sandbox();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let next = s.new_branch("slow-check");
+    let mut child = s
+        .command(crate::support::bin())
+        .args(["staging", "--commit", "slow-check", "--no-progress"])
+        .args(["-e", r#"{"healthcheck_command": "sleep 60"}"#])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while s.live_release().as_deref() != Some(next.as_str()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new release never went live"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let status = s.wptdeploy(&["status", "staging"]).success();
+    assert!(
+        status.stdout.contains("STALE: its holder, wptdeploy (pid"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stderr.contains(
+            "never finished (killed, or its machine or connection lost): what it did is unknown and the live release was not checked"
+        ),
+        "{}",
+        status.stderr
+    );
+    let history = s.wptdeploy(&["history", "staging"]).success();
+    assert!(
+        history
+            .stdout
+            .lines()
+            .any(|l| l.contains("never finished") && l.contains("slow-check")),
+        "{}",
+        history.stdout
+    );
+
+    // Once unlocked, the next run moves that record into the log.
+    s.wptdeploy(&["unlock", "staging", "--yes"]).success();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    let results: Vec<String> = records(&s)
+        .iter()
+        .map(|r| r["result"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(results, ["deployed", "never_finished", "deployed"]);
+    assert!(
+        !s.base_path.join(".wptdeploy/history.jsonl.run").exists(),
+        "a run that ended leaves no marker"
+    );
+}

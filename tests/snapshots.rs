@@ -19,6 +19,10 @@ fn assert_output(name: &str, s: &Sandbox, text: &str) {
     settings.add_filter(r"token=[a-z0-9]{24}", "token=[TOKEN]");
     settings.add_filter(r"pending\.[a-z0-9]{24}", "pending.[TOKEN]");
     settings.add_filter(r"who=[^ ]+", "who=[WHO]");
+    settings.add_filter(
+        r"pid=[0-9]+ machine=[^ ]+ boot=[^ ]+ pstart=[0-9]+",
+        "[PROCESS]",
+    );
     settings.add_filter(r"since .+? ago", "since [AGE] ago");
     settings.add_filter(r"\b[0-9a-f]{40}\b", "[SHA]");
     settings.add_filter(r"\b[0-9a-f]{12}\b", "[SHA12]");

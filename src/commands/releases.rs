@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::Context;
 use super::session::Session;
-use super::state::{HostState, Record, short};
+use super::state::{Unfinished, HostState, Record, short};
 use super::vars::{self, StateVars};
 use crate::cli::{EnvArgs, HistoryArgs};
 use crate::error::Error;
@@ -107,8 +107,12 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         let lock = host.lock.as_ref().map_or_else(
             || "free".to_owned(),
             |l| {
+                let stale = l
+                    .stale()
+                    .map(|why| format!("; STALE: {why}: `wptdeploy unlock` removes it"))
+                    .unwrap_or_default();
                 format!(
-                    "held by {} for {}s ({})",
+                    "held by {} for {}s ({}){stale}",
                     l.who.as_deref().unwrap_or("?"),
                     l.age_s.unwrap_or(0),
                     l.command.as_deref().unwrap_or("?")
@@ -152,7 +156,35 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             ),
         );
     }
+    for host in &hosts {
+        if let Some(said) = unfinished_run(host, &args.env) {
+            crate::printer::note(cx.settings, &said);
+        }
+    }
     Ok(())
+}
+
+/// What a host's newest record says when its run did not end: a run
+/// killed leaves the live release unchecked.
+fn unfinished_run(host: &HostState, env: &str) -> Option<String> {
+    let record = host.history.last()?;
+    let started = format!(
+        "{}: the run started at {} by {} (`{}`)",
+        host.host,
+        when(&record.time),
+        record.by,
+        record.command
+    );
+    Some(match record.unfinished()? {
+        Unfinished::Running => format!("{started} is still running"),
+        Unfinished::Unknown => format!(
+            "{started} has not finished: it runs on another machine, or was killed there"
+        ),
+        Unfinished::NeverFinished => format!(
+            "{started} never finished (killed, or its machine or connection lost): what it did is unknown and the live release was not checked; `wptdeploy {}` deploys and checks it again",
+            crate::transport::quote(env)
+        ),
+    })
 }
 
 /// `3f2a9c0d1e2b (main)`: a release with the ref it was deployed as.
@@ -342,7 +374,7 @@ pub async fn history(args: HistoryArgs, cx: &mut Context<'_>) -> Result<(), Erro
             when(&record.time),
             on.join(","),
             record.by.clone(),
-            record.result.replace('_', " "),
+            record.shown_result(),
             release,
             database,
             format!("{:.1}s", record.ms as f64 / 1000.0),
@@ -387,7 +419,11 @@ fn merged_runs(hosts: &[HostState]) -> Vec<(Record, Vec<String>)> {
 fn record_json(record: &Record) -> serde_json::Value {
     json!({
         "time": record.time, "by": record.by, "git": record.git, "command": record.command,
-        "result": record.result, "error": record.error, "ms": record.ms, "ref": record.reference,
+        "result": record.result, "unfinished": record.unfinished().map(|u| match u {
+            crate::commands::state::Unfinished::Running => "running",
+            crate::commands::state::Unfinished::NeverFinished => "never_finished",
+            crate::commands::state::Unfinished::Unknown => "unknown",
+        }), "error": record.error, "ms": record.ms, "ref": record.reference,
         "sha": record.sha, "from": record.from, "db_before": record.db_before,
         "db_after": record.db_after, "schema": record.schema, "backup": record.backup,
     })

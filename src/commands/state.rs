@@ -52,6 +52,30 @@ pub struct LockNote {
     pub command: Option<String>,
     /// Seconds held.
     pub age_s: Option<u64>,
+    /// The holder's process, machine, boot and start (ProcessId's fields).
+    pub pid: Option<String>,
+    /// The machine that holds it.
+    pub machine: Option<String>,
+    /// That machine's boot id.
+    pub boot: Option<String>,
+    /// When the holder started.
+    pub pstart: Option<String>,
+}
+
+impl LockNote {
+    /// Why the lock is stale, when its holder is provably gone.
+    pub fn stale(&self) -> Option<String> {
+        let fields = [
+            ("pid", &self.pid),
+            ("machine", &self.machine),
+            ("boot", &self.boot),
+            ("pstart", &self.pstart),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+        .collect();
+        crate::steps::effect::process::ProcessId::gone(&fields)
+    }
 }
 
 /// One run's record (`history:`); fields a run did not reach are `None`.
@@ -89,9 +113,55 @@ pub struct Record {
     pub schema: Option<String>,
     /// The backup taken before migrating.
     pub backup: Option<String>,
+    /// The record of a run that has not ended: under way, or killed.
+    pub unfinished: bool,
+    /// The process that ran it (ProcessId's fields), for an unfinished run.
+    pub process: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Where a run whose record is unfinished stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// Its process still runs, on this machine.
+    Running,
+    /// Its process is provably gone, or a later run found it so.
+    NeverFinished,
+    /// It ran on another machine: running, or killed.
+    Unknown,
 }
 
 impl Record {
+    /// Where the run stands when it did not end (`None` when it ended).
+    pub fn unfinished(&self) -> Option<Unfinished> {
+        if self.result == crate::steps::effect::history::NEVER_FINISHED && !self.unfinished {
+            return Some(Unfinished::NeverFinished);
+        }
+        if !self.unfinished {
+            return None;
+        }
+        let fields = self.process.clone().unwrap_or_default();
+        if crate::steps::effect::process::ProcessId::gone(&fields).is_some() {
+            return Some(Unfinished::NeverFinished);
+        }
+        let here = crate::steps::effect::process::ProcessId::this();
+        Some(if fields.get("machine") == Some(&here.machine) {
+            Unfinished::Running
+        } else {
+            Unfinished::Unknown
+        })
+    }
+
+    /// The result as a person reads it: `deployed`, `rolled back`, `never
+    /// finished`, `running now`, `running, or killed`.
+    pub fn shown_result(&self) -> String {
+        match self.unfinished() {
+            Some(Unfinished::NeverFinished) => "never finished".into(),
+            Some(Unfinished::Running) => "running now".into(),
+            Some(Unfinished::Unknown) => "running, or killed".into(),
+            None => self.result.replace('_', " "),
+        }
+    }
+
     /// Whether the run put its release live and kept it.
     pub fn deployed(&self) -> bool {
         self.result == "deployed"

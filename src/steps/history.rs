@@ -21,8 +21,15 @@
 //! type; what a skipped step would have registered is `null`). Every secret
 //! is masked. The line is appended under a `flock`, in one write.
 //!
+//! When the run starts, its record as it would read if the run never
+//! ended (`never_finished`, with the process that runs it) is kept beside
+//! the log (`PATH.run`), replaced by the real record when the run ends: a
+//! run killed (`kill -9`, a lost machine) leaves it, and the next run
+//! moves it into the log.
+//!
 //! `action: read` (read-only) returns the last `last` records (all when 0)
-//! for the command to show.
+//! for the command to show, then the record of a run under way or killed
+//! (`"unfinished": true`).
 
 use std::collections::BTreeMap;
 
@@ -84,8 +91,9 @@ impl StepKind for HistoryKind {
         let action = action(&render.optional(a.action.as_ref())?).map_err(TemplateError::new)?;
         if action == "read" {
             let last: usize = render.number(a.last.as_ref(), 0, "history: last")?;
+            // Then the record of a run under way, or killed (`PATH.run`).
             let script = format!(
-                "f={}\n[ -f \"$f\" ] || exit 0\n{}\n",
+                "f={}\nif [ -f \"$f\" ]; then {}; fi\nif [ -f \"$f.run\" ]; then sed 's/^/@run /' -- \"$f.run\"; fi\n",
                 quote(&path),
                 if last == 0 {
                     "cat -- \"$f\"".to_owned()
@@ -137,8 +145,17 @@ fn read(ran: &super::kind::Ran<'_>) -> Result<Outcome, StepFailure> {
     let mut records = Vec::new();
     let mut bad = 0;
     for line in ran.output.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        let (line, unfinished) = match line.strip_prefix("@run ") {
+            Some(rest) => (rest, true),
+            None => (line, false),
+        };
         match serde_json::from_str::<serde_json::Value>(line) {
-            Ok(record) if record.is_object() => records.push(record),
+            Ok(mut record) if record.is_object() => {
+                if unfinished {
+                    record["unfinished"] = true.into();
+                }
+                records.push(record);
+            }
             _ => bad += 1,
         }
     }

@@ -95,7 +95,7 @@ impl StepKind for ReleasesKind {
             r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}; echo "@live $live"
 if [ -n "$lock" ] && [ -d "$lock" ]; then
-  grep -E '^(who|command|commit)=' -- "$lock/info" 2>/dev/null | sed 's/^/@lock /'
+  grep -E '^(who|command|commit|pid|machine|boot|pstart)=' -- "$lock/info" 2>/dev/null | sed 's/^/@lock /'
   echo "@lock age=$(( $(date +%s) - $(stat -c %Y -- "$lock") ))"
 fi
 echo "@free $(df -Pk -- . | awk 'NR == 2 {{ print $4 }}')"

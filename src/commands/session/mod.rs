@@ -236,6 +236,7 @@ impl Session {
                 who: audit::this_machine(),
                 commit: plan.commit.clone(),
                 command,
+                process: crate::steps::effect::process::ProcessId::this(),
             },
             audit,
             connections: cx.connections.clone(),

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::events::{Event, HostResult, HostSummary};
 use super::HostRun;
 use super::stop::Stop;
-use crate::steps::effect::history::{HistoryLog, RunFacts};
+use crate::steps::effect::history::{HistoryLog, NEVER_FINISHED, RunFacts};
 
 impl HostRun {
     /// Switches back to the previous release and restarts it again;
@@ -44,16 +44,17 @@ impl HostRun {
         Ok(Some((switched.previous, !self.restarts.is_empty())))
     }
 
-    /// Appends the run's record to the host's history (under the lock,
-    /// which is still held); a failure to write it is a warning.
-    async fn record(&mut self, log: &HistoryLog, started: Instant) {
-        let result = serde_json::to_value(self.summary.result)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+    /// The run's record, one JSON line, with `result` and `error`.
+    pub(super) fn history_line(
+        &self,
+        log: &HistoryLog,
+        result: &str,
+        error: Option<&str>,
+        ms: u64,
+    ) -> String {
         let host = self.host().name.clone();
         let ctx = self.context();
-        let shared = self.shared.clone();
+        let shared = &self.shared;
         let audit = &shared.options.audit;
         let facts = RunFacts {
             time: &shared.now,
@@ -62,18 +63,40 @@ impl HostRun {
             by: &audit.by,
             git: &audit.git,
             command: &audit.command,
-            result: &result,
-            error: self.summary.error.as_deref(),
-            ms: started.elapsed().as_millis() as u64,
+            result,
+            error,
+            ms,
+            process: (result == NEVER_FINISHED).then_some(&shared.options.lock_owner.process),
         };
-        let line = log.line(&shared.templates, &ctx, &facts, &shared.plan.secrets);
-        let problem = match self.exec_cleanup(&log.append(&line)).await {
+        log.line(&shared.templates, &ctx, &facts, &shared.plan.secrets)
+    }
+
+    /// Appends the run's record to the host's history (under the lock,
+    /// which is still held), or only ends the record begun when the run
+    /// started if it changed nothing; a failure to write it is a warning.
+    async fn record(&mut self, log: &HistoryLog, started: Instant) {
+        let command = if self.changed_host {
+            let result = serde_json::to_value(self.summary.result)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let line = self.history_line(
+                log,
+                &result,
+                self.summary.error.as_deref(),
+                started.elapsed().as_millis() as u64,
+            );
+            log.append(&line)
+        } else {
+            log.end()
+        };
+        let problem = match self.exec_cleanup(&command).await {
             Ok(output) if output.exit_code == 0 => return,
             Ok(output) => output.stderr.trim().to_owned(),
             Err(error) => error.to_string(),
         };
         self.shared.reporter.report(&Event::Warning {
-            host: Some(host),
+            host: Some(self.host().name.clone()),
             message: format!(
                 "could not add this run to the history {}: {problem}",
                 log.path
@@ -170,7 +193,6 @@ impl HostRun {
             }
         }
         if !self.shared.options.check
-            && self.changed_host
             && let Some(log) = self.history.take()
         {
             self.record(&log, started).await;

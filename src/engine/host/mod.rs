@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::Shared;
 use super::events::{AfterFailure, Decision, Event, HostResult, HostSummary, StepStatus, StepView};
 use crate::plan::HostPlan;
-use crate::steps::effect::history::HistoryLog;
+use crate::steps::effect::history::{HistoryLog, NEVER_FINISHED, UNFINISHED};
 use crate::steps::effect::lock;
 use crate::steps::{
     self, Diagnosis, Effect, LockSpec, Outcome, Prepared, Ran, StepFailure, Symlink,
@@ -473,10 +473,14 @@ impl HostRun {
             self.restarts.clear();
         }
         let outcome = match &prepared.effect {
+            // The record is begun now, as it reads if the run never ends.
             Effect::Records(log) => {
                 let outcome =
                     prepared.outcome(&self.exec(&prepared.command, Stdout::of(prepared)).await?);
                 if outcome.is_ok() {
+                    let unfinished = self.history_line(log, NEVER_FINISHED, Some(UNFINISHED), 0);
+                    // Not begun (a full disk): the record still comes at the end.
+                    self.exec(&log.begin(&unfinished), Stdout::Data).await?;
                     self.history = Some(log.clone());
                 }
                 outcome

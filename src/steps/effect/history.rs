@@ -6,6 +6,12 @@ use crate::redact::Redactor;
 use crate::template::Templates;
 use crate::transport::{RemoteCommand, quote};
 
+/// The result of a run that started and never ended.
+pub const NEVER_FINISHED: &str = "never_finished";
+
+/// What such a run's record says.
+pub const UNFINISHED: &str = "the run started and never finished (killed, or its machine or connection lost): what it did is unknown, and the live release was not checked; `wptdeploy ENV` deploys and checks it again";
+
 /// A log the engine appends a record to when the run ends.
 #[derive(Debug, Clone)]
 pub struct HistoryLog {
@@ -38,6 +44,9 @@ pub struct RunFacts<'a> {
     pub error: Option<&'a str>,
     /// How long it took.
     pub ms: u64,
+    /// The process that ran it (kept while it runs, to tell a run still
+    /// running from one that was killed).
+    pub process: Option<&'a super::process::ProcessId>,
 }
 
 impl HistoryLog {
@@ -74,6 +83,15 @@ impl HistoryLog {
             facts.error.map_or(serde_json::Value::Null, Into::into),
         );
         put("ms", facts.ms.into());
+        if let Some(process) = facts.process {
+            let fields: serde_json::Map<String, serde_json::Value> = process
+                .note_lines()
+                .iter()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
+            put("process", fields.into());
+        }
         for (name, template) in &self.record {
             let value = templates
                 .data_lenient(template, ctx)
@@ -86,13 +104,43 @@ impl HistoryLog {
             .to_string()
     }
 
-    /// Appends `line` to the log, in one write under a `flock`.
+    /// The file that holds a run's record while it runs (`PATH.run`):
+    /// a run killed before its end (`kill -9`, a lost machine) leaves it,
+    /// and it reads as "never finished".
+    pub fn marker(&self) -> String {
+        format!("{}.run", self.path)
+    }
+
+    /// When the run starts: the record a run before it left unfinished
+    /// goes into the log, and `unfinished` (this run's record, as it would
+    /// read if the run never ended) becomes the marker.
+    pub fn begin(&self, unfinished: &str) -> RemoteCommand {
+        self.command(
+            unfinished,
+            "if [ -f \"$run\" ] && [ ! -L \"$run\" ]; then cat -- \"$run\" >&9; fi\n\
+             printf '%s\\n' \"$line\" > \"$run.part\" && mv -f -- \"$run.part\" \"$run\"\n",
+        )
+    }
+
+    /// When the run ends: appends `line` to the log, in one write, and
+    /// removes the marker.
     pub fn append(&self, line: &str) -> RemoteCommand {
+        self.command(line, "printf '%s\\n' \"$line\" >&9\nrm -f -- \"$run\"\n")
+    }
+
+    /// When a run that changed nothing ends: removes the marker only.
+    pub fn end(&self) -> RemoteCommand {
+        self.command("", "rm -f -- \"$run\"\n")
+    }
+
+    /// `then`, with `$f`, `$run` and `$line` set and the log locked (fd 9).
+    fn command(&self, line: &str, then: &str) -> RemoteCommand {
         RemoteCommand {
             become_user: self.become_user.clone(),
             ..RemoteCommand::new(format!(
-                "f={} line={}\nmkdir -p -- \"$(dirname -- \"$f\")\"\nexec 9>>\"$f\"\nflock 9\nprintf '%s\\n' \"$line\" >&9\n",
+                "f={} run={} line={}\nmkdir -p -- \"$(dirname -- \"$f\")\"\nexec 9>>\"$f\"\nflock 9\n{then}",
                 quote(&self.path),
+                quote(&self.marker()),
                 quote(line)
             ))
         }
@@ -130,6 +178,7 @@ mod tests {
             result: "deployed",
             error: None,
             ms: 1234,
+            process: None,
         };
         let line = log.line(&Templates::new(), &ctx, &facts, &["hunter2".into()]);
         let record: serde_json::Value = serde_json::from_str(&line).unwrap();

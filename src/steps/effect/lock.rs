@@ -35,6 +35,8 @@ pub struct LockOwner {
     pub commit: String,
     /// The command, as typed (secrets removed).
     pub command: String,
+    /// This process, so that a lock it leaves can be proved stale.
+    pub process: super::process::ProcessId,
 }
 
 /// Someone else's lock, as read from the host.
@@ -74,12 +76,23 @@ impl Holder {
         } else {
             ""
         };
+        let stale = self
+            .stale()
+            .map(|why| format!("; stale: {why}"))
+            .unwrap_or_default();
         format!(
-            "{} since {age} (commit {}, `{}`{unconfirmed})",
+            "{} since {age} (commit {}, `{}`{unconfirmed}){stale}",
             get("who"),
             get("commit"),
             get("command")
         )
+    }
+
+    /// Why the lock is stale, when its holder is provably gone (it ran on
+    /// this machine, and no longer runs). A stale lock is only named:
+    /// `wptdeploy unlock` removes it.
+    pub fn stale(&self) -> Option<String> {
+        super::process::ProcessId::gone(&self.fields)
     }
 
     fn parse(text: &str, prefix: &str) -> Holder {
@@ -123,6 +136,7 @@ impl LockSpec {
             format!("command={}", owner.command),
         ]
         .iter()
+        .chain(owner.process.note_lines().iter())
         .map(|line| quote(&line.replace('\n', " ")))
         .collect::<Vec<_>>()
         .join(" ");
@@ -296,6 +310,7 @@ mod tests {
             who: "me@here".into(),
             commit: "main".into(),
             command: "wptdeploy staging".into(),
+            process: super::super::process::ProcessId::this(),
         };
         let run = |path: &std::path::Path| {
             let spec = LockSpec {
@@ -347,6 +362,7 @@ mod tests {
             who: "me@here".into(),
             commit: commit.into(),
             command: "wptdeploy staging".into(),
+            process: super::super::process::ProcessId::this(),
         };
         let sh = |command: RemoteCommand| {
             let out = std::process::Command::new("sh")

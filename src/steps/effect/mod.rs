@@ -5,6 +5,7 @@
 
 pub mod history;
 pub mod lock;
+pub mod process;
 
 use std::path::PathBuf;
 
