@@ -485,3 +485,117 @@ fn steps_do_not_leak_into_each_other_and_background_detaches() {
     let written = std::fs::read_to_string(&log).unwrap();
     assert!(written.contains("from-background"), "{written}");
 }
+
+/// The first two fields of a public key file: `TYPE BASE64`.
+fn key_fields(public: &std::path::Path) -> String {
+    std::fs::read_to_string(public)
+        .unwrap()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One known_hosts file, each way a person writes one, read by both
+/// transports and by OpenSSH's own `ssh`: all three agree.
+#[test]
+fn known_hosts_is_read_as_openssh_reads_it_by_both_transports() {
+    let s = sandbox();
+    let host = key_fields(&s.dir.join("host_ed25519.pub"));
+    let rotated = s.dir.join("rotated_host_key");
+    keygen(&rotated);
+    let old = key_fields(&rotated.with_extension("pub"));
+    let name = format!("[127.0.0.1]:{}", s.ssh_port);
+    let hashed = {
+        let file = s.dir.join("known_hosts.hashed");
+        std::fs::write(&file, format!("{name} {host}\n")).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-H", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("|1|"), "{text}");
+        text
+    };
+    let cases = [
+        ("plain", format!("{name} {host}\n"), true),
+        (
+            "tab-separated",
+            format!("{name}\t{}\n", host.replace(' ', "\t")),
+            true,
+        ),
+        (
+            "a rotation, the old key first",
+            format!("{name} {old}\n{name} {host}\n"),
+            true,
+        ),
+        (
+            "a wildcard",
+            format!("[127.0.0.*]:{} {host}\n", s.ssh_port),
+            true,
+        ),
+        (
+            "a wildcard with this host negated",
+            format!("[127.0.0.*]:{},!{name} {host}\n", s.ssh_port),
+            false,
+        ),
+        ("a hashed name", hashed, true),
+        (
+            "the key revoked",
+            format!("{name} {host}\n@revoked {name} {host}\n"),
+            false,
+        ),
+        ("another key", format!("{name} {old}\n"), false),
+    ];
+    let mut disagree = Vec::new();
+    for (label, text, connects) in &cases {
+        std::fs::write(&s.known_hosts, text).unwrap();
+        let ssh = std::process::Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+            ])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", s.known_hosts.display()))
+            .arg("-i")
+            .arg(&s.key)
+            .args(["-p", &s.ssh_port.to_string()])
+            .arg(format!("{}@127.0.0.1", s.user))
+            .arg("true")
+            .output()
+            .unwrap();
+        let mut said = vec![("ssh", ssh.status.success())];
+        for transport in ["russh", "openssh"] {
+            let run = s
+                .command(crate::support::bin())
+                .args([
+                    "--no-progress",
+                    "--transport",
+                    transport,
+                    "status",
+                    "staging",
+                ])
+                .output()
+                .unwrap();
+            said.push((transport, run.status.success()));
+
+            if label == &"the key revoked" && transport == "russh" {
+                assert!(
+                    String::from_utf8_lossy(&run.stderr).contains("is REVOKED"),
+                    "{}",
+                    String::from_utf8_lossy(&run.stderr)
+                );
+            }
+        }
+        if said.iter().any(|(_, ok)| ok != connects) {
+            disagree.push(format!("{label}: expected {connects}, got {said:?}"));
+        }
+    }
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}

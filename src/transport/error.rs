@@ -57,6 +57,23 @@ pub enum TransportError {
         /// Line of the old key.
         line: usize,
     },
+    /// The host offered a key that known_hosts marks `@revoked`.
+    #[error(
+        "host key of {host}:{port} is REVOKED ({fingerprint} is marked @revoked on line {line} of {}); refusing to connect",
+        known_hosts.display()
+    )]
+    HostKeyRevoked {
+        /// Host name or address.
+        host: String,
+        /// SSH port.
+        port: u16,
+        /// SHA256 fingerprint of the offered key.
+        fingerprint: String,
+        /// The known_hosts file.
+        known_hosts: PathBuf,
+        /// The `@revoked` line.
+        line: usize,
+    },
     /// No key was accepted.
     #[error("{user}@{host} refused every key offered ({tried})")]
     AuthFailed {
@@ -174,6 +191,9 @@ impl TransportError {
                         &known_hosts.display().to_string()
                     ])
                 ),
+            ],
+            TransportError::HostKeyRevoked { host, .. } => vec![
+                format!("the key {host} offers was revoked: the host may be compromised, or still runs with a key that was replaced; give it a new host key, and never remove the @revoked line to get in"),
             ],
             TransportError::AuthFailed { user, host, .. } => vec![
                 format!("check that your public key is in ~{user}/.ssh/authorized_keys on {host}"),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod command;
 pub mod connection;
 pub mod error;
+mod known_hosts;
 pub mod local;
 mod marked;
 mod native;

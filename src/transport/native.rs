@@ -32,6 +32,7 @@ enum KeyVerdict {
     Trusted,
     Unknown { fingerprint: String },
     Changed { fingerprint: String, line: usize },
+    Revoked { fingerprint: String, line: usize },
     Unreadable { reason: String },
 }
 
@@ -62,24 +63,35 @@ impl client::Handler for HostKeyCheck {
 }
 
 fn verify_host_key(options: &Target, key: &PublicKey) -> KeyVerdict {
-    use russh::keys::known_hosts::{check_known_hosts_path, learn_known_hosts_path};
+    use super::known_hosts::{Verdict, check};
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
-    match check_known_hosts_path(&options.address, options.port, key, &options.known_hosts) {
-        Ok(true) => KeyVerdict::Trusted,
-        Ok(false) if options.accept_new_host_keys => {
-            match learn_known_hosts_path(&options.address, options.port, key, &options.known_hosts)
-            {
+    let text = match fs_err::read_to_string(&options.known_hosts) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return KeyVerdict::Unreadable {
+                reason: e.to_string(),
+            };
+        }
+    };
+    match check(&text, &options.address, options.port, key) {
+        Verdict::Trusted => KeyVerdict::Trusted,
+        Verdict::Revoked(line) => KeyVerdict::Revoked { fingerprint, line },
+        Verdict::Changed(line) => KeyVerdict::Changed { fingerprint, line },
+        Verdict::Unknown if options.accept_new_host_keys => {
+            match russh::keys::known_hosts::learn_known_hosts_path(
+                &options.address,
+                options.port,
+                key,
+                &options.known_hosts,
+            ) {
                 Ok(()) => KeyVerdict::Trusted,
                 Err(e) => KeyVerdict::Unreadable {
                     reason: format!("cannot record the key: {e}"),
                 },
             }
         }
-        Ok(false) => KeyVerdict::Unknown { fingerprint },
-        Err(russh::keys::Error::KeyChanged { line }) => KeyVerdict::Changed { fingerprint, line },
-        Err(e) => KeyVerdict::Unreadable {
-            reason: e.to_string(),
-        },
+        Verdict::Unknown => KeyVerdict::Unknown { fingerprint },
     }
 }
 
@@ -298,6 +310,13 @@ fn host_key_error(options: &Target, seen: Option<KeyVerdict>) -> Option<Transpor
             known_hosts,
         }),
         KeyVerdict::Changed { fingerprint, line } => Some(TransportError::HostKeyChanged {
+            host,
+            port,
+            fingerprint,
+            known_hosts,
+            line,
+        }),
+        KeyVerdict::Revoked { fingerprint, line } => Some(TransportError::HostKeyRevoked {
             host,
             port,
             fingerprint,
