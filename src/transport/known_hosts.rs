@@ -42,12 +42,12 @@ pub fn check(text: &str, host: &str, port: u16, key: &PublicKey) -> Verdict {
         let same_key = entry.public_key().key_data() == key.key_data();
         match entry.marker() {
             Some(Marker::Revoked) if same_key => return Verdict::Revoked(number),
-            Some(_) => {}
             None if same_key => trusted = true,
             None if entry.public_key().algorithm() == key.algorithm() => {
                 changed.get_or_insert(number);
             }
-            None => {}
+            // Other revoked keys, certificate authorities, other key types.
+            _ => {}
         }
     }
     match (trusted, changed) {
