@@ -377,6 +377,14 @@ fn define_hint(inventory: &Inventory) -> String {
 /// whose names say they are secret.
 fn secret_values(vars: &Sourced, scope: &Value) -> Vec<String> {
     let mut found = Vec::new();
+    // Credentials inside URLs, whatever the variable is called.
+    let mut texts = Vec::new();
+    for raw in vars.values.values() {
+        yaml_leaves(raw, &mut texts);
+    }
+    for text in &texts {
+        found.extend(crate::redact::url_credentials(text));
+    }
     for (name, origin) in &vars.origins {
         if origin.vaulted {
             if let Some(raw) = vars.values.get(name) {

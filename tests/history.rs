@@ -272,3 +272,46 @@ fn a_run_killed_after_the_switch_is_said_never_finished_and_its_lock_stale() {
         "a run that ended leaves no marker"
     );
 }
+
+/// Credentials inside URLs are secrets by their shape, whatever the
+/// variable is called: never in the host's history, nor in any output.
+#[test]
+fn credentials_inside_urls_are_never_stored_or_shown() {
+    let s = crate::support::sandbox();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let secrets = ["Tok3nInQuery99", "WebhookPath77", "pa55InUserinfo"];
+    let extra = serde_json::json!({
+        "notify_webhook": format!("http://{address}/services/T01/B02/WebhookPath77"),
+        "status_page": format!("https://deploy:pa55InUserinfo@status.example.test/p?token=Tok3nInQuery99"),
+    })
+    .to_string();
+    let runs = [
+        s.wptdeploy(&["staging", "--commit", "master", "-v", "-e", &extra])
+            .success(),
+        s.wptdeploy(&[
+            "staging", "--commit", "master", "--output", "json", "-e", &extra,
+        ])
+        .success(),
+        s.wptdeploy(&["history", "staging"]).success(),
+        s.wptdeploy(&["history", "staging", "--output", "json"])
+            .success(),
+    ];
+    let stored = std::fs::read_to_string(s.base_path.join(".wptdeploy/history.jsonl")).unwrap();
+    assert!(stored.contains("********"), "{stored}");
+    for secret in secrets {
+        assert!(
+            !stored.contains(secret),
+            "{secret} stored in the history: {stored}"
+        );
+        for run in &runs {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{secret} shown:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+}
