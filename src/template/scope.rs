@@ -212,7 +212,10 @@ impl Scope {
             );
         }
         let ctx = Value::from_dyn_object(self.clone());
-        let result = self.render_raw(raw, &ctx);
+        let result = match raw {
+            serde_yaml::Value::String(text) if is_command(name) => self.render_command(text, &ctx),
+            _ => self.render_raw(raw, &ctx),
+        };
         self.resolving
             .lock()
             .expect("not poisoned")
@@ -262,6 +265,22 @@ impl Scope {
         }
     }
 
+    /// A `*_command` variable is shell text: the values in it are quoted
+    /// as one word each (`| safe` inserts one as it is), and the text it
+    /// renders to goes into another command unquoted.
+    fn render_command(&self, text: &str, ctx: &Value) -> Result<Value, Failure> {
+        if single_expression(text).is_some() {
+            return self.render_text(text, ctx);
+        }
+        self.templates
+            .render_shell(text, ctx)
+            .map(Value::from_safe_string)
+            .map_err(|e| Failure {
+                message: e.message,
+                missing: e.undefined,
+            })
+    }
+
     fn render_text(&self, text: &str, ctx: &Value) -> Result<Value, Failure> {
         let failed = |e: super::TemplateError| Failure {
             message: e.message,
@@ -278,6 +297,11 @@ impl Scope {
             .map(Value::from)
             .map_err(failed)
     }
+}
+
+/// Whether the variable `name` holds a shell command (`*_command`).
+fn is_command(name: &str) -> bool {
+    name.ends_with("_command")
 }
 
 /// The expression of a string that is nothing but `{{ expression }}`.

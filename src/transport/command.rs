@@ -71,6 +71,11 @@ fn envelope(script: &str, background_log: Option<&str>) -> String {
     )
 }
 
+/// The line that ends the environment block in a command's input.
+fn env_marker(marker: &str) -> String {
+    format!("{marker}_ENV")
+}
+
 /// One command to run on a host: a shell script plus how to run it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoteCommand {
@@ -134,6 +139,11 @@ impl RemoteCommand {
             input.push_str(&marker);
             input.push('\n');
         }
+        if !self.env.is_empty() {
+            input.push_str(&self.env_block());
+            input.push_str(&env_marker(&marker));
+            input.push('\n');
+        }
         if let Some(stdin) = &self.stdin {
             input.push_str(stdin);
             if !stdin.ends_with('\n') {
@@ -191,7 +201,19 @@ impl RemoteCommand {
         } else {
             script
         };
-        let command = format!("{}sh -c {}", self.env_prefix(), quote(&script));
+        let command = if enveloped && !self.env.is_empty() {
+            // The environment arrives on standard input, never in argv
+            // (which any user of the host can read in /proc): a line
+            // `NAME=BASE64` each, up to the marker.
+            let read_env = format!(
+                "while IFS= read -r l && [ \"$l\" != {m} ]; do export \"${{l%%=*}}=$(printf %s \"${{l#*=}}\" | base64 -d)\"; done; exec sh -c {}",
+                quote(&script),
+                m = quote(&env_marker(marker)),
+            );
+            format!("sh -c {}", quote(&read_env))
+        } else {
+            format!("{}sh -c {}", self.env_prefix(), quote(&script))
+        };
         match (&self.become_user, auth) {
             (Some(user), SudoAuth::Password(_)) => {
                 let skip = format!(
@@ -224,6 +246,21 @@ impl RemoteCommand {
             .unwrap_or_default()
     }
 
+    /// The environment as `NAME=BASE64` lines.
+    fn env_block(&self) -> String {
+        use base64::Engine as _;
+        self.env
+            .iter()
+            .fold(String::new(), |mut out, (name, value)| {
+                let _ = writeln!(
+                    out,
+                    "{name}={}",
+                    base64::engine::general_purpose::STANDARD.encode(value)
+                );
+                out
+            })
+    }
+
     fn env_prefix(&self) -> String {
         if self.env.is_empty() {
             return String::new();
@@ -239,6 +276,37 @@ impl RemoteCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_reaches_the_script_on_stdin_never_in_the_command_line() {
+        let value = "s3cret value\nwith 'quotes' $(touch MARK) and\ttabs";
+        let command = RemoteCommand {
+            script: "printf '%s|' \"$APP_SECRET\" \"$OTHER\"; cat".into(),
+            env: vec![
+                ("APP_SECRET".into(), value.into()),
+                ("OTHER".into(), "two".into()),
+            ],
+            stdin: Some("the step's own input".into()),
+            ..RemoteCommand::default()
+        };
+        let line = command.with_input(SudoAuth::NonInteractive, "DELIM0123");
+        let (command_line, _) = line.split_once('\n').unwrap();
+        assert!(!command_line.contains("s3cret"), "{command_line}");
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{value}|two|the step's own input\n"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!dir.path().join("MARK").exists());
+    }
 
     #[test]
     fn plain_words_stay_bare_and_the_rest_is_single_quoted() {

@@ -4,5 +4,6 @@
 
 mod command_line;
 mod error_messages;
+mod hostile_values;
 mod input;
 mod layers;
