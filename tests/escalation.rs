@@ -464,3 +464,52 @@ fn escape_sequences_the_app_user_writes_in_the_history_are_shown_not_obeyed() {
         }
     }
 }
+
+/// A step's environment (`app_env`) reaches the command on the host, run
+/// as www-data through sudo, and no process on the host (where any user can read `/proc/*/cmdline`)
+/// ever has it in its command line.
+#[test]
+fn the_environment_of_a_step_is_never_in_a_command_line_on_the_host() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let t = setup();
+    deploy_each(&t, &["master"]);
+    let secret = "EnvSecret-5f1a9";
+    // Through a file: wptdeploy's own command line holds only its name.
+    let vars = t.s.dir.join("app-env.yml");
+    std::fs::write(&vars, format!("app_env:\n  APP_TOKEN: {secret}\n")).unwrap();
+    let vars = format!("@{}", vars.display());
+    let done = AtomicBool::new(false);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if text.contains(secret) {
+                        seen.lock().unwrap().push(text);
+                    }
+                }
+            }
+        });
+        let run = t
+            .run(&[
+                "exec",
+                "prod",
+                "-e",
+                &vars,
+                "--",
+                "sh",
+                "-c",
+                "test \"${#APP_TOKEN}\" = 15 && sleep 1 && echo has-the-token",
+            ])
+            .success();
+        done.store(true, Ordering::Relaxed);
+        run
+    });
+    assert!(run.stderr.contains("has-the-token"), "{}", run.stderr);
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.is_empty(), "in a command line: {seen:?}");
+}
