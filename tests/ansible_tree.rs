@@ -426,3 +426,72 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     found.sort();
     found
 }
+
+/// The README's rotation (decrypt the vault, edit, encrypt) and a token
+/// given with `-e @file`: `--check` shows which lines change, never the
+/// value that was live on the host nor the new one, in any output.
+#[test]
+fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
+    use crate::support::sandbox::ansible_vault;
+    let t = setup();
+    let s = &t.s;
+    t.run(&["staging", "--commit", "master", "--no-migrate"])
+        .success();
+    let vault = t.tree.ansible.join("group_vars/all/vault");
+    let new_password = "Rotated-DB-pw-93c1";
+    let plain = std::process::Command::new(ansible_vault())
+        .args(["view", "--vault-password-file"])
+        .arg(&t.tree.password_file)
+        .arg(&vault)
+        .output()
+        .unwrap();
+    let rotated = String::from_utf8(plain.stdout)
+        .unwrap()
+        .replace(DB_PASSWORD, new_password);
+    std::fs::write(&vault, rotated).unwrap();
+    let encrypted = std::process::Command::new(ansible_vault())
+        .args(["encrypt", "--vault-password-file"])
+        .arg(&t.tree.password_file)
+        .arg(&vault)
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "{encrypted:?}");
+    let new_token = "ghp_RotatedToken987654321";
+    let extra = s.dir.join("rotated.yml");
+    std::fs::write(&extra, format!("github_commenter_token: {new_token}\n")).unwrap();
+    let extra = format!("@{}", extra.display());
+    let runs = [
+        t.run(&["staging", "--check", "--no-migrate", "-e", &extra])
+            .success(),
+        t.run(&["staging", "--check", "--no-migrate", "-v", "-e", &extra])
+            .success(),
+        t.run(&[
+            "staging",
+            "--check",
+            "--no-migrate",
+            "--output",
+            "json",
+            "-e",
+            &extra,
+        ])
+        .success(),
+    ];
+    let said = &runs[0].stderr;
+    assert!(said.contains("-WPTDASH_DB_PASS = ********\n"), "{said}");
+    assert!(
+        said.contains("+WPTDASH_DB_PASS = ******** (changed)"),
+        "{said}"
+    );
+    assert!(said.contains("-GH_TOKEN = ********\n"), "{said}");
+    assert!(said.contains("+GH_TOKEN = ******** (changed)"), "{said}");
+    for run in &runs {
+        for value in [DB_PASSWORD, new_password, COMMENTER_TOKEN, new_token] {
+            assert!(
+                !run.stdout.contains(value) && !run.stderr.contains(value),
+                "{value} shown:\n{}\n{}",
+                run.stdout,
+                run.stderr
+            );
+        }
+    }
+}

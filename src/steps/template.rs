@@ -17,6 +17,7 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
+use super::effect::SecretLine;
 use super::kind::{Effect, FileWrite, Prepared, Render, StepKind, Tmpl, check_literal};
 use super::outcome::markers;
 use super::upload::{check_mode, encode, script};
@@ -111,6 +112,7 @@ impl StepKind for TemplateKind {
         let mut command = render.command(script(&dest, mode.as_deref())?);
         command.stdin = Some(encode(content.as_bytes()));
         let write = FileWrite {
+            secret_lines: secret_lines(&content, render.secrets()),
             content,
             source: a.body.origin.clone(),
             current,
@@ -185,6 +187,13 @@ impl FileWrite {
         if old == *content {
             return (format!("from {source}; {current} unchanged"), None);
         }
+        let (old, content) = masked_sides(&old, content, &self.secret_lines);
+        if old == content {
+            return (
+                format!("from {source}; {current} unchanged but for what secrets fill"),
+                None,
+            );
+        }
         let diff = similar::TextDiff::from_lines(old.as_str(), content.as_str())
             .unified_diff()
             .context_radius(2)
@@ -194,9 +203,170 @@ impl FileWrite {
     }
 }
 
+/// The lines of `content` that hold one of `secrets`, with their keys.
+fn secret_lines(content: &str, secrets: &[String]) -> Vec<SecretLine> {
+    // A multi-line secret (a key) fills several lines: each of its lines.
+    let pieces: Vec<&str> = secrets
+        .iter()
+        .flat_map(|s| s.lines())
+        .map(str::trim)
+        .filter(|p| p.len() >= 3)
+        .collect();
+    content
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| pieces.iter().any(|p| line.contains(p)))
+        .map(|(index, line)| SecretLine {
+            index,
+            key: key_of(line).map(|(key, _)| key.to_owned()),
+        })
+        .collect()
+}
+
+/// `KEY` and where its value starts, in `KEY = value`, `KEY: value` or
+/// `KEY=value` (an INI, YAML or environment file's line).
+fn key_of(line: &str) -> Option<(&str, usize)> {
+    let at = line.find(['=', ':'])?;
+    let key = line[..at].trim();
+    let plain = !key.is_empty()
+        && key.len() <= 80
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-. \"'".contains(c));
+    plain.then_some((key, at + 1))
+}
+
+/// `line` with everything after its key's separator masked.
+fn mask_value(line: &str, from: usize) -> String {
+    let space = if line[from..].starts_with(' ') {
+        " "
+    } else {
+        ""
+    };
+    format!("{}{space}{}", &line[..from], crate::redact::MASK)
+}
+
+/// Both sides of a diff with what secrets fill hidden: on the new side the
+/// lines that hold one, on the host's side the lines with the same key (the
+/// old value), and where a line has no key, both sides at its place say
+/// only whether it changed.
+fn masked_sides(old: &str, new: &str, secret_lines: &[SecretLine]) -> (String, String) {
+    let keys: Vec<&str> = secret_lines
+        .iter()
+        .filter_map(|l| l.key.as_deref())
+        .collect();
+    let old_lines: Vec<&str> = old.lines().collect();
+    let mut old_out: Vec<String> = old_lines
+        .iter()
+        .map(|line| match key_of(line) {
+            Some((key, from)) if keys.contains(&key) => mask_value(line, from),
+            _ => (*line).to_owned(),
+        })
+        .collect();
+    let mut new_out: Vec<String> = new.lines().map(str::to_owned).collect();
+    for secret in secret_lines {
+        let Some(line) = new_out.get(secret.index).cloned() else {
+            continue;
+        };
+        match key_of(&line) {
+            Some((key, from)) if secret.key.is_some() => {
+                // The host's line with that key: whether the value changes.
+                let before = old_lines
+                    .iter()
+                    .find(|l| key_of(l).is_some_and(|(k, _)| k == key));
+                let changed = if before == Some(&line.as_str()) {
+                    ""
+                } else {
+                    " (changed)"
+                };
+                new_out[secret.index] = format!("{}{changed}", mask_value(&line, from));
+            }
+            _ => {
+                let said = format!("(line {} holds a secret)", secret.index + 1);
+                let changed = old_lines.get(secret.index) != Some(&line.as_str());
+                new_out[secret.index] = if changed {
+                    format!("(line {} holds a secret, changed)", secret.index + 1)
+                } else {
+                    said.clone()
+                };
+                if let Some(old_line) = old_out.get_mut(secret.index) {
+                    *old_line = said;
+                }
+            }
+        }
+    }
+    let join = |lines: Vec<String>, ends: bool| {
+        let mut text = lines.join("\n");
+        if ends {
+            text.push('\n');
+        }
+        text
+    };
+    (
+        join(old_out, old.ends_with('\n')),
+        join(new_out, new.ends_with('\n')),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_diff_shows_neither_the_old_nor_the_new_value_of_a_secret() {
+        let old = "[db]\nUSER = app\nPASS = old-Pa55-word\nKEY = -----BEGIN\n    old-key-line\n    -----END\n";
+        let new = "[db]\nUSER = app2\nPASS = new-Pa55-word\nKEY = -----BEGIN\n    new-key-line\n    -----END\n";
+        let secrets = [
+            "new-Pa55-word".to_owned(),
+            "-----BEGIN\nnew-key-line\n-----END".to_owned(),
+        ];
+        let lines = secret_lines(new, &secrets);
+        assert_eq!(
+            lines,
+            vec![
+                SecretLine {
+                    index: 2,
+                    key: Some("PASS".into())
+                },
+                SecretLine {
+                    index: 3,
+                    key: Some("KEY".into())
+                },
+                SecretLine {
+                    index: 4,
+                    key: None
+                },
+                SecretLine {
+                    index: 5,
+                    key: None
+                },
+            ]
+        );
+        let (old_side, new_side) = masked_sides(old, new, &lines);
+        for side in [&old_side, &new_side] {
+            for value in [
+                "old-Pa55-word",
+                "new-Pa55-word",
+                "old-key-line",
+                "new-key-line",
+            ] {
+                assert!(!side.contains(value), "{value} in {side}");
+            }
+        }
+        assert!(old_side.contains("PASS = ********\n"), "{old_side}");
+        assert!(
+            new_side.contains("(line 5 holds a secret, changed)"),
+            "{new_side}"
+        );
+        assert!(old_side.contains("(line 5 holds a secret)\n"), "{old_side}");
+        assert!(new_side.contains("USER = app2"), "what is not secret shows");
+        assert!(
+            new_side.contains("PASS = ******** (changed)\n"),
+            "{new_side}"
+        );
+        let (same_old, same_new) = masked_sides(new, new, &lines);
+        assert_eq!(same_old, same_new, "an unchanged secret reads unchanged");
+    }
 
     #[test]
     fn check_shows_a_diff_of_what_would_change() {
@@ -213,6 +383,7 @@ mod tests {
             content: content.into(),
             source: "t.j2".into(),
             current: "/srv/config.txt".into(),
+            secret_lines: vec![],
         };
         let (note, diff) = write("[app]\nA = 1\nB = 3\n").plan_note(&output);
         assert_eq!(note, "from t.j2; /srv/config.txt changes");

@@ -74,4 +74,17 @@ pub struct FileWrite {
     pub source: String,
     /// The file it replaces.
     pub current: String,
+    /// The lines of `content` that a secret filled (`--check` masks them
+    /// on both sides of its diff).
+    pub secret_lines: Vec<SecretLine>,
+}
+
+/// A line of a rendered file that holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretLine {
+    /// Its index, from 0.
+    pub index: usize,
+    /// Its key (`KEY` of `KEY = value`, `KEY: value`), if it has one: the
+    /// host's line with the same key holds the old value.
+    pub key: Option<String>,
 }
