@@ -197,6 +197,80 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args)]
 pub struct ManArgs {}
 
+/// `wptdeploy vault ...`: ansible-vault files, with the same password
+/// options as every command.
+#[derive(Debug, Args)]
+pub struct VaultArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: VaultCommand,
+}
+
+/// `wptdeploy vault ...`
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Write a new vault: `$EDITOR` opens on a private temporary file, encrypted when it closes.
+    Create(VaultFileArgs),
+    /// Edit a vault in `$EDITOR` (a private 0600 file, removed however the command ends); re-encrypted, same label and format, only if it changed.
+    Edit(VaultFileArgs),
+    /// Print what a vault holds.
+    View(VaultFileArgs),
+    /// Encrypt files in place.
+    Encrypt(VaultFilesArgs),
+    /// Decrypt files in place.
+    Decrypt(VaultFilesArgs),
+    /// Encrypt a value read from standard input (never the command line) as `NAME: !vault |` for a YAML file.
+    EncryptString(VaultStringArgs),
+    /// Encrypt vaults again with the password `--new-vault-password-file` holds.
+    Rekey(VaultRekeyArgs),
+}
+
+/// A vault file.
+#[derive(Debug, Args)]
+pub struct VaultFileArgs {
+    /// The file.
+    pub file: PathBuf,
+    /// The vault id label to encrypt with (a `--vault-id LABEL@...`): format 1.2.
+    #[arg(long, value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+/// Vault files.
+#[derive(Debug, Args)]
+pub struct VaultFilesArgs {
+    /// The files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The vault id label to encrypt with (a `--vault-id LABEL@...`): format 1.2.
+    #[arg(long, value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+/// `wptdeploy vault encrypt-string --name NAME < value`
+#[derive(Debug, Args)]
+pub struct VaultStringArgs {
+    /// The variable's name.
+    #[arg(long, short = 'n')]
+    pub name: String,
+    /// The vault id label to encrypt with (a `--vault-id LABEL@...`): format 1.2.
+    #[arg(long, value_name = "LABEL")]
+    pub encrypt_vault_id: Option<String>,
+}
+
+/// `wptdeploy vault rekey FILE... --new-vault-password-file NEW`
+#[derive(Debug, Args)]
+pub struct VaultRekeyArgs {
+    /// The files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The new password, in a file (or a script that prints it).
+    #[arg(long, value_name = "FILE")]
+    pub new_vault_password_file: PathBuf,
+    /// The new password's vault id label (format 1.2).
+    #[arg(long, value_name = "LABEL")]
+    pub new_vault_id: Option<String>,
+}
+
 /// `wptdeploy migration ...`
 #[derive(Debug, Subcommand)]
 pub enum MigrationCommand {

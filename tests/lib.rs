@@ -31,3 +31,4 @@ mod safety;
 mod serving;
 mod snapshots;
 mod transports;
+mod vault;

@@ -9,7 +9,7 @@ pub mod vars;
 
 use crate::cli::{
     ChecklistArgs, CompletionsArgs, DeployArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs, InitArgs,
-    LogsArgs, ManArgs, MigrationArgs, RollbackArgs, ShellArgs, UnlockArgs, VerifyArgs,
+    LogsArgs, ManArgs, MigrationArgs, RollbackArgs, ShellArgs, UnlockArgs, VaultArgs, VerifyArgs,
 };
 use crate::error::{CommandError, Error};
 use crate::inventory::Sourced;
@@ -87,6 +87,8 @@ registry! {
     Completions(CompletionsArgs) => mod completions,
     /// Print the man page (roff: `wptdeploy man | man -l -`).
     Man(ManArgs) => mod man,
+    /// ansible-vault files without Ansible: create, edit, view, encrypt, decrypt, encrypt-string, rekey (formats 1.1 and 1.2).
+    Vault(VaultArgs) => mod vault,
 }
 
 /// The command line: the options, and the commands of [`registry!`].

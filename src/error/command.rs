@@ -140,6 +140,14 @@ pub enum CommandError {
     /// The vault passwords could not be read.
     #[error("{0}")]
     VaultPassword(String),
+    /// `wptdeploy vault` could not do what it was asked.
+    #[error("{message}")]
+    VaultFile {
+        /// What went wrong, naming the file.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
     /// `init` without a terminal, and no flag gives a value it needs.
     #[error("`init` needs {what}, and there is no terminal to ask on")]
     InitNeeds {
@@ -205,6 +213,7 @@ impl CommandError {
             | CommandError::NotConfirmed(_)
             | CommandError::Unreadable { .. }
             | CommandError::VaultPassword(_)
+            | CommandError::VaultFile { hint: None, .. }
             | CommandError::LintTargets(_)
             | CommandError::LintNeedsHost(_)
             | CommandError::InitBadValue { .. } => Vec::new(),
@@ -212,6 +221,9 @@ impl CommandError {
                 hint("nothing was changed: no host was contacted")
             }
             CommandError::InitNeeds { flag, .. } => vec![format!("pass `{flag}`")],
+            CommandError::VaultFile {
+                hint: Some(hint), ..
+            } => vec![hint.clone()],
             CommandError::InitNoProject(_) => {
                 hint("run `wptdeploy init` in your app's checkout, or pass `--dir` its path")
             }

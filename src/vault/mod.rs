@@ -8,7 +8,7 @@
 
 mod passwords;
 
-pub use passwords::{PasswordSources, VaultPassword};
+pub use passwords::{PasswordSources, VaultPassword, from_file as password_from_file};
 
 use aes::cipher::{KeyIvInit as _, StreamCipher as _};
 use hmac::{KeyInit as _, Mac as _};
@@ -135,6 +135,67 @@ impl Vault {
     }
 }
 
+impl Vault {
+    /// The password new vaults are encrypted with: the one labelled
+    /// `label` if given, else the first (as `ansible-vault` uses the
+    /// first `--vault-id` unless `--encrypt-vault-id` says).
+    pub fn encrypting(&self, label: Option<&str>) -> Option<&VaultPassword> {
+        label
+            .and_then(|l| {
+                self.passwords
+                    .iter()
+                    .find(|p| p.label.as_deref() == Some(l))
+            })
+            .or_else(|| self.passwords.first())
+    }
+}
+
+/// The vault id label in a vault's header (`$ANSIBLE_VAULT;1.2;AES256;LABEL`).
+pub fn label_of(text: &str) -> Option<String> {
+    parse(text).ok().and_then(|e| e.label)
+}
+
+/// `plain` encrypted as `ansible-vault encrypt` does: format 1.1, or 1.2
+/// with the password's label; a random 32-byte salt; PBKDF2-SHA256 keys;
+/// AES-256-CTR over the PKCS#7-padded text; HMAC-SHA256 over the
+/// ciphertext; hex lines of 80 characters.
+pub fn seal(plain: &[u8], password: &VaultPassword) -> String {
+    use rand::RngCore as _;
+    let mut salt = [0u8; 32];
+    rand::rng().fill_bytes(&mut salt);
+    let keys: [u8; 80] =
+        pbkdf2::pbkdf2_hmac_array::<sha2::Sha256, 80>(password.password.as_bytes(), &salt, ROUNDS);
+    let (cipher_key, rest) = keys.split_at(32);
+    let (hmac_key, iv) = rest.split_at(32);
+    let pad = 16 - plain.len() % 16;
+    let mut ciphertext = plain.to_vec();
+    ciphertext.extend(std::iter::repeat_n(pad as u8, pad));
+    let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new_from_slices(cipher_key, iv)
+        .expect("32-byte key, 16-byte counter");
+    cipher.apply_keystream(&mut ciphertext);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(hmac_key).expect("any key length");
+    mac.update(&ciphertext);
+    let hmac = mac.finalize().into_bytes();
+    let inner = format!(
+        "{}\n{}\n{}",
+        hex::encode(salt),
+        hex::encode(hmac),
+        hex::encode(&ciphertext)
+    );
+    let body = hex::encode(inner);
+    let header = match &password.label {
+        Some(label) => format!("$ANSIBLE_VAULT;1.2;AES256;{label}"),
+        None => "$ANSIBLE_VAULT;1.1;AES256".to_owned(),
+    };
+    let mut out = header;
+    for chunk in body.as_bytes().chunks(80) {
+        out.push('\n');
+        out.push_str(std::str::from_utf8(chunk).expect("hex is ASCII"));
+    }
+    out.push('\n');
+    out
+}
+
 fn parse(text: &str) -> Result<Envelope, String> {
     let mut lines = text.trim().lines();
     let header = lines.next().unwrap_or_default().trim();
@@ -256,6 +317,27 @@ mod tests {
             "{:?}",
             err.hints()
         );
+    }
+
+    #[test]
+    fn what_it_seals_it_opens_with_the_same_label_and_format() {
+        for label in [None, Some("prod")] {
+            let pw = password("n3w-pass", label);
+            for text in ["", "a", "exactly sixteen!", "db_password: x\nmulti\nline\n"] {
+                let sealed = seal(text.as_bytes(), &pw);
+                assert_eq!(
+                    sealed.lines().next().unwrap(),
+                    match label {
+                        Some(l) => format!("$ANSIBLE_VAULT;1.2;AES256;{l}"),
+                        None => "$ANSIBLE_VAULT;1.1;AES256".to_owned(),
+                    }
+                );
+                assert!(sealed.lines().skip(1).all(|l| l.len() <= 80));
+                assert_eq!(label_of(&sealed).as_deref(), label);
+                let vault = Vault::new(vec![pw.clone()]);
+                assert_eq!(vault.decrypt(&sealed, "x").unwrap(), text);
+            }
+        }
     }
 
     #[test]

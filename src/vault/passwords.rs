@@ -187,7 +187,9 @@ fn asked(
 
 /// A password file, or, when executable, the first line a script prints
 /// (a `*-client` script is told the label with `--vault-id`, as Ansible does).
-fn from_file(label: Option<String>, path: &Path) -> Result<VaultPassword, PasswordError> {
+/// The password in `path` (or printed by it, when it is executable), as
+/// `--vault-password-file` reads it.
+pub fn from_file(label: Option<String>, path: &Path) -> Result<VaultPassword, PasswordError> {
     let path = crate::transport::expand_home_in(&crate::transport::home(), &path.to_string_lossy());
     let meta = fs_err::metadata(&path).map_err(|e| error(format!("vault password file: {e}")))?;
     let executable = meta.is_file() && meta.permissions().mode() & 0o111 != 0;
