@@ -533,6 +533,12 @@ pub struct InitArgs {
     /// An Ansible tree that deployed the app before (wptdash's `ansible/`): read as it is and reported (its environments and hosts, the restart and config file its playbook implies); nothing is written.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["host", "production_host", "force"])]
     pub from_ansible: Option<std::path::PathBuf>,
+    /// Keep the app's secrets in an encrypted vault, inventory/group_vars/all/vault (ansible-vault's format; a new random `secret_key` in it), with the vault password of `--vault-password-file`/`--ask-vault-pass` (asked for, twice, at a terminal) [default: asked at a terminal].
+    #[arg(long, overrides_with = "no_vault")]
+    pub vault: bool,
+    /// No vault.
+    #[arg(long)]
+    pub no_vault: bool,
     /// Overwrite inventory files that exist.
     #[arg(long)]
     pub force: bool,

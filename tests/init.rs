@@ -220,3 +220,91 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
     assert!(all.contains("config_path: \"config.txt\""), "{all}");
     assert!(all.contains("wsgi_app: \"wptdash.wsgi:app\""), "{all}");
 }
+
+/// `init --vault`: the new app's secrets in an encrypted vault beside the
+/// variables, which ansible-vault opens, and which the next deploy reads
+/// (with the vault password) without ever printing what it holds.
+#[test]
+fn init_with_a_vault_keeps_the_secrets_encrypted_and_the_deploy_reads_them() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let project = checkout(&s);
+    let password = s.dir.join("vault-pass");
+    std::fs::write(&password, "init-vault-Pa55\n").unwrap();
+    let password = password.display().to_string();
+    let (port, key, base) = (
+        s.ssh_port.to_string(),
+        s.key.display().to_string(),
+        s.base_path.display().to_string(),
+    );
+    let init = Run::from_command(in_project(&s, &project).args([
+        "--vault-password-file",
+        &password,
+        "init",
+        "--vault",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        &s.user,
+        "--key",
+        &key,
+        "--branch",
+        "master",
+        "--app-user",
+        &s.user,
+        "--base-path",
+        &base,
+        "--db",
+        "wptdash",
+    ]));
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stderr
+            .contains("wptdeploy vault edit inventory/group_vars/all/vault"),
+        "{}",
+        init.stderr
+    );
+    let vault = project.join("inventory/group_vars/all/vault");
+    let sealed = std::fs::read_to_string(&vault).unwrap();
+    assert!(
+        sealed.starts_with("$ANSIBLE_VAULT;1.1;AES256\n"),
+        "{sealed}"
+    );
+    let opened = Command::new(crate::support::sandbox::ansible_vault())
+        .args(["view", "--vault-password-file", &password])
+        .arg(&vault)
+        .output()
+        .unwrap();
+    let plain = String::from_utf8_lossy(&opened.stdout).into_owned();
+    let secret = plain
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_key: "))
+        .unwrap_or_else(|| panic!("no secret_key: {plain}"))
+        .to_owned();
+    assert_eq!(secret.len(), 64, "{secret}");
+
+    let mut stand_ins = format!(
+        "python: {}\ntools_path: {}\nuv_cache_path: {}\ndb_password: \"\"\n",
+        json(SYSTEM_PYTHON),
+        json(&shared_uv().display().to_string()),
+        json(&shared_uv_cache().display().to_string())
+    );
+    for (key, value) in pg.inventory_vars() {
+        stand_ins.push_str(&format!("{key}: {value}\n"));
+    }
+    // The app's config carries the secret, as a real one would.
+    stand_ins.push_str("healthcheck_command: \"cat config.txt && echo key={{ secret_key }}\"\n");
+    std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();
+    let deploy = Run::from_command(in_project(&s, &project).args([
+        "--vault-password-file",
+        &password,
+        "staging",
+        "--migrate",
+        "--no-progress",
+        "-v",
+    ]));
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    assert!(deploy.stderr.contains("key=********"), "{}", deploy.stderr);
+    assert!(!deploy.stderr.contains(&secret) && !deploy.stdout.contains(&secret));
+}

@@ -64,6 +64,10 @@ pub async fn run(args: Box<InitArgs>, cx: &mut Context<'_>) -> Result<(), Error>
             hosts_file("production", &answers.production_host, &answers),
         ));
     }
+    let vault = inventory.join("group_vars/all/vault");
+    if let Some(sealed) = secrets_vault(args, cx.settings)? {
+        files.push((vault.clone(), sealed));
+    }
     let existing: Vec<String> = files
         .iter()
         .filter(|(path, _)| path.exists())
@@ -80,8 +84,66 @@ pub async fn run(args: Box<InitArgs>, cx: &mut Context<'_>) -> Result<(), Error>
     }
     let written: Vec<String> = files.iter().map(|(p, _)| shown(p)).collect();
     crate::printer::note(cx.settings, &format!("wrote {}", written.join(", ")));
+    if files.iter().any(|(p, _)| *p == vault) {
+        crate::printer::note(
+            cx.settings,
+            &format!(
+                "{} is encrypted with your vault password (keep it in a password manager): `wptdeploy vault edit {}` adds the database password and other secrets; deploys need the password too (`--ask-vault-pass` or `--vault-password-file FILE`)",
+                shown(&vault),
+                shown(&vault)
+            ),
+        );
+    }
     crate::printer::note(cx.settings, &next_steps(&args.dir, &project, &answers));
     Ok(())
+}
+
+/// The vault of the new app's secrets, encrypted (`None`: no vault): with
+/// `--vault`, or at a terminal if the person says so. Its password is the
+/// one the options give, else asked for twice.
+fn secrets_vault(args: &InitArgs, settings: &crate::settings::Settings) -> Result<Option<String>, Error> {
+    let wanted = if args.vault {
+        true
+    } else if args.no_vault || !settings.attended {
+        false
+    } else {
+        dialoguer::Confirm::new()
+            .with_prompt("Keep the app's secrets in an encrypted vault (inventory/group_vars/all/vault)?")
+            .default(true)
+            .interact()
+            .map_err(|e| CommandError::VaultPassword(format!("could not read the answer: {e}")))?
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    let password = match settings.vault.encrypting(None) {
+        Some(password) => password.clone(),
+        None if settings.attended => crate::vault::VaultPassword {
+            label: None,
+            password: dialoguer::Password::new()
+                .with_prompt("New vault password")
+                .with_confirmation("Again", "the two passwords differ")
+                .interact()
+                .map_err(|e| CommandError::VaultPassword(format!("could not read the vault password: {e}")))?,
+            source: "the prompt".into(),
+        },
+        None => {
+            return Err(CommandError::VaultPassword(
+                "`--vault` needs the vault password to encrypt with, and there is no terminal to ask on: give `--vault-password-file FILE`".into(),
+            )
+            .into());
+        }
+    };
+    let key: String = {
+        use rand::RngCore as _;
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    let text = format!(
+        "# The app's secrets, encrypted: `wptdeploy vault edit` changes them.\n# Every value here is masked in all of wptdeploy's output.\nsecret_key: {key}\n"
+    );
+    Ok(Some(crate::vault::seal(text.as_bytes(), &password)))
 }
 
 /// A path as the person gave it, without a leading `./`.

@@ -15,25 +15,27 @@ use crate::vault::{Vault, VaultError};
 /// The extensions Ansible reads in vars directories ("" is none at all).
 const EXTENSIONS: [&str; 4] = ["", "yml", "yaml", "json"];
 
-/// The variables of `dir/name`: the file, or every file of the directory
-/// `dir/name/` (recursively, in name order) that Ansible would read.
+/// The variables of `dir/name`, as Ansible finds them: every file of the
+/// directory `dir/name/` (recursively, in name order), then the files
+/// `dir/name`, `name.yml`, `name.yaml` and `name.json` (so a vault in
+/// `group_vars/all/` and an `all.yml` beside it both count, the file's
+/// values over the directory's).
 pub fn read_entry(dir: &Path, name: &str, vault: &Vault) -> Result<Sourced, InventoryError> {
     let as_dir = dir.join(name);
-    let mut files: Vec<PathBuf> = if as_dir.is_dir() {
-        let mut found = Vec::new();
-        collect_files(&as_dir, &mut found)?;
-        found
-    } else {
+    let mut files: Vec<PathBuf> = Vec::new();
+    if as_dir.is_dir() {
+        collect_files(&as_dir, &mut files)?;
+        files.sort();
+    }
+    files.extend(
         EXTENSIONS
             .iter()
             .map(|ext| match *ext {
                 "" => dir.join(name),
                 ext => dir.join(format!("{name}.{ext}")),
             })
-            .filter(|p| p.is_file())
-            .collect()
-    };
-    files.sort();
+            .filter(|p| p.is_file()),
+    );
     let mut vars = Sourced::default();
     for file in files {
         vars.extend(read_file(&file, vault)?);
@@ -154,6 +156,28 @@ mod tests {
             "{:?}",
             vars.origins["b"]
         );
+    }
+
+    #[test]
+    fn a_directory_and_a_file_of_the_same_name_both_count_the_file_last() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("all")).unwrap();
+        fs::write(
+            tmp.path().join("all/vault"),
+            "db_password: from-dir\nonly_dir: 1\n",
+        )
+        .unwrap();
+        fs::write(
+            tmp.path().join("all.yml"),
+            "db_password: from-file\nonly_file: 2\n",
+        )
+        .unwrap();
+        let vars = read_entry(tmp.path(), "all", &Vault::default()).unwrap();
+        assert_eq!(
+            vars.values.keys().collect::<Vec<_>>(),
+            ["db_password", "only_dir", "only_file"]
+        );
+        assert_eq!(vars.values["db_password"], Value::from("from-file"));
     }
 
     #[test]
