@@ -195,8 +195,30 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
         terminal.wait_for(prompt, 1);
         terminal.type_line("");
     }
+    // The vault of secrets, offered by default, its password asked twice.
+    terminal.wait_for("Keep the app's secrets in an encrypted vault", 1);
+    terminal.type_line("y");
+    terminal.wait_for("New vault password", 1);
+    terminal.type_line("term-Pa55");
+    terminal.wait_for("Again", 1);
+    terminal.type_line("term-Pa55");
     let (ok, screen) = terminal.finish();
     assert!(ok, "{screen}");
+    assert!(
+        !screen.contains("term-Pa55"),
+        "the password was echoed: {screen}"
+    );
+    let password = s.dir.join("term-pass");
+    std::fs::write(&password, "term-Pa55\n").unwrap();
+    let viewed = Run::from_command(in_project(&s, &project).args([
+        "--vault-password-file",
+        &password.display().to_string(),
+        "vault",
+        "view",
+        "inventory/group_vars/all/vault",
+    ]));
+    assert_eq!(viewed.code, 0, "{}", viewed.stderr);
+    assert!(viewed.stdout.contains("secret_key: "), "{}", viewed.stdout);
     let staging = std::fs::read_to_string(project.join("inventory/staging")).unwrap();
     assert!(
         staging.contains("[staging]\nweb1.example.org ansible_user=")
