@@ -211,8 +211,8 @@ fn the_handover_never_follows_a_base_path_the_app_user_replaced() {
     let base = parent.join("production");
     std::os::unix::fs::symlink(&roots, &base).unwrap();
     as_www_data(&parent);
-    let run = t
-        .run(&[
+    let deploy_to_base = || {
+        t.run(&[
             "prod",
             "--yes",
             "--commit",
@@ -221,7 +221,9 @@ fn the_handover_never_follows_a_base_path_the_app_user_replaced() {
             "-e",
             &format!("base_path={}", base.display()),
         ])
-        .failure(1);
+        .failure(1)
+    };
+    let run = deploy_to_base();
     assert!(
         run.stderr.contains(&format!(
             "{} is a symbolic link: root does not act on a path www-data or anyone but root can change",
@@ -236,17 +238,7 @@ fn the_handover_never_follows_a_base_path_the_app_user_replaced() {
     // A real directory there is refused too: www-data could swap it.
     std::fs::remove_file(&base).unwrap();
     std::fs::create_dir(&base).unwrap();
-    let run = t
-        .run(&[
-            "prod",
-            "--yes",
-            "--commit",
-            "master",
-            "--no-migrate",
-            "-e",
-            &format!("base_path={}", base.display()),
-        ])
-        .failure(1);
+    let run = deploy_to_base();
     assert!(
         run.stderr.contains(&format!(
             "{}, above {}, is not root's alone",
@@ -309,19 +301,24 @@ fn a_generated_migration_that_links_to_a_root_file_is_never_pulled() {
     secret.assert_untouched();
 }
 
+/// Deploys `branch` to production, keeping one old release.
+fn deploy(t: &Setup, branch: &str) -> crate::support::Run {
+    t.run(&[
+        "prod",
+        "--yes",
+        "--no-migrate",
+        "--commit",
+        branch,
+        "-e",
+        "keep_n_most_recent=1",
+    ])
+    .success()
+}
+
 /// Deploys `branches` to production in turn, keeping one old release.
 fn deploy_each(t: &Setup, branches: &[&str]) {
     for branch in branches {
-        t.run(&[
-            "prod",
-            "--yes",
-            "--no-migrate",
-            "--commit",
-            branch,
-            "-e",
-            "keep_n_most_recent=1",
-        ])
-        .success();
+        deploy(t, branch);
     }
 }
 
@@ -399,17 +396,7 @@ fn a_release_prune_cannot_remove_is_a_warning_set_aside_and_retried() {
 
     // Set aside, it is never `already built`: deploying it builds it anew,
     // and the prune says again what it could not remove.
-    let again = t
-        .run(&[
-            "prod",
-            "--yes",
-            "--no-migrate",
-            "--commit",
-            "two",
-            "-e",
-            "keep_n_most_recent=1",
-        ])
-        .success();
+    let again = deploy(&t, "two");
     assert!(
         again.stderr.contains(&format!("new release {}", shas[1])),
         "{}",

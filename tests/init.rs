@@ -39,34 +39,60 @@ fn in_project(s: &Sandbox, project: &Path) -> Command {
     command
 }
 
-#[test]
-fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
-    let (s, pg) = sandbox_with_database(&[]);
-    let project = checkout(&s);
-    let port = s.ssh_port.to_string();
-    let key = s.key.display().to_string();
-    let base = s.base_path.display().to_string();
-    let init = Run::from_command(in_project(&s, &project).args([
+/// `init`'s flags for this sandbox's staging host and app, then `more`.
+fn init_for_sandbox(s: &Sandbox, more: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
         "init",
         "--host",
         "127.0.0.1",
         "--port",
-        &port,
+        &s.ssh_port.to_string(),
         "--user",
         &s.user,
         "--key",
-        &key,
+        &s.key.display().to_string(),
         "--branch",
         "master",
         "--app-user",
         &s.user,
         "--base-path",
-        &base,
-        "--healthcheck",
-        "{{ venv_path }}/bin/python manage.py routes",
+        &s.base_path.display().to_string(),
         "--db",
         "wptdash",
-    ]));
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(more.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// What only this sandbox's "server" needs (its Python, uv, the database's
+/// socket), then `more` (YAML lines), in inventory/group_vars/staging.yml.
+fn write_stand_ins(project: &Path, pg: &crate::support::postgres::Postgres, more: &str) {
+    let mut stand_ins = format!(
+        "python: {}\ntools_path: {}\nuv_cache_path: {}\ndb_password: \"\"\n",
+        json(SYSTEM_PYTHON),
+        json(&shared_uv().display().to_string()),
+        json(&shared_uv_cache().display().to_string())
+    );
+    for (key, value) in pg.inventory_vars() {
+        stand_ins.push_str(&format!("{key}: {value}\n"));
+    }
+    stand_ins.push_str(more);
+    std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();
+}
+
+#[test]
+fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
+    let (s, pg) = sandbox_with_database(&[]);
+    let project = checkout(&s);
+    let init = Run::from_command(in_project(&s, &project).args(init_for_sandbox(
+        &s,
+        &[
+            "--healthcheck",
+            "{{ venv_path }}/bin/python manage.py routes",
+        ],
+    )));
     assert_eq!(init.code, 0, "{}", init.stderr);
     assert!(
         init.stderr.contains("wptdeploy staging --migrate"),
@@ -98,17 +124,7 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
     );
     assert!(!project.join("inventory/production").exists());
 
-    // What only this sandbox's "server" needs: its Python, uv, the database's socket.
-    let mut stand_ins = format!(
-        "python: {}\ntools_path: {}\nuv_cache_path: {}\ndb_password: \"\"\n",
-        json(SYSTEM_PYTHON),
-        json(&shared_uv().display().to_string()),
-        json(&shared_uv_cache().display().to_string())
-    );
-    for (key, value) in pg.inventory_vars() {
-        stand_ins.push_str(&format!("{key}: {value}\n"));
-    }
-    std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();
+    write_stand_ins(&project, &pg, "");
     let deploy =
         Run::from_command(in_project(&s, &project).args(["staging", "--migrate", "--no-progress"]));
     assert_eq!(deploy.code, 0, "{}", deploy.stderr);
@@ -251,33 +267,11 @@ fn init_with_a_vault_keeps_the_secrets_encrypted_and_the_deploy_reads_them() {
     let password = s.dir.join("vault-pass");
     std::fs::write(&password, "init-vault-Pa55\n").unwrap();
     let password = password.display().to_string();
-    let (port, key, base) = (
-        s.ssh_port.to_string(),
-        s.key.display().to_string(),
-        s.base_path.display().to_string(),
+    let init = Run::from_command(
+        in_project(&s, &project)
+            .args(["--vault-password-file", &password])
+            .args(init_for_sandbox(&s, &["--vault"])),
     );
-    let init = Run::from_command(in_project(&s, &project).args([
-        "--vault-password-file",
-        &password,
-        "init",
-        "--vault",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--user",
-        &s.user,
-        "--key",
-        &key,
-        "--branch",
-        "master",
-        "--app-user",
-        &s.user,
-        "--base-path",
-        &base,
-        "--db",
-        "wptdash",
-    ]));
     assert_eq!(init.code, 0, "{}", init.stderr);
     assert!(
         init.stderr
@@ -304,18 +298,12 @@ fn init_with_a_vault_keeps_the_secrets_encrypted_and_the_deploy_reads_them() {
         .to_owned();
     assert_eq!(secret.len(), 64, "{secret}");
 
-    let mut stand_ins = format!(
-        "python: {}\ntools_path: {}\nuv_cache_path: {}\ndb_password: \"\"\n",
-        json(SYSTEM_PYTHON),
-        json(&shared_uv().display().to_string()),
-        json(&shared_uv_cache().display().to_string())
-    );
-    for (key, value) in pg.inventory_vars() {
-        stand_ins.push_str(&format!("{key}: {value}\n"));
-    }
     // The app's config carries the secret, as a real one would.
-    stand_ins.push_str("healthcheck_command: \"cat config.txt && echo key={{ secret_key }}\"\n");
-    std::fs::write(project.join("inventory/group_vars/staging.yml"), stand_ins).unwrap();
+    write_stand_ins(
+        &project,
+        &pg,
+        "healthcheck_command: \"cat config.txt && echo key={{ secret_key }}\"\n",
+    );
     let deploy = Run::from_command(in_project(&s, &project).args([
         "--vault-password-file",
         &password,

@@ -82,7 +82,7 @@ pub async fn run(args: VaultArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         }
         VaultCommand::Edit(a) => {
             let text = read(&a.file)?;
-            let plain = open(vault, &a.file)?;
+            let plain = opened(vault, &text, &a.file)?;
             // The same label (and so format), unless another is asked for.
             let label = a.encrypt_vault_id.clone().or_else(|| label_of(&text));
             let password = encrypting(vault, label.as_deref())?;
@@ -112,12 +112,16 @@ fn read(file: &Path) -> Result<String, Error> {
 
 /// What the vault `file` holds.
 fn open(vault: &Vault, file: &Path) -> Result<String, Error> {
-    let text = read(file)?;
-    if !is_vault(&text) {
+    opened(vault, &read(file)?, file)
+}
+
+/// What `text`, read from the vault `file`, holds.
+fn opened(vault: &Vault, text: &str, file: &Path) -> Result<String, Error> {
+    if !is_vault(text) {
         return Err(failed(format!("{} is not a vault", file.display()), None));
     }
     vault
-        .decrypt(&text, &file.display().to_string())
+        .decrypt(text, &file.display().to_string())
         .map_err(|e| failed(e.to_string(), e.hints().into_iter().next()))
 }
 

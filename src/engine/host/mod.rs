@@ -473,14 +473,12 @@ impl HostRun {
             self.restarts.clear();
         }
         let outcome = match &prepared.effect {
-            // The record is begun now, as it reads if the run never ends.
+            // The record is begun with the step, as it reads if the run never ends.
             Effect::Records(log) => {
-                let outcome =
-                    prepared.outcome(&self.exec(&prepared.command, Stdout::of(prepared)).await?);
+                let unfinished = self.history_line(log, NEVER_FINISHED, Some(UNFINISHED), 0);
+                let command = log.begin(&prepared.command, &unfinished);
+                let outcome = prepared.outcome(&self.exec(&command, Stdout::of(prepared)).await?);
                 if outcome.is_ok() {
-                    let unfinished = self.history_line(log, NEVER_FINISHED, Some(UNFINISHED), 0);
-                    // Not begun (a full disk): the record still comes at the end.
-                    self.exec(&log.begin(&unfinished), Stdout::Data).await?;
                     self.history = Some(log.clone());
                 }
                 outcome

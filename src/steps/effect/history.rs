@@ -111,15 +111,22 @@ impl HistoryLog {
         format!("{}.run", self.path)
     }
 
-    /// When the run starts: the record a run before it left unfinished
-    /// goes into the log, and `unfinished` (this run's record, as it would
-    /// read if the run never ended) becomes the marker.
-    pub fn begin(&self, unfinished: &str) -> RemoteCommand {
-        self.command(
-            unfinished,
-            "if [ -f \"$run\" ] && [ ! -L \"$run\" ]; then cat -- \"$run\" >&9; fi\n\
-             printf '%s\\n' \"$line\" > \"$run.part\" && mv -f -- \"$run.part\" \"$run\"\n",
-        )
+    /// When the run starts, after `check` (the record step's own script,
+    /// so both go in one round trip): the record a run before it left
+    /// unfinished goes into the log, and `unfinished` (this run's record, as
+    /// it would read if the run never ended) becomes the marker. A marker
+    /// that cannot be written (a full disk) is no failure: the record still
+    /// comes at the end.
+    pub fn begin(&self, check: &RemoteCommand, unfinished: &str) -> RemoteCommand {
+        RemoteCommand {
+            script: check.script.clone()
+                + &self.script(
+                    unfinished,
+                    "if [ -f \"$run\" ] && [ ! -L \"$run\" ]; then cat -- \"$run\" >&9; fi\n\
+                     { printf '%s\\n' \"$line\" > \"$run.part\" && mv -f -- \"$run.part\" \"$run\"; } || rm -f -- \"$run.part\"\n",
+                ),
+            ..check.clone()
+        }
     }
 
     /// When the run ends: appends `line` to the log, in one write, and
@@ -133,17 +140,22 @@ impl HistoryLog {
         self.command("", "rm -f -- \"$run\"\n")
     }
 
-    /// `then`, with `$f`, `$run` and `$line` set and the log locked (fd 9).
+    /// [`HistoryLog::script`] as the log's user.
     fn command(&self, line: &str, then: &str) -> RemoteCommand {
         RemoteCommand {
             become_user: self.become_user.clone(),
-            ..RemoteCommand::new(format!(
-                "f={} run={} line={}\nmkdir -p -- \"$(dirname -- \"$f\")\"\nexec 9>>\"$f\"\nflock 9\n{then}",
-                quote(&self.path),
-                quote(&self.marker()),
-                quote(line)
-            ))
+            ..RemoteCommand::new(self.script(line, then))
         }
+    }
+
+    /// `then`, with `$f`, `$run` and `$line` set and the log locked (fd 9).
+    fn script(&self, line: &str, then: &str) -> String {
+        format!(
+            "f={} run={} line={}\nmkdir -p -- \"$(dirname -- \"$f\")\"\nexec 9>>\"$f\"\nflock 9\n{then}",
+            quote(&self.path),
+            quote(&self.marker()),
+            quote(line)
+        )
     }
 }
 
