@@ -405,12 +405,15 @@ pub struct DeployArgs {
     /// Branch, tag or commit to deploy [default: the inventory's `commit`, else master].
     #[arg(short, long, value_name = "REF")]
     pub commit: Option<String>,
-    /// Rebuild the release even if that commit is already deployed.
+    /// Rebuild the release, and its virtualenv, even if that commit is already deployed.
     #[arg(long)]
     pub force: bool,
     /// Show the plan (hosts, steps, exact remote commands) and change nothing.
     #[arg(long)]
     pub check: bool,
+    /// Install only the set of packages the environment promoted from (`promote_from`) tested for this commit: refuse to resolve one here.
+    #[arg(long)]
+    pub require_promoted: bool,
     /// Check the new release's migrations and upgrade the database before the switch.
     #[arg(long)]
     pub migrate: bool,
@@ -549,6 +552,27 @@ pub struct InitArgs {
 pub struct EnvArgs {
     /// The environment (an inventory file).
     pub env: String,
+}
+
+/// `wptdeploy releases ENV [--packages SHA]`
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// List the set of packages the release SHA (or a prefix of it) recorded, one requirement a line.
+    #[arg(long, value_name = "SHA")]
+    pub packages: Option<String>,
+}
+
+/// `wptdeploy diff A B` (two environments) or `wptdeploy diff ENV SHA1 SHA2`
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The first environment.
+    pub env: String,
+    /// The second environment, or (with a third argument) the first release of ENV.
+    pub other: String,
+    /// The second release of ENV (then OTHER is the first).
+    pub sha: Option<String>,
 }
 
 /// `wptdeploy history ENV [-n N] [--host H]`

@@ -21,6 +21,7 @@ mod input;
 mod interactive;
 mod lint;
 mod lock;
+mod locked;
 mod migrate;
 mod notify;
 mod offline;

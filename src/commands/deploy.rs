@@ -26,6 +26,12 @@ pub async fn run(args: DeployArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             compat_check: args.compat_check,
         },
     );
+    if !args.list_steps
+        && let Some(promotion) =
+            super::promotion::promotion(&env, &extra, args.require_promoted, cx).await?
+    {
+        super::promotion::set(&mut extra, promotion);
+    }
     let session = Session {
         name: "deploy",
         failed: "deploy to",

@@ -3,13 +3,14 @@
 //! dispatches and holds what every command shares: the vault, the sudo
 //! password, the redactor that masks secrets in the final error.
 
+mod promotion;
 mod session;
 mod state;
 pub mod vars;
 
 use crate::cli::{
-    ChecklistArgs, CompletionsArgs, DeployArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs, InitArgs,
-    LogsArgs, ManArgs, MigrationArgs, RollbackArgs, ShellArgs, UnlockArgs, VaultArgs, VerifyArgs,
+    ChecklistArgs, CompletionsArgs, DeployArgs, DiffArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs, InitArgs,
+    LogsArgs, ManArgs, MigrationArgs, ReleasesArgs, RollbackArgs, ShellArgs, UnlockArgs, VaultArgs, VerifyArgs,
 };
 use crate::error::{CommandError, Error};
 use crate::inventory::Sourced;
@@ -63,8 +64,10 @@ registry! {
     Exec(ExecArgs) => mod exec,
     /// Each host of ENV at a glance: live and previous release, lock holder, database against the live release, free disk.
     Status(EnvArgs) => releases::status,
-    /// The releases on the hosts of ENV, newest first: ref, deployed at and by, the schema each expects, live/previous/bad, size.
-    Releases(EnvArgs) => mod releases,
+    /// The releases on the hosts of ENV, newest first: ref, deployed at and by, the schema each expects, the set of packages, live/previous/bad, size (`--packages SHA` lists a release's set).
+    Releases(ReleasesArgs) => mod releases,
+    /// What differs between two environments' live releases (`diff staging prod`) or two releases of one (`diff ENV SHA1 SHA2`): commits, packages, schema and migrations, config keys.
+    Diff(DiffArgs) => mod diff,
     /// The runs that changed the hosts of ENV, newest first (each host keeps its own record).
     History(HistoryArgs) => releases::history,
     /// An interactive shell on one host of ENV, as the app user, in the live release, with its virtualenv active.
@@ -112,6 +115,8 @@ pub struct Context<'a> {
     pub notifier: Option<crate::notify::Notifier>,
     /// Each host's last summary across the command's plays, secrets masked.
     pub finished: Vec<crate::report::HostSummary>,
+    /// The sudo password once asked (`-K`), for the command's later plays.
+    pub asked_password: Option<String>,
 }
 
 /// Runs the command and returns the process exit code.
@@ -138,6 +143,7 @@ pub fn run(cli: Cli) -> i32 {
             connections: std::sync::Arc::default(),
             notifier: None,
             finished: Vec::new(),
+            asked_password: None,
         };
         let result = match cli.command {
             Some(command) => command.run(&mut cx).await,
@@ -201,21 +207,22 @@ impl Context<'_> {
     }
 
     /// The sudo password for `become`: given, or asked once on the terminal (`-K`).
-    fn become_password(&self) -> Result<Option<String>, Error> {
+    fn become_password(&mut self) -> Result<Option<String>, Error> {
         match &self.settings.become_password {
             BecomePassword::None => Ok(None),
             BecomePassword::Given(password) => Ok(Some(password.clone())),
-            BecomePassword::Ask => dialoguer::Password::new()
-                .with_prompt("sudo password for become")
-                .interact()
-                .map(Some)
-                .map_err(|e| {
-                    CommandError::Unreadable {
+            BecomePassword::Ask if self.asked_password.is_some() => Ok(self.asked_password.clone()),
+            BecomePassword::Ask => {
+                let password = dialoguer::Password::new()
+                    .with_prompt("sudo password for become")
+                    .interact()
+                    .map_err(|e| CommandError::Unreadable {
                         what: "password",
                         error: e.to_string(),
-                    }
-                    .into()
-                }),
+                    })?;
+                self.asked_password = Some(password.clone());
+                Ok(Some(password))
+            }
         }
     }
 }

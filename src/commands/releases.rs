@@ -14,16 +14,16 @@
 //! With `--output json`, the hosts' data is in their `host_finished` events
 //! and one last line holds what the table shows.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
 use super::Context;
 use super::session::Session;
-use super::state::{Unfinished, HostState, Record, short};
+use super::state::{HostState, Record, Release, Unfinished, short};
 use super::vars::{self, StateVars};
-use crate::cli::{EnvArgs, HistoryArgs};
-use crate::error::Error;
+use crate::cli::{EnvArgs, HistoryArgs, ReleasesArgs};
+use crate::error::{CommandError, Error};
 
 /// Reads every host's state with `session`'s playbook and `state`'s
 /// variables, its steps shown only with `-v`.
@@ -44,7 +44,7 @@ pub(super) async fn read(
 }
 
 /// The session that reads `env` for the command `name` with `playbook`.
-fn reading(name: &'static str, env: String, playbook: &str) -> Session {
+pub(super) fn reading(name: &'static str, env: String, playbook: &str) -> Session {
     Session {
         name,
         title: "{name} of {env}",
@@ -71,14 +71,25 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         releases_sizes: false,
         releases_database: true,
         releases_sources: false,
+        ..StateVars::default()
     };
     let hosts = read(reading("status", args.env.clone(), "releases.yml"), &wanted, cx).await?;
+    let tested = match super::promotion::source(&args.env, &cx.extra_vars(), false, cx) {
+        Some((from, _)) => Some((
+            super::promotion::read_sets(&from, false, cx)
+                .await
+                .map_err(|e| first_line(&cx.redactor.apply(&e.to_string())).to_owned()),
+            from,
+        )),
+        None => None,
+    };
     let mut rows = vec![
-        ["host", "live", "previous", "lock", "database", "free"]
+        ["host", "live", "previous", "packages", "lock", "database", "free"]
             .map(str::to_owned)
             .to_vec(),
     ];
     let mut out = Vec::new();
+    let mut untested_on = Vec::new();
     for host in &hosts {
         let live = host.live.as_deref().unwrap_or_default();
         let live_release = host.releases.iter().find(|r| r.sha == live);
@@ -120,12 +131,18 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             },
         );
         let previous = host.previous().map(|r| r.sha.clone());
+        let packages = live_release.and_then(|r| r.packages.clone());
+        let (packages_said, untested) = against_tested(live_release, tested.as_ref());
+        if untested {
+            untested_on.push(host.host.clone());
+        }
         rows.push(vec![
             host.host.clone(),
             described(host, live),
             previous
                 .as_deref()
                 .map_or_else(|| "-".to_owned(), |p| described(host, p)),
+            packages_said.clone(),
             lock.clone(),
             database.clone(),
             host.free_kb
@@ -134,6 +151,7 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         out.push(json!({
             "host": host.host, "live": host.live, "previous": previous, "lock": lock,
             "database": database, "drift": database.starts_with("DRIFT"), "free_kb": host.free_kb,
+            "packages": packages, "packages_said": packages_said, "untested_packages": untested,
         }));
     }
     show(cx, &rows, &json!({ "status": out }));
@@ -156,12 +174,63 @@ pub async fn status(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             ),
         );
     }
+    if let (false, Some((_, from))) = (untested_on.is_empty(), &tested) {
+        crate::printer::note(
+            cx.settings,
+            &format!(
+                "{}: the live release's packages are not the set {from} tested for the same commit; `wptdeploy diff {from} {}` shows which, and `wptdeploy {} --commit SHA --force` installs the tested set",
+                untested_on.join(", "),
+                args.env,
+                args.env
+            ),
+        );
+    }
     for host in &hosts {
         if let Some(said) = unfinished_run(host, &args.env) {
             crate::printer::note(cx.settings, &said);
         }
     }
     Ok(())
+}
+
+/// The live release's set of packages, against the set the environment
+/// it was promoted from tested for the same commit (`tested`: that
+/// environment's hosts, or why they could not be read, and its name);
+/// and whether they differ.
+fn against_tested(
+    live: Option<&Release>,
+    tested: Option<&(Result<Vec<HostState>, String>, String)>,
+) -> (String, bool) {
+    let Some(release) = live else {
+        return ("-".into(), false);
+    };
+    let Some(set) = release.packages.as_deref() else {
+        return ("not recorded".into(), false);
+    };
+    let Some((hosts, from)) = tested else {
+        return (set.to_owned(), false);
+    };
+    let hosts = match hosts {
+        Ok(hosts) => hosts,
+        Err(why) => return (format!("{set} ({from} unreadable: {why})"), false),
+    };
+    let theirs: BTreeSet<&str> = hosts
+        .iter()
+        .flat_map(|h| h.releases.iter())
+        .filter(|r| r.sha == release.sha)
+        .filter_map(|r| r.packages.as_deref())
+        .collect();
+    if theirs.is_empty() {
+        (format!("{set} (not tested on {from})"), false)
+    } else if theirs.contains(set) {
+        (format!("{set} (as {from} tested)"), false)
+    } else {
+        let theirs: Vec<&str> = theirs.into_iter().collect();
+        (
+            format!("UNTESTED: {set}, {from} tested {} for this commit", theirs.join(",")),
+            true,
+        )
+    }
 }
 
 /// What a host's newest record says when its run did not end: a run
@@ -202,15 +271,18 @@ pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
-/// `wptdeploy releases ENV`.
-pub async fn run(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
+/// `wptdeploy releases ENV [--packages SHA]`.
+pub async fn run(args: ReleasesArgs, cx: &mut Context<'_>) -> Result<(), Error> {
     let wanted = StateVars {
         history_last: 0,
-        releases_sizes: true,
-        releases_database: false,
-        releases_sources: false,
+        releases_sizes: args.packages.is_none(),
+        releases_packages: args.packages.is_some(),
+        ..StateVars::default()
     };
     let hosts = read(reading("releases", args.env.clone(), "releases.yml"), &wanted, cx).await?;
+    if let Some(sha) = &args.packages {
+        return package_set(&hosts, sha, &args.env, cx);
+    }
     let mut shas: Vec<(u64, String)> = Vec::new();
     for host in &hosts {
         for release in &host.releases {
@@ -230,6 +302,7 @@ pub async fn run(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             "by",
             "schema",
             "venv",
+            "packages",
             "status",
             "size",
         ]
@@ -256,6 +329,9 @@ pub async fn run(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             release
                 .and_then(|r| r.venv.clone())
                 .unwrap_or_else(|| "-".into()),
+            release
+                .and_then(|r| r.packages.clone())
+                .unwrap_or_else(|| "-".into()),
             status.clone(),
             release
                 .and_then(|r| r.size_kb)
@@ -265,11 +341,76 @@ pub async fn run(args: EnvArgs, cx: &mut Context<'_>) -> Result<(), Error> {
             "sha": sha, "ref": record.and_then(|r| r.reference.clone()),
             "deployed_at": record.map(|r| r.time.clone()), "by": record.map(|r| r.by.clone()),
             "schema": release.and_then(|r| r.schema.clone()),
-            "venv": release.and_then(|r| r.venv.clone()), "status": status,
+            "venv": release.and_then(|r| r.venv.clone()),
+            "packages": release.and_then(|r| r.packages.clone()), "status": status,
             "size_kb": release.and_then(|r| r.size_kb),
         }));
     }
     show(cx, &rows, &json!({ "releases": out }));
+    Ok(())
+}
+
+/// `releases ENV --packages SHA`: the set of packages the release recorded,
+/// one requirement a line (the hosts' sets, when they differ, each said).
+fn package_set(hosts: &[HostState], sha: &str, env: &str, cx: &Context<'_>) -> Result<(), Error> {
+    let mut sets: Vec<(&str, &Release)> = hosts
+        .iter()
+        .flat_map(|h| {
+            h.releases
+                .iter()
+                .filter(|r| r.sha.starts_with(sha))
+                .map(move |r| (h.host.as_str(), r))
+        })
+        .collect();
+    let shas: std::collections::BTreeSet<&str> = sets.iter().map(|(_, r)| r.sha.as_str()).collect();
+    if shas.len() > 1 {
+        let matches: Vec<&str> = shas.iter().map(|s| short(s)).collect();
+        return Err(CommandError::Release {
+            message: format!("`{sha}` names several releases of {env}: {}", matches.join(", ")),
+            hints: vec!["give more of the SHA".into()],
+        }
+        .into());
+    }
+    sets.retain(|(_, r)| r.packages.is_some());
+    let Some((_, first)) = sets.first() else {
+        return Err(CommandError::Release {
+            message: if shas.is_empty() {
+                format!("{env} has no release `{sha}`")
+            } else {
+                format!("the release `{sha}` of {env} has no recorded set of packages (its environment was built before wptdeploy recorded sets, or was pruned)")
+            },
+            hints: vec![if shas.is_empty() {
+                format!("`wptdeploy releases {env}` lists them")
+            } else {
+                format!("deploying it again (`wptdeploy {env} --commit {sha}`) records the set of the environment it has")
+            }],
+        }
+        .into());
+    };
+    let differing: Vec<String> = sets
+        .iter()
+        .filter(|(_, r)| r.packages != first.packages)
+        .map(|(host, r)| format!("{host} has set {}", r.packages.as_deref().unwrap_or("-")))
+        .collect();
+    if cx.settings.json {
+        crate::printer::json(&json!({ "event": "table", "data": {
+            "sha": first.sha, "packages": first.packages, "set": first.package_set,
+            "hosts": sets.iter().map(|(h, r)| json!({"host": h, "packages": r.packages})).collect::<Vec<_>>(),
+        }}));
+    } else {
+        crate::printer::data(first.package_set.iter().cloned());
+    }
+    if !differing.is_empty() {
+        crate::printer::note(
+            cx.settings,
+            &format!(
+                "the hosts' sets differ: {} has set {}; {}",
+                sets[0].0,
+                first.packages.as_deref().unwrap_or("-"),
+                differing.join("; ")
+            ),
+        );
+    }
     Ok(())
 }
 
@@ -331,6 +472,7 @@ pub async fn history(args: HistoryArgs, cx: &mut Context<'_>) -> Result<(), Erro
         releases_sizes: false,
         releases_database: false,
         releases_sources: false,
+        ..StateVars::default()
     };
     let session = Session {
         limit: args.host,
@@ -426,5 +568,6 @@ fn record_json(record: &Record) -> serde_json::Value {
         }), "error": record.error, "ms": record.ms, "ref": record.reference,
         "sha": record.sha, "from": record.from, "db_before": record.db_before,
         "db_after": record.db_after, "schema": record.schema, "backup": record.backup,
+        "packages": record.packages, "packages_from": record.packages_from,
     })
 }

@@ -34,6 +34,7 @@ pub async fn run(args: RollbackArgs, cx: &mut Context<'_>) -> Result<(), Error> 
         releases_sizes: false,
         releases_database: true,
         releases_sources: true,
+        ..StateVars::default()
     };
     let reading = Session {
         name: "rollback",

@@ -23,6 +23,9 @@ pub struct HostState {
     pub history: Vec<Record>,
     /// The database's revisions, or why they could not be read.
     pub database: Option<Result<Vec<String>, String>>,
+    /// The live release's config file (`section.key` to value, secret
+    /// values as digests), when it was read.
+    pub config: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A release directory.
@@ -36,6 +39,11 @@ pub struct Release {
     pub size_kb: Option<u64>,
     /// The environment its `.venv` links to.
     pub venv: Option<String>,
+    /// The id of the set of packages that environment recorded.
+    pub packages: Option<String>,
+    /// That set, one requirement a line (when asked for).
+    #[serde(default)]
+    pub package_set: Vec<String>,
     /// The head revision of its migration files (`,`-joined if several).
     pub schema: Option<String>,
     /// Its migration files, whole (the live release, when asked for).
@@ -113,6 +121,10 @@ pub struct Record {
     pub schema: Option<String>,
     /// The backup taken before migrating.
     pub backup: Option<String>,
+    /// The id of the release's set of packages.
+    pub packages: Option<String>,
+    /// Where that set came from (`promoted from staging (web1)`, `resolved`, ...).
+    pub packages_from: Option<String>,
     /// The record of a run that has not ended: under way, or killed.
     pub unfinished: bool,
     /// The process that ran it (ProcessId's fields), for an unfinished run.
@@ -191,6 +203,7 @@ impl HostState {
                 state.lock = serde_json::from_value(found["lock"].clone()).ok();
                 state.releases =
                     serde_json::from_value(found["releases"].clone()).unwrap_or_default();
+                state.config = serde_json::from_value(found["config"].clone()).ok();
             }
             if let Some(Json::Array(records)) = data.get("history") {
                 state.history = records
@@ -232,6 +245,12 @@ impl HostState {
             .iter()
             .rev()
             .find(|r| r.sha.as_deref() == Some(sha) && (r.deployed() || r.went_bad()))
+    }
+
+    /// The live release, with what the host knows of it.
+    pub fn live_release(&self) -> Option<&Release> {
+        let live = self.live.as_deref()?;
+        self.releases.iter().find(|r| r.sha == live)
     }
 
     /// Whether the last time `sha` went live, it failed its checks.

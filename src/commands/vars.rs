@@ -162,7 +162,7 @@ mod tests {
 }
 
 /// `history.yml` and `releases.yml`: what to read.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct StateVars {
     /// How many of the newest history records (0: all).
     pub history_last: usize,
@@ -172,6 +172,10 @@ pub struct StateVars {
     pub releases_database: bool,
     /// Read the live release's migration files whole.
     pub releases_sources: bool,
+    /// Read each release's set of packages whole.
+    pub releases_packages: bool,
+    /// Read the live release's config file (`config_path`).
+    pub releases_config: bool,
 }
 
 /// `deploy.yml` with `rollback.yml`'s steps: the release to go back to, and

@@ -15,6 +15,15 @@ pub enum CommandError {
         /// What to do.
         hints: Vec<String>,
     },
+    /// `releases --packages SHA` and `diff`: the release asked for is not
+    /// there, is not one, or has no recorded set.
+    #[error("{message}")]
+    Release {
+        /// What was found.
+        message: String,
+        /// What to do.
+        hints: Vec<String>,
+    },
     /// `shell` without a terminal.
     #[error("`shell` hands this terminal to a shell on the host, and there is no terminal")]
     NoTerminalForShell,
@@ -179,7 +188,9 @@ impl CommandError {
     pub fn hints(&self) -> Vec<String> {
         let hint = |text: &str| vec![text.to_owned()];
         match self {
-            CommandError::Rollback { hints, .. } => hints.clone(),
+            CommandError::Rollback { hints, .. } | CommandError::Release { hints, .. } => {
+                hints.clone()
+            }
             CommandError::NoTerminalForShell => {
                 hint("`wptdeploy exec ENV -- CMD` runs one command without a terminal")
             }

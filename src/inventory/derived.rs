@@ -4,7 +4,9 @@
 //! roles write `config.txt.j2` into the release (`{{site_path}}/config.txt`),
 //! and the uWSGI vassal its roles install, which a graceful cut-over touches
 //! (`app_server: uwsgi-emperor`), with the app its template names
-//! (`wsgi_app`, loaded before each switch).
+//! (`wsgi_app`, loaded before each switch), and whether its pip task
+//! gives the virtualenv the system's packages (wptdash's
+//! `virtualenv_site_packages: yes`: `venv_site_packages`).
 //! These sit above wptdeploy's neutral defaults and below every variable
 //! the inventory sets, so a tree deployed by Ansible before deploys the
 //! same way with no variable added, and a project without such a tree gets
@@ -79,7 +81,37 @@ pub fn from_tree(dir: &Path) -> Sourced {
             break;
         }
     }
+    for file in &tasks {
+        if let Some(site) = site_packages(&read_yaml(file)) {
+            derived.insert(
+                "venv_site_packages",
+                site.into(),
+                Origin::at(format!(
+                    "{} (its pip task's virtualenv_site_packages)",
+                    file.display()
+                )),
+            );
+            break;
+        }
+    }
     derived
+}
+
+/// Whether a task list's `pip:` task creates its virtualenv with the
+/// system's site-packages, when it says.
+fn site_packages(tasks: &Value) -> Option<bool> {
+    tasks.as_sequence()?.iter().find_map(|task| {
+        let args = arguments(task, &["pip"])?;
+        match args.get("virtualenv_site_packages")? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "yes" | "true" | "on" | "1" => Some(true),
+                "no" | "false" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    })
 }
 
 fn read_yaml(path: &Path) -> Value {
@@ -196,6 +228,10 @@ mod tests {
             "- name: Create /etc/uwsgi\n  file: path=/etc/uwsgi/vassals state=directory\n- name: uwsgi.ini is loaded\n  template:\n    src: uwsgi.ini.j2\n    dest: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini\n- name: emperor.ini is loaded\n  template:\n    src: emperor.ini.j2\n    dest: /etc/uwsgi/emperor.ini\n",
         );
         write(
+            "roles/deploy/tasks/build.yml",
+            "- name: Install Flask App\n  pip:\n    name: \"{{clone_path}}\"\n    state: present\n    virtualenv: \"{{base_path}}/venv\"\n    virtualenv_python: python3\n    virtualenv_site_packages: yes\n  become: yes\n  become_user: www-data\n",
+        );
+        write(
             "roles/uwsgi/templates/uwsgi.ini.j2",
             "# {{project_name}}_uwsgi.ini file\n[uwsgi]\nsocket          = /tmp/{{project_name}}.sock\nchdir           = {{site_path}}\nmodule          = wptdash.prodapp:prod_app\n",
         );
@@ -219,6 +255,12 @@ mod tests {
             Value::from("systemctl restart emperor.uwsgi")
         );
         assert_eq!(derived.values["config_path"], Value::from("config.txt"));
+        assert_eq!(derived.values["venv_site_packages"], Value::from(true));
+        assert!(
+            derived.origins["venv_site_packages"]
+                .place
+                .ends_with("roles/deploy/tasks/build.yml (its pip task's virtualenv_site_packages)")
+        );
         assert!(
             derived.origins["restart_command"]
                 .place

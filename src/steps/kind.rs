@@ -234,6 +234,15 @@ impl Render<'_> {
         self.templates.render_shell(&t.0, self.ctx)
     }
 
+    /// A template's value: what one `{{ expression }}` gives (a map stays
+    /// a map), else its text.
+    pub fn value(&self, t: &Tmpl) -> Result<Value, TemplateError> {
+        match crate::template::single_expression(&t.0) {
+            Some(expression) => self.templates.evaluate(expression, &t.0, self.ctx),
+            None => self.text(t).map(Value::from),
+        }
+    }
+
     /// An optional yes/no template (absent: no).
     pub fn flag(&self, t: Option<&Tmpl>) -> Result<bool, TemplateError> {
         Ok(crate::template::truthy(&Value::from(self.optional(t)?)))

@@ -267,7 +267,7 @@ if [ -n "$venvs" ] && [ -d "$venvs" ]; then
   store=$(pwd -P)
   for e in *; do
     [ -d "$e" ] && [ ! -L "$e" ] || continue
-    case "$e" in adopted-*) ;; *) printf %s "$e" | grep -Eqx '[0-9a-f]{{16}}' || continue ;; esac
+    case "$e" in adopted-*) ;; *) printf %s "$e" | grep -Eqx '[0-9a-f]{{16}}(-[0-9]{{8}}T[0-9]{{6}}Z)?' || continue ;; esac
     exec 9>".$e.lock"
     flock -n 9 || continue
     users=

@@ -16,9 +16,13 @@
 //!
 //! Its data (for `wptdeploy releases` and `status`) is `{"state": {live,
 //! free_kb, lock: {who, command, commit, age_s} | null, releases: [{sha,
-//! time, size_kb, venv, schema, files}]}}`, `files` being each release's
-//! migration files as `[name, text]` (headers only; the live release's
-//! whole with `sources`, for `rollback`).
+//! time, size_kb, venv, packages, schema, files}], config}}`, `files`
+//! being each release's migration files as `[name, text]` (headers only;
+//! the live release's whole with `sources`, for `rollback`), `packages`
+//! the id of the set of packages its environment recorded (with
+//! `packages`, the set itself as `package_set`), and `config`, with
+//! `config`, the live release's config file as `{section.key: value}`,
+//! every value a secret's name or shape marks replaced by its digest.
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -52,6 +56,12 @@ pub struct ReleasesArgs {
     /// Read the live release's migration files whole (for `rollback`).
     #[serde(default)]
     pub sources: Option<Tmpl>,
+    /// Read each release's set of packages whole.
+    #[serde(default)]
+    pub packages: Option<Tmpl>,
+    /// The config file, relative to a release, whose keys the live release has.
+    #[serde(default)]
+    pub config: Option<Tmpl>,
 }
 
 impl StepKind for ReleasesKind {
@@ -66,13 +76,15 @@ impl StepKind for ReleasesKind {
             .chain(&a.versions)
             .chain(&a.sizes)
             .chain(&a.sources)
+            .chain(&a.packages)
+            .chain(&a.config)
             .map(|t| t.0.as_str())
             .collect()
     }
 
     fn prepare(a: &ReleasesArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
         let script = format!(
-            "base={} link={} lock={} versions={} sizes={} sources={}\n",
+            "base={} link={} lock={} versions={} sizes={} sources={} packages={} config={}\n",
             quote(&render.text(&a.path)?),
             quote(&render.text(&a.link)?),
             quote(&render.optional(a.lock.as_ref())?),
@@ -91,6 +103,12 @@ impl StepKind for ReleasesKind {
             } else {
                 "''"
             },
+            if render.flag(a.packages.as_ref())? {
+                "1"
+            } else {
+                "''"
+            },
+            quote(&render.optional(a.config.as_ref())?),
         ) + &format!(
             r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}; echo "@live $live"
@@ -104,7 +122,10 @@ for d in $(ls -1t); do
   [ -d "$d" ] || continue
   size=-; [ -n "$sizes" ] && size=$(du -sk -- "$d" | cut -f 1)
   v=$(readlink -- "$d/.venv" 2>/dev/null || true)
-  echo "@release $d $(stat -c %Y -- "$d") $size ${{v##*/}}"
+  pset=$d/.venv/.wptdeploy-packages p=
+  [ -f "$pset" ] && p=$(sha256sum < "$pset" | cut -c 1-12)
+  echo "@release $d $(stat -c %Y -- "$d") $size ${{v##*/}} $p"
+  [ -n "$packages" ] && [ -n "$p" ] && sed 's/^/@pkg /' -- "$pset"
   dir="$d/$versions"
   [ -d "$dir" ] || continue
   if [ -n "$sources" ] && [ "$d" = "$live" ]; then
@@ -112,6 +133,8 @@ for d in $(ls -1t); do
   else
 {}  fi
 done
+[ -n "$config" ] && [ -n "$live" ] && [ -f "$live/$config" ] && sed 's/^/@cfg /' -- "$live/$config"
+exit 0
 "#,
             listing_script("dir")
         );
@@ -136,7 +159,23 @@ fn read(stdout: &str) -> Json {
     let mut free = Json::Null;
     let mut lock = serde_json::Map::new();
     let mut releases: Vec<(Json, Vec<&str>)> = Vec::new();
+    let mut config: Vec<&str> = Vec::new();
+    let mut read_config = false;
     for line in stdout.lines() {
+        if let Some(text) = line.strip_prefix("@cfg ") {
+            config.push(text);
+            read_config = true;
+            continue;
+        }
+        if let Some(requirement) = line.strip_prefix("@pkg ") {
+            if let Some((release, _)) = releases.last_mut() {
+                match release["package_set"].as_array_mut() {
+                    Some(set) => set.push(requirement.into()),
+                    None => release["package_set"] = json!([requirement]),
+                }
+            }
+            continue;
+        }
         if let Some(sha) = line.strip_prefix("@live ") {
             live = if sha.is_empty() {
                 Json::Null
@@ -166,8 +205,9 @@ fn read(stdout: &str) -> Json {
             let time = words.next().and_then(|t| t.parse::<u64>().ok());
             let size = words.next().and_then(|s| s.parse::<u64>().ok());
             let venv = words.next().filter(|v| !v.is_empty());
+            let packages = words.next().filter(|v| !v.is_empty());
             releases.push((
-                json!({ "sha": sha, "time": time, "size_kb": size, "venv": venv }),
+                json!({ "sha": sha, "time": time, "size_kb": size, "venv": venv, "packages": packages }),
                 Vec::new(),
             ));
         } else if let Some((_, listing)) = releases.last_mut()
@@ -200,7 +240,41 @@ fn read(stdout: &str) -> Json {
         "free_kb": free,
         "lock": if lock.is_empty() { Json::Null } else { Json::Object(lock) },
         "releases": releases,
+        "config": if read_config { json!(config_keys(&config)) } else { Json::Null },
     })
+}
+
+/// An INI-like config file's `section.key`s and their values, each value
+/// that a secret's name or shape marks replaced by `sha256:` and the first
+/// 12 hex digits of its digest (so that a change still shows).
+fn config_keys(lines: &[&str]) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    let mut section = String::new();
+    let mut keys = std::collections::BTreeMap::new();
+    for line in lines.iter().map(|l| l.trim()) {
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = format!("{}.", name.trim());
+            continue;
+        }
+        let Some((key, value)) = line.split_once(['=', ':']) else {
+            continue;
+        };
+        let key = key.trim();
+        let value = value.trim();
+        let secret = crate::template::is_secret_name(key)
+            || !crate::redact::url_credentials(value).is_empty();
+        let shown = if secret && !value.is_empty() {
+            let digest = sha2::Sha256::digest(value.as_bytes());
+            format!("sha256:{}", &hex::encode(digest)[..12])
+        } else {
+            value.to_owned()
+        };
+        keys.insert(format!("{section}{key}"), shown);
+    }
+    keys
 }
 
 #[cfg(test)]
@@ -214,7 +288,8 @@ mod tests {
         let stdout = format!(
             "@live {a}\n@lock who=ana@laptop\n@lock command=wptdeploy lock staging -m 'db work'\n@lock age=42\n@free 1048576\n\
              @release {a} 1764670000 2048 0123456789abcdef\n@file 1_first.py\n@| revision = '1111'\n@| down_revision = None\n@file 2_second.py\n@| revision = '2222'\n@| down_revision = '1111'\n\
-             @release {b} 1764660000 - \n"
+             @release {b} 1764660000 - fedcba9876543210 0a1b2c3d4e5f\n@pkg flask==3.1.0\n@pkg itsdangerous==2.2.0\n\
+             @cfg [app]\n@cfg env = staging\n@cfg [postgresql]\n@cfg password = hunter2\n@cfg url = postgresql://u:s3cret@db/x\n"
         );
         let state = read(&stdout);
         assert_eq!(state["live"], a.as_str());
@@ -227,6 +302,17 @@ mod tests {
         assert_eq!(state["releases"][1]["sha"], b.as_str());
         assert_eq!(state["releases"][1]["schema"], Json::Null);
         assert_eq!(state["releases"][1]["size_kb"], Json::Null);
+        assert_eq!(state["releases"][0]["packages"], Json::Null);
+        assert_eq!(state["releases"][1]["packages"], "0a1b2c3d4e5f");
+        assert_eq!(
+            state["releases"][1]["package_set"],
+            json!(["flask==3.1.0", "itsdangerous==2.2.0"])
+        );
+        assert_eq!(state["config"]["app.env"], "staging");
+        let password = state["config"]["postgresql.password"].as_str().unwrap();
+        assert!(password.starts_with("sha256:") && !password.contains("hunter2"));
+        let url = state["config"]["postgresql.url"].as_str().unwrap();
+        assert!(url.starts_with("sha256:") && !url.contains("s3cret"), "{url}");
         assert_eq!(read("@nobase\n")["releases"], json!([]));
     }
 }

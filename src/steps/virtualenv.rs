@@ -13,19 +13,37 @@
 //!     installer: "{{ python_installer }}"   # auto | uv | pip
 //!     tools: "{{ tools_path }}"             # where uv is installed when missing
 //!     cache: "{{ uv_cache_path }}"
+//!     force: "{{ force }}"                  # build a new environment even if one exists
+//!     sha: "{{ release.sha }}"
+//!     promotion: "{{ promotion }}"          # the sets another environment tested
 //!   become: "{{ app_user }}"
 //!   register: venv
 //! ```
 //!
-//! The environment is `store/HASH`, HASH being a digest of the
-//! requirements file (and the files it includes with `-r`/`-c`), the
+//! The environment is `store/HASH`, HASH being a digest of its identity:
+//! the requirements file (and the files it includes with `-r`/`-c`), the
 //! project's metadata (`pyproject.toml`, `setup.py`, `setup.cfg`), the
-//! Python (its version and real path) and `site_packages`. When the release
-//! has no requirements file, the release itself is installed, and its
-//! commit is part of the digest. An environment is built in place behind a
-//! `.wptdeploy-complete` marker, under a `flock`, and never modified after:
-//! a failed build leaves the live release's environment as it was, and a
-//! partial one is rebuilt from scratch next time (or pruned).
+//! Python (its version and real path), the installer, `site_packages`, and
+//! the set it was promoted with. When the release has no requirements
+//! file, the release itself is installed, and its commit is part of the
+//! digest. An environment is built in place behind a `.wptdeploy-complete`
+//! marker, under a `flock`, and never modified after: a failed build
+//! leaves the live release's environment as it was, and a partial one is
+//! rebuilt from scratch next time (or pruned). `force` builds a new one
+//! beside it (`store/HASH-TIME`), which later releases then share.
+//!
+//! Every environment records the set it holds in `.wptdeploy-packages`
+//! (`name==version` lines as `pip freeze` writes them, read from the
+//! packages' metadata without starting Python); its set id is the first
+//! 12 hex digits of that file's SHA-256. With system site-packages the
+//! environment is built with pip, as uv would install its own versions
+//! over the system's.
+//!
+//! `promotion` (see [`Promotion`]) holds the sets of the environment a
+//! deploy promotes from, by commit: when it has this release's commit,
+//! the environment is built from that set with `--no-deps` (no
+//! resolution) and checked to hold exactly it; otherwise it is resolved
+//! here and the outcome says why (or, with `required`, the step refuses).
 //!
 //! `link` (`base_path/venv`, which wptdash's uwsgi config names) becomes a
 //! symlink to `live/.venv`, so it follows the live release; a real
@@ -36,7 +54,8 @@
 //! using an environment is recorded in
 //! `store/HASH.users`, so that `prune:` removes only what no release uses.
 //!
-//! Registers `{path, hash, built, installer}`.
+//! Registers `{path, hash, built, installer, store, packages, source}`,
+//! `packages` being the set id and `source` where the set came from.
 
 use std::collections::BTreeMap;
 
@@ -85,6 +104,15 @@ pub struct VirtualenvArgs {
     /// uv's cache (on the same filesystem as `store`, so it hard-links).
     #[serde(default)]
     pub cache: Option<Tmpl>,
+    /// Build a new environment even when one with this identity exists.
+    #[serde(default)]
+    pub force: Option<Tmpl>,
+    /// The release's commit, to look up in `promotion`.
+    #[serde(default)]
+    pub sha: Option<Tmpl>,
+    /// The sets another environment tested (one `{{ expression }}`).
+    #[serde(default)]
+    pub promotion: Option<Tmpl>,
 }
 
 impl StepKind for VirtualenvKind {
@@ -111,6 +139,9 @@ impl StepKind for VirtualenvKind {
         .chain(&a.installer)
         .chain(&a.tools)
         .chain(&a.cache)
+        .chain(&a.force)
+        .chain(&a.sha)
+        .chain(&a.promotion)
         .map(|t| t.0.as_str())
         .collect()
     }
@@ -119,6 +150,12 @@ impl StepKind for VirtualenvKind {
         let installer = installer(&render.given(a.installer.as_ref())?.unwrap_or_default())
             .map_err(TemplateError::new)?;
         let store = render.text(&a.store)?;
+        let sha = render.optional(a.sha.as_ref())?;
+        let promotion = match &a.promotion {
+            Some(t) => Promotion::from_value(&render.value(t)?),
+            None => Promotion::default(),
+        };
+        let promoted = promotion.set_of(&sha);
         let build = Build {
             path: render.text(&a.path)?,
             release: render.text(&a.release)?,
@@ -133,12 +170,24 @@ impl StepKind for VirtualenvKind {
             installer: installer.to_owned(),
             tools: render.given(a.tools.as_ref())?.unwrap_or_default(),
             cache: render.given(a.cache.as_ref())?.unwrap_or_default(),
+            force: render.flag(a.force.as_ref())?,
+            locked: promoted.map(|s| s.packages.clone()).unwrap_or_default(),
+            refuse: if promoted.is_none() && promotion.required {
+                promotion.refusal(&sha)
+            } else {
+                String::new()
+            },
+        };
+        let source = Source {
+            promoted: promoted.map(|s| (promotion.from.clone(), s.host.clone())),
+            unpromoted: (promoted.is_none() && !promotion.from.is_empty())
+                .then(|| promotion.missing(&sha)),
         };
         Ok(Prepared::new(render.command(build.script()), move |ran| {
             if wrapper_failed(ran.command, ran.output) {
                 return Err(failure(ran.command, ran.output));
             }
-            outcome(ran.output, &store)
+            outcome(ran.output, &store, &source)
         }))
     }
 }
@@ -155,6 +204,80 @@ fn installer(given: &str) -> Result<&'static str, String> {
         .ok_or_else(|| choice_error("virtualenv: installer", &INSTALLERS, given))
 }
 
+/// The sets the environment a deploy promotes from has tested, by commit
+/// (the `promotion` variable the deploy sets: `{from, error, required,
+/// sets: {SHA: {host, id, packages}}}`).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Promotion {
+    /// The environment promoted from (empty: none).
+    #[serde(default)]
+    pub from: String,
+    /// Why its sets could not be read (empty: they were).
+    #[serde(default)]
+    pub error: String,
+    /// Refuse to resolve when it has no set for the commit.
+    #[serde(default)]
+    pub required: bool,
+    /// Its releases' sets, by full commit.
+    #[serde(default)]
+    pub sets: BTreeMap<String, PromotedSet>,
+}
+
+/// One release's set, as the environment promoted from recorded it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromotedSet {
+    /// The host it was read from.
+    pub host: String,
+    /// The set, as `.wptdeploy-packages` holds it.
+    pub packages: String,
+}
+
+impl Promotion {
+    /// Reads the variable (anything else: no promotion).
+    fn from_value(value: &Value) -> Promotion {
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|json| serde_json::from_value(json).ok())
+            .unwrap_or_default()
+    }
+
+    /// The set tested for `sha`, if any.
+    fn set_of(&self, sha: &str) -> Option<&PromotedSet> {
+        if self.from.is_empty() || sha.is_empty() {
+            return None;
+        }
+        self.sets.get(sha).filter(|s| !s.packages.trim().is_empty())
+    }
+
+    /// Why there is no tested set for `sha`.
+    fn missing(&self, sha: &str) -> String {
+        let short = &sha[..sha.len().min(12)];
+        if self.error.is_empty() {
+            format!("{} has no release of {short}", self.from)
+        } else {
+            format!("{}'s sets could not be read ({})", self.from, self.error)
+        }
+    }
+
+    /// The step's refusal when a tested set is required.
+    fn refusal(&self, sha: &str) -> String {
+        format!(
+            "{}, and this deploy installs only a set {} tested (`require_promoted`): deploy the commit to {} first",
+            self.missing(sha),
+            self.from,
+            self.from
+        )
+    }
+}
+
+/// Where a build's set comes from, for its outcome.
+struct Source {
+    /// Promoted: the environment and host it was read from.
+    promoted: Option<(String, String)>,
+    /// Not promoted although a promotion was asked for: why.
+    unpromoted: Option<String>,
+}
+
 /// What to build, and where.
 struct Build {
     path: String,
@@ -168,12 +291,15 @@ struct Build {
     installer: String,
     tools: String,
     cache: String,
+    force: bool,
+    locked: String,
+    refuse: String,
 }
 
 impl Build {
     fn script(&self) -> String {
         format!(
-            "release={} user={} store={} link={} live={} req={} python={} site={} installer={} tools={} cache={}\n",
+            "release={} user={} store={} link={} live={} req={} python={} site={} installer={} tools={} cache={} force={} locked={} refuse={}\n",
             quote(&self.path),
             quote(&self.release),
             quote(&self.store),
@@ -189,17 +315,55 @@ impl Build {
             quote(&self.installer),
             quote(&self.tools),
             quote(&self.cache),
+            if self.force { "1" } else { "''" },
+            quote(self.locked.trim_end()),
+            quote(&self.refuse),
         ) + SCRIPT
     }
 }
 
 /// The build, in POSIX sh with coreutils and util-linux's `flock`.
-const SCRIPT: &str = r#"set -e
+const SCRIPT: &str = r##"set -e
 say() { echo "wptdeploy: $*" >&2; exit 3; }
 case "$req" in /*) ;; *) req="$release/$req" ;; esac
 mkdir -p -- "$store"
 store=$(cd -- "$store" && pwd -P)
 want="$live/.venv"
+# The set an environment holds, as pip freeze writes it (pip, setuptools,
+# wheel and distribute left out), read from its metadata without Python:
+# `name==version`, `name @ URL` for a VCS or archive install, and a
+# comment for one from a local directory (the release itself).
+freeze() {
+  for m in "$1"/lib/python*/site-packages/*.dist-info/METADATA "$1"/lib/python*/site-packages/*.egg-info/PKG-INFO; do
+    [ -f "$m" ] && printf '%s\n' "$m"
+  done | while IFS= read -r m; do
+    set -- $(awk '/^Name:/ { n = $2 } /^Version:/ { v = $2 } /^$/ { exit } END { n = tolower(n); gsub(/[-_.]+/, "-", n); print n, v }' "$m")
+    case "$1" in ''|pip|setuptools|wheel|distribute) continue ;; esac
+    url="${m%/*}/direct_url.json"
+    if [ -f "$url" ]; then
+      u=$(sed -n 's/.*"url": *"\([^"]*\)".*/\1/p' "$url" | head -n 1)
+      if grep -q '"dir_info"' "$url"; then echo "# $1==$2 from a local directory"; continue; fi
+      c=$(sed -n 's/.*"commit_id": *"\([^"]*\)".*/\1/p' "$url" | head -n 1)
+      v=$(sed -n 's/.*"vcs": *"\([^"]*\)".*/\1/p' "$url" | head -n 1)
+      if [ -n "$c" ]; then echo "$1 @ $v+$u@$c"; else echo "$1 @ $u"; fi
+    else
+      echo "$1==$2"
+    fi
+  done | LC_ALL=C sort
+}
+# Writes the set of environment $1 beside it, once (environments built
+# before sets were kept get theirs when next used).
+lock() {
+  [ -f "$1/.wptdeploy-packages" ] && return 0
+  freeze "$1" > "$1/.wptdeploy-packages.$$" && mv -f -- "$1/.wptdeploy-packages.$$" "$1/.wptdeploy-packages"
+}
+# Says which environment, and which set, a release now has.
+chose() {
+  case "$1" in "$store"/*) lock "$1" || true ;; esac
+  echo "wptdeploy.hash=${1##*/}"; echo "wptdeploy.path=$1"
+  [ -f "$1/.wptdeploy-packages" ] && echo "wptdeploy.packages=$(sha256sum < "$1/.wptdeploy-packages" | cut -c 1-12)"
+  grep -qxF -- "$user" "$1.users" 2>/dev/null || printf '%s\n' "$user" >> "$1.users"
+}
 # The stable link follows the live release; what was there is kept for it.
 adopt() {
   if [ -d "$live/" ] && [ ! -e "$live/.venv" ] && [ ! -L "$live/.venv" ]; then
@@ -225,101 +389,183 @@ else relink
 fi
 [ -d "$release" ] || say "the release $release is not there"
 if [ -e "$release/.venv" ] && [ ! -L "$release/.venv" ]; then say "the release has its own .venv; wptdeploy links $release/.venv to the release's environment: remove it from the repository"; fi
-# A release keeps the environment it has (a rollback gets its exact packages).
+# A release keeps the environment it has (a rollback gets its exact
+# packages), unless it is forced to get a new one.
 had=$(readlink -- "$release/.venv" 2>/dev/null || true)
 outside() { case "$1" in "$store"/*) return 1 ;; *) [ -x "$1/bin/python" ] ;; esac; }
-if [ -n "$had" ] && { [ -f "$had/.wptdeploy-complete" ] || outside "$had"; }; then
-  echo "wptdeploy.hash=${had##*/}"; echo "wptdeploy.path=$had"; echo wptdeploy.built=false
-  grep -qxF -- "$user" "$had.users" 2>/dev/null || printf '%s\n' "$user" >> "$had.users"
+if [ -z "$force" ] && [ -n "$had" ] && { [ -f "$had/.wptdeploy-complete" ] || outside "$had"; }; then
+  chose "$had"; echo wptdeploy.built=false; echo wptdeploy.source=kept
   exit 0
 fi
+# Production that must install what was tested resolves nothing itself.
+[ -n "$refuse" ] && [ -z "$locked" ] && say "$refuse"
 # What the environment depends on.
 if [ -f "$req" ]; then what=requirements
 elif [ -f "$release/setup.py" ] || [ -f "$release/pyproject.toml" ]; then what=project
 else say "there is no requirements file $req, and no setup.py or pyproject.toml in $release"
 fi
 command -v -- "$python" >/dev/null 2>&1 || say "there is no $python that $(id -un) can run on this host: set \`python\`"
-hash=$({
-  echo wptdeploy-venv-1 "$site"
-  "$python" --version 2>&1; readlink -f -- "$(command -v -- "$python")"
-  for f in pyproject.toml setup.py setup.cfg; do [ -f "$release/$f" ] && { echo "== $f"; cat -- "$release/$f"; }; done
-  if [ "$what" = requirements ]; then
-    echo "== requirements"; cat -- "$req"
-    dir=${req%/*}
-    sed -n 's/^[[:space:]]*\(-r\|-c\|--requirement\|--constraint\)[[:space:]=]*\([^[:space:]]*\).*/\2/p' -- "$req" |
-      while read -r f; do case "$f" in /*) ;; *) f="$dir/$f" ;; esac; [ -f "$f" ] && { echo "== $f"; cat -- "$f"; }; done
-  else
-    echo "== project"; git -c safe.directory='*' -C "$release" rev-parse HEAD 2>/dev/null || date +%s%N
-  fi
-} | sha256sum | cut -c 1-16)
-env="$store/$hash"
-echo "wptdeploy.hash=$hash"
-echo "wptdeploy.path=$env"
+# Which installer builds it: uv does not count the system's site-packages
+# as installed (it would put its own versions over them), so with them pip
+# does, as it did for Ansible's pip task.
+uv=
+if [ "$installer" = pip ]; then use=pip
+elif [ -n "$site" ]; then use=pip; echo "wptdeploy.site_pip=1"
+elif [ -n "$tools" ] && [ -x "$tools/bin/uv" ]; then uv="$tools/bin/uv"; use=uv
+elif command -v uv >/dev/null 2>&1; then uv=$(command -v uv); use=uv
+elif [ -n "$tools" ]; then use=uv
+elif [ "$installer" = uv ]; then say "uv is not on PATH: install it, or set \`tools_path\` so that wptdeploy installs it there"
+else use=pip
+fi
+set_id=
+[ -n "$locked" ] && set_id=$(printf '%s\n' "$locked" | sha256sum | cut -c 1-12)
+# An environment's identity: what it installs, the Python, the installer,
+# the site-packages setting, and the set it was promoted with.
+identity() {
+  {
+    echo wptdeploy-venv-2 "$site" "$use" "$set_id"
+    "$python" --version 2>&1; readlink -f -- "$(command -v -- "$python")"
+    for f in pyproject.toml setup.py setup.cfg; do [ -f "$release/$f" ] && { echo "== $f"; cat -- "$release/$f"; }; done
+    if [ "$what" = requirements ]; then
+      echo "== requirements"; cat -- "$req"
+      dir=${req%/*}
+      sed -n 's/^[[:space:]]*\(-r\|-c\|--requirement\|--constraint\)[[:space:]=]*\([^[:space:]]*\).*/\2/p' -- "$req" |
+        while read -r f; do case "$f" in /*) ;; *) f="$dir/$f" ;; esac; [ -f "$f" ] && { echo "== $f"; cat -- "$f"; }; done
+    else
+      echo "== project"; git -c safe.directory='*' -C "$release" rev-parse HEAD 2>/dev/null || date +%s%N
+    fi
+  } | sha256sum | cut -c 1-16
+}
+# The newest complete build of an identity (`HASH`, or `HASH-TIME` when forced).
+newest() {
+  found=
+  for e in "$store/$1" "$store/$1"-*; do [ -f "$e/.wptdeploy-complete" ] && found=$e; done
+  printf %s "$found"
+}
+hash=$(identity)
 exec 9>"$store/.$hash.lock"
 flock 9
-if [ -f "$env/.wptdeploy-complete" ]; then
-  echo wptdeploy.built=false
-else
-  uv=
-  if [ "$installer" != pip ]; then
-    if [ -n "$tools" ] && [ -x "$tools/bin/uv" ]; then uv="$tools/bin/uv"
-    elif command -v uv >/dev/null 2>&1; then uv=$(command -v uv)
-    elif [ -n "$tools" ]; then
-      log=$(mktemp)
-      if { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
-         "$tools/bin/python" -m pip install --disable-pip-version-check -q uv >>"$log" 2>&1 && [ -x "$tools/bin/uv" ]; then
-        uv="$tools/bin/uv"; echo "wptdeploy.installed_uv=$uv"
-      else
-        why=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
-        [ "$installer" = uv ] && { rm -f "$log"; say "uv is not on PATH, and installing it into $tools failed: $why"; }
-        echo "wptdeploy.no_uv=$why"
-      fi
-      rm -f "$log"
-    fi
-    [ -z "$uv" ] && [ "$installer" = uv ] && say "uv is not on PATH: install it, or set \`tools_path\` so that wptdeploy installs it there"
-  fi
-  rm -rf -- "$env"
-  cd -- "$release"
-  if [ -n "$uv" ]; then
-    # The host's own trust store, as pip and curl use (a proxy's CA included).
-    export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1
-    [ -n "$cache" ] && export UV_CACHE_DIR="$cache"
-    "$uv" venv --quiet --python "$python" $site "$env"
-    if [ "$what" = requirements ]; then "$uv" pip install --python "$env/bin/python" -r "$req"
-    else "$uv" pip install --python "$env/bin/python" "$release"; fi
-    used=uv
-  else
-    "$python" -m venv $site -- "$env"
-    pip() { "$env/bin/python" -m pip install --disable-pip-version-check --progress-bar off "$@"; }
-    if [ "$what" = requirements ]; then pip -r "$req"; else pip "$release"; fi
-    used=pip
-  fi
-  printf '%s %s\n' "$used" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$env/.wptdeploy-complete"
-  echo wptdeploy.built=true
-  echo "wptdeploy.installer=$used"
+env=$(newest "$hash")
+if [ -n "$env" ] && [ -z "$force" ]; then
+  chose "$env"; echo wptdeploy.built=false; echo wptdeploy.source=reused
+  ln -sfn -- "$env" "$release/.venv"
+  exit 0
 fi
-grep -qxF -- "$user" "$env.users" 2>/dev/null || printf '%s\n' "$user" >> "$env.users"
+if [ "$use" = uv ] && [ -z "$uv" ]; then
+  log=$(mktemp)
+  if { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
+     "$tools/bin/python" -m pip install --disable-pip-version-check -q uv >>"$log" 2>&1 && [ -x "$tools/bin/uv" ]; then
+    uv="$tools/bin/uv"; echo "wptdeploy.installed_uv=$uv"; rm -f "$log"
+  else
+    why=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1); rm -f "$log"
+    [ "$installer" = uv ] && say "uv is not on PATH, and installing it into $tools failed: $why"
+    echo "wptdeploy.no_uv=$why"
+    use=pip; hash=$(identity)
+    exec 9>"$store/.$hash.lock"; flock 9
+    env=$(newest "$hash")
+    if [ -n "$env" ] && [ -z "$force" ]; then
+      chose "$env"; echo wptdeploy.built=false; echo wptdeploy.source=reused
+      ln -sfn -- "$env" "$release/.venv"
+      exit 0
+    fi
+  fi
+fi
+env="$store/$hash"
+[ -n "$force" ] && [ -e "$env" ] && env="$store/$hash-$(date -u +%Y%m%dT%H%M%SZ)"
+rm -rf -- "$env"
+cd -- "$release"
+if [ "$use" = uv ]; then
+  # The host's own trust store, as pip and curl use (a proxy's CA included).
+  export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 UV_NATIVE_TLS=1
+  [ -n "$cache" ] && export UV_CACHE_DIR="$cache"
+  "$uv" venv --quiet --python "$python" $site "$env"
+  install() { "$uv" pip install --python "$env/bin/python" "$@"; }
+else
+  "$python" -m venv $site -- "$env"
+  install() { "$env/bin/python" -m pip install --disable-pip-version-check --progress-bar off "$@"; }
+fi
+if [ -n "$locked" ]; then
+  # The set a tested release recorded, installed as it is: no resolution.
+  sync=$(mktemp)
+  { [ "$what" = requirements ] && grep -E '^[[:space:]]*(-i|--index-url|--extra-index-url|-f|--find-links|--no-index|--trusted-host)([[:space:]=]|$)' -- "$req" || true
+    printf '%s\n' "$locked" | grep -v '^#' || true; } > "$sync"
+  install --no-deps -r "$sync"
+  rm -f -- "$sync"
+  if [ "$what" = project ]; then install --no-deps "$release"
+  else
+    grep -E '^[[:space:]]*(-e[[:space:]]|--editable|\.|/|file:)' -- "$req" > "$env/.wptdeploy-local" || true
+    [ -s "$env/.wptdeploy-local" ] && install --no-deps -r "$env/.wptdeploy-local"
+    rm -f -- "$env/.wptdeploy-local"
+  fi
+  freeze "$env" > "$env/.wptdeploy-packages"
+  if [ "$(cat -- "$env/.wptdeploy-packages")" != "$locked" ]; then
+    diff -- "$env/.wptdeploy-packages" - <<LOCKED | sed -n 's/^\([<>]\) /wptdeploy.differs=\1 /p' | head -n 20 || true
+$locked
+LOCKED
+    say "the environment built from the tested set does not hold exactly that set"
+  fi
+  echo wptdeploy.source=promoted
+elif [ "$what" = requirements ]; then install -r "$req"; echo wptdeploy.source=resolved
+else install "$release"; echo wptdeploy.source=resolved
+fi
+lock "$env"
+printf '%s %s\n' "$use" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$env/.wptdeploy-complete"
+chose "$env"
+echo wptdeploy.built=true
+echo "wptdeploy.installer=$use"
 ln -sfn -- "$env" "$release/.venv"
-"#;
+"##;
 
-/// A build that worked registers the environment; one that failed says
-/// which package, in one line.
-fn outcome(output: &Output, store: &str) -> Result<Outcome, StepFailure> {
+/// A build that worked registers the environment and where its set came
+/// from; one that failed says which package, in one line.
+fn outcome(output: &Output, store: &str, source: &Source) -> Result<Outcome, StepFailure> {
     if output.exit_code == 0 {
         let marks = markers(&output.stdout);
         let get = |k: &str| marks.get(k).cloned().unwrap_or_default();
         let built = get("built") == "true";
         let hash = get("hash");
+        let set = match marks.get("packages") {
+            Some(id) => format!("set {id}"),
+            None => "no recorded set".into(),
+        };
         let mut notes = Vec::new();
+        let mut warnings = Vec::new();
         if let Some(adopted) = marks.get("adopted") {
             notes.push(format!("kept the virtualenv that was there as {adopted}"));
         }
-        notes.push(if built {
-            format!("built {hash} with {}", get("installer"))
-        } else {
-            format!("reused {hash}")
-        });
-        let mut warnings = Vec::new();
+        let installer = get("installer");
+        let (said, from) = match (get("source").as_str(), &source.promoted) {
+            ("promoted", Some((env, host))) => (
+                format!(
+                    "installed the {set} that {env} tested (read from {host}), without resolving; built {hash} with {installer}"
+                ),
+                format!("promoted from {env} ({host})"),
+            ),
+            ("resolved", _) => {
+                let why = match &source.unpromoted {
+                    Some(why) => {
+                        warnings.push(format!("resolved the packages here: {why}"));
+                        format!(" here ({why})")
+                    }
+                    None => String::new(),
+                };
+                (
+                    format!("resolved{why}: built {hash} with {installer}, {set}"),
+                    "resolved".to_owned(),
+                )
+            }
+            ("kept", _) => (
+                format!("kept the release's {hash}, {set}"),
+                "kept".to_owned(),
+            ),
+            _ => (format!("reused {hash}, {set}"), "reused".to_owned()),
+        };
+        notes.push(said);
+        if built && marks.contains_key("site_pip") {
+            warnings.push(
+                "with system site-packages the virtualenv is built with pip: uv does not count the system's packages as installed and would put its own versions over them".into(),
+            );
+        }
         if let Some(why) = marks.get("no_uv") {
             warnings.push(format!(
                 "uv could not be installed ({why}): the virtualenv was built with pip (set `python_installer: pip` to stop trying)"
@@ -329,8 +575,10 @@ fn outcome(output: &Output, store: &str) -> Result<Outcome, StepFailure> {
             ("path", get("path")),
             ("hash", hash),
             ("built", built.to_string()),
-            ("installer", get("installer")),
+            ("installer", installer),
             ("store", store.to_owned()),
+            ("packages", get("packages")),
+            ("source", from),
         ]);
         return Ok(Outcome {
             changed: built || marks.contains_key("adopted"),
@@ -342,6 +590,22 @@ fn outcome(output: &Output, store: &str) -> Result<Outcome, StepFailure> {
     }
     let text = format!("{}\n{}", output.stdout, output.stderr);
     if let Some(said) = text.lines().find_map(|l| l.strip_prefix("wptdeploy: ")) {
+        let differs: Vec<&str> = output
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("wptdeploy.differs="))
+            .collect();
+        if !differs.is_empty() {
+            return Err(StepFailure {
+                message: format!(
+                    "failed: {said} (< built, > tested): {}",
+                    differs.join(", ")
+                ),
+                hints: vec![
+                    "the live release is untouched; the index may no longer offer a version the tested set holds".into(),
+                ],
+            });
+        }
         return Err(StepFailure {
             message: format!("failed: {said}"),
             hints: if said.starts_with("there is no requirements file") {
@@ -491,6 +755,9 @@ mod tests {
             installer: "pip".into(),
             tools: String::new(),
             cache: String::new(),
+            force: false,
+            locked: String::new(),
+            refuse: String::new(),
         };
         let out = std::process::Command::new("sh")
             .arg("-c")
@@ -502,7 +769,11 @@ mod tests {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        outcome(&output, &build.store)
+        let source = Source {
+            promoted: None,
+            unpromoted: None,
+        };
+        outcome(&output, &build.store, &source)
     }
 
     fn registered(outcome: &Outcome, key: &str) -> String {

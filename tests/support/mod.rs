@@ -8,6 +8,7 @@ pub mod netns;
 pub mod sandbox;
 pub mod ssh;
 pub mod terminal;
+pub mod wheels;
 
 use std::path::Path;
 use std::process::Output;
