@@ -402,6 +402,7 @@ fn init_from_ansible_reports_what_the_tree_gives_and_writes_nothing() {
             .to_owned(),
         "app_server: uwsgi-emperor (from ansible/roles/uwsgi/tasks/main.yml (its vassal template task))".to_owned(),
         "uwsgi_vassal: /etc/uwsgi/vassals/{{project_name}}_uwsgi.ini (from ansible/roles/uwsgi/tasks/main.yml (its vassal template task))".to_owned(),
+        "venv_site_packages: true (from ansible/roles/deploy/tasks/build.yml (its pip task's virtualenv_site_packages))".to_owned(),
         "wptdeploy staging --check --ask-vault-pass".to_owned(),
     ] {
         assert!(run.stderr.contains(&said), "{said}:\n{}", run.stderr);

@@ -432,11 +432,27 @@ fn a_health_check_url_is_fetched_on_the_host() {
 }
 
 /// `virtualenv:` creates an environment that sees the system's packages
-/// when asked (wptdash's did), with pip or uv, and a package that cannot
-/// be installed is named in one line by either.
+/// when asked (wptdash's did). Debian's six is older than the local
+/// index's: pip keeps the system's, and uv, which does not count system
+/// packages as installed, is not used for such an environment (the run
+/// says why, once), so both installers give the same set. A package that
+/// cannot be installed is named in one line by either.
 #[test]
-fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
+fn virtualenv_with_system_site_packages_keeps_the_system_s_versions_and_names_what_fails() {
+    let system_six = std::process::Command::new(crate::support::sandbox::SYSTEM_PYTHON)
+        .args(["-c", "import six; print(six.__version__)"])
+        .output()
+        .unwrap();
+    assert!(
+        system_six.status.success(),
+        "this test needs Debian's python3-six (scripts/system-packages installs it)"
+    );
+    let system_six = String::from_utf8_lossy(&system_six.stdout)
+        .trim()
+        .to_owned();
     let s = sandbox();
+    let index = s.dir.join("wheels");
+    crate::support::wheels::publish(&index, &[("six", "99.0", &[])]);
     let dir = s.dir.join("my-playbooks");
     let release = s.dir.join("release");
     std::fs::create_dir_all(&dir).unwrap();
@@ -452,50 +468,87 @@ fn virtualenv_makes_a_system_site_packages_environment_and_names_what_fails() {
         ),
     )
     .unwrap();
-    let run = |installer: &str| {
+    let run = |installer: &str, site: bool| {
         crate::support::Run::from_command(
             s.command(crate::support::bin())
-                .args([
-                    "--no-progress",
-                    "staging",
-                    "--playbook",
-                    "venv.yml",
-                    "-e",
-                    "site=true",
-                    "-e",
-                ])
+                .args(["--no-progress", "staging", "--playbook", "venv.yml", "-e"])
+                .arg(format!("site={site}"))
+                .arg("-e")
                 .arg(format!("installer={installer}"))
                 .arg("--playbooks")
                 .arg(&dir),
         )
     };
-    for (installer, requirement, said) in [
-        ("pip", "", ""),
+    let six = format!("--find-links {}\nsix\n", index.display());
+    let mut sets = Vec::new();
+    for installer in ["pip", "uv", "auto"] {
+        // Another input each time, so that each builds (with the system's
+        // packages, every installer's environment is pip's, the same one).
+        std::fs::write(
+            release.join("requirements.txt"),
+            format!("{six}# {installer}\n"),
+        )
+        .unwrap();
+        // A new build each time, as a deploy's build directory is.
+        let _ = std::fs::remove_file(release.join(".venv"));
+        let built = run(installer, true).success();
+        let config = std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
+        assert!(
+            config.contains("include-system-site-packages = true"),
+            "{installer}: {config}"
+        );
+        let imported = std::process::Command::new(release.join(".venv/bin/python"))
+            .args([
+                "-c",
+                "import six; print(getattr(six, '__version__', None) or six.VERSION)",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&imported.stdout).trim(),
+            system_six,
+            "{installer}"
+        );
+        let why = "with system site-packages the virtualenv is built with pip";
+        let said = built.stderr.matches(why).count();
+        assert_eq!(
+            said,
+            usize::from(installer != "pip"),
+            "{installer}: {}",
+            built.stderr
+        );
+        sets.push(std::fs::read_to_string(release.join(".venv/.wptdeploy-packages")).unwrap());
+    }
+    assert!(
+        sets.iter()
+            .all(|set| set == &sets[0] && !set.contains("six")),
+        "{sets:?}"
+    );
+    // Without the system's packages, uv installs the index's newest.
+    let _ = std::fs::remove_file(release.join(".venv"));
+    run("uv", false).success();
+    let set = std::fs::read_to_string(release.join(".venv/.wptdeploy-packages")).unwrap();
+    assert!(set.contains("six==99.0"), "{set}");
+
+    for (installer, site, said) in [
         (
             "pip",
-            "nosuchpkg-wptdeploy-test-xyz==1.0",
+            true,
             "no version of `nosuchpkg-wptdeploy-test-xyz` matches `nosuchpkg-wptdeploy-test-xyz==1.0`",
         ),
-        ("uv", "# uv\n", ""),
         (
             "uv",
-            "nosuchpkg-wptdeploy-test-xyz==1.0",
+            false,
             "no solution: nosuchpkg-wptdeploy-test-xyz was not found in the package registry",
         ),
     ] {
-        std::fs::write(release.join("requirements.txt"), format!("{requirement}\n")).unwrap();
-        // A new build each time, as a deploy's build directory is.
+        std::fs::write(
+            release.join("requirements.txt"),
+            "nosuchpkg-wptdeploy-test-xyz==1.0\n",
+        )
+        .unwrap();
         let _ = std::fs::remove_file(release.join(".venv"));
-        if said.is_empty() {
-            run(installer).success();
-            let config = std::fs::read_to_string(release.join(".venv/pyvenv.cfg")).unwrap();
-            assert!(
-                config.contains("include-system-site-packages = true"),
-                "{installer}: {config}"
-            );
-            continue;
-        }
-        let failed = run(installer).failure(1);
+        let failed = run(installer, site).failure(1);
         assert!(
             failed.stderr.contains(&format!(
                 "step `build` building the virtualenv failed: {said}"

@@ -52,7 +52,11 @@ fn imported(base: &Path, module: &str) -> String {
         .args(["-c", &format!("import {module}; print({module}.VERSION)")])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -78,7 +82,11 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
 
     // Staging resolves: version 1 of b is the index's newest.
     let staging = s.wptdeploy(&["staging", "--commit", "locked"]).success();
-    assert!(staging.stderr.contains("resolved: built "), "{}", staging.stderr);
+    assert!(
+        staging.stderr.contains("resolved: built "),
+        "{}",
+        staging.stderr
+    );
     let staging_set = live_set(&s.base_path);
     assert!(
         staging_set.contains("wptdeploy-locked-a==1.0\n")
@@ -95,16 +103,30 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     // the history record, the JSON).
     publish(&index, &[("wptdeploy-locked-b", "2.0", &[])]);
     let run = s
-        .wptdeploy(&["production", "--commit", "locked", "--yes", "--output", "json"])
+        .wptdeploy(&[
+            "production",
+            "--commit",
+            "locked",
+            "--yes",
+            "--output",
+            "json",
+        ])
         .success();
     let said = events(&run)
         .into_iter()
         .filter(|e| e["event"] == "step_finished")
-        .find_map(|e| e["note"].as_str().map(str::to_owned).filter(|n| n.contains("tested")))
+        .find_map(|e| {
+            e["note"]
+                .as_str()
+                .map(str::to_owned)
+                .filter(|n| n.contains("tested"))
+        })
         .unwrap_or_else(|| panic!("no step says the set was promoted:\n{}", run.stdout));
     let id = &sha256_12(&staging_set);
     assert!(
-        said.contains(&format!("installed the set {id} that staging tested (read from sandbox-host), without resolving")),
+        said.contains(&format!(
+            "installed the set {id} that staging tested (read from sandbox-host), without resolving"
+        )),
         "{said}"
     );
     assert_eq!(live_set(&prod), staging_set);
@@ -112,12 +134,17 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     let record = last_record(&prod);
     assert_eq!(record["sha"], tested.as_str());
     assert_eq!(record["packages"], id.as_str());
-    assert_eq!(record["packages_from"], "promoted from staging (sandbox-host)");
+    assert_eq!(
+        record["packages_from"],
+        "promoted from staging (sandbox-host)"
+    );
     let history = s
         .wptdeploy(&["history", "production", "--output", "json"])
         .success();
     assert!(
-        history.stdout.contains("\"packages_from\":\"promoted from staging (sandbox-host)\""),
+        history
+            .stdout
+            .contains("\"packages_from\":\"promoted from staging (sandbox-host)\""),
         "{}",
         history.stdout
     );
@@ -135,7 +162,10 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     // environment.
     s.branch_with_files(
         "same-requirements",
-        &[("requirements.txt", &requirements(&wants)), ("other.txt", "another commit\n")],
+        &[
+            ("requirements.txt", &requirements(&wants)),
+            ("other.txt", "another commit\n"),
+        ],
     );
     s.wptdeploy(&["staging", "--commit", "same-requirements"])
         .success()
@@ -150,10 +180,16 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     // why; with --require-promoted it refuses, the live release untouched.
     branch_requiring(&s, "untested", &format!("{wants}# untested\n"));
     let live_before = crate::support::sandbox::live_release_in(&prod);
-    s.wptdeploy(&["production", "--commit", "untested", "--yes", "--require-promoted"])
-        .failure(1)
-        .stderr_has("staging has no release of ")
-        .stderr_has("this deploy installs only a set staging tested (`require_promoted`)");
+    s.wptdeploy(&[
+        "production",
+        "--commit",
+        "untested",
+        "--yes",
+        "--require-promoted",
+    ])
+    .failure(1)
+    .stderr_has("staging has no release of ")
+    .stderr_has("this deploy installs only a set staging tested (`require_promoted`)");
     assert_eq!(crate::support::sandbox::live_release_in(&prod), live_before);
     s.wptdeploy(&["production", "--commit", "untested", "--yes"])
         .success()
@@ -163,7 +199,13 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     // Back to the tested commit, but resolved on production (promotion
     // off): `status` flags the set staging did not test, `diff` names it.
     s.wptdeploy(&[
-        "production", "--commit", "locked", "--yes", "--force", "-e", "promote_from=",
+        "production",
+        "--commit",
+        "locked",
+        "--yes",
+        "--force",
+        "-e",
+        "promote_from=",
     ])
     .success();
     assert_eq!(imported(&prod, "wptdeploy_locked_b"), "2.0");
@@ -171,7 +213,9 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     let status = s.wptdeploy(&["status", "production"]).success();
     assert!(
         status.stdout.contains("UNTESTED: ")
-            && status.stdout.contains(&format!("staging tested {id} for this commit")),
+            && status
+                .stdout
+                .contains(&format!("staging tested {id} for this commit")),
         "{}",
         status.stdout
     );
@@ -183,7 +227,9 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
     let diff = s.wptdeploy(&["diff", "staging", "production"]).success();
     assert!(
         diff.stdout.contains("commits: the same")
-            && diff.stdout.contains("  ~ wptdeploy-locked-b==1.0 -> wptdeploy-locked-b==2.0")
+            && diff
+                .stdout
+                .contains("  ~ wptdeploy-locked-b==1.0 -> wptdeploy-locked-b==2.0")
             && diff.stdout.contains("  app.env: staging -> production")
             && !diff.stdout.contains("sandbox-db-secret"),
         "{}",
@@ -207,7 +253,13 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
 fn diff_compares_two_releases_of_one_environment() {
     let s = sandbox();
     let index = s.dir.join("wheels");
-    publish(&index, &[("wptdeploy-locked-b", "1.0", &[]), ("wptdeploy-locked-b", "2.0", &[])]);
+    publish(
+        &index,
+        &[
+            ("wptdeploy-locked-b", "1.0", &[]),
+            ("wptdeploy-locked-b", "2.0", &[]),
+        ],
+    );
     let links = format!("--find-links {}\n", index.display());
     let one = branch_requiring(&s, "one", &format!("{links}wptdeploy-locked-b==1.0\n"));
     let two = branch_requiring(&s, "two", &format!("{links}wptdeploy-locked-b==2.0\n"));
@@ -217,7 +269,14 @@ fn diff_compares_two_releases_of_one_environment() {
     let run = crate::support::Run::from_command(
         s.command(crate::support::bin())
             .current_dir(s.dir.join("work"))
-            .args(["diff", "staging", &one[..12], &two[..12], "--output", "json"]),
+            .args([
+                "diff",
+                "staging",
+                &one[..12],
+                &two[..12],
+                "--output",
+                "json",
+            ]),
     )
     .success();
     let table = events(&run)
@@ -237,8 +296,18 @@ fn diff_compares_two_releases_of_one_environment() {
         .iter()
         .filter_map(|c| c.as_str())
         .collect();
-    assert!(commits.iter().any(|c| c.starts_with("+ ") && c.ends_with(" two")), "{commits:?}");
-    assert!(commits.iter().any(|c| c.starts_with("- ") && c.ends_with(" one")), "{commits:?}");
+    assert!(
+        commits
+            .iter()
+            .any(|c| c.starts_with("+ ") && c.ends_with(" two")),
+        "{commits:?}"
+    );
+    assert!(
+        commits
+            .iter()
+            .any(|c| c.starts_with("- ") && c.ends_with(" one")),
+        "{commits:?}"
+    );
     assert_eq!(data["config"], serde_json::Value::Null);
     // A release that is not there is named.
     s.wptdeploy(&["diff", "staging", &one[..12], "0000000"])
@@ -253,25 +322,46 @@ fn force_and_the_installer_rebuild_the_environment() {
     let s = sandbox();
     let index = s.dir.join("wheels");
     publish(&index, &[("wptdeploy-locked-b", "1.0", &[])]);
-    branch_requiring(&s, "pinned", &format!("--find-links {}\nwptdeploy-locked-b\n", index.display()));
+    branch_requiring(
+        &s,
+        "pinned",
+        &format!("--find-links {}\nwptdeploy-locked-b\n", index.display()),
+    );
     s.wptdeploy(&["staging", "--commit", "pinned"]).success();
     let first = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     let first_set = live_set(&s.base_path);
     let with_pip = s
-        .wptdeploy(&["staging", "--commit", "pinned", "--force", "-e", "python_installer=pip"])
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "pinned",
+            "--force",
+            "-e",
+            "python_installer=pip",
+        ])
         .success()
         .stderr_has(" with pip");
     let second = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     assert_ne!(first, second, "{}", with_pip.stderr);
     assert_ne!(first.file_name(), second.file_name());
     // The same identity, forced: a new build beside it (HASH-TIME).
-    s.wptdeploy(&["staging", "--commit", "pinned", "--force", "-e", "python_installer=pip"])
-        .success()
-        .stderr_has(" with pip");
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "pinned",
+        "--force",
+        "-e",
+        "python_installer=pip",
+    ])
+    .success()
+    .stderr_has(" with pip");
     let third = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     let name = third.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(
-        name.starts_with(&format!("{}-", second.file_name().unwrap().to_str().unwrap())),
+        name.starts_with(&format!(
+            "{}-",
+            second.file_name().unwrap().to_str().unwrap()
+        )),
         "{name}"
     );
     // uv's set and pip's are the same for the same input.

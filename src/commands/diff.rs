@@ -44,18 +44,16 @@ pub async fn run(args: DiffArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         ..StateVars::default()
     };
     let first = read(reading("diff", args.env.clone(), "releases.yml"), &wanted, cx).await?;
-    let (left, right, second);
-    match &args.sha {
-        Some(sha) => {
-            left = release_side(&first, &args.env, &args.other)?;
-            right = release_side(&first, &args.env, sha)?;
-        }
-        None => {
-            second = read(reading("diff", args.other.clone(), "releases.yml"), &wanted, cx).await?;
-            left = live_side(&first, &args.env)?;
-            right = live_side(&second, &args.other)?;
-        }
-    }
+    let second;
+    let (left, right) = if let Some(sha) = &args.sha {
+        (
+            release_side(&first, &args.env, &args.other)?,
+            release_side(&first, &args.env, sha)?,
+        )
+    } else {
+        second = read(reading("diff", args.other.clone(), "releases.yml"), &wanted, cx).await?;
+        (live_side(&first, &args.env)?, live_side(&second, &args.other)?)
+    };
     let commits = commits(&left.release.sha, &right.release.sha);
     let packages = packages(&left.release.package_set, &right.release.package_set);
     let migrations = migrations(left.release, right.release);

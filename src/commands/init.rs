@@ -526,7 +526,10 @@ fn from_ansible(tree: &Path, cx: &Context<'_>) -> Result<(), Error> {
             .get(name)
             .map(|o| o.place.clone())
             .unwrap_or_default();
-        let value = value.as_str().unwrap_or_default();
+        let value = match value {
+            serde_yaml::Value::String(text) => text.clone(),
+            other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),
+        };
         lines.push(format!("  {name}: {value} (from {place})"));
     }
     let found_here = crate::inventory::DEFAULT_LOCATIONS

@@ -9,8 +9,9 @@ mod state;
 pub mod vars;
 
 use crate::cli::{
-    ChecklistArgs, CompletionsArgs, DeployArgs, DiffArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs, InitArgs,
-    LogsArgs, ManArgs, MigrationArgs, ReleasesArgs, RollbackArgs, ShellArgs, UnlockArgs, VaultArgs, VerifyArgs,
+    ChecklistArgs, CompletionsArgs, DeployArgs, DiffArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs,
+    InitArgs, LogsArgs, ManArgs, MigrationArgs, ReleasesArgs, RollbackArgs, ShellArgs, UnlockArgs,
+    VaultArgs, VerifyArgs,
 };
 use crate::error::{CommandError, Error};
 use crate::inventory::Sourced;

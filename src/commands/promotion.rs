@@ -23,7 +23,12 @@ use crate::inventory::{self, Origin, Sourced};
 /// (`require` or `require_promoted`); `None` where there is none (staging
 /// itself, an inventory without staging, `promote_from: ""`). `extra` is
 /// the command line's variables.
-pub fn source(env: &str, extra: &Sourced, require: bool, cx: &Context<'_>) -> Option<(String, bool)> {
+pub fn source(
+    env: &str,
+    extra: &Sourced,
+    require: bool,
+    cx: &Context<'_>,
+) -> Option<(String, bool)> {
     let settings = cx.settings;
     // A broken inventory is the command's own error to report.
     let target = inventory::load(env, settings.inventory.as_deref(), &settings.vault).ok()?;
@@ -40,7 +45,8 @@ pub fn source(env: &str, extra: &Sourced, require: bool, cx: &Context<'_>) -> Op
     let from = match setting("promote_from") {
         Some(Value::String(name)) if name.trim() != "auto" => name.trim().to_owned(),
         Some(Value::String(_)) | None => {
-            let staging = inventory::load("staging", settings.inventory.as_deref(), &settings.vault);
+            let staging =
+                inventory::load("staging", settings.inventory.as_deref(), &settings.vault);
             match staging {
                 Ok(staging) if staging.env != target.env => staging.env,
                 _ => String::new(),
@@ -54,7 +60,11 @@ pub fn source(env: &str, extra: &Sourced, require: bool, cx: &Context<'_>) -> Op
 }
 
 /// Reads `from`'s releases (with their sets whole when `whole`), on every host.
-pub async fn read_sets(from: &str, whole: bool, cx: &mut Context<'_>) -> Result<Vec<HostState>, Error> {
+pub async fn read_sets(
+    from: &str,
+    whole: bool,
+    cx: &mut Context<'_>,
+) -> Result<Vec<HostState>, Error> {
     let wanted = StateVars {
         releases_packages: whole,
         ..StateVars::default()
@@ -134,7 +144,11 @@ fn value(
 
 /// Sets the `promotion` variable in `extra`.
 pub fn set(extra: &mut Sourced, promotion: Value) {
-    extra.insert("promotion", promotion, Origin::at("wptdeploy (read before the deploy)"));
+    extra.insert(
+        "promotion",
+        promotion,
+        Origin::at("wptdeploy (read before the deploy)"),
+    );
 }
 
 fn to_jinja(value: &Value) -> minijinja::Value {

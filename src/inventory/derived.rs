@@ -257,9 +257,9 @@ mod tests {
         assert_eq!(derived.values["config_path"], Value::from("config.txt"));
         assert_eq!(derived.values["venv_site_packages"], Value::from(true));
         assert!(
-            derived.origins["venv_site_packages"]
-                .place
-                .ends_with("roles/deploy/tasks/build.yml (its pip task's virtualenv_site_packages)")
+            derived.origins["venv_site_packages"].place.ends_with(
+                "roles/deploy/tasks/build.yml (its pip task's virtualenv_site_packages)"
+            )
         );
         assert!(
             derived.origins["restart_command"]

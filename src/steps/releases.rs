@@ -312,7 +312,10 @@ mod tests {
         let password = state["config"]["postgresql.password"].as_str().unwrap();
         assert!(password.starts_with("sha256:") && !password.contains("hunter2"));
         let url = state["config"]["postgresql.url"].as_str().unwrap();
-        assert!(url.starts_with("sha256:") && !url.contains("s3cret"), "{url}");
+        assert!(
+            url.starts_with("sha256:") && !url.contains("s3cret"),
+            "{url}"
+        );
         assert_eq!(read("@nobase\n")["releases"], json!([]));
     }
 }

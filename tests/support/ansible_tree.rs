@@ -127,6 +127,12 @@ impl AnsibleTree {
             &ansible.join("deploy.yml"),
             "- hosts: all\n  become: yes\n  roles:\n    - {name: deploy, tags: deploy}\n  handlers:\n    - name: restart uwsgi\n      systemd: name=emperor.uwsgi state=restarted\n",
         );
+        // wptdash's build: pip installs the checkout into a virtualenv with
+        // the system's site-packages (what `venv_site_packages` is read from).
+        write(
+            &ansible.join("roles/deploy/tasks/build.yml"),
+            "- name: Install Flask App\n  pip:\n    name: \"{{clone_path}}\"\n    state: present\n    virtualenv: \"{{base_path}}/venv\"\n    virtualenv_python: python3\n    virtualenv_site_packages: yes\n  become: yes\n  become_user: www-data\n  notify: restart uwsgi\n",
+        );
         write(
             &ansible.join("roles/deploy/tasks/main.yml"),
             "- name: Add config file to app\n  template:\n    src: config.txt.j2\n    dest: \"{{site_path}}/config.txt\"\n    backup: no\n  notify: restart uwsgi\n",
@@ -148,6 +154,10 @@ impl AnsibleTree {
             ("restart_command".into(), json("")),
             ("uwsgi_vassal".into(), json(&vassal.display().to_string())),
             ("python".into(), json(super::sandbox::SYSTEM_PYTHON)),
+            // The tree says system site-packages (so pip); here uv builds
+            // from the run's shared cache in a second. The system
+            // site-packages build is deploy.rs's test.
+            ("venv_site_packages".into(), "false".into()),
             (
                 "root_state_path".into(),
                 json(&s.dir.join("root-state").display().to_string()),

@@ -134,27 +134,35 @@ pub const QUICK_WSGI_APP: &str = "wsgiref.simple_server:demo_app";
 /// [`sandbox`]'s health check.
 pub const QUICK_HEALTH_CHECK: &str = "test -f manage.py && {{ venv_path }}/bin/python -c ''";
 
+/// The scheme of an environment's identity (`wptdeploy-venv-N` in
+/// src/steps/virtualenv.rs): an environment built under another has
+/// another name, so the shared one is rebuilt when the scheme changes.
+const ENVIRONMENT_IDENTITY: &str = "venv-2";
+
 /// The example app's environment, built once per run by a real deploy
 /// (so its name is the one a deploy computes, and it lives where it was
 /// built: a virtualenv cannot be moved), its bytecode compiled.
 fn shared_environment() -> std::path::PathBuf {
     let digest = sandbox::digest_of(&[&sandbox::example_app()]);
-    let made = sandbox::built_once(&format!("environment-{digest:016x}"), |dir| {
-        let s = Sandbox::start();
-        s.write_inventory(&[("venvs_path", json(&dir.display().to_string()))]);
-        s.wptdeploy(&["staging", "--commit", "master"]).success();
-        let env = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
-        sandbox::run(
-            std::process::Command::new(env.join("bin/python"))
-                .args(["-m", "compileall", "-q"])
-                .arg(env.join("lib")),
-        );
-        sandbox::run(
-            std::process::Command::new("chmod")
-                .args(["-R", "a+rX"])
-                .arg(dir),
-        );
-    });
+    let made = sandbox::built_once(
+        &format!("environment-{ENVIRONMENT_IDENTITY}-{digest:016x}"),
+        |dir| {
+            let s = Sandbox::start();
+            s.write_inventory(&[("venvs_path", json(&dir.display().to_string()))]);
+            s.wptdeploy(&["staging", "--commit", "master"]).success();
+            let env = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
+            sandbox::run(
+                std::process::Command::new(env.join("bin/python"))
+                    .args(["-m", "compileall", "-q"])
+                    .arg(env.join("lib")),
+            );
+            sandbox::run(
+                std::process::Command::new("chmod")
+                    .args(["-R", "a+rX"])
+                    .arg(dir),
+            );
+        },
+    );
     let mut built = std::fs::read_dir(&made)
         .unwrap()
         .filter_map(Result::ok)
