@@ -11,17 +11,18 @@ use crate::support::wheels::publish;
 use crate::support::{Sandbox, events, sandbox};
 
 /// A production environment on the sandbox's host beside staging: its own
-/// `base_path` (so its releases, environments, lock and history), the same
-/// repository and variables.
+/// `base_path` and `venvs_path` (so its releases, environments, lock and
+/// history), the same repository and variables.
 fn add_production(s: &Sandbox) -> PathBuf {
     let prod = s.dir.join("srv/prod");
     std::fs::write(
         s.inventory.join("production"),
         format!(
-            "[production]\nprod-host ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={} base_path={} env=production\n",
+            "[production]\nprod-host ansible_host=127.0.0.1 ansible_port={} ansible_user={} ansible_ssh_private_key_file={} base_path={} venvs_path={}/venvs env=production\n",
             s.ssh_port,
             s.user,
             s.key.display(),
+            prod.display(),
             prod.display()
         ),
     )
@@ -195,6 +196,35 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
         .success()
         .stderr_has("resolved the packages here: staging has no release of ");
     assert_eq!(last_record(&prod)["packages_from"], "resolved");
+    // An environment to promote from that cannot be reached: said, and
+    // with --require-promoted refused.
+    std::fs::write(
+        s.inventory.join("qa"),
+        "[qa]\nqa-host ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    .unwrap();
+    branch_requiring(&s, "qa-only", &format!("{wants}# for qa\n"));
+    let unreachable = [
+        "production",
+        "--commit",
+        "qa-only",
+        "--yes",
+        "-e",
+        "promote_from=qa",
+    ];
+    let refused = s
+        .wptdeploy(&[&unreachable[..], &["--require-promoted"]].concat())
+        .failure(1);
+    assert!(
+        refused.stderr.contains("qa's sets could not be read (")
+            && refused.stderr.contains("deploy the commit to qa first"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        crate::support::sandbox::live_release_in(&prod),
+        Some(s.sha("untested"))
+    );
 
     // Back to the tested commit, but resolved on production (promotion
     // off): `status` flags the set staging did not test, `diff` names it.
@@ -235,6 +265,20 @@ fn production_installs_the_set_staging_tested_and_says_where_it_came_from() {
         "{}",
         diff.stdout
     );
+    // Staging's app user is not trusted with production: a set whose
+    // record holds anything but exact pins is not installed from it.
+    branch_requiring(&s, "tampered", &format!("{wants}# tampered\n"));
+    s.wptdeploy(&["staging", "--commit", "tampered"]).success();
+    let record = s.base_path.join("site/.venv/.wptdeploy-packages");
+    let mut text = std::fs::read_to_string(&record).unwrap();
+    text.push_str("--extra-index-url http://127.0.0.1:1/simple\n");
+    std::fs::write(&record, text).unwrap();
+    s.wptdeploy(&["production", "--commit", "tampered", "--yes"])
+        .success()
+        .stderr_has("resolved the packages here: staging's set for ")
+        .stderr_has("holds `--extra-index-url http://127.0.0.1:1/simple`, and only exact pins (`name==version`) are installed from another environment's record");
+    assert!(!live_set(&prod).contains("extra-index-url"));
+    s.wptdeploy(&["staging", "--commit", "locked"]).success();
     // Promoted again (forced): the tested set, and `status` agrees.
     s.wptdeploy(&["production", "--commit", "locked", "--yes", "--force"])
         .success();

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value as Json, json};
 
 use super::Context;
-use super::releases::{read, reading};
+use super::reading::{read, reading};
 use super::state::{HostState, Release, short};
 use super::vars::StateVars;
 use crate::cli::DiffArgs;
@@ -162,7 +162,7 @@ fn release_side<'a>(hosts: &'a [HostState], env: &str, sha: &str) -> Result<Side
 fn side_line(side: &Side<'_>) -> String {
     let database = match side.database {
         None => String::new(),
-        Some(Err(error)) => format!(", database unreadable ({})", super::releases::first_line(error)),
+        Some(Err(error)) => format!(", database unreadable ({})", super::reading::first_line(error)),
         Some(Ok(revisions)) if revisions.is_empty() => ", database empty".into(),
         Some(Ok(revisions)) => format!(", database at {}", revisions.join(",")),
     };

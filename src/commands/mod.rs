@@ -4,6 +4,7 @@
 //! password, the redactor that masks secrets in the final error.
 
 mod promotion;
+mod reading;
 mod session;
 mod state;
 pub mod vars;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_yaml::Value;
 
 use super::Context;
-use super::releases::{read, reading};
+use super::reading::{read, reading};
 use super::session::Session;
 use super::state::HostState;
 use super::vars::StateVars;

@@ -1,4 +1,5 @@
 //! Seeing what the hosts have, each a read-only run of a built-in playbook
+//! ([`super::reading`])
 //! whose read steps return data (one connection per host):
 //!
 //! - `wptdeploy status ENV`: per host, the live and previous release, the
@@ -19,40 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::Context;
+use super::reading::{first_line, read, reading};
 use super::session::Session;
 use super::state::{HostState, Record, Release, Unfinished, short};
-use super::vars::{self, StateVars};
+use super::vars::StateVars;
 use crate::cli::{EnvArgs, HistoryArgs, ReleasesArgs};
 use crate::error::{CommandError, Error};
-
-/// Reads every host's state with `session`'s playbook and `state`'s
-/// variables, its steps shown only with `-v`.
-pub(super) async fn read(
-    session: Session,
-    state: &StateVars,
-    cx: &mut Context<'_>,
-) -> Result<Vec<HostState>, Error> {
-    let mut extra = cx.extra_vars();
-    vars::set(&mut extra, state);
-    let session = Session {
-        extra,
-        quiet_steps: true,
-        ..session
-    };
-    let summaries = session.execute(cx).await?;
-    Ok(HostState::from_summaries(&summaries))
-}
-
-/// The session that reads `env` for the command `name` with `playbook`.
-pub(super) fn reading(name: &'static str, env: String, playbook: &str) -> Session {
-    Session {
-        name,
-        title: "{name} of {env}",
-        env,
-        playbook: playbook.into(),
-        ..Session::default()
-    }
-}
 
 /// Prints `rows` (the first is the header) as aligned columns, or, with
 /// `--output json`, `value` as one line.
@@ -267,9 +240,6 @@ fn described(host: &HostState, sha: &str) -> String {
     }
 }
 
-pub(super) fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
-}
 
 /// `wptdeploy releases ENV [--packages SHA]`.
 pub async fn run(args: ReleasesArgs, cx: &mut Context<'_>) -> Result<(), Error> {

@@ -14,7 +14,7 @@
 //!    database goes back too.
 
 use super::Context;
-use super::releases::{first_line, read};
+use super::reading::{first_line, read};
 use super::session::Session;
 use super::state::{HostState, Record, short};
 use super::vars::{self, RollbackVars, StateVars};

@@ -155,7 +155,14 @@ impl StepKind for VirtualenvKind {
             Some(t) => Promotion::from_value(&render.value(t)?),
             None => Promotion::default(),
         };
-        let promoted = promotion.set_of(&sha);
+        let (promoted, unpromoted) = if promotion.from.is_empty() {
+            (None, None)
+        } else {
+            match promotion.set_of(&sha) {
+                Ok(set) => (Some(set), None),
+                Err(why) => (None, Some(why)),
+            }
+        };
         let build = Build {
             path: render.text(&a.path)?,
             release: render.text(&a.release)?,
@@ -172,16 +179,14 @@ impl StepKind for VirtualenvKind {
             cache: render.given(a.cache.as_ref())?.unwrap_or_default(),
             force: render.flag(a.force.as_ref())?,
             locked: promoted.map(|s| s.packages.clone()).unwrap_or_default(),
-            refuse: if promoted.is_none() && promotion.required {
-                promotion.refusal(&sha)
-            } else {
-                String::new()
+            refuse: match &unpromoted {
+                Some(why) if promotion.required => promotion.refusal(why),
+                _ => String::new(),
             },
         };
         let source = Source {
             promoted: promoted.map(|s| (promotion.from.clone(), s.host.clone())),
-            unpromoted: (promoted.is_none() && !promotion.from.is_empty())
-                .then(|| promotion.missing(&sha)),
+            unpromoted,
         };
         Ok(Prepared::new(render.command(build.script()), move |ran| {
             if wrapper_failed(ran.command, ran.output) {
@@ -241,33 +246,61 @@ impl Promotion {
             .unwrap_or_default()
     }
 
-    /// The set tested for `sha`, if any.
-    fn set_of(&self, sha: &str) -> Option<&PromotedSet> {
-        if self.from.is_empty() || sha.is_empty() {
-            return None;
-        }
-        self.sets.get(sha).filter(|s| !s.packages.trim().is_empty())
-    }
-
-    /// Why there is no tested set for `sha`.
-    fn missing(&self, sha: &str) -> String {
+    /// The set tested for `sha`, when there is one this host may install:
+    /// `Err` says why not (none, unreadable, or a line that is not an
+    /// exact pin).
+    fn set_of(&self, sha: &str) -> Result<&PromotedSet, String> {
         let short = &sha[..sha.len().min(12)];
-        if self.error.is_empty() {
-            format!("{} has no release of {short}", self.from)
-        } else {
-            format!("{}'s sets could not be read ({})", self.from, self.error)
+        if !self.error.is_empty() {
+            return Err(format!(
+                "{}'s sets could not be read ({})",
+                self.from, self.error
+            ));
+        }
+        let set = self
+            .sets
+            .get(sha)
+            .filter(|s| !s.packages.trim().is_empty())
+            .ok_or_else(|| format!("{} has no release of {short}", self.from))?;
+        match set.packages.lines().find(|line| !promotable(line)) {
+            Some(line) => Err(format!(
+                "{}'s set for {short} holds `{}`, and only exact pins (`name==version`) are installed from another environment's record",
+                self.from,
+                line.chars().take(80).collect::<String>()
+            )),
+            None => Ok(set),
         }
     }
 
-    /// The step's refusal when a tested set is required.
-    fn refusal(&self, sha: &str) -> String {
+    /// The step's refusal, when a tested set is required, of `why` there is none.
+    fn refusal(&self, why: &str) -> String {
         format!(
-            "{}, and this deploy installs only a set {} tested (`require_promoted`): deploy the commit to {} first",
-            self.missing(sha),
-            self.from,
-            self.from
+            "{why}, and this deploy installs only a set {} tested (`require_promoted`): deploy the commit to {} first",
+            self.from, self.from
         )
     }
+}
+
+/// Whether a line of another environment's set may be installed here: a
+/// comment (what was installed from a local directory) or an exact pin
+/// `name==version`. Anything else (an option, a URL, a path) could make
+/// this host fetch or run what the other host's app user chose.
+fn promotable(line: &str) -> bool {
+    if line.starts_with("# ") && !line.contains('\r') {
+        return true;
+    }
+    let Some((name, version)) = line.split_once("==") else {
+        return false;
+    };
+    let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let version_ok = !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '_' | '-'));
+    name_ok && version_ok
 }
 
 /// Where a build's set comes from, for its outcome.
@@ -558,7 +591,16 @@ fn outcome(output: &Output, store: &str, source: &Source) -> Result<Outcome, Ste
                 format!("kept the release's {hash}, {set}"),
                 "kept".to_owned(),
             ),
-            _ => (format!("reused {hash}, {set}"), "reused".to_owned()),
+            _ => {
+                let why = match &source.unpromoted {
+                    Some(why) => {
+                        warnings.push(format!("not promoted: {why}"));
+                        format!(" (not promoted: {why})")
+                    }
+                    None => String::new(),
+                };
+                (format!("reused {hash}, {set}{why}"), "reused".to_owned())
+            }
         };
         notes.push(said);
         if built && marks.contains_key("site_pip") {
@@ -738,6 +780,51 @@ mod tests {
                 "Using Python 3.11.2 environment at: e3\nerror: No solution found when resolving dependencies\n  cause: Because there is no version of flask==99.0 and you require flask==99.0, we can conclude that your requirements are unsatisfiable.\n"
             ),
             "no solution: there is no version of flask==99.0 and you require flask==99.0"
+        );
+    }
+
+    #[test]
+    fn only_exact_pins_and_comments_are_promoted() {
+        for line in [
+            "flask==3.1.0",
+            "zope.interface==7.2",
+            "torch==2.5.1+cpu",
+            "# wptdash==0.1 from a local directory",
+        ] {
+            assert!(promotable(line), "{line}");
+        }
+        for line in [
+            "--index-url https://evil.example/simple",
+            "-e git+https://evil.example/x",
+            "evil @ https://evil.example/evil.whl",
+            "./evil",
+            "flask>=3",
+            "flask==3.1.0; python_version>'3'",
+            "flask==3.1.0 --hash=sha256:00",
+            "",
+        ] {
+            assert!(!promotable(line), "{line}");
+        }
+        let promotion = Promotion {
+            from: "staging".into(),
+            error: String::new(),
+            required: false,
+            sets: BTreeMap::from([(
+                "a".repeat(40),
+                PromotedSet {
+                    host: "web1".into(),
+                    packages: "flask==3.1.0\n--extra-index-url https://evil.example/simple".into(),
+                },
+            )]),
+        };
+        let refused = promotion.set_of(&"a".repeat(40)).unwrap_err();
+        assert!(
+            refused.starts_with("staging's set for aaaaaaaaaaaa holds `--extra-index-url https://evil.example/simple`"),
+            "{refused}"
+        );
+        assert_eq!(
+            promotion.set_of(&"b".repeat(40)).unwrap_err(),
+            "staging has no release of bbbbbbbbbbbb"
         );
     }
 

@@ -60,7 +60,7 @@ fn an_undefined_variable_is_named_with_where_to_define_it() {
     s.wptdeploy(&["staging"])
         .failure(2)
         .stderr_has("undefined variable `project_name`, which `base_path` uses (`/var/www/{{ project_name }}`, built-in:playbooks/vars.yml:3)")
-        .stderr_has("needed by step `look at what {{ app_user }} must write in {{ base_path }}` (built-in:playbooks/deploy.yml:27)")
+        .stderr_has("needed by step `look at what {{ app_user }} must write in {{ base_path }}` (built-in:playbooks/deploy.yml:30)")
         .stderr_has("hint: define it in");
 }
 
