@@ -533,6 +533,9 @@ pub struct InitArgs {
     /// The app's WSGI entry point, `MODULE:VARIABLE` [default: detected (`wsgi.py`, `app.py`, a package's `app` or `create_app`)].
     #[arg(long, value_name = "MODULE:VARIABLE")]
     pub wsgi_app: Option<String>,
+    /// Directories inside a release that outlive it, kept once in `base_path/shared` and linked into each release, comma-separated (empty: none) [default: those of `instance`, `logs`, `uploads` the checkout has].
+    #[arg(long, value_name = "DIRS")]
+    pub shared_paths: Option<String>,
     /// An Ansible tree that deployed the app before (wptdash's `ansible/`): read as it is and reported (its environments and hosts, the restart and config file its playbook implies); nothing is written.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["host", "production_host", "force"])]
     pub from_ansible: Option<std::path::PathBuf>,

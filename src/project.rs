@@ -29,7 +29,13 @@ pub struct Project {
     /// Where the build file goes so that the app serves it: in the static
     /// folder of the entry point's package (`PKG/static/build.txt`).
     pub served_build_file: Option<String>,
+    /// Directories of the checkout that usually outlive a release
+    /// (`instance/`, `logs/`, `uploads/`), where they exist.
+    pub shared_dirs: Vec<String>,
 }
+
+/// Directories a Flask app keeps across releases, when the checkout has them.
+const SHARED_DIRS: [&str; 3] = ["instance", "logs", "uploads"];
 
 /// A place the app reads settings from, and why it is thought so.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +117,11 @@ impl Project {
             config_files: config_files(dir, &requirements, &pyproject),
             wsgi_app: wsgi_app(dir),
             served_build_file: served_build_file(dir),
+            shared_dirs: SHARED_DIRS
+                .iter()
+                .filter(|d| dir.join(d).is_dir())
+                .map(|d| (*d).to_owned())
+                .collect(),
         }
     }
 }

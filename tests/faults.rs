@@ -63,13 +63,13 @@ impl Ending {
 }
 
 /// The steps of the default deploy that a `--migrate` run of a new release
-/// with no new migration starts: 2 has nothing to fix, 11-19 nothing
-/// pending (a failing upgrade is tests/migrate.rs's), 25 no URL to fetch.
-const ALL_STEPS: &[usize] = &[1, 3, 4, 5, 6, 7, 8, 9, 10, 20, 21, 22, 23, 24, 26];
+/// with no new migration starts: 2 has nothing to fix, 12-20 nothing
+/// pending (a failing upgrade is tests/migrate.rs's), 26 no URL to fetch.
+const ALL_STEPS: &[usize] = &[1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 21, 22, 23, 24, 25, 27];
 
 /// A host that takes seconds to be declared gone is tried where it matters:
 /// the lock, the build, the migration check, the switch, the health check.
-const KEY_STEPS: &[usize] = &[3, 6, 10, 22, 24];
+const KEY_STEPS: &[usize] = &[3, 6, 11, 23, 25];
 
 /// The host under test, with what a fault needs to break and repair it.
 struct Host {
@@ -130,7 +130,11 @@ impl Host {
         // The sandbox's entry point loads in milliseconds: the load
         // before the switch is a step the faults land on, without the cost
         // of importing Flask in every cell.
-        let (s, pg) = sandbox_with_migrated_database(&[("restart_command", "\"true\"")]);
+        // A shared directory, so that the step linking it is one a fault lands on.
+        let (s, pg) = sandbox_with_migrated_database(&[
+            ("restart_command", "\"true\""),
+            ("shared_paths", "[logs]"),
+        ]);
         let tmpfs = (ending == Ending::DiskFull).then(|| Tmpfs::mount(&s.base_path));
         let netns = (ending == Ending::NetworkCut).then(|| {
             let host = NetnsHost::start(&s, "faulty");

@@ -86,6 +86,9 @@ fn write_stand_ins(project: &Path, pg: &crate::support::postgres::Postgres, more
 fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
     let (s, pg) = sandbox_with_database(&[]);
     let project = checkout(&s);
+    // What a Flask app keeps across releases, where the checkout has it.
+    std::fs::create_dir_all(project.join("uploads")).unwrap();
+    std::fs::create_dir_all(project.join("logs")).unwrap();
     let init = Run::from_command(in_project(&s, &project).args(init_for_sandbox(
         &s,
         &[
@@ -109,6 +112,7 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
         "restart_command: \"\"".to_owned(),
         "wsgi_app: \"wptdash.wsgi:app\"".to_owned(),
         "build_info_path: \"wptdash/static/build.txt\"".to_owned(),
+        "shared_paths: [\"logs\",\"uploads\"]".to_owned(),
     ] {
         assert!(all.contains(&line), "{line}:\n{all}");
     }
@@ -137,6 +141,10 @@ fn init_on_a_fresh_checkout_writes_an_inventory_that_deploys_and_migrates() {
     assert_eq!(pg.revision().as_deref(), Some("735093c03092"));
     let config = std::fs::read_to_string(s.base_path.join("site/config.txt")).unwrap();
     assert!(config.contains("name = wptdash"), "{config}");
+    assert_eq!(
+        std::fs::read_link(s.base_path.join("site/uploads")).unwrap(),
+        s.base_path.join("shared/uploads")
+    );
 
     // Run again, it refuses to overwrite, and writes nothing.
     std::fs::write(project.join("inventory/staging"), "[staging]\nmine\n").unwrap();
@@ -215,6 +223,7 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
         "PostgreSQL database the migrations run on",
         "Where the app reads its config file",
         "The app's WSGI entry point",
+        "Directories that outlive a release",
     ] {
         terminal.wait_for(prompt, 1);
         terminal.type_line("");

@@ -34,6 +34,7 @@ struct Answers {
     db: String,
     config_path: String,
     wsgi_app: String,
+    shared_paths: Vec<String>,
 }
 
 /// Runs `init`.
@@ -269,6 +270,15 @@ fn ask(
         &args.wsgi_app,
         project.wsgi_app.as_deref().unwrap_or_default(),
     )?;
+    let shared_paths = question(
+        "Directories that outlive a release, kept in base_path/shared (comma-separated; empty: none)",
+        &args.shared_paths,
+        &project.shared_dirs.join(", "),
+    )?
+    .split(',')
+    .map(|p| p.trim().trim_end_matches('/').to_owned())
+    .filter(|p| !p.is_empty())
+    .collect();
     let answers = Answers {
         host,
         production_host,
@@ -285,6 +295,7 @@ fn ask(
         db,
         config_path,
         wsgi_app,
+        shared_paths,
     };
     check_inline("host", &answers.host)?;
     check_inline("production host", &answers.production_host)?;
@@ -442,6 +453,11 @@ fn group_vars(project: &Project, answers: &Answers) -> String {
         "playbooks/templates/config.txt.j2 is written here in each release (mode 0640)."
     };
     lines.push((config, "config_path", q(&answers.config_path)));
+    lines.push((
+        "Directories that outlive a release: kept once in base_path/shared and linked\n# into each release before the switch (shared_files does the same for files).",
+        "shared_paths",
+        json!(answers.shared_paths).to_string(),
+    ));
     let mut out = String::from(
         "# Written by `wptdeploy init`: what every deploy of this project uses.\n\
          # Every variable and its default: docs/variables.md. Per environment:\n\

@@ -29,6 +29,7 @@ mod restore;
 mod root_safe;
 mod run;
 mod say;
+mod shared;
 mod shell;
 mod sql_lint;
 mod step;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
     app, backup, checkout, columns, confirm, directory, fetch, healthcheck, history, local, lock,
-    logs, migrations, own, prune, publish, releases, reload, restart, restore, run, say, shell,
-    sql_lint, switch, template, upload, virtualenv,
+    logs, migrations, own, prune, publish, releases, reload, restart, restore, run, say, shared,
+    shell, sql_lint, switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -43,6 +43,7 @@ pub const KINDS: &[Entry] = &[
     entry::<lock::Lock>(),
     entry::<checkout::CheckoutKind>(),
     entry::<virtualenv::VirtualenvKind>(),
+    entry::<shared::SharedKind>(),
     entry::<template::TemplateKind>(),
     entry::<publish::PublishKind>(),
     entry::<switch::SwitchKind>(),

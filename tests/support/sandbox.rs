@@ -404,7 +404,9 @@ impl Sandbox {
         let work = self.dir.join("work");
         git(&work, &["checkout", "-q", "-B", name, "master"]);
         for (file, text) in files {
-            std::fs::write(work.join(file), text).unwrap();
+            let path = work.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", name]);
