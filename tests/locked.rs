@@ -425,3 +425,36 @@ fn sha256_12(text: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout)[..12].to_owned()
 }
+
+/// `diff staging production` with a database: the revision each database
+/// is at, the migrations one release has and the other lacks, the commits
+/// between them; a secret in the config never shown.
+#[test]
+fn diff_names_the_database_revisions_and_the_migrations_between_two_environments() {
+    let (s, _pg) = crate::support::sandbox_with_migrated_database(&[]);
+    add_production(&s);
+    s.wptdeploy(&["production", "--commit", "master", "--yes"])
+        .success();
+    s.wptdeploy(&["staging", "--commit", "feature/with-migration", "--migrate"])
+        .success();
+    let run = crate::support::Run::from_command(
+        s.command(crate::support::bin())
+            .current_dir(s.dir.join("work"))
+            .args(["diff", "production", "staging", "--no-progress"]),
+    )
+    .success();
+    let text = &run.stdout;
+    for said in [
+        "production (prod-host): ",
+        "schema 735093c03092, database at 4dafe3eac60e",
+        "staging (sandbox-host): ",
+        "schema 4dafe3eac60e, database at 4dafe3eac60e",
+        "migrations staging's release has and production's has not (1):\n  4dafe3eac60e (4dafe3eac60e_add_comment_url.py)",
+        " Migration: add pull_request.comment_url",
+        "config (",
+        "  app.env: production -> staging",
+    ] {
+        assert!(text.contains(said), "{said}:\n{text}");
+    }
+    assert!(!text.contains("sandbox-db-secret"), "{text}");
+}
