@@ -557,6 +557,16 @@ pub struct EnvArgs {
     pub env: String,
 }
 
+/// `wptdeploy setup ENV [--check]`
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// The environment (an inventory file).
+    pub env: String,
+    /// Show what is missing (each part checked, each file's diff) and change nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
 /// `wptdeploy releases ENV [--packages SHA]`
 #[derive(Debug, Args)]
 pub struct ReleasesArgs {

@@ -149,7 +149,7 @@ fn the_checklist_runs_every_seed_step_with_the_person_deciding() {
         "details of a local step: {screen}"
     );
     assert!(
-        screen.contains("/46] upgrade the database to"),
+        screen.contains("/47] upgrade the database to"),
         "a spinner names the step while it runs: {screen}"
     );
 

@@ -30,6 +30,7 @@ mod releases;
 mod rollback;
 mod safety;
 mod serving;
+mod setup;
 mod shared;
 mod snapshots;
 mod transports;

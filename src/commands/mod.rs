@@ -11,8 +11,8 @@ pub mod vars;
 
 use crate::cli::{
     ChecklistArgs, CompletionsArgs, DeployArgs, DiffArgs, EnvArgs, ExecArgs, HistoryArgs, HoldArgs,
-    InitArgs, LogsArgs, ManArgs, MigrationArgs, ReleasesArgs, RollbackArgs, ShellArgs, UnlockArgs,
-    VaultArgs, VerifyArgs,
+    InitArgs, LogsArgs, ManArgs, MigrationArgs, ReleasesArgs, RollbackArgs, SetupArgs, ShellArgs,
+    UnlockArgs, VaultArgs, VerifyArgs,
 };
 use crate::error::{CommandError, Error};
 use crate::inventory::Sourced;
@@ -58,6 +58,8 @@ macro_rules! registry {
 registry! {
     /// Deploy a ref to ENV: the explicit form of `wptdeploy ENV`.
     Deploy(DeployArgs) => mod deploy,
+    /// Bring each host of ENV to what a deploy needs, as root: packages, the app user, base_path and the shared paths, PostgreSQL's role and database, the app server's unit or vassal, nginx's site; safe to run again (`--check` shows what is missing).
+    Setup(SetupArgs) => mod setup,
     /// Show who holds the deploy lock of ENV, and remove it.
     Unlock(UnlockArgs) => lock::unlock,
     /// Hold the deploy lock of ENV for maintenance (`lock ENV -m WHY`), or show who holds it (`lock status ENV`).

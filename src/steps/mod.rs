@@ -9,6 +9,7 @@ pub mod columns;
 mod confirm;
 mod directory;
 pub mod effect;
+mod ensure;
 mod fetch;
 mod healthcheck;
 pub mod history;

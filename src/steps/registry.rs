@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use super::kind::{Place, StepAction, StepKind, parse};
 use super::{
-    app, backup, checkout, columns, confirm, directory, fetch, healthcheck, history, local, lock,
-    logs, migrations, own, prune, publish, releases, reload, restart, restore, run, say, shared,
-    shell, sql_lint, switch, template, upload, virtualenv,
+    app, backup, checkout, columns, confirm, directory, ensure, fetch, healthcheck, history, local,
+    lock, logs, migrations, own, prune, publish, releases, reload, restart, restore, run, say,
+    shared, shell, sql_lint, switch, template, upload, virtualenv,
 };
 
 /// A registered kind.
@@ -64,6 +64,7 @@ pub const KINDS: &[Entry] = &[
     entry::<say::Say>(),
     entry::<confirm::ConfirmKind>(),
     entry::<directory::DirectoryKind>(),
+    entry::<ensure::EnsureKind>(),
     entry::<history::HistoryKind>(),
     entry::<releases::ReleasesKind>(),
     entry::<logs::LogsKind>(),

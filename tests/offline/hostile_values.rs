@@ -29,6 +29,7 @@ const PLAYBOOKS: &[&str] = &[
     "logs.yml",
     "exec.yml",
     "checklist.yml",
+    "setup.yml",
 ];
 
 /// A value that, if it ever ran, would leave a file named after `name` in `marks`.
@@ -71,8 +72,13 @@ fn context(
     vars.values
         .insert("lint_files".into(), serde_yaml::Value::Sequence(vec![]));
     for (name, value) in values {
-        vars.values
-            .insert(name.clone(), serde_yaml::Value::String(value.clone()));
+        // A list (`shared_paths: []`) gets one hostile item.
+        let hostile = serde_yaml::Value::String(value.clone());
+        let value = match playbook.vars.values.get(name) {
+            Some(serde_yaml::Value::Sequence(_)) => serde_yaml::Value::Sequence(vec![hostile]),
+            _ => hostile,
+        };
+        vars.values.insert(name.clone(), value);
     }
     // What any playbook's steps register (rollback.yml's steps run inside
     // deploy.yml's, after what it registers).

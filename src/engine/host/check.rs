@@ -134,9 +134,10 @@ impl HostRun {
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
         let outcome = match self.probe(prepared).await {
-            Err(Stop::Step { failure, .. }) if prepared.read_only && self.planned_changes => {
-                // A read-only step that fails now, after steps that were
-                // only shown, is shown too: it may pass once they have run.
+            Err(Stop::Step { failure, .. }) if self.planned_changes => {
+                // A probe that fails now, after steps that were only
+                // shown, is shown too: it may pass once they have run (a
+                // check as a user that a step before it makes).
                 let why = failure.message.lines().next().unwrap_or_default();
                 let why = why.trim_end_matches(':');
                 self.register_unknown(index);
