@@ -15,8 +15,8 @@
 //! Otherwise the fix runs, then the check again: a fix after which the
 //! check still fails fails the step (what `ensure` says happened is what
 //! the host has). Under `--check`, only the check runs, and the step says
-//! `missing: WHAT` or `in place` (so a half-set-up host shows exactly
-//! what is missing). Values in both commands are shell-quoted.
+//! `missing: WHAT` (planned) or `in place` (done: nothing to do), so a
+//! half-set-up host shows exactly what is missing. Values in both commands are shell-quoted.
 
 use serde::Deserialize;
 
@@ -64,14 +64,22 @@ impl StepKind for EnsureKind {
             let marks = ran.succeeded()?;
             outcome(marks.get("was").map(String::as_str), &what)
         })
-        .with_probe(probe))
+        .with_probe(probe)
+        // Its check may run as a user, or in a database, a step before it makes.
+        .probe_may_wait())
     }
 }
 
 /// What the check said, before and after the fix.
 fn outcome(was: Option<&str>, what: &str) -> Result<Outcome, StepFailure> {
     let (changed, note) = match was {
-        Some("in-place") => (false, "in place".to_owned()),
+        Some("in-place") => {
+            return Ok(Outcome {
+                note: Some("in place".to_owned()),
+                in_place: true,
+                ..Outcome::default()
+            });
+        }
         Some("fixed") => (true, format!("made: {what}")),
         Some("missing") => (false, format!("missing: {what}")),
         _ => {

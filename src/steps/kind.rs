@@ -398,6 +398,9 @@ pub struct Prepared {
     pub probe: Option<RemoteCommand>,
     /// The step only looks: under `--check` it runs like any other time.
     pub read_only: bool,
+    /// Its probe may fail until the steps before it have run (a check as
+    /// a user a step before it makes): `--check` then shows it, not fails.
+    pub probe_waits: bool,
     /// What the engine does around the command.
     pub effect: Effect,
     /// What the engine runs after some failures, to say why.
@@ -432,6 +435,7 @@ impl Prepared {
             command,
             probe: None,
             read_only: false,
+            probe_waits: false,
             effect: Effect::Runs,
             diagnosis: None,
             shown: None,
@@ -458,6 +462,13 @@ impl Prepared {
     #[must_use]
     pub fn with_probe(mut self, probe: RemoteCommand) -> Self {
         self.probe = Some(probe);
+        self
+    }
+
+    /// Its probe may fail until the steps before it have run.
+    #[must_use]
+    pub fn probe_may_wait(mut self) -> Self {
+        self.probe_waits = true;
         self
     }
 

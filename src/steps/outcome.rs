@@ -29,6 +29,9 @@ pub struct Outcome {
     /// What a read step found, for the command to show (see
     /// [`crate::engine::HostSummary::data`]).
     pub data: Option<serde_json::Value>,
+    /// Its probe found nothing to do (`ensure:` in place): `--check`
+    /// reports it done, not planned.
+    pub in_place: bool,
 }
 
 /// A step ran and failed.

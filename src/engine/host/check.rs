@@ -134,10 +134,12 @@ impl HostRun {
         prepared: &Prepared,
     ) -> Result<Option<Outcome>, Stop> {
         let outcome = match self.probe(prepared).await {
-            Err(Stop::Step { failure, .. }) if self.planned_changes => {
-                // A probe that fails now, after steps that were only
-                // shown, is shown too: it may pass once they have run (a
-                // check as a user that a step before it makes).
+            Err(Stop::Step { failure, .. })
+                if (prepared.read_only || prepared.probe_waits) && self.planned_changes =>
+            {
+                // A read-only step (or a probe that says it may wait) that
+                // fails now, after steps that were only shown, is shown
+                // too: it may pass once they have run.
                 let why = failure.message.lines().next().unwrap_or_default();
                 let why = why.trim_end_matches(':');
                 self.register_unknown(index);
@@ -154,7 +156,7 @@ impl HostRun {
             }
             outcome => outcome?,
         };
-        if prepared.read_only {
+        if prepared.read_only || outcome.as_ref().is_some_and(|o| o.in_place) {
             return Ok(outcome);
         }
         self.planned_changes = true;
