@@ -111,7 +111,7 @@ fn setup_makes_what_a_deploy_needs_and_a_second_run_changes_nothing() {
     assert!(
         unit.contains(&format!("User={app_user}"))
             && unit.contains(&format!(
-                "ExecStart={}/venv/bin/gunicorn --chdir {}/site",
+                "ExecStart={}/venv/bin/python -m gunicorn --chdir {}/site",
                 base.display(),
                 base.display()
             ))
