@@ -7,3 +7,4 @@ mod error_messages;
 mod hostile_values;
 mod input;
 mod layers;
+mod setup_commands;

@@ -1,0 +1,90 @@
+//! What `wptdeploy setup` runs on a host with systemd, where the tests'
+//! machine has none (tests/setup.rs proves the rest there): setup.yml's
+//! start steps, rendered as a host running systemd would have them, start
+//! the right unit, reload nginx only after `nginx -t`, and run only with
+//! systemd.
+
+use std::sync::Arc;
+
+use wptdeploy::playbook::{Playbook, PlaybookDirs};
+use wptdeploy::template::{Scope, Templates};
+
+/// The check and fix of setup.yml's step whose name starts with `name`,
+/// with `vars` over the defaults and `init_system` as the probe found it.
+fn script(name: &str, vars: &[(&str, &str)], init_system: &str) -> Option<String> {
+    let templates = Templates::new();
+    let playbook = Playbook::load(&PlaybookDirs::new(None), "setup.yml", &templates).unwrap();
+    let mut values = playbook.vars.clone();
+    for (key, value) in [("project_name", "notes"), ("inventory_hostname", "web1")]
+        .iter()
+        .chain(vars)
+    {
+        values
+            .values
+            .insert((*key).into(), serde_yaml::Value::String((*value).into()));
+    }
+    let registered = [(
+        "init_system".to_owned(),
+        minijinja::Value::from(init_system),
+    )]
+    .into_iter()
+    .collect();
+    let ctx = Scope::context(&templates, Arc::new(values), registered);
+    let step = playbook
+        .steps
+        .iter()
+        .find(|s| s.name.0.starts_with(name))
+        .unwrap_or_else(|| panic!("no step `{name}` in setup.yml"));
+    if let Some(when) = &step.when
+        && !templates.condition(when, &ctx).unwrap()
+    {
+        return None;
+    }
+    let prepared = wptdeploy::steps::prepare(step, &templates, &ctx, "root", &[]).unwrap();
+    Some(prepared.command.script)
+}
+
+#[test]
+fn on_systemd_the_unit_starts_and_nginx_reloads_after_its_test() {
+    let gunicorn = script(
+        "start the app server's unit",
+        &[("app_server", "gunicorn")],
+        "systemd",
+    )
+    .expect("runs with systemd");
+    assert!(
+        gunicorn.contains("systemctl daemon-reload && systemctl enable notes.service && systemctl restart notes.service")
+            && gunicorn.contains("systemctl is-active --quiet notes.service"),
+        "{gunicorn}"
+    );
+    let emperor = script(
+        "start the app server's unit",
+        &[
+            ("app_server", "uwsgi-emperor"),
+            ("uwsgi_vassal", "/etc/uwsgi/vassals/notes.ini"),
+        ],
+        "systemd",
+    )
+    .expect("runs with systemd");
+    assert!(
+        emperor.contains("systemctl enable emperor.uwsgi.service"),
+        "{emperor}"
+    );
+    let nginx = script("reload nginx", &[], "systemd").expect("runs with systemd");
+    assert!(
+        nginx.contains("nginx -t && systemctl enable nginx && systemctl reload-or-restart nginx && touch /run/wptdeploy-nginx-notes"),
+        "{nginx}"
+    );
+    // Without systemd, neither runs, and the note does.
+    assert_eq!(
+        script(
+            "start the app server's unit",
+            &[("app_server", "gunicorn")],
+            "none"
+        ),
+        None
+    );
+    assert_eq!(script("reload nginx", &[], "none"), None);
+    assert!(script("what is left to start", &[], "none").is_some());
+    assert_eq!(script("what is left to start", &[], "systemd"), None);
+}
