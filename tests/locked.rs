@@ -374,8 +374,8 @@ fn force_and_the_installer_rebuild_the_environment() {
     s.wptdeploy(&["staging", "--commit", "pinned"]).success();
     let first = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     let first_set = live_set(&s.base_path);
-    let with_pip = s
-        .wptdeploy(&[
+    let forced_with_pip = || {
+        s.wptdeploy(&[
             "staging",
             "--commit",
             "pinned",
@@ -384,21 +384,14 @@ fn force_and_the_installer_rebuild_the_environment() {
             "python_installer=pip",
         ])
         .success()
-        .stderr_has(" with pip");
+        .stderr_has(" with pip")
+    };
+    let with_pip = forced_with_pip();
     let second = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     assert_ne!(first, second, "{}", with_pip.stderr);
     assert_ne!(first.file_name(), second.file_name());
     // The same identity, forced: a new build beside it (HASH-TIME).
-    s.wptdeploy(&[
-        "staging",
-        "--commit",
-        "pinned",
-        "--force",
-        "-e",
-        "python_installer=pip",
-    ])
-    .success()
-    .stderr_has(" with pip");
+    forced_with_pip();
     let third = std::fs::read_link(s.base_path.join("site/.venv")).unwrap();
     let name = third.file_name().unwrap().to_str().unwrap().to_owned();
     assert!(
@@ -413,17 +406,8 @@ fn force_and_the_installer_rebuild_the_environment() {
 }
 
 fn sha256_12(text: &str) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(text.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)[..12].to_owned()
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))[..12].to_owned()
 }
 
 /// `diff staging production` with a database: the revision each database

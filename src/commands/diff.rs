@@ -13,7 +13,7 @@ use serde_json::{Value as Json, json};
 
 use super::Context;
 use super::reading::{read, reading};
-use super::state::{HostState, Release, short};
+use super::state::{HostState, Release, one_release, short};
 use super::vars::StateVars;
 use crate::cli::DiffArgs;
 use crate::error::{CommandError, Error};
@@ -124,38 +124,14 @@ fn live_side<'a>(hosts: &'a [HostState], env: &str) -> Result<Side<'a>, Error> {
 
 /// The release of `env` that `sha` (a prefix) names.
 fn release_side<'a>(hosts: &'a [HostState], env: &str, sha: &str) -> Result<Side<'a>, Error> {
-    let found: Vec<(&str, &Release)> = hosts
-        .iter()
-        .flat_map(|h| {
-            h.releases
-                .iter()
-                .filter(|r| r.sha.starts_with(sha))
-                .map(move |r| (h.host.as_str(), r))
-        })
-        .collect();
-    let shas: BTreeSet<&str> = found.iter().map(|(_, r)| short(&r.sha)).collect();
-    match (found.first(), shas.len()) {
-        (Some((host, release)), 1) => Ok(Side {
-            label: format!("{env} {}", short(&release.sha)),
-            host,
-            release,
-            database: None,
-            config: None,
-        }),
-        (None, _) => Err(CommandError::Release {
-            message: format!("{env} has no release `{sha}`"),
-            hints: vec![format!("`wptdeploy releases {env}` lists them")],
-        }
-        .into()),
-        _ => Err(CommandError::Release {
-            message: format!(
-                "`{sha}` names several releases of {env}: {}",
-                shas.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-            hints: vec!["give more of the SHA".into()],
-        }
-        .into()),
-    }
+    let (host, release) = one_release(hosts, env, sha)?[0];
+    Ok(Side {
+        label: format!("{env} {}", short(&release.sha)),
+        host,
+        release,
+        database: None,
+        config: None,
+    })
 }
 
 /// `staging (web1): 3f2a9c0d1e2b, packages 0a1b2c3d4e5f, database at 2222`.

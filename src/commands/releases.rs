@@ -22,7 +22,7 @@ use serde_json::json;
 use super::Context;
 use super::reading::{first_line, read, reading};
 use super::session::Session;
-use super::state::{HostState, Record, Release, Unfinished, short};
+use super::state::{HostState, Record, Release, Unfinished, one_release, short};
 use super::vars::StateVars;
 use crate::cli::{EnvArgs, HistoryArgs, ReleasesArgs};
 use crate::error::{CommandError, Error};
@@ -323,37 +323,12 @@ pub async fn run(args: ReleasesArgs, cx: &mut Context<'_>) -> Result<(), Error> 
 /// `releases ENV --packages SHA`: the set of packages the release recorded,
 /// one requirement a line (the hosts' sets, when they differ, each said).
 fn package_set(hosts: &[HostState], sha: &str, env: &str, cx: &Context<'_>) -> Result<(), Error> {
-    let mut sets: Vec<(&str, &Release)> = hosts
-        .iter()
-        .flat_map(|h| {
-            h.releases
-                .iter()
-                .filter(|r| r.sha.starts_with(sha))
-                .map(move |r| (h.host.as_str(), r))
-        })
-        .collect();
-    let shas: std::collections::BTreeSet<&str> = sets.iter().map(|(_, r)| r.sha.as_str()).collect();
-    if shas.len() > 1 {
-        let matches: Vec<&str> = shas.iter().map(|s| short(s)).collect();
-        return Err(CommandError::Release {
-            message: format!("`{sha}` names several releases of {env}: {}", matches.join(", ")),
-            hints: vec!["give more of the SHA".into()],
-        }
-        .into());
-    }
+    let mut sets = one_release(hosts, env, sha)?;
     sets.retain(|(_, r)| r.packages.is_some());
     let Some((_, first)) = sets.first() else {
         return Err(CommandError::Release {
-            message: if shas.is_empty() {
-                format!("{env} has no release `{sha}`")
-            } else {
-                format!("the release `{sha}` of {env} has no recorded set of packages (its environment was built before wptdeploy recorded sets, or was pruned)")
-            },
-            hints: vec![if shas.is_empty() {
-                format!("`wptdeploy releases {env}` lists them")
-            } else {
-                format!("deploying it again (`wptdeploy {env} --commit {sha}`) records the set of the environment it has")
-            }],
+            message: format!("the release `{sha}` of {env} has no recorded set of packages (its environment was built before wptdeploy recorded sets, or was pruned)"),
+            hints: vec![format!("deploying it again (`wptdeploy {env} --commit {sha}`) records the set of the environment it has")],
         }
         .into());
     };

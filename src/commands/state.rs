@@ -259,6 +259,39 @@ impl HostState {
     }
 }
 
+/// Every host's copy of the one release that `sha` (a prefix of its SHA)
+/// names, with the host; an error when no release, or several, match.
+pub fn one_release<'a>(
+    hosts: &'a [HostState],
+    env: &str,
+    sha: &str,
+) -> Result<Vec<(&'a str, &'a Release)>, crate::error::CommandError> {
+    let found: Vec<(&str, &Release)> = hosts
+        .iter()
+        .flat_map(|h| {
+            h.releases
+                .iter()
+                .filter(|r| r.sha.starts_with(sha))
+                .map(move |r| (h.host.as_str(), r))
+        })
+        .collect();
+    let shas: std::collections::BTreeSet<&str> = found.iter().map(|(_, r)| short(&r.sha)).collect();
+    match shas.len() {
+        1 => Ok(found),
+        0 => Err(crate::error::CommandError::Release {
+            message: format!("{env} has no release `{sha}`"),
+            hints: vec![format!("`wptdeploy releases {env}` lists them")],
+        }),
+        _ => Err(crate::error::CommandError::Release {
+            message: format!(
+                "`{sha}` names several releases of {env}: {}",
+                shas.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+            hints: vec!["give more of the SHA".into()],
+        }),
+    }
+}
+
 /// `1a2b3c4d5e6f` (12 characters) of a SHA.
 pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
