@@ -16,7 +16,10 @@ struct MadeUser(String);
 impl Drop for MadeUser {
     fn drop(&mut self) {
         let _ = Command::new("userdel").arg(&self.0).status();
-        let _ = Command::new("groupdel").arg(&self.0).status();
+        let _ = Command::new("groupdel")
+            .arg(&self.0)
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 }
 
@@ -172,4 +175,233 @@ fn setup_makes_what_a_deploy_needs_and_a_second_run_changes_nothing() {
     assert!(has(&format!(
         "SELECT 1 FROM pg_database WHERE datname = '{db}'"
     )));
+}
+
+/// nginx serving the sites under `enabled` on this machine, as the host's
+/// own would (`include sites-enabled/*`), and the gunicorn master the
+/// first deploy starts: both stopped when dropped.
+struct Front {
+    nginx: std::process::Child,
+    pid_file: std::path::PathBuf,
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        // Both stopped and waited for: the app user is removed next, and
+        // nginx's workers hold the test's output open until they go.
+        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
+            let pid = pid.trim();
+            let _ = Command::new("kill").arg(pid).status();
+            let gone = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && std::time::Instant::now() < gone
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let _ = Command::new("kill")
+            .arg(self.nginx.id().to_string())
+            .status();
+        let _ = self.nginx.wait();
+    }
+}
+
+/// Starts nginx (as root, its workers as `nobody`, as Debian's) with a
+/// main configuration that includes every file in `enabled`.
+fn nginx_including(dir: &std::path::Path, enabled: &std::path::Path) -> std::process::Child {
+    std::fs::create_dir_all(dir).unwrap();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\npid {n}/nginx.pid;\nerror_log {n}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {n}/body; proxy_temp_path {n}/proxy; fastcgi_temp_path {n}/fastcgi; uwsgi_temp_path {n}/uwsgi; scgi_temp_path {n}/scgi;\n  include {enabled}/*;\n}}\n",
+            n = dir.display(),
+            enabled = enabled.display(),
+        ),
+    )
+    .unwrap();
+    let test = Command::new("nginx")
+        .arg("-t")
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "nginx -t refused the site setup wrote: {}",
+        String::from_utf8_lossy(&test.stderr)
+    );
+    Command::new("nginx")
+        .arg("-c")
+        .arg(&conf)
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// `curl URL`'s status and body.
+fn fetch(url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "5", "-w", "\n%{http_code}", url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_owned(), body.to_owned())
+}
+
+/// The unit file's `KEY=` value.
+fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
+    unit.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key}= in the unit:\n{unit}"))
+}
+
+#[test]
+fn after_setup_the_first_deploy_starts_the_app_and_it_answers_through_nginx() {
+    assert!(
+        is_root(),
+        "`setup` makes a system user, which needs root (CI runs as root)"
+    );
+    assert!(
+        !std::path::Path::new("/run/systemd/system").exists(),
+        "this test starts the unit's ExecStart itself, as systemd would, on a host without systemd; this machine runs systemd"
+    );
+    assert!(
+        std::path::Path::new("/usr/sbin/nginx").exists(),
+        "nginx is missing: scripts/system-packages installs it (as root)"
+    );
+    let app_user = format!("wptdn{}", std::process::id() % 1_000_000);
+    assert!(!exists(&app_user), "{app_user} exists before the test");
+    let _made = MadeUser(app_user.clone());
+    let (mut s, pg) = sandbox_with_database(&[]);
+    // The app user builds nothing here: its environment store holds a link
+    // to the run's environment of the example app (tests/support), as a
+    // server's store holds the environment an earlier deploy built.
+    let store = s.dir.join("environments-of-the-app-user");
+    crate::support::link_shared_environment(&store);
+    let base = s.dir.join("srv/fresh");
+    let etc = s.dir.join("etc");
+    // Where the app's socket and pid file live (systemd's RuntimeDirectory).
+    let run_dir = s.dir.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::set_permissions(
+        &run_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let port = crate::support::sandbox::free_port();
+    let role = format!("{app_user}_role");
+    let db = format!("{app_user}_db");
+    let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
+    let mut vars: Vec<(String, String)> = pg.inventory_vars();
+    vars.extend(
+        [
+            ("app_user", crate::support::json(&app_user)),
+            ("base_path", q(&base)),
+            ("db_user", crate::support::json(&role)),
+            ("db_name", crate::support::json(&db)),
+            ("app_server", "gunicorn".to_owned()),
+            ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
+            ("app_socket", q(&run_dir.join("app.sock"))),
+            ("gunicorn_pid_file", q(&run_dir.join("gunicorn.pid"))),
+            ("setup_packages", "[git, curl]".to_owned()),
+            ("systemd_unit_dir", q(&etc.join("systemd"))),
+            ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
+            ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
+            (
+                "nginx_listen",
+                crate::support::json(&format!("127.0.0.1:{port}")),
+            ),
+            ("site_fqdn", "localhost".to_owned()),
+            // The cut-over waits until this answers, through nginx, with
+            // the release the link points at.
+            (
+                "release_url",
+                crate::support::json(&format!("http://127.0.0.1:{port}/version")),
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    s.write_inventory(&vars);
+    s.wptdeploy(&["setup", "staging"]).success();
+    let chown = Command::new("chown")
+        .args(["-h", "-R", &app_user])
+        .arg(&store)
+        .status();
+    assert!(chown.unwrap().success());
+    s.defaults.retain(|(name, _)| name != "venvs_path");
+    s.defaults.push(("venvs_path".into(), q(&store)));
+
+    // What systemd would run: the unit's ExecStart, as its User, in its
+    // WorkingDirectory, with its RuntimeDirectory (here `run_dir`).
+    let unit = std::fs::read_to_string(etc.join("systemd/wptdash.service")).unwrap();
+    let start = format!(
+        "cd {dir} && setsid runuser -u {user} -- {exec} >> {log} 2>&1 < /dev/null &",
+        dir = unit_value(&unit, "WorkingDirectory"),
+        user = unit_value(&unit, "User"),
+        exec = unit_value(&unit, "ExecStart"),
+        log = run_dir.join("gunicorn.log").display(),
+    );
+    let _front = Front {
+        nginx: nginx_including(&s.dir.join("nginx"), &etc.join("nginx/sites-enabled")),
+        pid_file: run_dir.join("gunicorn.pid"),
+    };
+    s.defaults
+        .push(("app_start_command".into(), crate::support::json(&start)));
+    s.write_inventory(&vars);
+
+    // Nothing serves yet: nginx answers 502.
+    assert_eq!(fetch(&format!("http://127.0.0.1:{port}/version")).0, "502");
+
+    // The first deploy starts gunicorn from the unit and is served.
+    let first = s
+        .wptdeploy(&["staging", "--commit", "master", "--migrate"])
+        .success();
+    assert!(
+        first
+            .stderr
+            .contains("no gunicorn master was running: started one; serving it after"),
+        "{}",
+        first.stderr
+    );
+    let master = s.sha("master");
+    let (code, body) = fetch(&format!("http://127.0.0.1:{port}/version"));
+    assert_eq!(
+        (code.as_str(), body.contains(&master)),
+        ("200", true),
+        "{body}"
+    );
+    let gunicorn = std::fs::read_to_string(run_dir.join("gunicorn.pid")).unwrap();
+    let owner = Command::new("stat")
+        .args(["-c", "%U"])
+        .arg(format!("/proc/{}", gunicorn.trim()))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), app_user);
+    // The database holds the app's tables, made by the role setup made.
+    assert_eq!(
+        pg.psql_in(
+            &db,
+            "SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alembic_version'"
+        )
+        .trim(),
+        role
+    );
+
+    // The next deploy reloads the same master (a HUP), served through nginx.
+    let next = s.new_branch("next");
+    let second = s.wptdeploy(&["staging", "--commit", "next"]).success();
+    assert!(!second.stderr.contains("started one"), "{}", second.stderr);
+    let (code, body) = fetch(&format!("http://127.0.0.1:{port}/version"));
+    assert_eq!(
+        (code.as_str(), body.contains(&next)),
+        ("200", true),
+        "{body}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("gunicorn.pid")).unwrap(),
+        gunicorn,
+        "the same master serves"
+    );
 }

@@ -10,6 +10,7 @@
 //!     pid_file: "{{ gunicorn_pid_file }}" # gunicorn
 //!     vassal: "{{ uwsgi_vassal }}"        # uwsgi-emperor
 //!     unit: "{{ app_unit }}"              # systemd
+//!     start: "{{ app_start_command }}"    # gunicorn: starts a master that is not running
 //!     user: "{{ app_user }}"              # the app server's user
 //!     link: "{{ site_path }}"
 //!     serves: "{{ release_url }}"         # answers with the serving release's SHA
@@ -22,7 +23,10 @@
 //!   lands in the new release), starts new workers and stops the old ones
 //!   gracefully; requests wait in the socket's queue, none is refused. The
 //!   app is imported from the new release first: a HUP whose workers fail
-//!   to boot stops gunicorn altogether.
+//!   to boot stops gunicorn altogether. When no master is running (the
+//!   first deploy after `wptdeploy setup`, or a master that died), `start`
+//!   starts one (`systemctl start UNIT` by default) and the step waits
+//!   until it has written its pid file; without `start` the step fails.
 //! - `uwsgi-emperor`: touches the vassal's ini (the link itself, not what
 //!   it points at); the emperor reloads the vassal gracefully, keeping its
 //!   socket, and `chdir` is applied again.
@@ -66,6 +70,10 @@ pub struct ReloadArgs {
     /// `systemd`: the unit to reload.
     #[serde(default)]
     pub unit: Option<Tmpl>,
+    /// `gunicorn`: what starts the master when none is running (run as
+    /// the step's user, root); empty: such a deploy fails.
+    #[serde(default)]
+    pub start: Option<Tmpl>,
     /// The user the app server runs as (`app_user`): as root, the
     /// gunicorn import check runs as this user and a pid file it can
     /// write must name its process.
@@ -107,6 +115,7 @@ impl StepKind for Reload {
             .chain(&a.pid_file)
             .chain(&a.vassal)
             .chain(&a.unit)
+            .chain(&a.start)
             .chain(&a.user)
             .chain(std::iter::once(&a.link))
             .chain(&a.serves)
@@ -127,13 +136,31 @@ impl StepKind for Reload {
             None => String::new(),
         };
         let link = render.text(&a.link)?;
+        let timeout: u32 = render.number(a.timeout.as_ref(), 60, "reload: timeout")?;
         let (signal, said) = match server {
-            "gunicorn" => (
-                gunicorn_hup(&setting, &link, &render.optional(a.user.as_ref())?),
-                format!(
-                    "import the app in {link} with gunicorn's Python, then HUP to its master ({setting})"
-                ),
-            ),
+            "gunicorn" => {
+                let start = match a.start.as_ref() {
+                    Some(t) => render.shell(t)?.trim().to_owned(),
+                    None => String::new(),
+                };
+                let when_stopped = if start.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (none running: {start})")
+                };
+                (
+                    gunicorn_hup(
+                        &setting,
+                        &link,
+                        &render.optional(a.user.as_ref())?,
+                        &start,
+                        timeout,
+                    ),
+                    format!(
+                        "import the app in {link} with gunicorn's Python, then HUP to its master ({setting}){when_stopped}"
+                    ),
+                )
+            }
             "uwsgi-emperor" => (
                 touch_vassal(&setting),
                 format!("touch the uWSGI vassal {setting}"),
@@ -158,7 +185,6 @@ impl StepKind for Reload {
             connect_to: render.optional(a.connect_to.as_ref())?,
             unix_socket: render.optional(a.unix_socket.as_ref())?,
         };
-        let timeout: u32 = render.number(a.timeout.as_ref(), 60, "reload: timeout")?;
         let gate = release_url
             .as_ref()
             .map(|url| wait_until_served(&link, url, &route, timeout))
@@ -190,14 +216,20 @@ impl StepKind for Reload {
             })?;
             Ok(Outcome {
                 changed: true,
-                note: match (served_note(&marks), marks.contains_key("import_skipped")) {
-                    (note, false) => note,
-                    (note, true) => Some(
-                        std::iter::once("the app was not imported first: it would have run as root (set app_user)".to_owned())
-                            .chain(note)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
+                note: {
+                    let notes: Vec<String> = [
+                        marks.contains_key("started").then(|| {
+                            "no gunicorn master was running: started one".to_owned()
+                        }),
+                        marks.contains_key("import_skipped").then(|| {
+                            "the app was not imported first: it would have run as root (set app_user)".to_owned()
+                        }),
+                        served_note(&marks),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                    (!notes.is_empty()).then(|| notes.join("; "))
                 },
                 checked_app: marks.contains_key("served_ms"),
                 ..Outcome::default()
@@ -260,22 +292,56 @@ impl ReloadArgs {
 /// old release's workers with it, so a release that does not import is
 /// never sent a HUP.
 ///
+/// When no master is running (no pid file, or its process gone) and
+/// `start` is given (a shell command from the inventory), `start` runs
+/// instead, and the script waits (`timeout` seconds at most) until a
+/// master has written the pid file; `master` is then that process with
+/// no workers before it, so the wait for workers that follows waits for
+/// its first ones (and fails if it stops: an app that does not import).
+///
 /// gunicorn writes its own `--pid` file, so `user` can write it: as root,
 /// a pid file on a path someone other than root can change is read as
 /// `user`, and trusted only when it names a process of `user` whose
-/// command line is gunicorn's (systemd's rule for `PIDFile=`).
-fn gunicorn_hup(pid_file: &str, link: &str, user: &str) -> String {
+/// command line is gunicorn's (systemd's rule for `PIDFile=`). What such a
+/// file says can at most make root run `start`, the inventory's command.
+fn gunicorn_hup(pid_file: &str, link: &str, user: &str, start: &str, timeout: u32) -> String {
     let file = quote(pid_file);
     let link = quote(link);
     let user = quote(user);
+    let start_said = quote(start);
+    let limit = u64::from(timeout) * 1000;
+    let start_block = if start.is_empty() {
+        r#"echo "wptdeploy: $why: start it, or set gunicorn_pid_file (app_start_command starts it when none runs)" >&2; exit 1"#.to_owned()
+    } else {
+        format!(
+            r#"out=$(mktemp)
+  if ! ( {start}
+  ) > "$out" 2>&1 < /dev/null; then
+    tail -n 12 -- "$out" >&2; rm -f -- "$out"
+    echo "wptdeploy: no gunicorn master was running ($why), and starting one failed: "{start_said} >&2; exit 1
+  fi
+  rm -f -- "$out"; started=yes; echo "wptdeploy.started=1"
+  until read_pid; do
+    if [ $(($(date +%s%3N) - t0)) -ge {limit} ]; then
+      echo "wptdeploy: no gunicorn master was running, so it was started ("{start_said}"), but none wrote its pid file within {timeout} s ($why): its log says why (`journalctl -u UNIT` for a systemd unit, or gunicorn's --error-logfile)" >&2; exit 1
+    fi
+    sleep 0.1
+  done"#
+        )
+    };
     format!(
-        r#"pid_file={file} user={user}
+        r#"pid_file={file} user={user} started=""
 {AS_USER}{UNTRUSTED}if [ "$(id -u)" = 0 ] && [ -n "$(untrusted "$pid_file")" ]; then trusted=""; else trusted=yes; fi
-if [ -n "$trusted" ]; then pid=$(head -c 32 -- "$pid_file" 2>/dev/null); else pid=$(as_user "$user" head -c 32 -- "$pid_file" 2>/dev/null); fi \
-  || {{ echo "wptdeploy: cannot read gunicorn's pid file $pid_file: is gunicorn running with --pid $pid_file?" >&2; exit 1; }}
-pid=$(printf '%s' "$pid" | tr -d ' \n')
-case "$pid" in ''|*[!0-9]*) echo "wptdeploy: gunicorn's pid file $pid_file does not hold a process id" >&2; exit 1 ;; esac
-kill -0 "$pid" 2>/dev/null || {{ echo "wptdeploy: no gunicorn master with pid $pid (from $pid_file) to reload: start it, or set gunicorn_pid_file" >&2; exit 1; }}
+read_pid() {{
+  if [ -n "$trusted" ]; then pid=$(head -c 32 -- "$pid_file" 2>/dev/null); else pid=$(as_user "$user" head -c 32 -- "$pid_file" 2>/dev/null); fi \
+    || {{ why="cannot read gunicorn's pid file $pid_file: is gunicorn running with --pid $pid_file?"; return 1; }}
+  pid=$(printf '%s' "$pid" | tr -d ' \n')
+  case "$pid" in ''|*[!0-9]*) why="gunicorn's pid file $pid_file does not hold a process id"; return 1 ;; esac
+  kill -0 "$pid" 2>/dev/null || {{ why="no gunicorn master with pid $pid (from $pid_file) is running"; return 1; }}
+}}
+if ! read_pid; then
+  {start_block}
+fi
 args=$(xargs -0 printf '%s\n' < /proc/"$pid"/cmdline)
 owner=$(stat -c %U /proc/"$pid")
 if [ -z "$trusted" ]; then
@@ -285,6 +351,9 @@ if [ -z "$trusted" ]; then
     exit 1
   fi
 fi
+if [ -n "$started" ]; then
+  master=$pid; old_workers=""
+else
 python=$(printf '%s\n' "$args" | head -n 1)
 module=$(printf '%s\n' "$args" | grep -E '^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_]' | tail -n 1 | cut -d: -f1)
 case "$python" in */python*) ;; *) module="" ;; esac
@@ -302,6 +371,7 @@ if [ -n "$module" ]; then
 fi
 master=$pid; old_workers=$(workers "$master")
 kill -HUP "$pid"
+fi
 "#
     )
 }
@@ -505,7 +575,7 @@ mod tests {
         let hostile = "/nowhere/$(touch MARK)`touch MARK`\"$(touch MARK)\"";
         for script in [
             touch_vassal(hostile),
-            gunicorn_hup(hostile, "/nowhere", hostile),
+            gunicorn_hup(hostile, "/nowhere", hostile, "", 0),
             wait_until_served(
                 "/nowhere/site",
                 &format!("http://127.0.0.1:9{hostile}"),

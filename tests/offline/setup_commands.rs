@@ -53,7 +53,7 @@ fn on_systemd_the_unit_starts_and_nginx_reloads_after_its_test() {
     )
     .expect("runs with systemd");
     assert!(
-        gunicorn.contains("systemctl daemon-reload && systemctl enable notes.service && systemctl restart notes.service")
+        gunicorn.contains("systemctl daemon-reload && systemctl enable notes.service && if [ -e /var/www/notes/site ]; then systemctl restart notes.service; fi")
             && gunicorn.contains("systemctl is-active --quiet notes.service"),
         "{gunicorn}"
     );
@@ -87,4 +87,69 @@ fn on_systemd_the_unit_starts_and_nginx_reloads_after_its_test() {
     assert_eq!(script("reload nginx", &[], "none"), None);
     assert!(script("what is left to start", &[], "none").is_some());
     assert_eq!(script("what is left to start", &[], "systemd"), None);
+}
+
+/// Runs `script` with a `systemctl` on PATH that keeps the unit's state in
+/// files (the test machine runs no systemd); what it was asked, one call
+/// a line.
+fn with_recording_systemctl(script: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let stub = bin.join("systemctl");
+    std::fs::write(
+        &stub,
+        format!(
+            "#!/bin/sh\nstate={state}\necho \"$*\" >> \"$state/calls\"\ncase \"$1\" in\n  is-enabled) test -e \"$state/enabled\" ;;\n  is-active) test -e \"$state/active\" ;;\n  show) echo no ;;\n  enable) touch \"$state/enabled\" ;;\n  restart) touch \"$state/active\" ;;\nesac\n",
+            state = dir.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let ran = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap_or_default();
+    (ran.status.success(), calls)
+}
+
+#[test]
+fn before_the_first_release_the_gunicorn_unit_is_enabled_and_left_for_the_deploy_to_start() {
+    let base = tempfile::tempdir().unwrap();
+    let base_path = base.path().display().to_string();
+    let unit = |app_server: &str| {
+        script(
+            "start the app server's unit",
+            &[
+                ("app_server", app_server),
+                ("base_path", &base_path),
+                ("uwsgi_vassal", "/etc/uwsgi/vassals/notes.ini"),
+            ],
+            "systemd",
+        )
+        .expect("runs with systemd")
+    };
+    // No release yet: enabled, not started (it would fail and loop).
+    let (ok, calls) = with_recording_systemctl(&unit("gunicorn"));
+    assert!(ok, "{calls}{}", unit("gunicorn"));
+    assert!(calls.contains("enable notes.service"), "{calls}");
+    assert!(
+        !calls.contains("restart"),
+        "started before a release: {calls}"
+    );
+    // A release is live: started (restarted to load a changed unit).
+    std::os::unix::fs::symlink(base.path(), base.path().join("site")).unwrap();
+    let (ok, calls) = with_recording_systemctl(&unit("gunicorn"));
+    assert!(ok && calls.contains("restart notes.service"), "{calls}");
+    // The emperor runs without a release: always started.
+    std::fs::remove_file(base.path().join("site")).unwrap();
+    let (ok, calls) = with_recording_systemctl(&unit("uwsgi-emperor"));
+    assert!(
+        ok && calls.contains("restart emperor.uwsgi.service"),
+        "{calls}"
+    );
 }

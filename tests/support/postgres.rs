@@ -146,6 +146,11 @@ impl Postgres {
         } else {
             "wptdash"
         };
+        self.psql_in(database, sql)
+    }
+
+    /// Runs SQL in `database` as `postgres` and returns the output.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(&self.socket_dir)
