@@ -515,6 +515,9 @@ pub struct InitArgs {
     /// Where the releases live on the server [default: /srv/PROJECT].
     #[arg(long, value_name = "PATH")]
     pub base_path: Option<String>,
+    /// How the app is served and told to serve a new release: `gunicorn` (`wptdeploy setup` writes its systemd unit and nginx's site; HUP at each deploy), `uwsgi-emperor`, `systemd` (`systemctl reload`), or `command` (`--restart`) [default: gunicorn when the app depends on it, else command].
+    #[arg(long, value_name = "SERVER", value_parser = clap::builder::PossibleValuesParser::new(crate::steps::reload::APP_SERVERS))]
+    pub app_server: Option<String>,
     /// The command that restarts the app after the switch, as root (e.g. `systemctl restart myapp`) [default: none].
     #[arg(long, value_name = "COMMAND")]
     pub restart: Option<String>,

@@ -32,6 +32,8 @@ pub struct Project {
     /// Directories of the checkout that usually outlive a release
     /// (`instance/`, `logs/`, `uploads/`), where they exist.
     pub shared_dirs: Vec<String>,
+    /// Whether its requirements or pyproject name gunicorn.
+    pub gunicorn: bool,
 }
 
 /// Directories a Flask app keeps across releases, when the checkout has them.
@@ -122,6 +124,7 @@ impl Project {
                 .filter(|d| dir.join(d).is_dir())
                 .map(|d| (*d).to_owned())
                 .collect(),
+            gunicorn: requirements.contains("gunicorn") || pyproject.contains("gunicorn"),
         }
     }
 }

@@ -496,3 +496,142 @@ fn a_rotated_secret_shows_neither_its_old_nor_its_new_value() {
         }
     }
 }
+
+/// wptdash's nginx and uwsgi roles, in shape (our own text): the nginx
+/// role writes its `confs` and `shared` lists from their templates, the
+/// site serves TLS and includes the shared files, the vassal and the
+/// emperor's unit are the uwsgi role's (its uWSGI from pip3, in
+/// /usr/local/bin).
+fn add_wptdash_server_roles(ansible: &Path) {
+    let write = |file: &str, text: &str| {
+        let path = ansible.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(
+        "group_vars/all/nginx.yml",
+        "ssl_cert_path: /etc/ssl/cert.pem\nssl_key_path: /etc/ssl/privkey.pem\nshared:\n  - file: ssl_params.j2\n    dest: \"{{nginx_dir}}/ssl_params\"\n  - file: gzip_params.j2\n    dest: \"{{nginx_dir}}/gzip_params\"\nconfs:\n  - file: site.conf.j2\n    dest: \"{{conf_dir}}/site.conf\"\n",
+    );
+    write(
+        "roles/nginx/tasks/main.yml",
+        "- name: ensure nginx config files exist\n  shell: touch {{item.dest}}\n  args:\n    creates: \"{{item.dest}}\"\n  with_flattened:\n    - \"{{confs}}\"\n    - \"{{shared}}\"\n- name: generate new nginx config files\n  template:\n    src: \"{{item.file}}\"\n    dest: \"{{item.dest}}\"\n  register: nginx_conf\n  with_flattened:\n    - \"{{confs}}\"\n    - \"{{shared}}\"\n",
+    );
+    write(
+        "roles/nginx/templates/site.conf.j2",
+        "server {\n{% if ssl %}\n  listen 443 ssl;\n  include ssl_params;\n{% else %}\n  listen 80;\n{% endif %}\n  include gzip_params;\n  server_name {{site_fqdn}};\n  access_log {{site_path}}/logs/access.log;\n  location / {\n    include uwsgi_params;\n    uwsgi_pass unix:/tmp/{{project_name}}.sock;\n  }\n}\n",
+    );
+    write(
+        "roles/nginx/templates/ssl_params.j2",
+        "ssl_certificate_key {{ssl_key_path}};\nssl_certificate {{ssl_cert_path}};\n",
+    );
+    write(
+        "roles/nginx/templates/gzip_params.j2",
+        "gzip on;\ngzip_types text/plain text/css application/json;\n",
+    );
+    write(
+        "roles/uwsgi/templates/uwsgi.ini.j2",
+        "# {{project_name}}_uwsgi.ini\n[uwsgi]\nsocket = /tmp/{{project_name}}.sock\nchdir = {{site_path}}\nmaster = true\nmodule = wptdash.wsgi:app\nlazy-apps = true\nvirtualenv = {{base_path}}/venv\n",
+    );
+    write(
+        "roles/uwsgi/templates/emperor.ini.j2",
+        "[uwsgi]\nemperor = /etc/uwsgi/vassals\nuid = www-data\ngid = www-data\n",
+    );
+    write(
+        "roles/uwsgi/templates/emperor.uwsgi.service.j2",
+        "[Unit]\nDescription=uWSGI Emperor\n\n[Service]\nExecStart=/usr/local/bin/uwsgi --ini /etc/uwsgi/emperor.ini\nRuntimeDirectory=uwsgi\nType=notify\n\n[Install]\nWantedBy=multi-user.target\n",
+    );
+}
+
+#[test]
+fn setup_in_a_wptdash_checkout_writes_its_own_vassal_and_nginx_files_with_its_variables() {
+    let t = setup();
+    add_wptdash_server_roles(&t.tree.ansible);
+    let etc = t.s.dir.join("etc");
+    let base = &t.s.base_path;
+    // This machine's /etc is left alone: every file setup writes goes
+    // under the sandbox (the tree's own `nginx_dir` included).
+    let at = |name: &str, path: &Path| format!("{name}={}", path.display());
+    let extra = [
+        at("nginx_dir", &etc.join("nginx")),
+        at("systemd_unit_dir", &etc.join("systemd")),
+        at("uwsgi_emperor_ini", &etc.join("uwsgi/emperor.ini")),
+        at("nginx_stock_site", &etc.join("nginx/sites-enabled/default")),
+        "{setup_packages: [git, curl]}".to_owned(),
+    ];
+    let args = |more: &[&str]| -> Vec<String> {
+        let mut all: Vec<String> = vec!["setup".into(), "staging".into()];
+        for e in &extra {
+            all.push("-e".into());
+            all.push(e.clone());
+        }
+        all.extend(more.iter().map(|m| (*m).to_owned()));
+        all
+    };
+    let run = |more: &[&str]| {
+        let all = args(more);
+        t.run(&all.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    std::fs::create_dir_all(etc.join("nginx/sites-enabled")).unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/nginx/sites-available/default",
+        etc.join("nginx/sites-enabled/default"),
+    )
+    .unwrap();
+
+    // --check: the tree's own templates, rendered with its variables,
+    // shown as the files they would be; the certificate left to the user.
+    let check = run(&["--check"]).success();
+    assert_no_secret(&check);
+    let said = &check.stderr;
+    for shown in [
+        "from ansible/roles/uwsgi/templates/uwsgi.ini.j2",
+        "+socket = /tmp/wpt-pullresults.sock",
+        "from ansible/roles/nginx/templates/site.conf.j2",
+        &format!("+  server_name {STAGING};"),
+        "+  include gzip_params;",
+        "+ssl_certificate /etc/ssl/cert.pem;",
+        "nginx needs the certificate /etc/ssl/cert.pem and its key /etc/ssl/privkey.pem",
+    ] {
+        assert!(said.contains(shown), "{shown}:\n{said}");
+    }
+    assert!(!etc.join("nginx/conf.d/site.conf").exists());
+
+    // The run writes them where the tree says (conf.d: no link to make),
+    // and takes Debian's stock site out.
+    let made = run(&[]).success();
+    assert_no_secret(&made);
+    let site = std::fs::read_to_string(etc.join("nginx/conf.d/site.conf")).unwrap();
+    assert!(
+        site.contains("listen 443 ssl;")
+            && site.contains(&format!(
+                "access_log {}/site/logs/access.log;",
+                base.display()
+            )),
+        "{site}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(etc.join("nginx/gzip_params")).unwrap(),
+        "gzip on;\ngzip_types text/plain text/css application/json;\n"
+    );
+    assert!(!etc.join("nginx/sites-enabled/wpt-pullresults").exists());
+    assert!(std::fs::symlink_metadata(etc.join("nginx/sites-enabled/default")).is_err());
+    let vassal = std::fs::read_to_string(t.s.dir.join("vassals/wptdash_uwsgi.ini")).unwrap();
+    assert!(
+        vassal.contains(&format!("chdir = {}/site", base.display()))
+            && vassal.contains(&format!("virtualenv = {}/venv", base.display())),
+        "{vassal}"
+    );
+    let unit = std::fs::read_to_string(etc.join("systemd/emperor.uwsgi.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/uwsgi --ini /etc/uwsgi/emperor.ini"));
+
+    // Again: nothing changes.
+    let again = run(&[]).success();
+    assert!(
+        !again
+            .stderr
+            .lines()
+            .any(|l| l.starts_with('[') && l.contains(" changed ")),
+        "changed again:\n{}",
+        again.stderr
+    );
+}

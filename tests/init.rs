@@ -57,6 +57,10 @@ fn init_for_sandbox(s: &Sandbox, more: &[&str]) -> Vec<String> {
         &s.user,
         "--base-path",
         &s.base_path.display().to_string(),
+        // No app server runs on this "server" (it has no systemd to
+        // start setup's unit): nothing is restarted.
+        "--app-server",
+        "command",
         "--db",
         "wptdash",
     ]
@@ -217,7 +221,8 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
         "Branch deployed by default",
         "User the app runs as",
         "Where releases live on the servers",
-        "Command that restarts the app",
+        // gunicorn, detected (the app depends on it): no restart asked.
+        "App server",
         "Command that must succeed",
         "URL that must answer 2xx",
         "PostgreSQL database the migrations run on",
@@ -257,6 +262,11 @@ fn init_asks_with_defaults_on_a_terminal_and_needs_a_host_without_one() {
     assert!(all.contains("base_path: \"/srv/myapp\""), "{all}");
     assert!(all.contains("db_name: \"myapp\""), "{all}");
     assert!(all.contains("app_user: \"www-data\""), "{all}");
+    assert!(all.contains("app_server: \"gunicorn\""), "{all}");
+    assert!(
+        !screen.contains("Command that restarts the app"),
+        "{screen}"
+    );
     // The detected config file and entry point were shown, then taken by Enter.
     assert!(
         screen.contains("detected WSGI entry point: wptdash.wsgi:app"),

@@ -49,7 +49,7 @@ fn shown(playbook: &Playbook) -> Result<Vec<Step>, Error> {
         .iter()
         .find_map(|step| {
             let args = &step.action.as_any().downcast_ref::<Typed<TemplateKind>>()?.args;
-            args.dest.0.contains("config_path").then_some((step, &args.body))
+            args.dest.as_ref().is_some_and(|d| d.0.contains("config_path")).then_some((step, &args.body))
         })
         .ok_or_else(|| Error::Usage {
             message: format!(

@@ -28,6 +28,7 @@ struct Answers {
     branch: String,
     app_user: String,
     base_path: String,
+    app_server: String,
     restart: String,
     healthcheck: String,
     healthcheck_url: String,
@@ -228,11 +229,27 @@ fn ask(
         &args.base_path,
         &format!("/srv/{name}"),
     )?;
-    let restart = question(
-        "Command that restarts the app, as root (empty: none)",
-        &args.restart,
-        "",
+    let app_server = question(
+        "App server: gunicorn (`wptdeploy setup` writes its unit and nginx's site), uwsgi-emperor, systemd, or command (a restart command)",
+        &args.app_server,
+        if project.gunicorn { "gunicorn" } else { "command" },
     )?;
+    if !crate::steps::reload::APP_SERVERS.contains(&app_server.as_str()) {
+        return Err(CommandError::InitNeeds {
+            what: "an app server: one of gunicorn, uwsgi-emperor, systemd, command",
+            flag: "--app-server",
+        }
+        .into());
+    }
+    let restart = if app_server == "command" {
+        question(
+            "Command that restarts the app, as root (empty: none)",
+            &args.restart,
+            "",
+        )?
+    } else {
+        args.restart.clone().unwrap_or_default()
+    };
     let healthcheck = question(
         "Command that must succeed in the new release (empty: none)",
         &args.healthcheck,
@@ -289,6 +306,7 @@ fn ask(
         branch,
         app_user,
         base_path,
+        app_server,
         restart,
         healthcheck,
         healthcheck_url,
@@ -399,6 +417,11 @@ fn group_vars(project: &Project, answers: &Answers) -> String {
             q(&answers.app_user),
         ),
         (
+            "How a new release is served (docs/cutover.md): gunicorn (a HUP to the master\n# of the unit `wptdeploy setup` writes), uwsgi-emperor, systemd, command.",
+            "app_server",
+            q(&answers.app_server),
+        ),
+        (
             "Run as root after the switch, and after a switch back (empty: no restart).",
             "restart_command",
             q(&answers.restart),
@@ -483,7 +506,7 @@ fn next_steps(dir: &Path, project: &Project, answers: &Answers) -> String {
         )
     };
     let mut text = format!(
-        "next:\n  {cd}wptdeploy staging --check    # the plan and its exact commands; nothing changes\n  {cd}wptdeploy staging            # the first deploy of {}",
+        "next:\n  {cd}wptdeploy setup staging --check  # what the server lacks (user, directories, database, app server, nginx); nothing changes\n  {cd}wptdeploy setup staging          # make it so, as root\n  {cd}wptdeploy staging --check    # the plan and its exact commands; nothing changes\n  {cd}wptdeploy staging            # the first deploy of {}",
         answers.branch
     );
     if project.migrations_dir.is_some() && !answers.db.is_empty() {

@@ -6,7 +6,10 @@
 //! (`app_server: uwsgi-emperor`), with the app its template names
 //! (`wsgi_app`, loaded before each switch), and whether its pip task
 //! gives the virtualenv the system's packages (wptdash's
-//! `virtualenv_site_packages: yes`: `venv_site_packages`).
+//! `virtualenv_site_packages: yes`: `venv_site_packages`), and the files
+//! its nginx role writes from a list of `{file, dest}` (wptdash's `confs`
+//! and `shared`: `nginx_files`, which `wptdeploy setup` writes instead of
+//! its own site).
 //! These sit above wptdeploy's neutral defaults and below every variable
 //! the inventory sets, so a tree deployed by Ansible before deploys the
 //! same way with no variable added, and a project without such a tree gets
@@ -94,7 +97,71 @@ pub fn from_tree(dir: &Path) -> Sourced {
             break;
         }
     }
+    for file in tasks.iter().filter(|f| in_nginx_role(f)) {
+        if let Some(lists) = nginx_file_lists(&read_yaml(file)) {
+            let origin = Origin::at(format!(
+                "{} (its template task over {})",
+                file.display(),
+                lists.join(", ")
+            ));
+            let files = format!("{{{{ {} }}}}", lists.join(" + "));
+            derived.insert("nginx_files", files.into(), origin.clone());
+            // The site is among them, where the role puts it (conf.d,
+            // read by nginx as it is: no link to make).
+            derived.insert("nginx_site", "".into(), origin.clone());
+            derived.insert("nginx_enabled", "".into(), origin);
+            break;
+        }
+    }
     derived
+}
+
+/// Whether `tasks_file` is in a role whose name says nginx.
+fn in_nginx_role(tasks_file: &Path) -> bool {
+    tasks_file
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .is_some_and(|role| role.to_string_lossy().contains("nginx"))
+}
+
+/// The variables a task list's `template: src={{item.file}}
+/// dest={{item.dest}}` task runs over (`with_items`, `with_flattened`,
+/// `loop`: `"{{confs}}"`, `"{{shared}}"`), as variable names.
+fn nginx_file_lists(tasks: &Value) -> Option<Vec<String>> {
+    tasks.as_sequence()?.iter().find_map(|task| {
+        let args = arguments(task, &["template"])?;
+        let plain = |key: &str| -> String {
+            text(&args, key)
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect()
+        };
+        if !matches!(plain("src").as_str(), "{{item.file}}" | "{{item.src}}")
+            || plain("dest") != "{{item.dest}}"
+        {
+            return None;
+        }
+        let over = ["with_flattened", "with_items", "loop", "with_list"]
+            .iter()
+            .find_map(|k| task.get(*k))?;
+        let items: Vec<&Value> = match over {
+            Value::Sequence(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        let names: Vec<String> = items
+            .iter()
+            .map(|v| {
+                let name: String = v.as_str()?.chars().filter(|c| !c.is_whitespace()).collect();
+                let name = name.strip_prefix("{{")?.strip_suffix("}}")?.to_owned();
+                name.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_')
+                    .then_some(name)
+            })
+            .collect::<Option<_>>()?;
+        (!names.is_empty()).then_some(names)
+    })
 }
 
 /// Whether a task list's `pip:` task creates its virtualenv with the
@@ -235,7 +302,16 @@ mod tests {
             "roles/uwsgi/templates/uwsgi.ini.j2",
             "# {{project_name}}_uwsgi.ini file\n[uwsgi]\nsocket          = /tmp/{{project_name}}.sock\nchdir           = {{site_path}}\nmodule          = wptdash.prodapp:prod_app\n",
         );
+        write(
+            "roles/nginx/tasks/main.yml",
+            "- name: ensure nginx config files exist\n  shell: touch {{item.dest}}\n  with_flattened:\n    - \"{{confs}}\"\n- name: generate new nginx config files\n  template:\n    src: \"{{item.file}}\"\n    dest: \"{{item.dest}}\"\n  register: nginx_conf\n  with_flattened:\n    - \"{{confs}}\"\n    - \"{{shared}}\"\n",
+        );
         let derived = from_tree(dir.path());
+        assert_eq!(
+            derived.values["nginx_files"],
+            Value::from("{{ confs + shared }}")
+        );
+        assert_eq!(derived.values["nginx_site"], Value::from(""));
         assert_eq!(
             derived.values["wsgi_app"],
             Value::from("wptdash.prodapp:prod_app")

@@ -13,6 +13,18 @@
 //! ones; or `content` gives the text itself. A file that holds a secret is
 //! never written readable by others or writable by its group. `--check`
 //! shows a diff against `current` (default `dest`).
+//!
+//! `items:` writes several files in one step, each `{src, dest}` (or
+//! Ansible's `{file, dest}`), found and rendered the same way: Ansible's
+//! `template: src={{item.file}} dest={{item.dest}}` over a list, as
+//! wptdash's nginx role writes its `confs` and `shared`.
+//!
+//! ```yaml
+//! - name: write nginx's files
+//!   template:
+//!     items: "{{ nginx_files }}"
+//!     mode: "0644"
+//! ```
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -38,8 +50,12 @@ pub struct TemplateArgs {
     /// Or the template text itself.
     #[serde(default)]
     pub content: Option<String>,
-    /// Destination path on the host.
-    pub dest: Tmpl,
+    /// Or a list of files, each `{src, dest}` (or `{file, dest}`).
+    #[serde(default)]
+    pub items: Option<Tmpl>,
+    /// Destination path on the host (with `src` or `content`).
+    #[serde(default)]
+    pub dest: Option<Tmpl>,
     /// Octal file mode (default `0644`); a file that holds a secret is
     /// never written readable by others or writable by its group.
     #[serde(default)]
@@ -51,6 +67,10 @@ pub struct TemplateArgs {
     /// The template text, read when the playbook is loaded.
     #[serde(skip)]
     pub body: TemplateBody,
+    /// Where `items`' templates are found, kept from when the playbook was
+    /// loaded (their names are known only when the step runs).
+    #[serde(skip)]
+    pub dirs: Option<PlaybookDirs>,
 }
 
 /// The text of a `template:` step and where it came from.
@@ -69,8 +89,16 @@ impl StepKind for TemplateKind {
     type Args = TemplateArgs;
 
     fn check(a: &TemplateArgs) -> Result<(), String> {
-        if a.src.is_some() == a.content.is_some() {
-            return Err("template needs exactly one of `src` or `content`".into());
+        let given = [a.src.is_some(), a.content.is_some(), a.items.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err("template needs exactly one of `src`, `content` or `items`".into());
+        }
+        match (&a.items, &a.dest) {
+            (None, None) => return Err("template needs `dest` (where the file goes)".into()),
+            (Some(_), Some(_)) => {
+                return Err("template: `items` gives each file's `dest`; leave out `dest`".into());
+            }
+            _ => {}
         }
         check_literal(a.mode.as_ref(), |m| {
             check_mode(m).map_err(|e| format!("template: {e}"))
@@ -78,6 +106,10 @@ impl StepKind for TemplateKind {
     }
 
     fn load(a: &mut TemplateArgs, dirs: &PlaybookDirs) -> Result<(), String> {
+        if a.items.is_some() {
+            a.dirs = Some(dirs.clone());
+            return Ok(());
+        }
         a.body = match (&a.src, &a.content) {
             (Some(src), _) => {
                 let (origin, text) = dirs.read_template(src).map_err(|e| e.to_string())?;
@@ -92,8 +124,9 @@ impl StepKind for TemplateKind {
     }
 
     fn templates(a: &TemplateArgs) -> Vec<&str> {
-        [&a.dest]
-            .into_iter()
+        a.dest
+            .iter()
+            .chain(&a.items)
             .chain(&a.mode)
             .chain(&a.current)
             .map(|t| t.0.as_str())
@@ -102,8 +135,11 @@ impl StepKind for TemplateKind {
     }
 
     fn prepare(a: &TemplateArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
+        if let Some(items) = &a.items {
+            return prepare_items(a, items, render);
+        }
         let content = render.body(&a.body.text, &a.body.origin)?;
-        let dest = render.text(&a.dest)?;
+        let dest = render.text(a.dest.as_ref().expect("checked: dest with src or content"))?;
         let current = render
             .given(a.current.as_ref())?
             .unwrap_or_else(|| dest.clone());
@@ -125,6 +161,77 @@ impl StepKind for TemplateKind {
         )
         .with_effect(Effect::WritesFile(write)))
     }
+}
+
+/// `items:`: each file rendered from its template and written by one
+/// command, which reads their contents from its standard input one after
+/// the other (never from its script: they may hold secrets).
+fn prepare_items(
+    a: &TemplateArgs,
+    items: &Tmpl,
+    render: &Render<'_>,
+) -> Result<Prepared, TemplateError> {
+    let dirs = a
+        .dirs
+        .as_ref()
+        .expect("loaded: items keep the playbook's dirs");
+    let list = render.value(items)?;
+    let asked = a.mode.as_ref().map(|m| render.text(m)).transpose()?;
+    let field = |item: &minijinja::Value, names: &[&str]| -> Result<String, TemplateError> {
+        let found = names
+            .iter()
+            .filter_map(|n| item.get_attr(n).ok())
+            .find(|v| !v.is_undefined() && !v.is_none())
+            .ok_or_else(|| {
+                TemplateError::new(format!(
+                    "template: each of `items` needs `{}` (and `dest`), not {item}",
+                    names[0]
+                ))
+            })?;
+        render.body(&found.to_string(), "template: items")
+    };
+    let mut script = String::from("set -e\nspool=$(mktemp)\ntrap 'rm -f -- \"$spool\"' EXIT\n");
+    let mut stdin = String::new();
+    let mut writes = Vec::new();
+    let entries = if list.is_undefined() || list.is_none() {
+        Vec::new()
+    } else {
+        list.try_iter()
+            .map_err(|e| TemplateError::new(format!("template: items must be a list: {e}")))?
+            .collect()
+    };
+    for item in &entries {
+        let src = field(item, &["src", "file"])?;
+        let dest = field(item, &["dest"])?;
+        let (origin, text) = dirs
+            .read_template(&src)
+            .map_err(|e| TemplateError::new(e.to_string()))?;
+        let content = render.body(&text, &origin)?;
+        let mode = strict_mode(asked.clone(), &content, render.secrets());
+        let encoded = encode(content.as_bytes());
+        script.push_str(&format!(
+            "head -c {} > \"$spool\"\n(\n{}) < \"$spool\"\n",
+            encoded.len(),
+            super::upload::script(&dest, mode.as_deref())?
+        ));
+        stdin.push_str(&encoded);
+        writes.push(FileWrite {
+            secret_lines: secret_lines(&content, render.secrets()),
+            content,
+            source: origin,
+            current: dest,
+        });
+    }
+    let mut command = render.command(script);
+    command.stdin = Some(stdin);
+    Ok(Prepared::new(command, |ran| {
+        ran.succeeded()?;
+        Ok(super::outcome::Outcome {
+            changed: ran.output.stdout.contains("wptdeploy.changed=true"),
+            ..super::outcome::Outcome::default()
+        })
+    })
+    .with_effect(Effect::WritesFiles(writes)))
 }
 
 /// The mode to write with: `asked`, made 0640 or stricter when `content`
@@ -177,12 +284,17 @@ impl FileWrite {
             None
         };
         let Some(old) = old else {
-            let why = if output.exit_code == 0 {
-                "new"
-            } else {
-                "unreadable now"
-            };
-            return (format!("from {source}; {current} is {why}"), None);
+            if output.exit_code != 0 {
+                return (format!("from {source}; {current} is unreadable now"), None);
+            }
+            // A new file's diff is all of it (secrets masked).
+            let (_, content) = masked_sides("", content, &self.secret_lines);
+            let diff = similar::TextDiff::from_lines("", content.as_str())
+                .unified_diff()
+                .context_radius(2)
+                .header("/dev/null", &format!("{current} (rendered)"))
+                .to_string();
+            return (format!("from {source}; {current} is new"), Some(diff));
         };
         if old == *content {
             return (format!("from {source}; {current} unchanged"), None);

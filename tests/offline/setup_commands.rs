@@ -72,7 +72,8 @@ fn on_systemd_the_unit_starts_and_nginx_reloads_after_its_test() {
     );
     let nginx = script("reload nginx", &[], "systemd").expect("runs with systemd");
     assert!(
-        nginx.contains("nginx -t && systemctl enable nginx && systemctl reload-or-restart nginx && touch /run/wptdeploy-nginx-notes"),
+        nginx.contains("if ! out=$(nginx -t 2>&1); then")
+            && nginx.contains("fi\nsystemctl enable nginx && systemctl reload-or-restart nginx && touch /run/wptdeploy-nginx-notes"),
         "{nginx}"
     );
     // Without systemd, neither runs, and the note does.

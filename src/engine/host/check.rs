@@ -169,6 +169,20 @@ impl HostRun {
                 let (note, diff) = write.plan_note(&output);
                 (Some(note), diff)
             }
+            Effect::WritesFiles(writes) => {
+                let (mut notes, mut diffs) = (Vec::new(), String::new());
+                for write in writes {
+                    let read = write.read_current(prepared.command.become_user.clone());
+                    let output = self.exec_quiet(&read).await?;
+                    let (note, diff) = write.plan_note(&output);
+                    notes.push(note);
+                    diffs.push_str(&diff.unwrap_or_default());
+                }
+                (
+                    Some(notes.join("; ")),
+                    Some(diffs).filter(|d| !d.is_empty()),
+                )
+            }
             _ => (outcome.as_ref().and_then(|o| o.note.clone()), None),
         };
         self.planned(index, prepared, command, note, diff);

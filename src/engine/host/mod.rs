@@ -552,7 +552,8 @@ impl HostRun {
             Effect::Runs
             | Effect::Restarts
             | Effect::EndsRollbackWindow
-            | Effect::WritesFile(_) => {
+            | Effect::WritesFile(_)
+            | Effect::WritesFiles(_) => {
                 prepared.outcome(&self.exec(&prepared.command, Stdout::of(prepared)).await?)
             }
         };

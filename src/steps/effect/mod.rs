@@ -28,6 +28,8 @@ pub enum Effect {
     SendsLocalFile(LocalFile),
     /// Writes a file: `--check` shows the diff against the current one.
     WritesFile(FileWrite),
+    /// Writes these files (`template: items:`), each shown as its diff.
+    WritesFiles(Vec<FileWrite>),
     /// Runs on this machine with the terminal handed over.
     RunsHere,
     /// Hands this terminal to the command, run on a pty on the host,
