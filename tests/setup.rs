@@ -6,6 +6,7 @@
 //! are proved by their files, and the run must say loudly that nothing was
 //! started.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 
 use crate::support::{events, is_root, sandbox_with_database};
@@ -177,27 +178,38 @@ fn setup_makes_what_a_deploy_needs_and_a_second_run_changes_nothing() {
     )));
 }
 
-/// nginx serving the sites under `enabled` on this machine, as the host's
-/// own would (`include sites-enabled/*`), and the gunicorn master the
-/// first deploy starts: both stopped when dropped.
+/// What serves the app on this machine once set up: nginx (including the
+/// sites setup enabled, as the host's own would) and the app server the
+/// test started as systemd would (its process group, or the gunicorn
+/// master of a pid file); all stopped, and waited for, when dropped: the
+/// app user is removed next, and nginx's workers hold the test's output
+/// open until they go.
 struct Front {
     nginx: std::process::Child,
+    emperor: Option<std::process::Child>,
     pid_file: std::path::PathBuf,
 }
 
 impl Drop for Front {
     fn drop(&mut self) {
-        // Both stopped and waited for: the app user is removed next, and
-        // nginx's workers hold the test's output open until they go.
+        let mut gone = Vec::new();
         if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
-            let pid = pid.trim();
-            let _ = Command::new("kill").arg(pid).status();
-            let gone = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while std::path::Path::new(&format!("/proc/{pid}")).exists()
-                && std::time::Instant::now() < gone
-            {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
+            let _ = Command::new("kill").arg(pid.trim()).status();
+            gone.push(pid.trim().to_owned());
+        }
+        if let Some(emperor) = &mut self.emperor {
+            let _ = Command::new("kill")
+                .args(["-INT", "--", &format!("-{}", emperor.id())])
+                .status();
+            let _ = emperor.wait();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while gone
+            .iter()
+            .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let _ = Command::new("kill")
             .arg(self.nginx.id().to_string())
@@ -206,10 +218,12 @@ impl Drop for Front {
     }
 }
 
-/// Starts nginx (as root, its workers as `nobody`, as Debian's) with a
-/// main configuration that includes every file in `enabled`.
+/// Starts nginx (as root, its workers as `nobody`) with a main
+/// configuration that includes every file in `enabled`.
 fn nginx_including(dir: &std::path::Path, enabled: &std::path::Path) -> std::process::Child {
     std::fs::create_dir_all(dir).unwrap();
+    // What a site includes by a relative name, as the host's /etc/nginx has it.
+    std::fs::copy("/etc/nginx/uwsgi_params", dir.join("uwsgi_params")).unwrap();
     let conf = dir.join("nginx.conf");
     std::fs::write(
         &conf,
@@ -257,151 +271,238 @@ fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {key}= in the unit:\n{unit}"))
 }
 
-#[test]
-fn after_setup_the_first_deploy_starts_the_app_and_it_answers_through_nginx() {
-    assert!(
-        is_root(),
-        "`setup` makes a system user, which needs root (CI runs as root)"
-    );
-    assert!(
-        !std::path::Path::new("/run/systemd/system").exists(),
-        "this test starts the unit's ExecStart itself, as systemd would, on a host without systemd; this machine runs systemd"
-    );
-    assert!(
-        std::path::Path::new("/usr/sbin/nginx").exists(),
-        "nginx is missing: scripts/system-packages installs it (as root)"
-    );
-    let app_user = format!("wptdn{}", std::process::id() % 1_000_000);
-    assert!(!exists(&app_user), "{app_user} exists before the test");
-    let _made = MadeUser(app_user.clone());
-    let (mut s, pg) = sandbox_with_database(&[]);
-    // The app user builds nothing here: its environment store holds a link
-    // to the run's environment of the example app (tests/support), as a
-    // server's store holds the environment an earlier deploy built.
-    let store = s.dir.join("environments-of-the-app-user");
-    crate::support::link_shared_environment(&store);
-    let base = s.dir.join("srv/fresh");
-    let etc = s.dir.join("etc");
-    // Where the app's socket and pid file live (systemd's RuntimeDirectory).
-    let run_dir = s.dir.join("run");
-    std::fs::create_dir_all(&run_dir).unwrap();
-    std::fs::set_permissions(
-        &run_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
-    let port = crate::support::sandbox::free_port();
-    let role = format!("{app_user}_role");
-    let db = format!("{app_user}_db");
-    let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
-    let mut vars: Vec<(String, String)> = pg.inventory_vars();
-    vars.extend(
-        [
-            ("app_user", crate::support::json(&app_user)),
-            ("base_path", q(&base)),
-            ("db_user", crate::support::json(&role)),
-            ("db_name", crate::support::json(&db)),
-            ("app_server", "gunicorn".to_owned()),
-            ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
-            ("app_socket", q(&run_dir.join("app.sock"))),
-            ("gunicorn_pid_file", q(&run_dir.join("gunicorn.pid"))),
-            ("setup_packages", "[git, curl]".to_owned()),
-            ("systemd_unit_dir", q(&etc.join("systemd"))),
-            ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
-            ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
-            (
-                "nginx_listen",
-                crate::support::json(&format!("127.0.0.1:{port}")),
-            ),
-            ("site_fqdn", "localhost".to_owned()),
-            // The cut-over waits until this answers, through nginx, with
-            // the release the link points at.
-            (
-                "release_url",
-                crate::support::json(&format!("http://127.0.0.1:{port}/version")),
-            ),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
-    s.write_inventory(&vars);
-    s.wptdeploy(&["setup", "staging"]).success();
-    let chown = Command::new("chown")
-        .args(["-h", "-R", &app_user])
-        .arg(&store)
-        .status();
-    assert!(chown.unwrap().success());
-    s.defaults.retain(|(name, _)| name != "venvs_path");
-    s.defaults.push(("venvs_path".into(), q(&store)));
+/// A host with none of what a deploy needs (no app user, no `base_path`,
+/// no role or database, no app server, no site), `setup` run against it
+/// with `app_server`, and nginx serving the site it wrote on `port`.
+struct SetUp {
+    s: crate::support::Sandbox,
+    pg: crate::support::postgres::Postgres,
+    app_user: String,
+    db: String,
+    etc: std::path::PathBuf,
+    run_dir: std::path::PathBuf,
+    port: u16,
+    vars: Vec<(String, String)>,
+    _made: MadeUser,
+}
 
+impl SetUp {
+    fn new(app_server: &str) -> SetUp {
+        assert!(
+            is_root(),
+            "`setup` makes a system user, which needs root (CI runs as root)"
+        );
+        assert!(
+            !std::path::Path::new("/run/systemd/system").exists(),
+            "this test starts the unit's ExecStart itself, as systemd would, on a host without systemd; this machine runs systemd"
+        );
+        assert_eq!(
+            crate::support::cutover::available(crate::support::cutover::Server::UwsgiEmperor),
+            Ok(()),
+            "nginx and uWSGI are needed"
+        );
+        let app_user = format!("wptdn{}", std::process::id() % 1_000_000);
+        assert!(!exists(&app_user), "{app_user} exists before the test");
+        let made = MadeUser(app_user.clone());
+        let (mut s, pg) = sandbox_with_database(&[]);
+        // The app user builds nothing here: its environment store holds a
+        // link to the run's environment of the example app (tests/support),
+        // as a server's store holds the environment an earlier deploy built.
+        let store = s.dir.join("environments-of-the-app-user");
+        crate::support::link_shared_environment(&store);
+        let etc = s.dir.join("etc");
+        // Where the app's socket and pid file live (systemd's RuntimeDirectory).
+        let run_dir = s.dir.join("run");
+        std::fs::create_dir_all(&run_dir).unwrap();
+        std::fs::set_permissions(
+            &run_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
+        let port = crate::support::sandbox::free_port();
+        let role = format!("{app_user}_role");
+        let db = format!("{app_user}_db");
+        let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
+        let mut vars: Vec<(String, String)> = pg.inventory_vars();
+        vars.extend(
+            [
+                ("app_user", crate::support::json(&app_user)),
+                ("base_path", q(&s.dir.join("srv/fresh"))),
+                ("db_user", crate::support::json(&role)),
+                ("db_name", crate::support::json(&db)),
+                ("app_server", crate::support::json(app_server)),
+                ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
+                ("app_socket", q(&run_dir.join("app.sock"))),
+                ("gunicorn_pid_file", q(&run_dir.join("gunicorn.pid"))),
+                ("uwsgi_vassal", q(&etc.join("uwsgi/vassals/wptdash.ini"))),
+                ("uwsgi_emperor_ini", q(&etc.join("uwsgi/emperor.ini"))),
+                ("setup_packages", "[git, curl]".to_owned()),
+                ("systemd_unit_dir", q(&etc.join("systemd"))),
+                ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
+                ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
+                (
+                    "nginx_stock_site",
+                    q(&etc.join("nginx/sites-enabled/default")),
+                ),
+                (
+                    "nginx_listen",
+                    crate::support::json(&format!("127.0.0.1:{port}")),
+                ),
+                ("site_fqdn", "localhost".to_owned()),
+                // The cut-over waits until this answers, through nginx,
+                // with the release the link points at.
+                (
+                    "release_url",
+                    crate::support::json(&format!("http://127.0.0.1:{port}/version")),
+                ),
+            ]
+            .map(|(k, v)| (k.to_owned(), v)),
+        );
+        s.write_inventory(&vars);
+        s.wptdeploy(&["setup", "staging"]).success();
+        let chown = Command::new("chown")
+            .args(["-h", "-R", &app_user])
+            .arg(&store)
+            .status();
+        assert!(chown.unwrap().success());
+        s.defaults.retain(|(name, _)| name != "venvs_path");
+        s.defaults.push(("venvs_path".into(), q(&store)));
+        s.write_inventory(&vars);
+        SetUp {
+            s,
+            pg,
+            app_user,
+            db,
+            etc,
+            run_dir,
+            port,
+            vars,
+            _made: made,
+        }
+    }
+
+    /// Sets `name` (a YAML value) in the inventory.
+    fn set(&mut self, name: &str, value: String) {
+        self.vars.retain(|(k, _)| k != name);
+        self.vars.push((name.to_owned(), value));
+        self.s.write_inventory(&self.vars);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// nginx with the site setup enabled, and `emperor` beside it.
+    fn front(&self, emperor: Option<std::process::Child>) -> Front {
+        Front {
+            nginx: nginx_including(
+                &self.s.dir.join("nginx"),
+                &self.etc.join("nginx/sites-enabled"),
+            ),
+            emperor,
+            pid_file: self.run_dir.join("gunicorn.pid"),
+        }
+    }
+
+    /// Deploys `reference` (with `more` arguments); asserts that the site
+    /// answers through nginx from it, and returns what the deploy said.
+    fn deploy_answering(&self, reference: &str, more: &[&str]) -> String {
+        let mut args = vec!["staging", "--commit", reference];
+        args.extend(more);
+        let deployed = self.s.wptdeploy(&args).success();
+        let (code, body) = fetch(&self.url("/version"));
+        assert_eq!(
+            (code.as_str(), body.contains(&self.s.sha(reference))),
+            ("200", true),
+            "{body}\n{}",
+            deployed.stderr
+        );
+        deployed.stderr
+    }
+
+    /// The owner of process `pid`.
+    fn owner_of(pid: &str) -> String {
+        let owner = Command::new("stat")
+            .args(["-c", "%U"])
+            .arg(format!("/proc/{}", pid.trim()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&owner.stdout).trim().to_owned()
+    }
+}
+
+#[test]
+fn after_setup_the_first_deploy_starts_gunicorn_and_it_answers_through_nginx() {
+    let mut t = SetUp::new("gunicorn");
     // What systemd would run: the unit's ExecStart, as its User, in its
     // WorkingDirectory, with its RuntimeDirectory (here `run_dir`).
-    let unit = std::fs::read_to_string(etc.join("systemd/wptdash.service")).unwrap();
+    let unit = std::fs::read_to_string(t.etc.join("systemd/wptdash.service")).unwrap();
     let start = format!(
         "cd {dir} && setsid runuser -u {user} -- {exec} >> {log} 2>&1 < /dev/null &",
         dir = unit_value(&unit, "WorkingDirectory"),
         user = unit_value(&unit, "User"),
         exec = unit_value(&unit, "ExecStart"),
-        log = run_dir.join("gunicorn.log").display(),
+        log = t.run_dir.join("gunicorn.log").display(),
     );
-    let _front = Front {
-        nginx: nginx_including(&s.dir.join("nginx"), &etc.join("nginx/sites-enabled")),
-        pid_file: run_dir.join("gunicorn.pid"),
-    };
-    s.defaults
-        .push(("app_start_command".into(), crate::support::json(&start)));
-    s.write_inventory(&vars);
+    t.set("app_start_command", crate::support::json(&start));
+    let _front = t.front(None);
 
     // Nothing serves yet: nginx answers 502.
-    assert_eq!(fetch(&format!("http://127.0.0.1:{port}/version")).0, "502");
+    assert_eq!(fetch(&t.url("/version")).0, "502");
 
     // The first deploy starts gunicorn from the unit and is served.
-    let first = s
-        .wptdeploy(&["staging", "--commit", "master", "--migrate"])
-        .success();
+    let first = t.deploy_answering("master", &["--migrate"]);
     assert!(
-        first
-            .stderr
-            .contains("no gunicorn master was running: started one; serving it after"),
-        "{}",
-        first.stderr
+        first.contains("no gunicorn master was running: started one; serving it after"),
+        "{first}"
     );
-    let master = s.sha("master");
-    let (code, body) = fetch(&format!("http://127.0.0.1:{port}/version"));
-    assert_eq!(
-        (code.as_str(), body.contains(&master)),
-        ("200", true),
-        "{body}"
-    );
-    let gunicorn = std::fs::read_to_string(run_dir.join("gunicorn.pid")).unwrap();
-    let owner = Command::new("stat")
-        .args(["-c", "%U"])
-        .arg(format!("/proc/{}", gunicorn.trim()))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), app_user);
+    let gunicorn = std::fs::read_to_string(t.run_dir.join("gunicorn.pid")).unwrap();
+    assert_eq!(SetUp::owner_of(&gunicorn), t.app_user);
     // The database holds the app's tables, made by the role setup made.
     assert_eq!(
-        pg.psql_in(
-            &db,
+        t.pg.psql_in(
+            &t.db,
             "SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'alembic_version'"
         )
         .trim(),
-        role
+        format!("{}_role", t.app_user)
     );
 
     // The next deploy reloads the same master (a HUP), served through nginx.
-    let next = s.new_branch("next");
-    let second = s.wptdeploy(&["staging", "--commit", "next"]).success();
-    assert!(!second.stderr.contains("started one"), "{}", second.stderr);
-    let (code, body) = fetch(&format!("http://127.0.0.1:{port}/version"));
+    t.s.new_branch("next");
+    let second = t.deploy_answering("next", &[]);
+    assert!(!second.contains("started one"), "{second}");
     assert_eq!(
-        (code.as_str(), body.contains(&next)),
-        ("200", true),
-        "{body}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(run_dir.join("gunicorn.pid")).unwrap(),
+        std::fs::read_to_string(t.run_dir.join("gunicorn.pid")).unwrap(),
         gunicorn,
         "the same master serves"
     );
+}
+
+#[test]
+fn after_setup_the_uwsgi_emperor_serves_the_first_deploy_through_nginx() {
+    let t = SetUp::new("uwsgi-emperor");
+    // What systemd would run: the emperor unit's ExecStart (as root; the
+    // emperor's ini drops to the app user), started before any release,
+    // as setup's start does.
+    let unit = std::fs::read_to_string(t.etc.join("systemd/emperor.uwsgi.service")).unwrap();
+    let exec: Vec<&str> = unit_value(&unit, "ExecStart").split_whitespace().collect();
+    let log = std::fs::File::create(t.run_dir.join("emperor.log")).unwrap();
+    let emperor = Command::new(exec[0])
+        .args(&exec[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let _front = t.front(Some(emperor));
+    // The vassal has nothing to serve yet, and the emperor keeps trying.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(fetch(&t.url("/version")).0, "502");
+
+    let first = t.deploy_answering("master", &["--migrate"]);
+    assert!(first.contains("serving it after"), "{first}");
+    t.s.new_branch("next");
+    t.deploy_answering("next", &[]);
 }

@@ -84,8 +84,7 @@ pub struct TemplateBody {
 
 impl StepKind for TemplateKind {
     const KEY: &'static str = "template";
-    const SUMMARY: &'static str =
-        "render a template (a file, or `content`) and write it on the host, atomically";
+    const SUMMARY: &'static str = "render a template (a file, `content`, or a list of `items`) and write it on the host, atomically";
     type Args = TemplateArgs;
 
     fn check(a: &TemplateArgs) -> Result<(), String> {
@@ -386,20 +385,19 @@ fn masked_sides(old: &str, new: &str, secret_lines: &[SecretLine]) -> (String, S
                 let before = old_lines
                     .iter()
                     .find(|l| key_of(l).is_some_and(|(k, _)| k == key));
-                let changed = if before == Some(&line.as_str()) {
-                    ""
-                } else {
-                    " (changed)"
+                let changed = match before {
+                    Some(b) if *b == line.as_str() => "",
+                    Some(_) => " (changed)",
+                    None => " (new)",
                 };
                 new_out[secret.index] = format!("{}{changed}", mask_value(&line, from));
             }
             _ => {
                 let said = format!("(line {} holds a secret)", secret.index + 1);
-                let changed = old_lines.get(secret.index) != Some(&line.as_str());
-                new_out[secret.index] = if changed {
-                    format!("(line {} holds a secret, changed)", secret.index + 1)
-                } else {
-                    said.clone()
+                new_out[secret.index] = match old_lines.get(secret.index) {
+                    Some(old) if *old == line.as_str() => said.clone(),
+                    Some(_) => format!("(line {} holds a secret, changed)", secret.index + 1),
+                    None => format!("(line {} holds a secret, new)", secret.index + 1),
                 };
                 if let Some(old_line) = old_out.get_mut(secret.index) {
                     *old_line = said;
@@ -478,6 +476,15 @@ mod tests {
         );
         let (same_old, same_new) = masked_sides(new, new, &lines);
         assert_eq!(same_old, same_new, "an unchanged secret reads unchanged");
+        // A new file: every secret line masked, and said to be new.
+        let (_, created) = masked_sides("", new, &lines);
+        assert!(
+            created.contains("PASS = ******** (new)\n")
+                && created.contains("(line 5 holds a secret, new)")
+                && !created.contains("new-Pa55-word")
+                && !created.contains("new-key-line"),
+            "{created}"
+        );
     }
 
     #[test]

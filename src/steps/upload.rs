@@ -118,8 +118,8 @@ pub(super) fn script(dest: &str, mode: Option<&str>) -> Result<String, TemplateE
     Ok(
         format!("dest={} mode={mode}\n", crate::transport::quote(dest))
             + r#"set -e
+(umask 022; mkdir -p -- "$(dirname -- "$dest")")
 umask 077
-mkdir -p -- "$(dirname -- "$dest")"
 tmp="$dest.wptdeploy-new"
 base64 -d > "$tmp"
 chmod "$mode" -- "$tmp"
