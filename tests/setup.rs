@@ -24,6 +24,24 @@ impl Drop for MadeUser {
     }
 }
 
+/// A user name no one has (`PREFIX` and this process's id), removed when
+/// the guard drops. The tests here make users, which needs root; they
+/// prove the systemd parts by their files and by starting a unit's
+/// `ExecStart` themselves, on a machine that runs no systemd (CI's).
+fn new_app_user(prefix: &str) -> (String, MadeUser) {
+    assert!(
+        is_root(),
+        "`setup` makes a system user, which needs root (CI runs as root)"
+    );
+    assert!(
+        !std::path::Path::new("/run/systemd/system").exists(),
+        "these tests start the units' ExecStart themselves, on a host without systemd; this machine runs systemd, where `setup` would start them for real"
+    );
+    let app_user = format!("{prefix}{}", std::process::id() % 1_000_000);
+    assert!(!exists(&app_user), "{app_user} exists before the test");
+    (app_user.clone(), MadeUser(app_user))
+}
+
 fn exists(user: &str) -> bool {
     Command::new("id")
         .arg("-u")
@@ -36,17 +54,7 @@ fn exists(user: &str) -> bool {
 
 #[test]
 fn setup_makes_what_a_deploy_needs_and_a_second_run_changes_nothing() {
-    assert!(
-        is_root(),
-        "`setup` makes a system user, which needs root (CI runs as root)"
-    );
-    assert!(
-        !std::path::Path::new("/run/systemd/system").exists(),
-        "this test proves the units by their files on a host without systemd; this machine runs systemd, where `setup` would start them for real"
-    );
-    let app_user = format!("wptds{}", std::process::id() % 1_000_000);
-    assert!(!exists(&app_user), "{app_user} exists before the test");
-    let _made = MadeUser(app_user.clone());
+    let (app_user, _made) = new_app_user("wptds");
     let (s, pg) = sandbox_with_database(&[]);
     let base = s.dir.join("srv/fresh");
     let etc = s.dir.join("etc");
@@ -288,22 +296,12 @@ struct SetUp {
 
 impl SetUp {
     fn new(app_server: &str) -> SetUp {
-        assert!(
-            is_root(),
-            "`setup` makes a system user, which needs root (CI runs as root)"
-        );
-        assert!(
-            !std::path::Path::new("/run/systemd/system").exists(),
-            "this test starts the unit's ExecStart itself, as systemd would, on a host without systemd; this machine runs systemd"
-        );
         assert_eq!(
             crate::support::cutover::available(crate::support::cutover::Server::UwsgiEmperor),
             Ok(()),
             "nginx and uWSGI are needed"
         );
-        let app_user = format!("wptdn{}", std::process::id() % 1_000_000);
-        assert!(!exists(&app_user), "{app_user} exists before the test");
-        let made = MadeUser(app_user.clone());
+        let (app_user, made) = new_app_user("wptdn");
         let (mut s, pg) = sandbox_with_database(&[]);
         // The app user builds nothing here: its environment store holds a
         // link to the run's environment of the example app (tests/support),
