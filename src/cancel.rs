@@ -63,6 +63,11 @@ impl Cancel {
         }
     }
 
+    /// Whether a person stopped the run at the terminal (Ctrl-C: SIGINT).
+    pub fn stopped_by_ctrl_c(&self) -> bool {
+        self.stopped_by.load(Ordering::SeqCst) == SIGINT
+    }
+
     /// Whether the run was stopped because its output was closed: there is
     /// no one left to tell, so the end is quiet.
     pub fn output_closed(&self) -> bool {

@@ -52,16 +52,22 @@ impl<C: Subcommand> Cli<C> {
             Ok(matches) => matches,
             Err(error) => {
                 use clap::error::ErrorKind;
-                let shown = matches!(
+                // A word where a command could go may be a misspelt
+                // command; a misspelt option (`--comit`) or a bad value
+                // (`--color sometimes`) is clap's to name, with its own
+                // did-you-mean or the valid values.
+                let offending = error
+                    .get(clap::error::ContextKind::InvalidArg)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let a_word = matches!(
                     error.kind(),
-                    ErrorKind::DisplayHelp
-                        | ErrorKind::DisplayVersion
-                        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-                );
-                let typo = if shown {
-                    None
-                } else {
+                    ErrorKind::InvalidSubcommand | ErrorKind::UnknownArgument
+                ) && !offending.starts_with('-');
+                let typo = if a_word {
                     command_typo(&command, args.into_iter().skip(1))
+                } else {
+                    None
                 };
                 if let Some((typed, name)) = typo {
                     command

@@ -603,3 +603,26 @@ fn config_shows_what_a_deploy_writes_with_secrets_masked_and_changes_nothing() {
         .success()
         .stderr_has("no config file on sandbox-host: `config_path` is not set there");
 }
+
+#[test]
+fn a_missing_app_user_is_said_the_same_by_the_plan_and_the_deploy() {
+    let s = crate::support::sandbox();
+    s.write_inventory(&[("app_user", "\"nosuchuser\"")]);
+    for args in [
+        &["staging", "--commit", "master", "--check"][..],
+        &["staging", "--commit", "master"][..],
+    ] {
+        let run = s.wptdeploy(args).failure(1);
+        assert!(
+            run.stderr
+                .contains("there is no user `nosuchuser` on the host")
+                && run.stderr.contains("`wptdeploy setup ENV` makes it")
+                && run.stderr.contains(
+                    "sudo useradd --system --user-group --shell /usr/sbin/nologin nosuchuser"
+                ),
+            "{args:?}:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!s.base_path.join("site").exists(), "nothing went live");
+}

@@ -528,5 +528,12 @@ fn logs_come_from_every_host_prefixed_and_follow_until_interrupted() {
         stderr.contains(&format!("[{}]   | a new line", fleet.hosts[0].name)),
         "{stderr}"
     );
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    // Ctrl-C is how a person stops following: it ends well, quietly.
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains("error:")
+            && !stderr.contains("locks were released")
+            && !stderr.contains("INTERRUPTED"),
+        "{stderr}"
+    );
 }

@@ -195,6 +195,12 @@ fn history_releases_and_status_show_what_the_host_has() {
         "{}",
         json.stdout
     );
+    // A read says it read: `ok`, not `deployed`.
+    let finished = events
+        .iter()
+        .find(|e| e["event"] == "host_finished")
+        .unwrap();
+    assert_eq!(finished["summary"]["result"], "ok", "{}", json.stdout);
     let table = events.iter().find(|e| e["event"] == "table").unwrap();
     let host = &table["data"]["status"][0];
     assert_eq!(host["live"], master.as_str(), "{}", json.stdout);

@@ -107,8 +107,23 @@ fn a_database_ahead_by_additive_migrations_keeps_them_and_the_old_code_runs() {
         "{}",
         run.stderr
     );
-    assert_eq!(s.live_release(), Some(master));
+    assert_eq!(s.live_release(), Some(master.clone()));
     assert_eq!(pg.revision().as_deref(), Some("4dafe3eac60e"));
+
+    // After it, `releases` names each release by the ref it was deployed
+    // as (the rollback asked for the SHA), and does not say it deployed.
+    let releases = s.wptdeploy(&["releases", "staging"]).success();
+    let row = releases
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&master[..12]))
+        .unwrap_or_else(|| panic!("no row for master:\n{}", releases.stdout));
+    assert!(
+        row.contains(" master ") && !row.contains(&master[12..]),
+        "{}",
+        releases.stdout
+    );
+    assert!(!releases.stderr.contains("deployed"), "{}", releases.stderr);
 }
 
 #[test]

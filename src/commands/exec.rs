@@ -56,6 +56,7 @@ pub async fn logs(args: LogsArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         playbook: "logs.yml".into(),
         extra,
         shows_output: true,
+        ends_at_ctrl_c: args.follow,
         ..Session::default()
     };
     session.execute(cx).await.map(drop)

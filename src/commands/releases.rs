@@ -234,7 +234,7 @@ fn described(host: &HostState, sha: &str) -> String {
     if sha.is_empty() {
         return "-".into();
     }
-    match host.last_record_of(sha).and_then(|r| r.reference.clone()) {
+    match host.ref_of(sha) {
         Some(reference) if !sha.starts_with(&reference) => format!("{} ({reference})", short(sha)),
         _ => short(sha).to_owned(),
     }
@@ -282,15 +282,14 @@ pub async fn run(args: ReleasesArgs, cx: &mut Context<'_>) -> Result<(), Error> 
     let mut out = Vec::new();
     for (_, sha) in &shas {
         let record = hosts.iter().find_map(|h| h.last_record_of(sha));
+        let reference = hosts.iter().find_map(|h| h.ref_of(sha));
         let release = hosts
             .iter()
             .find_map(|h| h.releases.iter().find(|r| &r.sha == sha));
         let status = merged_status(&hosts, sha);
         rows.push(vec![
             short(sha).to_owned(),
-            record
-                .and_then(|r| r.reference.clone())
-                .unwrap_or_else(|| "-".into()),
+            reference.clone().unwrap_or_else(|| "-".into()),
             record.map_or_else(|| "-".into(), |r| when(&r.time)),
             record.map_or_else(|| "-".into(), |r| r.by.clone()),
             release
@@ -308,7 +307,7 @@ pub async fn run(args: ReleasesArgs, cx: &mut Context<'_>) -> Result<(), Error> 
                 .map_or_else(|| "-".into(), |kb| crate::steps::human_bytes(kb * 1024)),
         ]);
         out.push(json!({
-            "sha": sha, "ref": record.and_then(|r| r.reference.clone()),
+            "sha": sha, "ref": reference,
             "deployed_at": record.map(|r| r.time.clone()), "by": record.map(|r| r.by.clone()),
             "schema": release.and_then(|r| r.schema.clone()),
             "venv": release.and_then(|r| r.venv.clone()),

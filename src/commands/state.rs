@@ -247,6 +247,22 @@ impl HostState {
             .find(|r| r.sha.as_deref() == Some(sha) && (r.deployed() || r.went_bad()))
     }
 
+    /// The ref `sha` was deployed as: the latest run's that named it by a
+    /// ref other than the SHA (a rollback names the SHA), else the SHA as
+    /// the latest run named it.
+    pub fn ref_of(&self, sha: &str) -> Option<String> {
+        let runs = || {
+            self.history
+                .iter()
+                .rev()
+                .filter(|r| r.sha.as_deref() == Some(sha) && (r.deployed() || r.went_bad()))
+                .filter_map(|r| r.reference.clone())
+        };
+        runs()
+            .find(|reference| !sha.starts_with(reference.as_str()))
+            .or_else(|| runs().next())
+    }
+
     /// The live release, with what the host knows of it.
     pub fn live_release(&self) -> Option<&Release> {
         let live = self.live.as_deref()?;

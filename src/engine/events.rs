@@ -27,8 +27,12 @@ pub enum StepStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostResult {
-    /// Every step succeeded.
+    /// Every step succeeded, and a release went live.
     Deployed,
+    /// Every step succeeded; the run deploys nothing (a read, `setup`,
+    /// `unlock`): said `ok`.
+    #[serde(rename = "ok")]
+    Done,
     /// Every step succeeded, but nothing saw the app work: no health
     /// check, and no answer from the new release.
     DeployedUnchecked,
@@ -113,7 +117,10 @@ impl HostSummary {
     pub fn succeeded(&self) -> bool {
         matches!(
             self.result,
-            HostResult::Deployed | HostResult::DeployedUnchecked | HostResult::Planned
+            HostResult::Deployed
+                | HostResult::DeployedUnchecked
+                | HostResult::Done
+                | HostResult::Planned
         )
     }
 }

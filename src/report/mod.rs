@@ -96,7 +96,7 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool, palette: style::P
     let word = |s: &HostSummary| match s.result {
         HostResult::Deployed if deploys => "deployed",
         HostResult::DeployedUnchecked if deploys => "deployed (unchecked)",
-        HostResult::Deployed | HostResult::DeployedUnchecked => "ok",
+        HostResult::Deployed | HostResult::DeployedUnchecked | HostResult::Done => "ok",
         HostResult::Planned => "planned",
         HostResult::Failed => "FAILED",
         HostResult::RolledBack => "ROLLED BACK",
@@ -119,7 +119,7 @@ pub fn summary_table(summaries: &[HostSummary], deploys: bool, palette: style::P
     for s in summaries {
         let result = word(s);
         let tone = match s.result {
-            HostResult::Deployed => style::Tone::Good,
+            HostResult::Deployed | HostResult::Done => style::Tone::Good,
             HostResult::Planned | HostResult::NotStarted => style::Tone::Quiet,
             HostResult::DeployedUnchecked | HostResult::RolledBack | HostResult::Interrupted => {
                 style::Tone::Caution

@@ -145,6 +145,7 @@ pub fn github_summary(command: &str, ending: &Ending) -> String {
 fn result_word(result: HostResult) -> &'static str {
     match result {
         HostResult::Deployed => "deployed",
+        HostResult::Done => "ok",
         HostResult::DeployedUnchecked => "deployed (unchecked)",
         HostResult::Planned => "planned",
         HostResult::Failed => "**FAILED**",

@@ -60,6 +60,34 @@ pub(super) fn last_lines(text: &str, n: usize) -> Vec<&str> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
+/// "there is no user `USER` on the host", with the commands that make it:
+/// one wording whichever tool found the user missing (sudo, `id`, `chown`).
+fn no_such_user(user: &str, said: &str) -> StepFailure {
+    StepFailure {
+        message: format!("there is no user `{user}` on the host{said}"),
+        hints: vec![
+            format!(
+                "create it: `wptdeploy setup ENV` makes it with the rest of what a deploy needs, or by hand: `sudo useradd --system --user-group --shell /usr/sbin/nologin {user}`"
+            ),
+            "or set `app_user` to a user that exists".into(),
+        ],
+    }
+}
+
+/// The user `id` or `chown` said does not exist (`id: 'www': no such
+/// user`, `chown: invalid user: 'www:www'`), in either kind of quotes.
+fn missing_user(stderr: &str) -> Option<String> {
+    stderr.lines().find_map(|line| {
+        let named = line
+            .strip_suffix(": no such user")
+            .and_then(|l| l.strip_prefix("id: "))
+            .or_else(|| line.split_once("invalid user: ").map(|(_, rest)| rest))?;
+        let name = named.trim_matches(|c| matches!(c, '\'' | '‘' | '’' | '"'));
+        let user = name.split(':').next().unwrap_or(name);
+        (!user.is_empty()).then(|| user.to_owned())
+    })
+}
+
 /// Whether what ran the command failed rather than the command: sudo
 /// refused, or the step's timeout stopped it. [`failure`] explains those.
 pub fn wrapper_failed(command: &RemoteCommand, output: &Output) -> bool {
@@ -116,10 +144,7 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
             };
         }
         if stderr.contains("unknown user") {
-            return StepFailure {
-                message: format!("there is no user `{user}` on the host{said}"),
-                hints: vec!["set `app_user` to a user that exists, or create it".into()],
-            };
+            return no_such_user(user, &said);
         }
         if stderr.contains("sudo: not found") || stderr.contains("sudo: command not found") {
             return StepFailure {
@@ -129,6 +154,9 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
                 )],
             };
         }
+    }
+    if let Some(user) = missing_user(stderr) {
+        return no_such_user(&user, "");
     }
     if output.exit_code == 124 && command.timeout.is_some() {
         let secs = command.timeout.map_or(0, |t| t.as_secs());
@@ -144,5 +172,27 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
     StepFailure {
         message: format!("{what}{said}"),
         hints: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_user;
+
+    #[test]
+    fn a_missing_user_is_read_from_id_and_chown_in_either_quotes() {
+        assert_eq!(
+            missing_user("id: 'www': no such user").as_deref(),
+            Some("www")
+        );
+        assert_eq!(
+            missing_user("x\nid: ‘notes’: no such user\n").as_deref(),
+            Some("notes")
+        );
+        assert_eq!(
+            missing_user("chown: invalid user: ‘www:www’").as_deref(),
+            Some("www")
+        );
+        assert_eq!(missing_user("id: 'www': something else"), None);
     }
 }

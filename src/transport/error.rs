@@ -8,6 +8,14 @@ use super::command::quote_words;
 /// A failure to reach, trust, log into or talk to a host.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// The host's name does not resolve to an address.
+    #[error("cannot resolve the host name {host}: {reason}")]
+    Unresolved {
+        /// The name, as the inventory gives it.
+        host: String,
+        /// The resolver's reason.
+        reason: String,
+    },
     /// TCP connection failed.
     #[error("cannot connect to {host}:{port}: {source}")]
     Connect {
@@ -155,6 +163,9 @@ impl TransportError {
     /// Lines telling the user what to do.
     pub fn hints(&self) -> Vec<String> {
         match self {
+            TransportError::Unresolved { host, .. } => vec![format!(
+                "check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `getent hosts {host}`"
+            )],
             TransportError::Connect { host, port, .. }
             | TransportError::ConnectTimeout { host, port, .. } => vec![format!(
                 "check that sshd runs on {host} and listens on port {port} (`ansible_port`), and that `{}` works",

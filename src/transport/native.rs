@@ -238,16 +238,31 @@ impl Native {
 }
 
 async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, TransportError> {
-    let tcp = tokio::time::timeout(
-        target.connect_timeout,
-        tokio::net::TcpStream::connect((target.address.as_str(), target.port)),
-    )
-    .await
-    .map_err(|_| TransportError::ConnectTimeout {
+    let timed_out = || TransportError::ConnectTimeout {
         host: target.address.clone(),
         port: target.port,
         timeout: target.connect_timeout,
+    };
+    // The name first: one that does not resolve is said as that, not as
+    // a host that refused.
+    let started = std::time::Instant::now();
+    let addresses: Vec<std::net::SocketAddr> = tokio::time::timeout(
+        target.connect_timeout,
+        tokio::net::lookup_host((target.address.as_str(), target.port)),
+    )
+    .await
+    .map_err(|_| timed_out())?
+    .map_err(|e| TransportError::Unresolved {
+        host: target.address.clone(),
+        reason: resolver_reason(&e),
     })?
+    .collect();
+    let tcp = tokio::time::timeout(
+        target.connect_timeout.saturating_sub(started.elapsed()),
+        tokio::net::TcpStream::connect(addresses.as_slice()),
+    )
+    .await
+    .map_err(|_| timed_out())?
     .map_err(|source| TransportError::Connect {
         host: target.address.clone(),
         port: target.port,
@@ -255,6 +270,15 @@ async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, Transport
     })?;
     let _ = tcp.set_nodelay(true);
     Ok(tcp)
+}
+
+/// The resolver's words without the standard library's preamble
+/// ("failed to lookup address information: Name or service not known").
+fn resolver_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    text.strip_prefix("failed to lookup address information: ")
+        .unwrap_or(&text)
+        .to_owned()
 }
 
 /// The SSH handshake and login over `stream`.

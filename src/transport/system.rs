@@ -234,6 +234,14 @@ fn classify(options: &ConnectOptions, log: &str) -> TransportError {
             tried: tried.join(", "),
         };
     }
+    if let Some(reason) = log
+        .lines()
+        .find_map(|l| l.split_once("Could not resolve hostname "))
+        .and_then(|(_, rest)| rest.split_once(": "))
+        .map(|(_, reason)| reason.trim().to_owned())
+    {
+        return TransportError::Unresolved { host, reason };
+    }
     if log.contains("Connection refused") {
         return TransportError::Connect {
             host,

@@ -26,6 +26,10 @@ fn project() -> tempfile::TempDir {
         "[production]\nweb1 ansible_host=127.0.0.1 ansible_port=1\nweb2 ansible_host=127.0.0.1 ansible_port=1\n",
     );
     write(
+        "inventory/nowhere",
+        "[nowhere]\nweb1 ansible_host=web1.invalid\n",
+    );
+    write(
         "inventory/group_vars/all.yml",
         "git_repo: /nonexistent/repo.git\nproject_name: app\n",
     );
@@ -93,7 +97,7 @@ fn input_errors_read_exactly_so() {
             2,
             "error: environment `stagin` is not an inventory file or group in $ROOT/inventory\n\
              hint: did you mean `staging`?\n\
-             hint: known environments: production, staging\n",
+             hint: known environments: nowhere, production, staging\n",
         ),
         (
             &["staging", "--forks", "0"],
@@ -232,7 +236,25 @@ fn input_errors_read_exactly_so() {
             &["verfy"],
             2,
             "error: `verfy` is neither an environment nor a command (did you mean `wptdeploy verify`?)\n\
-             hint: known environments: production, staging\n",
+             hint: known environments: nowhere, production, staging\n",
+        ),
+        // A misspelt option is named as the option, with clap's
+        // did-you-mean; a bad value lists the valid ones. Neither is
+        // guessed to be a command.
+        (
+            &["staging", "--comit", "main"],
+            2,
+            "error: unexpected argument '--comit' found\n\n\
+             \x20 tip: a similar argument exists: '--commit'\n\n\
+             Usage: wptdeploy --commit <REF> <ENV>\n\n\
+             For more information, try '--help'.\n",
+        ),
+        (
+            &["staging", "--color", "sometimes"],
+            2,
+            "error: invalid value 'sometimes' for '--color <WHEN>'\n\
+             \x20 [possible values: auto, always, never]\n\n\
+             For more information, try '--help'.\n",
         ),
         (
             &["unlok", "staging"],
@@ -253,4 +275,27 @@ fn input_errors_read_exactly_so() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_host_name_that_does_not_resolve_is_said_as_that_by_both_transports() {
+    let dir = project();
+    for transport in ["russh", "openssh"] {
+        let output = Command::new(bin())
+            .args(["status", "nowhere", "--transport", transport])
+            .current_dir(dir.path())
+            .env("HOME", dir.path())
+            .env("WPTDEPLOY_INVENTORY", dir.path().join("inventory"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{transport}: {stderr}");
+        assert!(
+            stderr.contains("web1: cannot resolve the host name web1.invalid: ")
+                && stderr.contains("hint: check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `getent hosts web1.invalid`")
+                && !stderr.contains("sshd"),
+            "{transport}: {stderr}"
+        );
+    }
 }

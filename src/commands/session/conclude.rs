@@ -32,6 +32,13 @@ pub(super) fn conclude(
         .filter(|s| s.result == HostResult::Interrupted)
         .map(|s| format!("{}: {}", s.host, s.error.as_deref().unwrap_or("stopped")))
         .collect();
+    if !stopped.is_empty()
+        && stopped.len() == failed.len()
+        && session.ends_at_ctrl_c
+        && cancel.stopped_by_ctrl_c()
+    {
+        return Ok(());
+    }
     if !stopped.is_empty() {
         let why = if cancel.output_closed() {
             ": the output was closed (the program reading it exited)"

@@ -7,6 +7,7 @@
 
 mod audit;
 mod conclude;
+mod ctrl_c;
 mod preflight;
 
 use std::sync::Arc;
@@ -107,6 +108,9 @@ pub struct Session {
     pub quiet_steps: bool,
     /// Hosts to run on, over `--limit` (`history --host`).
     pub limit: Option<String>,
+    /// Ctrl-C is how a person ends it (`logs -f`): a run it stops ends
+    /// well, quietly.
+    pub ends_at_ctrl_c: bool,
 }
 
 impl Default for Session {
@@ -135,6 +139,7 @@ impl Default for Session {
             reshape: None,
             quiet_steps: false,
             limit: None,
+            ends_at_ctrl_c: false,
         }
     }
 }
@@ -182,6 +187,11 @@ impl Session {
         let cancel = Cancel::default();
         let (reporter, spinners) =
             crate::printer::reporter(cx.settings, shown, cx.redactor.clone(), &cancel);
+        let reporter: Arc<dyn crate::engine::events::Reporter> = if self.ends_at_ctrl_c {
+            Arc::new(ctrl_c::EndedByCtrlC::new(reporter, &cancel))
+        } else {
+            reporter
+        };
         let asker: Option<Arc<dyn crate::engine::events::Asker>> = (cx.settings.attended
             && !cx.settings.json)
             .then(|| Arc::new(TerminalAsker::new(cx.redactor.clone(), spinners.clone())) as _);

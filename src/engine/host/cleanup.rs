@@ -122,7 +122,9 @@ impl HostRun {
         let env = self.shared.plan.env.clone();
         self.summary.result = if self.shared.options.check {
             HostResult::Planned
-        } else if self.shared.options.deploys && self.went_live && !self.app_checked {
+        } else if !self.shared.options.deploys {
+            HostResult::Done
+        } else if self.went_live && !self.app_checked {
             HostResult::DeployedUnchecked
         } else {
             HostResult::Deployed
