@@ -414,7 +414,7 @@ pub struct DeployArgs {
     /// Rebuild the release, and its virtualenv, even if that commit is already deployed.
     #[arg(long)]
     pub force: bool,
-    /// Show the plan (hosts, steps, exact remote commands) and change nothing.
+    /// Show the plan (hosts, steps, what each found; with `-v`, the exact remote commands) and change nothing.
     #[arg(long)]
     pub check: bool,
     /// Install only the set of packages the environment promoted from (`promote_from`) tested for this commit: refuse to resolve one here.
@@ -463,6 +463,20 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// How the output is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `--raw` / `--prefix`: how `exec` and `logs` show the hosts' output.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The output as the host printed it (stdout to stdout, stderr to stderr, no prefix), even with several hosts [default with one host].
+    #[arg(long, conflicts_with = "prefix")]
+    pub raw: bool,
+    /// Each line prefixed by its host, on stderr (`[web1]   | line`), even with one host [default with several].
+    #[arg(long)]
+    pub prefix: bool,
 }
 
 /// `wptdeploy lock ENV -m WHY` / `wptdeploy lock status ENV`
@@ -631,6 +645,9 @@ pub struct LogsArgs {
     /// How many lines from the end of each host's logs.
     #[arg(short = 'n', long, value_name = "N", default_value_t = 50)]
     pub lines: usize,
+    /// How the output is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `wptdeploy rollback ENV [--to SHA|REF|-N] [--downgrade | --restore BACKUP]`
@@ -647,7 +664,7 @@ pub struct RollbackArgs {
     /// Restore this pg_dump (a file in `backup_dir`, or a path on the host) before the switch, in one transaction.
     #[arg(long, value_name = "BACKUP")]
     pub restore: Option<String>,
-    /// Show the plan: the release, the database's case, every command; change nothing.
+    /// Show the plan: the release, the database's case, every step (`-v`: its command); change nothing.
     #[arg(long)]
     pub check: bool,
 }

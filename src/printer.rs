@@ -10,7 +10,8 @@ use crate::cancel::Cancel;
 use crate::redact::Redactor;
 use crate::report::style::{Palette, Tone};
 use crate::report::{
-    JsonReporter, PlainReporter, ProgressReporter, Redacted, Reporter, Verbosity, tell, visible,
+    JsonReporter, PlainReporter, ProgressReporter, RawOutput, Redacted, Reporter, Verbosity, tell,
+    visible,
 };
 use crate::settings::Settings;
 
@@ -22,11 +23,18 @@ pub fn reporter(
     verbosity: Verbosity,
     redactor: Redactor,
     cancel: &Cancel,
+    raw_output: bool,
 ) -> (Arc<dyn Reporter>, Option<indicatif::MultiProgress>) {
     let cancel = cancel.clone();
     if settings.json {
         let json = JsonReporter::new(verbosity);
         return (Arc::new(Redacted::new(json, redactor, cancel)), None);
+    }
+    if raw_output {
+        // The command's own output as it printed it; no spinner draws
+        // between its lines.
+        let plain = RawOutput::new(PlainReporter::new(verbosity, settings.palette));
+        return (Arc::new(Redacted::new(plain, redactor, cancel)), None);
     }
     if verbosity != Verbosity::Quiet && settings.spinners {
         let progress = ProgressReporter::new(verbosity, settings.palette);

@@ -635,3 +635,28 @@ fn setup_in_a_wptdash_checkout_writes_its_own_vassal_and_nginx_files_with_its_va
         again.stderr
     );
 }
+
+#[test]
+fn logs_in_a_wptdash_checkout_reads_the_log_its_vassal_names_with_no_variable_set() {
+    let t = setup();
+    let s = &t.s;
+    let base = &s.base_path;
+    as_ansible_left_it(s, &t.pg, base, "master", "www-data");
+    // The server's vassal, as wptdash's uwsgi role renders it: its log is
+    // `logger = file:SITE/logs/uwsgi.log`.
+    let log = base.join("site/logs/uwsgi.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "spawned uWSGI worker 1\nGET / => generated 200\n").unwrap();
+    std::fs::write(
+        s.dir.join("vassals/wptdash_uwsgi.ini"),
+        format!(
+            "[uwsgi]\nsocket          = /tmp/wpt-pullresults.sock\nchdir           = {}/site\nlogger          = file:{}/site/logs/uwsgi.log\n",
+            base.display(),
+            base.display()
+        ),
+    )
+    .unwrap();
+    let logs = t.run(&["logs", "staging", "-n", "1"]).success();
+    assert_eq!(logs.stdout, "GET / => generated 200\n", "{}", logs.stderr);
+    assert_no_secret(&logs);
+}

@@ -288,8 +288,27 @@ fn check_shows_the_exact_commands_and_changes_nothing() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let before = tree(&s);
-    let fresh = s
+    // The exact commands are -v's; without it the plan reads as steps.
+    let steps = s
         .wptdeploy(&["staging", "--commit", "feature/comment-url", "--check"])
+        .success();
+    assert!(
+        steps
+            .stderr
+            .contains("planned check out feature/comment-url")
+            && !steps.stderr.contains("git clone --quiet")
+            && steps.stderr.contains("-v shows each step's exact command"),
+        "{}",
+        steps.stderr
+    );
+    let fresh = s
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "feature/comment-url",
+            "--check",
+            "-v",
+        ])
         .success();
     assert_eq!(tree(&s), before, "--check on a fresh host changed nothing");
     assert!(
@@ -625,4 +644,64 @@ fn a_missing_app_user_is_said_the_same_by_the_plan_and_the_deploy() {
         );
     }
     assert!(!s.base_path.join("site").exists(), "nothing went live");
+}
+
+#[test]
+fn exec_and_logs_on_one_host_are_a_pipe_with_the_commands_own_status() {
+    let s = sandbox();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    // Its stdout alone on stdout, its stderr on stderr, unprefixed; the
+    // command's exit status is wptdeploy's.
+    let run = s.wptdeploy(&[
+        "exec",
+        "staging",
+        "--",
+        "sh",
+        "-c",
+        "echo out-line; echo err-line >&2; exit 3",
+    ]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.stdout, "out-line\n");
+    assert!(
+        run.stderr.lines().any(|l| l == "err-line") && !run.stderr.contains("|"),
+        "{}",
+        run.stderr
+    );
+    // Through a real pipe, as a person writes it.
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' --no-progress exec staging -- seq 1 500 | wc -l",
+            crate::support::bin().display()
+        ))
+        .envs(
+            s.command(crate::support::bin())
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .current_dir(&s.dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&piped.stdout).trim(), "500");
+    // --prefix: each line with its host, on stderr.
+    let prefixed = s
+        .wptdeploy(&["exec", "staging", "--prefix", "--", "echo", "hi"])
+        .success();
+    assert!(prefixed.stdout.is_empty(), "{}", prefixed.stdout);
+    assert!(
+        prefixed.stderr.contains("[sandbox-host]   | hi"),
+        "{}",
+        prefixed.stderr
+    );
+    // logs too: the last line of the app's log, as it is, on stdout.
+    std::fs::write(s.base_path.join("app.log"), "old\nnewest line\n").unwrap();
+    s.write_inventory(&[(
+        "logs_files",
+        format!(
+            "[{}]",
+            crate::support::json(&s.base_path.join("app.log").display().to_string())
+        ),
+    )]);
+    let logs = s.wptdeploy(&["logs", "staging", "-n", "1"]).success();
+    assert_eq!(logs.stdout, "newest line\n", "{}", logs.stderr);
 }

@@ -496,7 +496,7 @@ fn the_environment_of_a_step_is_never_in_a_command_line_on_the_host() {
         done.store(true, Ordering::Relaxed);
         run
     });
-    assert!(run.stderr.contains("has-the-token"), "{}", run.stderr);
+    assert!(run.stdout.contains("has-the-token"), "{}", run.stdout);
     let seen = seen.into_inner().unwrap();
     assert!(seen.is_empty(), "in a command line: {seen:?}");
 }

@@ -90,16 +90,29 @@ fn check_of_an_unreachable_host_still_shows_the_plan() {
             "3s",
         ])
         .failure(1);
+    // The reason first, in one line, then the plan: each step, and no
+    // script (that is `-v`'s).
+    let reason = run
+        .stderr
+        .lines()
+        .position(|l| {
+            l.contains("[nowhere] warning: cannot connect to 127.0.0.1:1")
+                && l.contains("what follows is the plan without the host; no step ran")
+        })
+        .unwrap_or_else(|| panic!("no reason:\n{}", run.stderr));
     for step in ["take the deploy lock", "check out master", "switch "] {
-        assert!(
-            run.stderr
-                .lines()
-                .any(|l| l.contains(&format!("planned {step}"))
-                    && l.contains("not run: the host is unreachable")),
-            "{step}: {}",
-            run.stderr
-        );
+        let at = run
+            .stderr
+            .lines()
+            .position(|l| l.contains(&format!("planned {step}")))
+            .unwrap_or_else(|| panic!("{step}: {}", run.stderr));
+        assert!(reason < at, "the reason comes first:\n{}", run.stderr);
     }
+    assert!(
+        run.stderr.lines().count() < 40 && !run.stderr.contains("SCRIPT being"),
+        "the plan reads as steps:\n{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("UNREACHABLE"), "{}", run.stderr);
     assert!(
         run.stderr

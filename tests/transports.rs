@@ -85,7 +85,7 @@ fn both_transports_follow_the_ssh_config_for_an_alias() {
     assert!(
         unreachable
             .stderr
-            .contains("cannot connect to wptd-alias:22"),
+            .contains("cannot resolve the host name wptd-alias: "),
         "the failure must be the alias not resolving, not anything else: {}",
         unreachable.stderr
     );

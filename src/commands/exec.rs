@@ -9,12 +9,23 @@
 //!   active (shell.yml), this terminal handed to it.
 
 use super::Context;
-use super::session::Session;
+use super::session::{OutputMode, Session};
 use super::vars::{self, ExecVars, LogsVars, Raw};
 use crate::cli::{ExecArgs, LogsArgs, ShellArgs};
 use crate::error::CommandError;
 use crate::error::Error;
 use crate::transport::quote;
+
+impl crate::cli::OutputArgs {
+    /// The mode the flags ask for.
+    fn mode(&self) -> OutputMode {
+        match (self.raw, self.prefix) {
+            (true, _) => OutputMode::Raw,
+            (_, true) => OutputMode::Prefixed,
+            _ => OutputMode::Auto,
+        }
+    }
+}
 
 /// Runs the command.
 pub async fn run(args: ExecArgs, cx: &mut Context<'_>) -> Result<(), Error> {
@@ -34,6 +45,7 @@ pub async fn run(args: ExecArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         playbook: "exec.yml".into(),
         extra,
         shows_output: true,
+        output: args.output.mode(),
         ..Session::default()
     };
     session.execute(cx).await.map(drop)
@@ -57,6 +69,7 @@ pub async fn logs(args: LogsArgs, cx: &mut Context<'_>) -> Result<(), Error> {
         extra,
         shows_output: true,
         ends_at_ctrl_c: args.follow,
+        output: args.output.mode(),
         ..Session::default()
     };
     session.execute(cx).await.map(drop)

@@ -506,7 +506,7 @@ fn next_steps(dir: &Path, project: &Project, answers: &Answers) -> String {
         )
     };
     let mut text = format!(
-        "next:\n  {cd}wptdeploy setup staging --check  # what the server lacks (user, directories, database, app server, nginx); nothing changes\n  {cd}wptdeploy setup staging          # make it so, as root\n  {cd}wptdeploy staging --check    # the plan and its exact commands; nothing changes\n  {cd}wptdeploy staging            # the first deploy of {}",
+        "next:\n  {cd}wptdeploy setup staging --check  # what the server lacks (user, directories, database, app server, nginx); nothing changes\n  {cd}wptdeploy setup staging          # make it so, as root\n  {cd}wptdeploy staging --check    # the plan, step by step (-v: the exact commands); nothing changes\n  {cd}wptdeploy staging            # the first deploy of {}",
         answers.branch
     );
     if project.migrations_dir.is_some() && !answers.db.is_empty() {

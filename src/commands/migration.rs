@@ -140,6 +140,7 @@ pub async fn lint(args: MigrationLintArgs, cx: &mut Context<'_>) -> Result<(), E
             hints: vec![
                 "rewrite the migration as `safe:` says, or allow a rule with `--allow RULE`".into(),
             ],
+            exit_code: None,
         });
     }
     Ok(())

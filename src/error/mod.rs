@@ -38,6 +38,9 @@ pub enum Error {
         message: String,
         /// What to do.
         hints: Vec<String>,
+        /// The exit status to end with (a one-host `exec`: its command's);
+        /// none: 1.
+        exit_code: Option<i32>,
     },
     /// Stopped by a signal, a closed output, or a person at a prompt.
     #[error("interrupted{detail}")]
@@ -69,7 +72,7 @@ impl Error {
     /// 143 for SIGTERM, 129 for SIGHUP; 130 for an abort at a prompt).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Failed { .. } => 1,
+            Error::Failed { exit_code, .. } => exit_code.unwrap_or(1),
             Error::Interrupted { exit_code, .. } => *exit_code,
             _ => 2,
         }
@@ -85,9 +88,14 @@ impl Error {
                 detail: redactor.apply(&detail),
                 exit_code,
             },
-            Error::Failed { message, hints } => Error::Failed {
+            Error::Failed {
+                message,
+                hints,
+                exit_code,
+            } => Error::Failed {
                 message: redactor.apply(&message),
                 hints: apply(&hints),
+                exit_code,
             },
             other => {
                 let message = other.to_string();

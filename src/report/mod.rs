@@ -10,6 +10,7 @@ mod json;
 mod plain;
 mod progress;
 mod prompt;
+mod raw;
 mod redact;
 pub mod run;
 pub mod style;
@@ -20,6 +21,7 @@ pub use json::JsonReporter;
 pub use plain::PlainReporter;
 pub use progress::ProgressReporter;
 pub use prompt::{ConfirmGate, TerminalAsker, TerminalGate, confirm_environment};
+pub use raw::RawOutput;
 pub use redact::Redacted;
 
 /// How much the user wants to see.

@@ -149,7 +149,12 @@ fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             let what = title;
             let plural = if hosts.len() == 1 { "" } else { "s" };
             let plan = if *check { "plan: " } else { "" };
-            format!("{plan}{what} ({} host{plural})", hosts.len())
+            let commands = if *check && verbosity != Verbosity::Verbose {
+                "; -v shows each step's exact command"
+            } else {
+                ""
+            };
+            format!("{plan}{what} ({} host{plural}{commands})", hosts.len())
         }
         Event::BatchStarted {
             batch,
@@ -174,7 +179,13 @@ fn text_for(event: &Event, verbosity: Verbosity) -> Option<String> {
             diff,
         } => {
             let note = note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
-            let body: Vec<String> = command
+            // The exact command only with -v: the plan reads as steps.
+            let shown = if verbosity == Verbosity::Verbose {
+                command.as_str()
+            } else {
+                ""
+            };
+            let body: Vec<String> = shown
                 .lines()
                 .enumerate()
                 .map(|(i, l)| {

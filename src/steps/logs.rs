@@ -1,14 +1,20 @@
 //! `logs:` the app's logs on the host: `command` if given, else the last
-//! `lines` of `files` (`tail`), else the journal of the systemd unit that
-//! `restart` restarts (`systemctl restart emperor.uwsgi` →
-//! `journalctl -u emperor.uwsgi`); with `follow`, it keeps printing until
-//! interrupted. Read-only; its output is what it is for.
+//! `lines` of `files` (`tail`), else where the app server says it logs
+//! (read on the host, from root's files: the uWSGI vassal's `logto`,
+//! `daemonize` or `logger = file:PATH`; the systemd unit's `ExecStart`,
+//! gunicorn's `--error-logfile`/`--access-logfile`/`--log-file`), else the
+//! journal of `unit`, else of the systemd unit that `restart` restarts
+//! (`systemctl restart emperor.uwsgi` → `journalctl -u emperor.uwsgi`);
+//! with `follow`, it keeps printing until interrupted. Read-only; its
+//! output is what it is for.
 //!
 //! ```yaml
 //! - name: the app's logs
 //!   logs:
 //!     command: "{{ logs_command }}"
 //!     files: "{{ logs_files }}"
+//!     vassal: "{{ uwsgi_vassal }}"
+//!     unit: "{{ app_unit }}"
 //!     restart: "{{ restart_command }}"
 //!     lines: 50
 //!     follow: false
@@ -34,6 +40,13 @@ pub struct LogsArgs {
     /// Log files, a list or one path per line.
     #[serde(default)]
     pub files: Option<Tmpl>,
+    /// The uWSGI vassal, whose `logto`/`daemonize`/`logger` names the log.
+    #[serde(default)]
+    pub vassal: Option<Tmpl>,
+    /// The app server's systemd unit: its `ExecStart` may name gunicorn's
+    /// log files; else its journal.
+    #[serde(default)]
+    pub unit: Option<Tmpl>,
     /// The restart command, whose systemd unit's journal is the default.
     #[serde(default)]
     pub restart: Option<Tmpl>,
@@ -56,11 +69,13 @@ impl StepKind for LogsKind {
     }
 
     fn templates(a: &LogsArgs) -> Vec<&str> {
-        [&a.command, &a.files, &a.restart, &a.lines, &a.follow]
-            .into_iter()
-            .flatten()
-            .map(|t| t.0.as_str())
-            .collect()
+        [
+            &a.command, &a.files, &a.vassal, &a.unit, &a.restart, &a.lines, &a.follow,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|t| t.0.as_str())
+        .collect()
     }
 
     fn prepare(a: &LogsArgs, render: &Render<'_>) -> Result<Prepared, TemplateError> {
@@ -71,7 +86,15 @@ impl StepKind for LogsKind {
             _ => {
                 let files = render.list(a.files.as_ref())?;
                 let restart = render.optional(a.restart.as_ref())?;
-                default_command(&files, &restart, lines, follow).map_err(TemplateError::new)?
+                let server = Server {
+                    vassal: render.optional(a.vassal.as_ref())?,
+                    unit: render.optional(a.unit.as_ref())?,
+                };
+                if files.is_empty() && !server.is_empty() {
+                    server.command(&restart, lines, follow)
+                } else {
+                    default_command(&files, &restart, lines, follow).map_err(TemplateError::new)?
+                }
             }
         };
         let mut command = render.command(format!("{command}\n"));
@@ -83,6 +106,56 @@ impl StepKind for LogsKind {
             Ok(Outcome::default())
         })
         .looking_only())
+    }
+}
+
+/// What the app server's own files say of its logs.
+struct Server {
+    vassal: String,
+    unit: String,
+}
+
+impl Server {
+    fn is_empty(&self) -> bool {
+        self.vassal.is_empty() && self.unit.is_empty()
+    }
+
+    /// A script that finds the log files the vassal or the unit names, on
+    /// the host, and tails them; else the unit's journal, else the restart
+    /// unit's. Only root's files are read for it (the vassal in the
+    /// emperor's directory, the unit through systemctl), never a pid file
+    /// the app user could write.
+    fn command(&self, restart: &str, lines: usize, follow: bool) -> String {
+        let fallback = match (self.unit.is_empty(), unit_of(restart)) {
+            (false, _) => format!(
+                "exec journalctl --no-pager -n {lines}{} -u {}",
+                if follow { " -f" } else { "" },
+                quote(&self.unit)
+            ),
+            (true, Some(unit)) => format!(
+                "exec journalctl --no-pager -n {lines}{} -u {}",
+                if follow { " -f" } else { "" },
+                quote(unit)
+            ),
+            (true, None) => "echo \"wptdeploy: neither $vassal nor a unit names the app's log: set logs_files (e.g. [\\\"{{ site_path }}/logs/uwsgi.log\\\"]) or logs_command\" >&2; exit 1".to_owned(),
+        };
+        format!(
+            r#"vassal={vassal} unit={unit} files=""
+if [ -n "$vassal" ] && [ -f "$vassal" ]; then
+  files=$(sed -n -E -e 's/^[[:space:]]*(logto|logto2|daemonize|daemonize2)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/\2/p' -e 's/^[[:space:]]*(logger|req-logger)[[:space:]]*=[[:space:]]*([^[:space:]]+[[:space:]]+)?file:([^[:space:],]+).*/\3/p' -- "$vassal")
+fi
+if [ -z "$files" ] && [ -n "$unit" ] && command -v systemctl >/dev/null 2>&1; then
+  files=$(systemctl show -p ExecStart --value -- "$unit" 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p' | tr ' ' '\n' \
+    | awk 'take {{ print; take=0; next }} /^--(error-logfile|access-logfile|log-file)$/ {{ take=1; next }} /^--(error-logfile|access-logfile|log-file)=/ {{ sub(/^[^=]*=/, ""); print }}' | grep -v '^-$' || true)
+fi
+if [ -n "$files" ]; then
+  set -f; exec tail -n {lines}{tail_follow} -- $files
+fi
+{fallback}"#,
+            vassal = quote(&self.vassal),
+            unit = quote(&self.unit),
+            tail_follow = if follow { " -F" } else { "" },
+        )
     }
 }
 
@@ -135,6 +208,44 @@ fn unit_of(restart: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vassal_names_the_log_that_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("uwsgi.log");
+        fs_err::write(&log, "first\nsecond\nthird\n").unwrap();
+        // The last two lines of what the vassal with `line` names.
+        let tail = |line: &str| {
+            let vassal = dir.path().join("app_uwsgi.ini");
+            fs_err::write(&vassal, format!("[uwsgi]\nsocket = /tmp/a.sock\n{line}\n")).unwrap();
+            let server = Server {
+                vassal: vassal.display().to_string(),
+                unit: String::new(),
+            };
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(server.command("", 2, false))
+                .output()
+                .unwrap()
+        };
+        for line in [
+            format!("logger          = file:{}", log.display()),
+            format!("logto = {}", log.display()),
+            format!("daemonize={}", log.display()),
+        ] {
+            let out = tail(&line);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "second\nthird\n",
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // A vassal that names no log, and no unit: said, with what to set.
+        let out = tail("processes = 2");
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("set logs_files"));
+    }
 
     #[test]
     fn the_default_is_the_files_else_the_restart_units_journal() {

@@ -47,7 +47,7 @@ use crate::transport::RemoteCommand;
 pub use effect::lock::{Holder, LockOwner, LockSpec};
 pub use effect::{Effect, FileWrite, LocalFile, Symlink};
 pub use kind::{Diagnosis, Prepared, Ran, StepKind, Tmpl};
-pub use outcome::{Outcome, StepFailure};
+pub use outcome::{Outcome, StepFailure, exit_status};
 pub use prune::human_bytes;
 pub use step::{Item, Step, StepEnv};
 pub use switch::SwitchKind;

@@ -60,6 +60,16 @@ pub(super) fn last_lines(text: &str, n: usize) -> Vec<&str> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
+/// How a failure whose command just exited non-zero starts.
+const EXITED: &str = "exited with status ";
+
+/// The exit status a failure's message says its command exited with.
+pub fn exit_status(message: &str) -> Option<i32> {
+    let rest = &message[message.find(EXITED)? + EXITED.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// "there is no user `USER` on the host", with the commands that make it:
 /// one wording whichever tool found the user missing (sudo, `id`, `chown`).
 fn no_such_user(user: &str, said: &str) -> StepFailure {
@@ -167,7 +177,7 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
     }
     let what = match ours.last() {
         Some(line) => format!("failed: {line}"),
-        None => format!("exited with status {}", output.exit_code),
+        None => format!("{EXITED}{}", output.exit_code),
     };
     StepFailure {
         message: format!("{what}{said}"),
@@ -177,7 +187,17 @@ pub fn failure(command: &RemoteCommand, output: &Output) -> StepFailure {
 
 #[cfg(test)]
 mod tests {
-    use super::missing_user;
+    use super::{exit_status, missing_user};
+
+    #[test]
+    fn the_exit_status_is_read_back_from_the_message() {
+        assert_eq!(
+            exit_status("step `x` exited with status 3:\n  err"),
+            Some(3)
+        );
+        assert_eq!(exit_status("exited with status 127"), Some(127));
+        assert_eq!(exit_status("failed: the lock is held"), None);
+    }
 
     #[test]
     fn a_missing_user_is_read_from_id_and_chown_in_either_quotes() {

@@ -27,7 +27,7 @@ impl Object for Unknown {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Some(match key.as_str() {
             Some(field) => Unknown::value(&format!("{}.{field}", self.0)),
-            None => Value::from(format!("<{}>", self.0)),
+            None => Value::from(format!("<{}>", in_words(&self.0).unwrap_or(&self.0))),
         })
     }
 
@@ -36,8 +36,29 @@ impl Object for Unknown {
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>", self.0)
+        write!(f, "<{}>", in_words(&self.0).unwrap_or(&self.0))
     }
+}
+
+/// What the plan shows most of what is known only once a step runs, in
+/// words, still marked as a placeholder (`<the release's directory, once
+/// built>/config.txt`, not `<release.build_path>/config.txt`); any other
+/// value shows as `<name.field>`.
+fn in_words(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "release.sha" => "the new release's SHA",
+        "release.path" => "the new release's directory",
+        "release.build_path" => "the release's directory, once built",
+        "release.live" => "the live release",
+        "migrations.head" => "the release's newest migration",
+        "migrations.pending" => "the pending migrations",
+        "app.entry" => "the app's entry point",
+        "pulled.file" => "the generated migration",
+        "pulled.revision" => "the generated migration's revision",
+        "pulled.local" => "the pulled migration file",
+        "pulled.path" => "the generated migration on the host",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -49,10 +70,14 @@ mod tests {
         let env = minijinja::Environment::new();
         let ctx = minijinja::context! { migrations => Unknown::value("migrations") };
         let render = |t: &str| env.render_str(t, &ctx).unwrap();
-        assert_eq!(render("{{ migrations.head }}"), "<migrations.head>");
+        assert_eq!(
+            render("{{ migrations.head }}"),
+            "<the release's newest migration>"
+        );
+        assert_eq!(render("{{ migrations.parent }}"), "<migrations.parent>");
         assert_eq!(
             render("{{ migrations.pending | join(',') }}"),
-            "<migrations.pending>"
+            "<the pending migrations>"
         );
         assert_eq!(render("{% if migrations.pending %}yes{% endif %}"), "yes");
     }

@@ -164,7 +164,8 @@ impl TransportError {
     pub fn hints(&self) -> Vec<String> {
         match self {
             TransportError::Unresolved { host, .. } => vec![format!(
-                "check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `getent hosts {host}`"
+                "check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `{}`",
+                quote_words(&["getent", "hosts", "--", host])
             )],
             TransportError::Connect { host, port, .. }
             | TransportError::ConnectTimeout { host, port, .. } => vec![format!(

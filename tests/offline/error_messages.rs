@@ -293,7 +293,7 @@ fn a_host_name_that_does_not_resolve_is_said_as_that_by_both_transports() {
         assert_eq!(output.status.code(), Some(1), "{transport}: {stderr}");
         assert!(
             stderr.contains("web1: cannot resolve the host name web1.invalid: ")
-                && stderr.contains("hint: check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `getent hosts web1.invalid`")
+                && stderr.contains("hint: check the name in the inventory (the host's `ansible_host`, else its name), and that this machine resolves it: `getent hosts -- web1.invalid`")
                 && !stderr.contains("sshd"),
             "{transport}: {stderr}"
         );

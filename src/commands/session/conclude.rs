@@ -114,6 +114,7 @@ pub(super) fn conclude(
             reasons.join("; ")
         ),
         hints,
+        exit_code: None,
     })
 }
 

@@ -111,6 +111,21 @@ pub struct Session {
     /// Ctrl-C is how a person ends it (`logs -f`): a run it stops ends
     /// well, quietly.
     pub ends_at_ctrl_c: bool,
+    /// How the hosts' output is shown (`exec`, `logs`).
+    pub output: OutputMode,
+}
+
+/// How a command whose output is the point shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Prefixed by its host (`[web1]   | line`), on stderr.
+    #[default]
+    Prefixed,
+    /// As `ssh host cmd` gives it: stdout to stdout, stderr to stderr,
+    /// unprefixed, and (`exec`) the command's exit status as wptdeploy's.
+    Raw,
+    /// Raw with one host, prefixed with several.
+    Auto,
 }
 
 impl Default for Session {
@@ -140,6 +155,7 @@ impl Default for Session {
             quiet_steps: false,
             limit: None,
             ends_at_ctrl_c: false,
+            output: OutputMode::Prefixed,
         }
     }
 }
@@ -185,8 +201,13 @@ impl Session {
             asked => asked,
         };
         let cancel = Cancel::default();
+        let raw = match self.output {
+            OutputMode::Raw => true,
+            OutputMode::Auto => plan.hosts.len() == 1,
+            OutputMode::Prefixed => false,
+        };
         let (reporter, spinners) =
-            crate::printer::reporter(cx.settings, shown, cx.redactor.clone(), &cancel);
+            crate::printer::reporter(cx.settings, shown, cx.redactor.clone(), &cancel, raw);
         let reporter: Arc<dyn crate::engine::events::Reporter> = if self.ends_at_ctrl_c {
             Arc::new(ctrl_c::EndedByCtrlC::new(reporter, &cancel))
         } else {
@@ -292,7 +313,23 @@ impl Session {
         let summaries = engine::run(plan, templates, options, reporter, interrupt).await;
         let masked: Vec<HostSummary> = summaries.iter().map(|s| cx.redactor.masked(s)).collect();
         cx.record_finished(&masked);
-        conclude::conclude(&self, &summaries, &env_name, cx.settings.json, &cancel)?;
+        conclude::conclude(&self, &summaries, &env_name, cx.settings.json, &cancel).map_err(
+            |e| match e {
+                // The command's own exit status, as `ssh host cmd` gives it.
+                Error::Failed { message, hints, .. } if raw && summaries.len() == 1 => {
+                    let exit_code = summaries[0]
+                        .error
+                        .as_deref()
+                        .and_then(crate::steps::exit_status);
+                    Error::Failed {
+                        message,
+                        hints,
+                        exit_code,
+                    }
+                }
+                other => other,
+            },
+        )?;
         Ok(summaries)
     }
 

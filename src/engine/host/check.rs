@@ -51,17 +51,13 @@ pub(super) fn plan_unreachable(shared: &Shared, host_index: usize) {
         }
         let (command, note) =
             match steps::prepare(step, templates, ctx, &login, &shared.plan.secrets) {
-                Ok(prepared) => (
-                    planned_command(&prepared, &shared.options.lock_owner),
-                    "not run: the host is unreachable, so what it would report is unknown"
-                        .to_owned(),
-                ),
+                Ok(prepared) => (planned_command(&prepared, &shared.options.lock_owner), None),
                 Err(e) => (
                     String::new(),
-                    format!("cannot be shown without the host: {e}"),
+                    Some(format!("cannot be shown without the host: {e}")),
                 ),
             };
-        report_planned(shared, host_index, index, name, command, Some(note), None);
+        report_planned(shared, host_index, index, name, command, note, None);
     }
 }
 

@@ -106,8 +106,14 @@ pub(super) async fn run(
             summary.error = Some(e.to_string());
             summary.hints = e.hints();
             if shared.options.check {
-                // The plan still answers: every step, with what the host
-                // would have told left unknown.
+                // The reason first, then the plan, which still answers:
+                // every step, with what the host would have told unknown.
+                shared.reporter.report(&Event::Warning {
+                    host: Some(host.name.clone()),
+                    message: format!(
+                        "{e}: what follows is the plan without the host; no step ran, and what the host would report is unknown"
+                    ),
+                });
                 plan_unreachable(&shared, index);
                 summary.result = HostResult::Unreachable;
                 summary.error = Some(format!("the plan is incomplete: {e}"));
