@@ -294,6 +294,7 @@ pub enum MigrationCommand {
 #[derive(Debug, Args)]
 pub struct ChecklistArgs {
     /// Environment to generate on (a staging server with a real database).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The branch whose models changed.
     #[arg(
@@ -302,6 +303,7 @@ pub struct ChecklistArgs {
         value_name = "REF",
         required_unless_present = "list_steps"
     )]
+    #[arg(add = crate::completion::refs())]
     pub commit: Option<String>,
     /// The migration's message [default: from the branch name].
     #[arg(short, long, value_name = "TEXT")]
@@ -340,6 +342,7 @@ pub struct GenerateArgs {
 #[derive(Debug, Args)]
 pub struct MigrationTestArgs {
     /// Environment to test on (a staging server).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The migration file, as edited locally.
     pub file: PathBuf,
@@ -367,6 +370,7 @@ pub struct MigrationLintArgs {
 #[derive(Debug, Args)]
 pub struct MigrationStatusArgs {
     /// Environment whose database to read.
+    #[arg(add = crate::completion::environments())]
     pub env: String,
 }
 
@@ -374,9 +378,10 @@ pub struct MigrationStatusArgs {
 #[derive(Debug, Args)]
 pub struct MigrationNewArgs {
     /// Environment to generate on (a staging server with a real database).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The branch whose models changed.
-    #[arg(short, long, value_name = "REF")]
+    #[arg(short, long, value_name = "REF", add = crate::completion::refs())]
     pub commit: String,
     /// The migration's message (its file name's slug).
     #[arg(short, long, value_name = "TEXT")]
@@ -390,6 +395,7 @@ pub struct MigrationNewArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Environment whose database to read.
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// A table to show (repeatable).
     #[arg(short, long = "table", value_name = "TABLE")]
@@ -406,10 +412,10 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     /// Environment: an inventory file or group (`staging`, `production` or `prod`).
-    #[arg(required = true)]
+    #[arg(required = true, add = crate::completion::environments())]
     pub env: Option<String>,
     /// Branch, tag or commit to deploy [default: the inventory's `commit`, else master].
-    #[arg(short, long, value_name = "REF")]
+    #[arg(short, long, value_name = "REF", add = crate::completion::refs())]
     pub commit: Option<String>,
     /// Rebuild the release, and its virtualenv, even if that commit is already deployed.
     #[arg(long)]
@@ -459,6 +465,7 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Environment whose hosts run it (`--limit` picks some).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
@@ -487,7 +494,7 @@ pub struct HoldArgs {
     #[command(subcommand)]
     pub command: Option<LockCommand>,
     /// Environment whose lock to hold.
-    #[arg(required = true)]
+    #[arg(required = true, add = crate::completion::environments())]
     pub env: Option<String>,
     /// Why: recorded in the lock and shown to every deploy it refuses.
     #[arg(short, long, value_name = "WHY", required = true)]
@@ -577,6 +584,7 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
 }
 
@@ -584,6 +592,7 @@ pub struct EnvArgs {
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// Show what is missing (each part checked, each file's diff) and change nothing.
     #[arg(long)]
@@ -594,6 +603,7 @@ pub struct SetupArgs {
 #[derive(Debug, Args)]
 pub struct ReleasesArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// List the set of packages the release SHA (or a prefix of it) recorded, one requirement a line.
     #[arg(long, value_name = "SHA")]
@@ -604,6 +614,7 @@ pub struct ReleasesArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// The first environment.
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The second environment, or (with a third argument) the first release of ENV.
     pub other: String,
@@ -615,6 +626,7 @@ pub struct DiffArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// How many runs to show (0: all).
     #[arg(short = 'n', long = "last", value_name = "N", default_value_t = 20)]
@@ -628,6 +640,7 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// Which host, when ENV has several (a `--limit` pattern naming one).
     #[arg(long, value_name = "HOST")]
@@ -638,6 +651,7 @@ pub struct ShellArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// Keep printing new lines until Ctrl-C.
     #[arg(short, long)]
@@ -654,6 +668,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The environment (an inventory file).
+    #[arg(add = crate::completion::environments())]
     pub env: String,
     /// The release: a SHA (7 characters or more), a ref it was deployed as, or `-N` (the Nth good release before the live one) [default: -1].
     #[arg(long, value_name = "SHA|REF|-N", allow_hyphen_values = true)]
@@ -673,6 +688,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
     /// Environment whose lock to remove.
+    #[arg(add = crate::completion::environments())]
     pub env: String,
 }
 
@@ -693,7 +709,7 @@ pub struct CommonArgs {
     )]
     pub inventory: Option<PathBuf>,
     /// Only these hosts: names, groups or globs separated by `,`; `!x` excludes, `&x` intersects, `@file` reads a list.
-    #[arg(short, long, value_name = "PATTERN", global = true)]
+    #[arg(short, long, value_name = "PATTERN", global = true, add = crate::completion::hosts())]
     pub limit: Option<String>,
     /// Directory whose files override the built-in playbooks [default: ./playbooks].
     #[arg(long, value_name = "DIR", env = "WPTDEPLOY_PLAYBOOKS", global = true)]

@@ -8,6 +8,7 @@
 pub mod cancel;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod engine;
 pub mod error;
 pub mod gitref;

@@ -71,7 +71,7 @@ fn a_wptdash_checkout_deploys_to_the_server_ansible_left() {
     // --check: the handover and the project's own config template are shown,
     // with the diff against the live config; nothing changes.
     let check = t
-        .run(&["staging", "--commit", "packaged", "--check"])
+        .run(&["staging", "--commit", "packaged", "--check", "-v"])
         .success();
     assert_no_secret(&check);
     let said = &check.stderr;

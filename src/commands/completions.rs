@@ -1,5 +1,10 @@
-//! `wptdeploy completions SHELL`: the completion script for SHELL, from
-//! clap's own description of the command line (clap_complete).
+//! `wptdeploy completions SHELL`: the script that has SHELL ask wptdeploy
+//! what completes as the person types (clap_complete's dynamic
+//! completion, [`crate::completion`]): commands and options, and the
+//! environments, branches and hosts of the project where it is typed.
+
+use clap_complete::Shell;
+use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
 
 use super::Context;
 use crate::cli::CompletionsArgs;
@@ -7,13 +12,16 @@ use crate::error::Error;
 
 /// Prints the script on stdout (a closed pipe, as in `| head`, ends it quietly).
 pub async fn run(args: CompletionsArgs, _cx: &mut Context<'_>) -> Result<(), Error> {
+    let shell: &dyn EnvCompleter = match args.shell {
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::Elvish => &Elvish,
+        Shell::PowerShell => &Powershell,
+        _ => &Bash,
+    };
     let mut script = Vec::new();
-    clap_complete::generate(
-        args.shell,
-        &mut super::clap_command(),
-        "wptdeploy",
-        &mut script,
-    );
+    // The script calls `wptdeploy` (on PATH) with COMPLETE set.
+    shell.write_registration("COMPLETE", "wptdeploy", "wptdeploy", "wptdeploy", &mut script)?;
     crate::printer::data(String::from_utf8_lossy(&script).lines().map(str::to_owned));
     Ok(())
 }

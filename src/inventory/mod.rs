@@ -201,6 +201,59 @@ fn read_files(files: &[PathBuf]) -> Result<Groups, InventoryError> {
     Ok(groups)
 }
 
+/// The names an inventory offers for completion.
+#[derive(Debug, Default)]
+pub struct Names {
+    /// Its environments: the files of an inventory directory and the groups.
+    pub environments: Vec<String>,
+    /// Its hosts and groups, what `--limit` takes.
+    pub hosts_and_groups: Vec<String>,
+}
+
+/// The environments, hosts and groups of the inventory at `location` (or
+/// the default locations); empty when there is none or it cannot be read.
+/// Only the inventory's own files are read: no variable, no vault.
+pub fn names(location: Option<&Path>) -> Names {
+    let Some(base) = location.map(Path::to_owned).or_else(|| {
+        DEFAULT_LOCATIONS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    }) else {
+        return Names::default();
+    };
+    let files = if base.is_file() {
+        vec![base.clone()]
+    } else {
+        inventory_files(&base).unwrap_or_default()
+    };
+    let Ok(groups) = read_files(&files) else {
+        return Names::default();
+    };
+    let group_names = groups
+        .groups
+        .keys()
+        .filter(|g| !matches!(g.as_str(), "all" | "ungrouped"))
+        .cloned();
+    let mut environments: Vec<String> = group_names
+        .clone()
+        .chain(
+            files
+                .iter()
+                .filter_map(|f| f.file_stem().and_then(|s| s.to_str()).map(str::to_owned)),
+        )
+        .collect();
+    environments.sort();
+    environments.dedup();
+    let mut hosts_and_groups: Vec<String> = group_names.chain(groups.hosts_of("all")).collect();
+    hosts_and_groups.sort();
+    hosts_and_groups.dedup();
+    Names {
+        environments,
+        hosts_and_groups,
+    }
+}
+
 fn select_group(
     groups: &Groups,
     names: &[String],

@@ -126,9 +126,11 @@ fn completion_scripts_parse_in_their_shells_and_the_man_page_renders() {
         let run = wptdeploy(&["completions", shell]);
         assert_eq!(run.status.code(), Some(0), "{shell}");
         let script = text(&run.stdout);
-        for word in ["rollback", "migration", "commit"] {
-            assert!(script.contains(word), "{shell}: no {word}");
-        }
+        // The script asks wptdeploy (COMPLETE=SHELL) what completes.
+        assert!(
+            script.contains("COMPLETE") && script.contains("wptdeploy"),
+            "{shell}: {script}"
+        );
         let path = dir.path().join(format!("wptdeploy.{shell}"));
         std::fs::write(&path, &script).unwrap();
         let parsed = Command::new(check[0])
@@ -162,4 +164,115 @@ fn completion_scripts_parse_in_their_shells_and_the_man_page_renders() {
         .unwrap();
     head.stderr.retain(|b| *b != b'\n');
     assert_eq!(text(&head.stderr), "");
+}
+
+/// A project with two environments (three hosts, a group), branches and a
+/// tag, where completion is asked: what a person's shell sees.
+fn project_to_complete() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("inventory/group_vars")).unwrap();
+    std::fs::write(
+        root.join("inventory/staging"),
+        "[staging]\nweb1 ansible_host=127.0.0.1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("inventory/production"),
+        "[production]\nweb2\nweb3\n[dbservers]\ndb1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("inventory/group_vars/all.yml"),
+        "project_name: app\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.test"])
+            .args(args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+    git(&["branch", "feature/comment-url"]);
+    git(&["tag", "v1.0"]);
+    dir
+}
+
+/// What `shell` completes for the command line `line` in `dir`, through
+/// its own completion machinery, with the script `completions` printed
+/// sourced and wptdeploy on PATH.
+fn completed(shell: &str, dir: &std::path::Path, line: &str) -> String {
+    let script = dir.join(format!("completion.{shell}"));
+    std::fs::write(&script, wptdeploy(&["completions", shell]).stdout).unwrap();
+    let program = match shell {
+        // bash: the function `complete -p` names, called as bash would.
+        "bash" => format!(
+            "source {script}\nread -ra COMP_WORDS <<< {line:?}\n[[ {line:?} == *' ' ]] && COMP_WORDS+=('')\nCOMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\nCOMP_LINE={line:?}; COMP_POINT=${{#COMP_LINE}}; COMP_TYPE=9\nfn=$(complete -p wptdeploy | sed -E 's/.* -F ([^ ]+) .*/\\1/')\n\"$fn\" wptdeploy \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            script = script.display()
+        ),
+        // fish: `complete -C` completes a command line.
+        _ => format!(
+            "source {script}\ncomplete -C {line:?}\n",
+            script = script.display()
+        ),
+    };
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let out = Command::new(shell)
+        .arg("-c")
+        .arg(program)
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env_remove("WPTDEPLOY_INVENTORY")
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} is needed (scripts/system-packages): {e}"));
+    text(&out.stdout)
+}
+
+/// Completion knows the project: environments from its inventory,
+/// `--commit` from its branches and tags, `--limit` from its hosts and
+/// groups, through bash's and fish's own machinery.
+#[test]
+fn completion_offers_environments_branches_and_hosts_of_the_project_here() {
+    let project = project_to_complete();
+    let dir = project.path();
+    for shell in ["bash", "fish"] {
+        let words = |line: &str| -> Vec<String> {
+            completed(shell, dir, line)
+                .lines()
+                .map(|l| l.split('\t').next().unwrap_or_default().trim().to_owned())
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        let envs = words("wptdeploy sta");
+        assert!(envs.contains(&"staging".to_owned()), "{shell}: {envs:?}");
+        let status = words("wptdeploy status pro");
+        assert!(
+            status.contains(&"production".to_owned()),
+            "{shell}: {status:?}"
+        );
+        let refs = words("wptdeploy staging --commit fea");
+        assert!(
+            refs.contains(&"feature/comment-url".to_owned()),
+            "{shell}: {refs:?}"
+        );
+        let tags = words("wptdeploy staging --commit v1");
+        assert!(tags.contains(&"v1.0".to_owned()), "{shell}: {tags:?}");
+        let hosts = words("wptdeploy production --limit web2,we");
+        assert!(
+            hosts.contains(&"web2,web3".to_owned()),
+            "{shell}: {hosts:?}"
+        );
+        let groups = words("wptdeploy production --limit db");
+        assert!(
+            groups.contains(&"dbservers".to_owned()) && groups.contains(&"db1".to_owned()),
+            "{shell}: {groups:?}"
+        );
+    }
 }

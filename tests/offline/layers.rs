@@ -17,6 +17,7 @@ const LAYERS: &[&str] = &[
     "notify",
     "settings",
     "cli",
+    "completion",
     "error",
     "typos",
     "report",
