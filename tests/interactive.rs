@@ -281,3 +281,57 @@ fn shell_opens_on_a_pty_in_the_live_release_with_its_virtualenv() {
         "{screen}"
     );
 }
+
+/// `shell` when sudo on the host wants the login user's password: given
+/// to wptdeploy once (`-K` at its prompt, or `--become-password-file`),
+/// it is handed to the pty's sudo; the host never asks again, the
+/// password never shows, and the one-time helper is gone afterwards.
+#[test]
+fn shell_asks_for_the_sudo_password_once_and_takes_the_file_too() {
+    let (user, password) = crate::support::sandbox::password_sudo_user();
+    let s = sandbox();
+    s.wptdeploy(&["staging", "--commit", "master"]).success();
+    // From now on the login user's sudo wants a password to become the app user.
+    s.write_host(user, &s.key);
+    let file = s.dir.join("become-password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let helpers = || -> Vec<String> {
+        std::fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join("askpass").exists() || e.path().join("pw").exists())
+            .map(|e| e.path().display().to_string())
+            .collect()
+    };
+    let before = helpers();
+    for how in [
+        vec![
+            "--become-password-file".to_owned(),
+            file.display().to_string(),
+        ],
+        vec!["-K".to_owned()],
+    ] {
+        let mut command = s.command(bin());
+        command.args(["shell", "staging"]).args(&how);
+        let mut terminal = Terminal::start(&command);
+        if how[0] == "-K" {
+            terminal.wait_for("sudo password for become", 1);
+            terminal.type_line(password);
+        }
+        terminal.wait_for("[sandbox-host] ", 1);
+        terminal.type_line("echo \"AS $(id -un)\"");
+        terminal.wait_for("AS ", 1);
+        terminal.type_line("exit");
+        let (ok, screen) = terminal.finish();
+        assert!(ok, "{how:?}: {screen}");
+        assert!(
+            screen.contains(&format!("AS {}", s.user)),
+            "{how:?}: {screen}"
+        );
+        assert!(
+            !screen.contains("[sudo] password") && !screen.contains(password),
+            "{how:?}: asked again, or shown: {screen}"
+        );
+    }
+    assert_eq!(helpers(), before, "the one-time helpers are gone");
+}

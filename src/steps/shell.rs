@@ -90,8 +90,15 @@ fn script(
         quote(cwd),
         quote(&prompt)
     );
+    // With a sudo password given to wptdeploy (`-K`, a password file),
+    // SUDO_ASKPASS names a one-time helper that hands it to sudo: it is
+    // asked once, by wptdeploy, not again on the host.
     match user {
-        Some(user) => format!("exec sudo -H -u {} -- sh -c {}", quote(user), quote(&inner)),
+        Some(user) => format!(
+            "exec sudo ${{SUDO_ASKPASS:+-A}} -H -u {} -- sh -c {}",
+            quote(user),
+            quote(&inner)
+        ),
         None => inner,
     }
 }
@@ -110,7 +117,7 @@ mod tests {
             &[],
         );
         assert!(
-            line.starts_with("exec sudo -H -u www-data -- sh -c "),
+            line.starts_with("exec sudo ${SUDO_ASKPASS:+-A} -H -u www-data -- sh -c "),
             "{line}"
         );
         let inner = script(

@@ -79,6 +79,32 @@ impl HostRun {
         }
     }
 
+    /// Writes a one-time askpass helper for sudo (mode 0700, in a 0700
+    /// directory of the login user's) that prints `password` and removes
+    /// itself and the directory; its path. The password travels on the
+    /// command's standard input, never in a command line.
+    pub(super) async fn stage_askpass(&mut self, password: &str) -> Result<String, Stop> {
+        let command = RemoteCommand {
+            stdin: Some(format!("{password}\n")),
+            ..RemoteCommand::new(ASKPASS.to_owned())
+        };
+        let output = self.exec_quiet(&command).await?;
+        let helper = output.stdout.trim().to_owned();
+        if output.exit_code != 0 || !helper.ends_with("/askpass") {
+            return Err(Stop::Step {
+                step: "hand the sudo password to the shell".into(),
+                failure: crate::steps::StepFailure {
+                    message: format!(
+                        "could not write the one-time sudo helper on the host: {}",
+                        output.stderr.trim()
+                    ),
+                    hints: Vec::new(),
+                },
+            });
+        }
+        Ok(helper)
+    }
+
     /// Runs `script` on a pty on the host, the terminal handed over to it
     /// until it ends (`shell:`); its exit status.
     pub(super) async fn exec_interactive(&mut self, script: &str) -> Result<i32, Stop> {
@@ -122,3 +148,13 @@ impl HostRun {
             .await
     }
 }
+
+/// Makes the askpass helper: the password (stdin) in `pw`, a script that
+/// prints it once and removes both; prints the script's path.
+const ASKPASS: &str = r#"umask 077
+dir=$(mktemp -d) || exit 1
+cat > "$dir/pw"
+printf '#!/bin/sh\ncat -- "%s/pw"\nrm -rf -- "%s"\n' "$dir" "$dir" > "$dir/askpass"
+chmod 0700 "$dir/askpass"
+echo "$dir/askpass"
+"#;

@@ -516,9 +516,33 @@ impl HostRun {
             }
             Effect::RunsHere => prepared.outcome(&self.exec_local(&prepared.command).await?),
             Effect::Interactive => {
-                let exit_code = self.exec_interactive(&prepared.command.script).await?;
+                // A sudo password wptdeploy was given is handed to the
+                // pty's sudo through a one-time askpass helper, made
+                // first over the shell (the password on its stdin).
+                let askpass = match self.shared.options.become_password.clone() {
+                    Some(password) => Some(self.stage_askpass(&password).await?),
+                    None => None,
+                };
+                let script = match &askpass {
+                    Some(helper) => format!(
+                        "export SUDO_ASKPASS={}; {}",
+                        crate::transport::quote(helper),
+                        prepared.command.script
+                    ),
+                    None => prepared.command.script.clone(),
+                };
+                let exit_code = self.exec_interactive(&script).await;
+                if let Some(helper) = &askpass {
+                    let dir = helper.trim_end_matches("/askpass");
+                    let _ = self
+                        .exec_quiet(&RemoteCommand::new(format!(
+                            "rm -rf -- {}",
+                            crate::transport::quote(dir)
+                        )))
+                        .await;
+                }
                 prepared.outcome(&Output {
-                    exit_code,
+                    exit_code: exit_code?,
                     ..Output::default()
                 })
             }
