@@ -132,14 +132,7 @@ fn ask_become_pass_prompts_on_the_terminal_once() {
     command.args(["--no-progress", "staging", "--commit", "master", "-K"]);
     let mut terminal = Terminal::start(&command);
     terminal.wait_for("sudo password", 1);
-    // The prompt discards what was typed before it reads (TCSAFLUSH), so
-    // type only once the terminal's echo is off: it is reading by then.
-    let tty = terminal_of_child(terminal.id());
-    let deadline = Instant::now() + std::time::Duration::from_secs(30);
-    while !echo_is_off(&tty) {
-        assert!(Instant::now() < deadline, "echo never went off on {tty}");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    terminal.wait_until_echo_is_off();
     terminal.type_line(password);
     let (ok, screen) = terminal.finish();
     assert!(ok, "{screen}");
@@ -153,31 +146,4 @@ fn ask_become_pass_prompts_on_the_terminal_once() {
         "answered once: {screen}"
     );
     assert_eq!(s.live_release(), Some(s.sha("master")));
-}
-
-/// The terminal (`/dev/pts/N`) of the process `script` (pid `parent`) started.
-fn terminal_of_child(parent: u32) -> String {
-    let deadline = Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
-            .unwrap_or_default();
-        if let Some(pid) = children.split_whitespace().next()
-            && let Ok(tty) = std::fs::read_link(format!("/proc/{pid}/fd/0"))
-            && tty.starts_with("/dev/pts")
-        {
-            return tty.display().to_string();
-        }
-        assert!(Instant::now() < deadline, "script started no child");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
-fn echo_is_off(tty: &str) -> bool {
-    let out = std::process::Command::new("stty")
-        .args(["-F", tty])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w == "-echo")
 }

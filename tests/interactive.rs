@@ -316,6 +316,7 @@ fn shell_asks_for_the_sudo_password_once_and_takes_the_file_too() {
         let mut terminal = Terminal::start(&command);
         if how[0] == "-K" {
             terminal.wait_for("sudo password for become", 1);
+            terminal.wait_until_echo_is_off();
             terminal.type_line(password);
         }
         terminal.wait_for("[sandbox-host] ", 1);

@@ -135,6 +135,18 @@ impl Terminal {
         self.child.id()
     }
 
+    /// Waits until the program has turned the terminal's echo off: a
+    /// password prompt discards what was typed before it reads
+    /// (TCSAFLUSH), so a password is typed only once it is reading.
+    pub fn wait_until_echo_is_off(&self) {
+        let tty = terminal_of_child(self.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !echo_is_off(&tty) {
+            assert!(Instant::now() < deadline, "echo never went off on {tty}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for the program to end; returns whether it succeeded and the screen.
     pub fn finish(mut self) -> (bool, String) {
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -148,4 +160,31 @@ impl Terminal {
         let status = self.child.wait().unwrap();
         (status.success(), self.screen())
     }
+}
+
+/// The terminal (`/dev/pts/N`) of the process `script` (pid `parent`) started.
+fn terminal_of_child(parent: u32) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children"))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next()
+            && let Ok(tty) = std::fs::read_link(format!("/proc/{pid}/fd/0"))
+            && tty.starts_with("/dev/pts")
+        {
+            return tty.display().to_string();
+        }
+        assert!(Instant::now() < deadline, "script started no child");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn echo_is_off(tty: &str) -> bool {
+    let out = std::process::Command::new("stty")
+        .args(["-F", tty])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|w| w == "-echo")
 }
