@@ -412,14 +412,17 @@ fn a_hint_to_paste_quotes_a_host_that_looks_like_an_option() {
     let extra = serde_json::json!({ "ansible_host": hostile }).to_string();
     let run = s.wptdeploy(&["staging", "-e", &extra, "--connect-timeout", "3s"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    // Such a name does not resolve: the hint is `getent hosts -- 'NAME'`
-    // (one that resolves and refuses would get `ssh -p PORT -- 'NAME'`).
+    // russh: such a name does not resolve, `getent hosts -- 'NAME'`;
+    // openssh: `ssh -- 'NAME' true`. Either is pasted as it is.
     let hint = run
         .stderr
         .lines()
         .filter(|l| l.starts_with("hint:"))
-        .find_map(|l| l.split_once(": `").map(|(_, rest)| rest))
-        .and_then(|rest| rest.split_once('`').map(|(cmd, _)| cmd.to_owned()))
+        .filter(|l| l.contains(" -- '"))
+        .find_map(|l| {
+            let (before, _) = l.rsplit_once('`')?;
+            before.rsplit_once('`').map(|(_, cmd)| cmd.to_owned())
+        })
         .unwrap_or_else(|| panic!("a hint with a command: {}", run.stderr));
     assert!(hint.contains(" -- '-oProxyCommand="), "{hint}");
     let pasted = std::process::Command::new("bash")
