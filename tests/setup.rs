@@ -42,6 +42,37 @@ fn new_app_user(prefix: &str) -> (String, MadeUser) {
     (app_user.clone(), MadeUser(app_user))
 }
 
+/// What every test here sets for a bare host: the database (a role and a
+/// database named after `app_user`), `base`, `app_server` serving
+/// `wptdash.wsgi:app`, the packages this machine has (apt is not run by a
+/// test), and the unit and nginx files under `etc`.
+fn bare_host_vars(
+    pg: &crate::support::postgres::Postgres,
+    app_user: &str,
+    base: &std::path::Path,
+    etc: &std::path::Path,
+    app_server: &str,
+) -> Vec<(String, String)> {
+    let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
+    let mut vars: Vec<(String, String)> = pg.inventory_vars();
+    vars.extend(
+        [
+            ("app_user", crate::support::json(app_user)),
+            ("base_path", q(base)),
+            ("db_user", crate::support::json(&format!("{app_user}_role"))),
+            ("db_name", crate::support::json(&format!("{app_user}_db"))),
+            ("app_server", crate::support::json(app_server)),
+            ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
+            ("setup_packages", "[git, curl]".to_owned()),
+            ("systemd_unit_dir", q(&etc.join("systemd"))),
+            ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
+            ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    vars
+}
+
 fn exists(user: &str) -> bool {
     Command::new("id")
         .arg("-u")
@@ -60,25 +91,8 @@ fn setup_makes_what_a_deploy_needs_and_a_second_run_changes_nothing() {
     let etc = s.dir.join("etc");
     let role = format!("{app_user}_role");
     let db = format!("{app_user}_db");
-    let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
-    let mut vars: Vec<(String, String)> = pg.inventory_vars();
-    vars.extend(
-        [
-            ("app_user", crate::support::json(&app_user)),
-            ("base_path", q(&base)),
-            ("db_user", crate::support::json(&role)),
-            ("db_name", crate::support::json(&db)),
-            ("shared_paths", "[uploads]".to_owned()),
-            ("app_server", "gunicorn".to_owned()),
-            ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
-            // Packages this machine has (apt is not run by a test).
-            ("setup_packages", "[git, curl]".to_owned()),
-            ("systemd_unit_dir", q(&etc.join("systemd"))),
-            ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
-            ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
-        ]
-        .map(|(k, v)| (k.to_owned(), v)),
-    );
+    let mut vars = bare_host_vars(&pg, &app_user, &base, &etc, "gunicorn");
+    vars.push(("shared_paths".to_owned(), "[uploads]".to_owned()));
     s.write_inventory(&vars);
 
     // --check: every part missing, said; nothing made.
@@ -318,26 +332,15 @@ impl SetUp {
         )
         .unwrap();
         let port = crate::support::sandbox::free_port();
-        let role = format!("{app_user}_role");
         let db = format!("{app_user}_db");
         let q = |p: &std::path::Path| crate::support::json(&p.display().to_string());
-        let mut vars: Vec<(String, String)> = pg.inventory_vars();
+        let mut vars = bare_host_vars(&pg, &app_user, &s.dir.join("srv/fresh"), &etc, app_server);
         vars.extend(
             [
-                ("app_user", crate::support::json(&app_user)),
-                ("base_path", q(&s.dir.join("srv/fresh"))),
-                ("db_user", crate::support::json(&role)),
-                ("db_name", crate::support::json(&db)),
-                ("app_server", crate::support::json(app_server)),
-                ("wsgi_app", "\"wptdash.wsgi:app\"".to_owned()),
                 ("app_socket", q(&run_dir.join("app.sock"))),
                 ("gunicorn_pid_file", q(&run_dir.join("gunicorn.pid"))),
                 ("uwsgi_vassal", q(&etc.join("uwsgi/vassals/wptdash.ini"))),
                 ("uwsgi_emperor_ini", q(&etc.join("uwsgi/emperor.ini"))),
-                ("setup_packages", "[git, curl]".to_owned()),
-                ("systemd_unit_dir", q(&etc.join("systemd"))),
-                ("nginx_site", q(&etc.join("nginx/sites-available/wptdash"))),
-                ("nginx_enabled", q(&etc.join("nginx/sites-enabled/wptdash"))),
                 (
                     "nginx_stock_site",
                     q(&etc.join("nginx/sites-enabled/default")),

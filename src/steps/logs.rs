@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_number};
 use super::outcome::Outcome;
+use super::root_safe::UNTRUSTED;
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -122,9 +123,9 @@ impl Server {
 
     /// A script that finds the log files the vassal or the unit names, on
     /// the host, and tails them; else the unit's journal, else the restart
-    /// unit's. Only root's files are read for it (the vassal in the
-    /// emperor's directory, the unit through systemctl), never a pid file
-    /// the app user could write.
+    /// unit's. As root only root's files are read for it (a vassal whose
+    /// path someone else could change is passed over, and said; the unit
+    /// through systemctl), never a pid file the app user could write.
     fn command(&self, restart: &str, lines: usize, follow: bool) -> String {
         let fallback = match (self.unit.is_empty(), unit_of(restart)) {
             (false, _) => format!(
@@ -140,7 +141,12 @@ impl Server {
             (true, None) => "echo \"wptdeploy: neither $vassal nor a unit names the app's log: set logs_files (e.g. [\\\"{{ site_path }}/logs/uwsgi.log\\\"]) or logs_command\" >&2; exit 1".to_owned(),
         };
         format!(
-            r#"vassal={vassal} unit={unit} files=""
+            r#"{UNTRUSTED}vassal={vassal} unit={unit} files=""
+# As root, a vassal someone else could change (a link into a release) is
+# not read: what it names would be root's to read.
+if [ -n "$vassal" ] && [ -f "$vassal" ] && [ "$(id -u)" = 0 ] && [ -n "$(untrusted "$vassal")" ]; then
+  echo "wptdeploy: not reading the log $vassal names as root: $(untrusted "$vassal") is not root's alone; set logs_files, or logs_user to the app user" >&2; vassal=""
+fi
 if [ -n "$vassal" ] && [ -f "$vassal" ]; then
   files=$(sed -n -E -e 's/^[[:space:]]*(logto|logto2|daemonize|daemonize2)[[:space:]]*=[[:space:]]*([^[:space:]]+).*/\2/p' -e 's/^[[:space:]]*(logger|req-logger)[[:space:]]*=[[:space:]]*([^[:space:]]+[[:space:]]+)?file:([^[:space:],]+).*/\3/p' -- "$vassal")
 fi
