@@ -395,14 +395,25 @@ impl SetUp {
 
     /// nginx with the site setup enabled, and `emperor` beside it.
     fn front(&self, emperor: Option<std::process::Child>) -> Front {
-        Front {
+        let front = Front {
             nginx: nginx_including(
                 &self.s.dir.join("nginx"),
                 &self.etc.join("nginx/sites-enabled"),
             ),
             emperor,
             pid_file: self.run_dir.join("gunicorn.pid"),
+        };
+        // Listening before the test asks it anything.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while fetch(&self.url("/")).0 == "000" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen on {} within 10 s",
+                self.url("/")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        front
     }
 
     /// Deploys `reference` (with `more` arguments); asserts that the site
