@@ -398,7 +398,7 @@ pub struct VerifyArgs {
     #[arg(add = crate::completion::environments())]
     pub env: String,
     /// A table to show (repeatable).
-    #[arg(short, long = "table", value_name = "TABLE")]
+    #[arg(short, long = "table", value_name = "TABLE", add = crate::completion::tables())]
     pub tables: Vec<String>,
     /// A column that must exist (`name`, `name:type`, `table.name:type`) or be gone (`!name`). Repeatable.
     #[arg(long, value_name = "COLUMN[:TYPE]")]

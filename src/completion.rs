@@ -2,7 +2,8 @@
 //! (clap_complete's dynamic completion: the shell's script calls
 //! `COMPLETE=SHELL wptdeploy -- WORDS`): environment names from the
 //! inventory, `--commit` from this checkout's branches and tags,
-//! `--limit` from the inventory's host and group names. The inventory is
+//! `--limit` from the inventory's host and group names, `--table` from
+//! the tables the checkout's models map. The inventory is
 //! the one a command would use here (`WPTDEPLOY_INVENTORY`, else
 //! `./inventory`, else `./ansible/inventory`); nothing is decrypted and
 //! nothing is contacted. A failure completes nothing.
@@ -72,6 +73,16 @@ pub fn hosts() -> ArgValueCompleter {
             .into_iter()
             .filter(|name| name.starts_with(last))
             .map(|name| CompletionCandidate::new(format!("{typed}{name}")))
+            .collect()
+    })
+}
+
+/// The tables the models of the checkout here map: `--table pu<TAB>`.
+pub fn tables() -> ArgValueCandidates {
+    ArgValueCandidates::new(|| {
+        crate::project::mapped_tables(std::path::Path::new("."))
+            .into_iter()
+            .map(CompletionCandidate::new)
             .collect()
     })
 }

@@ -129,6 +129,18 @@ impl Project {
     }
 }
 
+/// The tables the app's models in `dir` map, sorted (what `verify
+/// --table` completes).
+pub fn mapped_tables(dir: &Path) -> Vec<String> {
+    let mut tables: Vec<String> = crate::migrations::models::read(&python_files(dir))
+        .into_iter()
+        .map(|model| model.table)
+        .collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
 /// The app's Python files at the top and one package deep (not tests,
 /// migrations or environments), with their text.
 fn python_files(dir: &Path) -> Vec<(String, String)> {

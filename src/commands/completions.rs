@@ -22,6 +22,14 @@ pub async fn run(args: CompletionsArgs, _cx: &mut Context<'_>) -> Result<(), Err
     let mut script = Vec::new();
     // The script calls `wptdeploy` (on PATH) with COMPLETE set.
     shell.write_registration("COMPLETE", "wptdeploy", "wptdeploy", "wptdeploy", &mut script)?;
+    if args.shell == Shell::Zsh {
+        // Installed as `_wptdeploy` on zsh's fpath (as the release archive
+        // does), compinit autoloads the file at the first Tab: completing
+        // then, and not only from the second Tab on.
+        script.extend_from_slice(
+            b"if [ \"${funcstack[1]}\" = \"_wptdeploy\" ]; then\n    _clap_dynamic_completer_wptdeploy \"$@\"\nfi\n",
+        );
+    }
     crate::printer::data(String::from_utf8_lossy(&script).lines().map(str::to_owned));
     Ok(())
 }

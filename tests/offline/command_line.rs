@@ -167,8 +167,9 @@ fn completion_scripts_parse_in_their_shells_and_the_man_page_renders() {
 }
 
 /// A project with two environments (three hosts, a group), branches and a
-/// tag, where completion is asked: what a person's shell sees.
-fn project_to_complete() -> tempfile::TempDir {
+/// tag, and two models, where completion is asked: what a person's shell
+/// sees.
+pub(super) fn project_to_complete() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("inventory/group_vars")).unwrap();
@@ -196,6 +197,13 @@ fn project_to_complete() -> tempfile::TempDir {
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
     };
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(root.join("app/__init__.py"), "").unwrap();
+    std::fs::write(
+        root.join("app/models.py"),
+        "from app import db\n\nclass PullRequest(db.Model):\n    __tablename__ = 'pull_request'\n    id = db.Column(db.Integer, primary_key=True)\n\nclass Build(db.Model):\n    id = db.Column(db.Integer, primary_key=True)\n",
+    )
+    .unwrap();
     git(&["init", "-q", "-b", "main"]);
     git(&["commit", "-q", "--allow-empty", "-m", "first"]);
     git(&["branch", "feature/comment-url"]);
@@ -209,6 +217,20 @@ fn project_to_complete() -> tempfile::TempDir {
 fn completed(shell: &str, dir: &std::path::Path, line: &str) -> String {
     let script = dir.join(format!("completion.{shell}"));
     std::fs::write(&script, wptdeploy(&["completions", shell]).stdout).unwrap();
+    let bin_dir = bin().parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    completed_by(shell, dir, line, &script, &path)
+}
+
+/// What `shell` completes for `line` in `dir` with `script` sourced and
+/// `path` as PATH.
+pub(super) fn completed_by(
+    shell: &str,
+    dir: &std::path::Path,
+    line: &str,
+    script: &std::path::Path,
+    path: &str,
+) -> String {
     let program = match shell {
         // bash: the function `complete -p` names, called as bash would.
         "bash" => format!(
@@ -221,8 +243,6 @@ fn completed(shell: &str, dir: &std::path::Path, line: &str) -> String {
             script = script.display()
         ),
     };
-    let bin_dir = bin().parent().unwrap().to_owned();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
     let out = Command::new(shell)
         .arg("-c")
         .arg(program)
@@ -274,5 +294,7 @@ fn completion_offers_environments_branches_and_hosts_of_the_project_here() {
             groups.contains(&"dbservers".to_owned()) && groups.contains(&"db1".to_owned()),
             "{shell}: {groups:?}"
         );
+        let tables = words("wptdeploy verify staging --table pu");
+        assert_eq!(tables, ["pull_request"], "{shell}");
     }
 }

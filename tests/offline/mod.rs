@@ -7,4 +7,5 @@ mod error_messages;
 mod hostile_values;
 mod input;
 mod layers;
+mod package;
 mod setup_commands;
