@@ -80,10 +80,14 @@ pub fn hosts() -> ArgValueCompleter {
 /// The tables the models of the checkout here map: `--table pu<TAB>`.
 pub fn tables() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {
-        crate::project::mapped_tables(std::path::Path::new("."))
+        let files = crate::project::python_files(std::path::Path::new("."));
+        let mut tables: Vec<String> = crate::migrations::models::read(&files)
             .into_iter()
-            .map(CompletionCandidate::new)
-            .collect()
+            .map(|model| model.table)
+            .collect();
+        tables.sort();
+        tables.dedup();
+        tables.into_iter().map(CompletionCandidate::new).collect()
     })
 }
 

@@ -129,21 +129,9 @@ impl Project {
     }
 }
 
-/// The tables the app's models in `dir` map, sorted (what `verify
-/// --table` completes).
-pub fn mapped_tables(dir: &Path) -> Vec<String> {
-    let mut tables: Vec<String> = crate::migrations::models::read(&python_files(dir))
-        .into_iter()
-        .map(|model| model.table)
-        .collect();
-    tables.sort();
-    tables.dedup();
-    tables
-}
-
 /// The app's Python files at the top and one package deep (not tests,
 /// migrations or environments), with their text.
-fn python_files(dir: &Path) -> Vec<(String, String)> {
+pub(crate) fn python_files(dir: &Path) -> Vec<(String, String)> {
     let skip = |name: &str| {
         name.starts_with('.')
             || [
@@ -254,29 +242,43 @@ fn config_files(dir: &Path, requirements: &str, pyproject: &str) -> Vec<ConfigFi
 }
 
 /// `PKG/static/build.txt` when the entry point's package (or the
-/// checkout, for a top-level module) has a `static` folder: Flask serves it
+/// checkout, for a top-level module) has a `static` folder, else the
+/// package whose `__init__.py` makes the `Flask(__name__)` app (a
+/// top-level `microblog.py` calling `app.create_app()`): Flask serves it
 /// at `/static/build.txt`, which the cut-over then waits on.
 fn served_build_file(dir: &Path) -> Option<String> {
     let entry = wsgi_app(dir)?;
     let module = entry.split(':').next()?;
     let package = module.split('.').next()?;
+    let making_the_app = python_files(dir)
+        .into_iter()
+        .filter(|(file, text)| file.ends_with("/__init__.py") && text.contains("Flask(__name__"))
+        .filter_map(|(file, _)| file.split('/').next().map(|p| format!("{p}/static")));
     [format!("{package}/static"), "static".to_owned()]
         .into_iter()
+        .chain(making_the_app)
         .find(|d| dir.join(d).is_dir())
         .map(|d| format!("{d}/build.txt"))
 }
 
-/// The entry point a WSGI server would be given: a top-level `wsgi.py`
-/// or `app.py`, else a package's `wsgi.py` or `__init__.py`, holding a
-/// module-level `app`/`application`, or else a `create_app` factory.
+/// The WSGI entry point: what the app's own files serve (a `gunicorn`
+/// command line in its Procfile, Dockerfile or a top-level shell
+/// script), else a `wsgi.py` or `app.py`, else the module `FLASK_APP`
+/// names (`.flaskenv`, `.env`), else the first module that makes an app
+/// (a package's `__init__.py`, then top-level modules, then the modules
+/// inside packages).
 fn wsgi_app(dir: &Path) -> Option<String> {
+    if let Some(served) = served_by_gunicorn(dir) {
+        return Some(served);
+    }
     let sources = python_files(dir);
     let rank = |file: &str| match file {
         "wsgi.py" => 0,
         "app.py" => 1,
         f if f.ends_with("/wsgi.py") => 2,
         f if f.ends_with("/__init__.py") => 3,
-        _ => 4,
+        f if !f.contains('/') => 4,
+        _ => 5,
     };
     let mut ranked: Vec<&(String, String)> = sources.iter().collect();
     ranked.sort_by_key(|(file, _)| rank(file));
@@ -291,22 +293,104 @@ fn wsgi_app(dir: &Path) -> Option<String> {
                 .any(|l| l.starts_with(&format!("{name} =")) || l.starts_with(&format!("{name}=")))
         })
     };
-    ranked
+    let entry = |(file, text): &&(String, String)| {
+        variable(text)
+            .map(|v| format!("{}:{v}", module(file)))
+            .or_else(|| {
+                text.contains("def create_app(")
+                    .then(|| format!("{}:create_app()", module(file)))
+            })
+    };
+    let (first, rest): (Vec<_>, Vec<_>) = ranked.iter().partition(|(file, _)| rank(file) <= 2);
+    first
         .iter()
-        .find_map(|(file, text)| variable(text).map(|v| format!("{}:{v}", module(file))))
+        .find_map(entry)
         .or_else(|| {
-            ranked
+            let named = flask_app(dir)?;
+            if named.contains(':') {
+                return Some(named);
+            }
+            let file = named.trim_end_matches(".py").replace('.', "/");
+            sources
                 .iter()
+                .find(|(f, _)| *f == format!("{file}.py") || *f == format!("{file}/__init__.py"))
+                .and_then(|source| entry(&source))
+        })
+        .or_else(|| {
+            rest.iter().find_map(|source| {
+                variable(&source.1).map(|v| format!("{}:{v}", module(&source.0)))
+            })
+        })
+        .or_else(|| {
+            rest.iter()
                 .find(|(_, text)| text.contains("def create_app("))
                 .map(|(file, _)| format!("{}:create_app()", module(file)))
         })
 }
 
-/// `manage.py`, else the first module that makes a Flask app: a package's
+/// The `MODULE:VARIABLE` a `gunicorn` command line of the checkout serves:
+/// a Procfile's, a Dockerfile's or a top-level shell script's.
+fn served_by_gunicorn(dir: &Path) -> Option<String> {
+    let mut files = vec!["Procfile".to_owned(), "Dockerfile".to_owned()];
+    let mut scripts: Vec<String> = fs_err::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.ends_with(".sh"))
+                .collect()
+        })
+        .unwrap_or_default();
+    scripts.sort();
+    files.extend(scripts);
+    files.iter().find_map(|file| {
+        read(dir, file).lines().find_map(|line| {
+            let (_, args) = line.split_once("gunicorn")?;
+            args.split([' ', '\t', ',', '[', ']'])
+                .map(|word| word.trim_matches(['"', '\'']))
+                .find(|word| is_entry_point(word))
+                .map(str::to_owned)
+        })
+    })
+}
+
+/// `pkg.module:name` or `pkg.module:factory()`.
+fn is_entry_point(word: &str) -> bool {
+    let Some((module, variable)) = word.split_once(':') else {
+        return false;
+    };
+    let identifier = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    module.split('.').all(identifier) && identifier(variable.strip_suffix("()").unwrap_or(variable))
+}
+
+/// `FLASK_APP` as the checkout's `.flaskenv` (else `.env`) sets it.
+fn flask_app(dir: &Path) -> Option<String> {
+    [".flaskenv", ".env"].into_iter().find_map(|file| {
+        read(dir, file).lines().find_map(|line| {
+            let value = line.trim().strip_prefix("export ").unwrap_or(line.trim());
+            let value = value
+                .strip_prefix("FLASK_APP=")?
+                .trim()
+                .trim_matches(['"', '\'']);
+            (!value.is_empty()).then(|| value.to_owned())
+        })
+    })
+}
+
+/// `manage.py`, else what `FLASK_APP` names, else the first module that
+/// makes a Flask app: a package's
 /// `__init__.py`, then `app.py`, `wsgi.py` and the other top-level modules.
 fn launcher(dir: &Path) -> Option<Launcher> {
     if dir.join("manage.py").is_file() {
         return Some(Launcher::ManagePy);
+    }
+    if let Some(named) = flask_app(dir) {
+        return Some(Launcher::Flask(named));
     }
     let mut candidates: Vec<(String, String)> = Vec::new();
     let mut entries: Vec<_> = fs_err::read_dir(dir)
@@ -454,5 +538,67 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let none = Project::detect(empty.path());
         assert!(none.config_files.is_empty() && none.wsgi_app.is_none());
+    }
+
+    /// microblog's shape: an `app` package with a factory, a worker module
+    /// that also makes an app, a top-level `microblog.py` that FLASK_APP
+    /// names and gunicorn serves.
+    #[test]
+    fn what_the_app_itself_serves_comes_before_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "app/__init__.py",
+            "def create_app(config_class=Config):\n    app = Flask(__name__)\n    return app\n",
+        );
+        write(dir.path(), "app/static/loading.gif", "");
+        write(dir.path(), "app/tasks.py", "app = create_app()\n");
+        write(
+            dir.path(),
+            "microblog.py",
+            "from app import create_app\napp = create_app()\n",
+        );
+        write(
+            dir.path(),
+            ".flaskenv",
+            "FLASK_APP=microblog.py\nFLASK_DEBUG=1\n",
+        );
+        let project = Project::detect(dir.path());
+        assert_eq!(project.wsgi_app.as_deref(), Some("microblog:app"));
+        assert_eq!(
+            project.launcher,
+            Some(Launcher::Flask("microblog.py".into()))
+        );
+        assert_eq!(
+            project.served_build_file.as_deref(),
+            Some("app/static/build.txt")
+        );
+        // Without FLASK_APP, a top-level module before a package's insides.
+        fs_err::remove_file(dir.path().join(".flaskenv")).unwrap();
+        assert_eq!(
+            Project::detect(dir.path()).wsgi_app.as_deref(),
+            Some("microblog:app")
+        );
+        // What gunicorn is told to serve wins over every guess.
+        write(dir.path(), "wsgi.py", "application = object()\n");
+        write(
+            dir.path(),
+            "Procfile",
+            "web: flask db upgrade; gunicorn -b :5000 --access-logfile - 'microblog:app'\nworker: rq worker\n",
+        );
+        assert_eq!(
+            Project::detect(dir.path()).wsgi_app.as_deref(),
+            Some("microblog:app")
+        );
+        fs_err::remove_file(dir.path().join("Procfile")).unwrap();
+        write(
+            dir.path(),
+            "boot.sh",
+            "exec gunicorn -b :5000 --workers 3 app.tasks:app\n",
+        );
+        assert_eq!(
+            Project::detect(dir.path()).wsgi_app.as_deref(),
+            Some("app.tasks:app")
+        );
     }
 }

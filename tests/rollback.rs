@@ -217,6 +217,15 @@ fn restore_puts_back_the_backup_the_migrating_deploy_took() {
 #[test]
 fn a_database_behind_the_release_is_refused() {
     let (s, pg) = deployed("master", &[]);
+    // One release: nothing to go back to, said in words.
+    let alone = s.wptdeploy(&["rollback", "staging"]).failure(2);
+    assert!(
+        alone
+            .stderr
+            .contains("has no release to go back to: its releases are "),
+        "{}",
+        alone.stderr
+    );
     // feature/with-migration's code goes live without its migration.
     s.wptdeploy(&[
         "staging",

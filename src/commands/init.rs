@@ -451,6 +451,12 @@ fn group_vars(project: &Project, answers: &Answers) -> String {
                 q(&format!("{} db", launcher.command())),
             ),
             ("", "migrations_dir", q(dir)),
+            (
+                "PostgreSQL's role the app and its migrations log in as (`wptdeploy setup`\n# makes it). Without a password (`postgresql:///DB`), PostgreSQL lets a
+# user of the host in as the role of its own name: the app's user.",
+                "db_user",
+                q("{{ app_user }}"),
+            ),
         ]),
         _ => lines.push((
             "No Flask-Migrate found (or no database given): deploys do not look at a database.",

@@ -189,15 +189,11 @@ fn target(hosts: &[HostState], to: Option<&str>) -> Result<String, Error> {
         };
         let Some(sha) = sha else {
             let what = to.map_or_else(
-                || "a release to go back to".to_owned(),
-                |t| format!("`{t}`"),
+                || "no release to go back to".to_owned(),
+                |t| format!("no `{t}`"),
             );
             return Err(refuse(
-                format!(
-                    "{} has no {what}: its releases are {}",
-                    host.host,
-                    listed(host)
-                ),
+                format!("{} has {what}: its releases are {}", host.host, listed(host)),
                 vec!["`wptdeploy releases ENV` lists them".into()],
             ));
         };

@@ -12,8 +12,9 @@
 //! ```
 //!
 //! The check runs first: when it passes, nothing changes (`in place`).
-//! Otherwise the fix runs, then the check again: a fix after which the
-//! check still fails fails the step (what `ensure` says happened is what
+//! Otherwise the fix runs (under `set -e`: its first failing command
+//! fails the step, with that command's own error), then the check again: a
+//! fix after which the check still fails fails the step (what `ensure` says happened is what
 //! the host has). Under `--check`, only the check runs, and the step says
 //! `missing: WHAT` (planned) or `in place` (done: nothing to do), so a
 //! half-set-up host shows exactly what is missing. Values in both commands are shell-quoted.
@@ -54,7 +55,7 @@ impl StepKind for EnsureKind {
         let fix = render.shell(&a.fix)?;
         let checked = format!("( {check}\n) >/dev/null 2>&1");
         let script = format!(
-            "if {checked}; then echo wptdeploy.was=in-place; exit 0; fi\n( {fix}\n) || exit $?\nif {checked}; then echo wptdeploy.was=fixed; else echo wptdeploy.was=still-missing; fi\n"
+            "if {checked}; then echo wptdeploy.was=in-place; exit 0; fi\n( set -e\n{fix}\n)\nfixed=$?; if [ \"$fixed\" -ne 0 ]; then exit \"$fixed\"; fi\nif {checked}; then echo wptdeploy.was=fixed; else echo wptdeploy.was=still-missing; fi\n"
         );
         let probe = format!(
             "if {checked}; then echo wptdeploy.was=in-place; else echo wptdeploy.was=missing; fi\n"
@@ -134,6 +135,10 @@ mod tests {
         (ran, probed.note.unwrap_or_default())
     }
 
+    fn other_dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
     /// Missing, made (and the check passes after), then in place; a fix
     /// that does not fix fails the step.
     #[test]
@@ -148,6 +153,9 @@ mod tests {
         let (again, probed) = run(tmp.path(), &fix);
         assert_eq!(probed, "in place");
         assert!(!again.unwrap().changed);
+        // The fix stops at its first failing command, whatever follows it.
+        let (stopped, _) = run(other_dir().path(), "false; true");
+        assert_eq!(stopped.unwrap_err(), "exited with status 1");
         let other = tempfile::tempdir().unwrap();
         let (failed, _) = run(other.path(), "true");
         assert_eq!(

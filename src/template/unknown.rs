@@ -52,6 +52,7 @@ fn in_words(name: &str) -> Option<&'static str> {
         "release.live" => "the live release",
         "migrations.head" => "the release's newest migration",
         "migrations.pending" => "the pending migrations",
+        "pending.tables" => "the tables the pending migrations change",
         "app.entry" => "the app's entry point",
         "pulled.file" => "the generated migration",
         "pulled.revision" => "the generated migration's revision",

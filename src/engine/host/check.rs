@@ -144,7 +144,7 @@ impl HostRun {
                     prepared,
                     prepared.shown(),
                     Some(format!(
-                        "cannot run yet, it {why}; the steps shown before it may change that"
+                        "cannot run yet: the steps shown before it may change what it finds; run now, it says: {why}"
                     )),
                     None,
                 );
