@@ -146,6 +146,24 @@ fn check_resolves_short_shas_and_head_and_refuses_a_ref_the_repository_lacks() {
         assert!(!missing.stderr.contains("connected"), "{}", missing.stderr);
     }
     assert!(!s.base_path.exists(), "no host was touched");
+    // A playbook that checks nothing out does not ask the repository.
+    let playbooks = tempfile::tempdir().unwrap();
+    std::fs::write(
+        playbooks.path().join("hello.yml"),
+        "steps:\n  - name: say hello\n    run: echo hello\n",
+    )
+    .unwrap();
+    s.wptdeploy(&[
+        "staging",
+        "--commit",
+        "feature/coment-url",
+        "--playbooks",
+        playbooks.path().to_str().unwrap(),
+        "--playbook",
+        "hello.yml",
+    ])
+    .success()
+    .stderr_has("say hello");
     // A short SHA the repository lacks is the host's to find.
     s.wptdeploy(&["staging", "--commit", "abcdef1", "--check"])
         .failure(1)

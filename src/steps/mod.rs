@@ -44,6 +44,7 @@ use minijinja::Value;
 use crate::template::{TemplateError, Templates};
 use crate::transport::RemoteCommand;
 
+pub use checkout::CheckoutKind;
 pub use effect::lock::{Holder, LockOwner, LockSpec};
 pub use effect::{Effect, FileWrite, LocalFile, Symlink};
 pub use kind::{Diagnosis, Prepared, Ran, StepKind, Tmpl};

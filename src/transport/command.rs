@@ -71,6 +71,15 @@ fn envelope(script: &str, background_log: Option<&str>) -> String {
     )
 }
 
+/// The loop that reads the environment block (`NAME=BASE64` lines, up to
+/// its marker) from standard input and exports it.
+fn read_env(marker: &str) -> String {
+    format!(
+        "while IFS= read -r l && [ \"$l\" != {m} ]; do export \"${{l%%=*}}=$(printf %s \"${{l#*=}}\" | base64 -d)\"; done",
+        m = quote(&env_marker(marker)),
+    )
+}
+
 /// The line that ends the environment block in a command's input.
 fn env_marker(marker: &str) -> String {
     format!("{marker}_ENV")
@@ -150,11 +159,47 @@ impl RemoteCommand {
                 input.push('\n');
             }
         }
+        if self.become_user.is_none() && self.background_log.is_none() {
+            return self.in_own_session(&marker, &input, delimiter);
+        }
         let line = self.line(auth, &marker, true);
         if input.is_empty() {
             format!("{line} </dev/null\n")
         } else {
             format!("{line} <<'{delimiter}'\n{input}{delimiter}\n")
+        }
+    }
+
+    /// The login user's command, started by the shell that reads it with
+    /// no wrapper shell in between (one `fork` and two `exec`s: `setsid`,
+    /// then `sh`): in a session of its own, the session's processes ended
+    /// when it ends, a signal to the reading shell passed on to them, and
+    /// its exit status left in `$?`. What the same guarantees cost under
+    /// `sudo` is [`envelope`]'s.
+    fn in_own_session(&self, marker: &str, input: &str, delimiter: &str) -> String {
+        let script = self.script_with_cwd();
+        let script = if self.env.is_empty() {
+            script
+        } else {
+            format!("{}\n{script}", read_env(marker))
+        };
+        let stdin = if input.is_empty() {
+            "3</dev/null".to_owned()
+        } else {
+            format!("3<<'{delimiter}'")
+        };
+        let line = format!(
+            "{{ setsid {timeout}sh -c {script} <&3 3<&- & }} {stdin}; __wptd_p=$!; \
+             trap 'kill -TERM -$__wptd_p 2>/dev/null' HUP INT TERM; \
+             wait $__wptd_p; __wptd_s=$?; kill -KILL -$__wptd_p 2>/dev/null; \
+             trap - HUP INT TERM; __wptd_status() {{ return \"$1\"; }}; __wptd_status $__wptd_s\n",
+            timeout = self.timeout_prefix(),
+            script = quote(&script),
+        );
+        if input.is_empty() {
+            line
+        } else {
+            format!("{line}{input}{delimiter}\n")
         }
     }
 
@@ -195,7 +240,12 @@ impl RemoteCommand {
     /// The line that runs the script; `enveloped`, as the host really runs
     /// it (see [`envelope`]), else as plans show it.
     fn line(&self, auth: SudoAuth<'_>, marker: &str, enveloped: bool) -> String {
-        let script = self.script_with_cwd();
+        let script = match (&self.cwd, &self.become_user) {
+            // Another user may not enter the login user's directory (psql
+            // says so on every run): from `/`, unless the step names one.
+            (None, Some(_)) if enveloped => format!("cd / && {}", self.script),
+            _ => self.script_with_cwd(),
+        };
         let script = if enveloped {
             envelope(&script, self.background_log.as_deref())
         } else {
@@ -205,11 +255,7 @@ impl RemoteCommand {
             // The environment arrives on standard input, never in argv
             // (which any user of the host can read in /proc): a line
             // `NAME=BASE64` each, up to the marker.
-            let read_env = format!(
-                "while IFS= read -r l && [ \"$l\" != {m} ]; do export \"${{l%%=*}}=$(printf %s \"${{l#*=}}\" | base64 -d)\"; done; exec sh -c {}",
-                quote(&script),
-                m = quote(&env_marker(marker)),
-            );
+            let read_env = format!("{}; exec sh -c {}", read_env(marker), quote(&script));
             format!("sh -c {}", quote(&read_env))
         } else {
             format!("{}sh -c {}", self.env_prefix(), quote(&script))

@@ -12,6 +12,7 @@ pub mod local;
 mod marked;
 mod native;
 mod options;
+mod quick_ack;
 pub mod shell;
 mod ssh_config;
 mod system;

@@ -11,6 +11,7 @@ use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertific
 
 use super::error::TransportError;
 use super::options::{ConnectOptions, KEEPALIVE_MAX, keepalive_interval};
+use super::quick_ack::QuickAck;
 use super::shell::Pipe;
 use super::{home, local_user, ssh_config};
 
@@ -237,7 +238,7 @@ impl Native {
     }
 }
 
-async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, TransportError> {
+async fn tcp_connect(target: &Target) -> Result<QuickAck, TransportError> {
     let timed_out = || TransportError::ConnectTimeout {
         host: target.address.clone(),
         port: target.port,
@@ -269,7 +270,7 @@ async fn tcp_connect(target: &Target) -> Result<tokio::net::TcpStream, Transport
         source,
     })?;
     let _ = tcp.set_nodelay(true);
-    Ok(tcp)
+    Ok(QuickAck(tcp))
 }
 
 /// The resolver's words without the standard library's preamble

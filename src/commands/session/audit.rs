@@ -56,10 +56,22 @@ fn quoted(args: impl Iterator<Item = String>) -> String {
     words.join(" ")
 }
 
-/// `Name <email>` from the local git configuration, or empty.
+/// `Name <email>` from the local git configuration, or empty (one `git`
+/// run for both keys).
 pub(super) fn git_identity() -> String {
+    let listed = std::process::Command::new("git")
+        .args(["config", "--get-regexp", r"^user\.(name|email)$"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default();
     let get = |key: &str| {
-        crate::project::git(std::path::Path::new("."), &["config", "--get", key])
+        listed
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .filter(|(k, _)| *k == key)
+            .map(|(_, value)| value.trim().to_owned())
+            .next_back()
             .unwrap_or_default()
     };
     match (get("user.name"), get("user.email")) {

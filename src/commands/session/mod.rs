@@ -163,6 +163,9 @@ impl Default for Session {
 impl Session {
     /// Loads, checks and runs the plan; the hosts' summaries if all succeeded.
     pub async fn execute(self, cx: &mut Context<'_>) -> Result<Vec<HostSummary>, Error> {
+        // Who runs this (`git config`, a process) is asked while the plan
+        // loads: it is only needed once the hosts are about to be reached.
+        let identity = std::thread::spawn(audit::git_identity);
         let templates = Templates::new();
         let (mut plan, warnings) = self.load_plan(cx, &templates)?;
         if self.list_steps {
@@ -227,7 +230,7 @@ impl Session {
         };
         let audit = Audit {
             by: audit::this_machine(),
-            git: audit::git_identity(),
+            git: identity.join().unwrap_or_default(),
             command: cx.redactor.apply(&audit::command_line()),
         };
         let mut warnings = warnings;

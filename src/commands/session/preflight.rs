@@ -71,8 +71,9 @@ impl Session {
         .into())
     }
 
-    /// A deploy's ref, if it is a branch or tag name, is asked of its
-    /// repository from here (`git ls-remote`) before any host is touched:
+    /// A deploy's ref, if it is a branch or tag name and the playbook
+    /// checks it out, is asked of its repository from here (`git
+    /// ls-remote`) before any host is touched:
     /// one the repository lacks is an input error naming the close ones. A
     /// repository this machine cannot read is left to the hosts. Returns
     /// the commit each ref names now, where the repository said.
@@ -82,7 +83,12 @@ impl Session {
         templates: &Templates,
     ) -> Result<BTreeMap<String, String>, Error> {
         let mut resolved = BTreeMap::new();
-        if !self.checks_ref {
+        // A playbook that checks nothing out (ten `run:` steps) asks
+        // nothing of the repository.
+        let checks_out = plan.playbook.steps.iter().any(|step| {
+            step.action.key() == <crate::steps::CheckoutKind as crate::steps::StepKind>::KEY
+        });
+        if !self.checks_ref || !checks_out {
             return Ok(resolved);
         }
         let mut asked: Vec<(String, String)> = Vec::new();
