@@ -56,22 +56,30 @@ pub(super) fn conclude(
     let (not_started, failed): (Vec<_>, Vec<_>) = failed
         .into_iter()
         .partition(|s| s.result == HostResult::NotStarted);
-    let mut reasons: Vec<String> = failed
+    // Hosts that failed the same way are said once: a fleet whose sudo
+    // wants a password is one line, not one per host.
+    let mut grouped: Vec<(String, Vec<&str>)> = Vec::new();
+    for s in &failed {
+        let rolled = if s.result == HostResult::RolledBack {
+            " (rolled back to the previous release)"
+        } else {
+            ""
+        };
+        let reason = s.error.as_deref().unwrap_or("failed");
+        let first_line = reason
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(':');
+        let said = format!("{first_line}{rolled}");
+        match grouped.iter_mut().find(|(text, _)| *text == said) {
+            Some((_, hosts)) => hosts.push(&s.host),
+            None => grouped.push((said, vec![&s.host])),
+        }
+    }
+    let mut reasons: Vec<String> = grouped
         .iter()
-        .map(|s| {
-            let rolled = if s.result == HostResult::RolledBack {
-                " (rolled back to the previous release)"
-            } else {
-                ""
-            };
-            let reason = s.error.as_deref().unwrap_or("failed");
-            let first_line = reason
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches(':');
-            format!("{}: {first_line}{rolled}", s.host)
-        })
+        .map(|(said, hosts)| format!("{}: {said}", hosts.join(", ")))
         .collect();
     let mut hints: Vec<String> = failed.iter().flat_map(|s| s.hints.clone()).collect();
     if failed
@@ -172,6 +180,23 @@ mod tests {
                 .any(|h| h.contains("`host_finished` event")),
             "{:?}",
             json.hints()
+        );
+    }
+
+    #[test]
+    fn hosts_that_failed_alike_are_said_once() {
+        let alike = "step `take the deploy lock` sudo needs a password to run commands as `root`";
+        let all = [
+            ended("web1", HostResult::Failed, Some(alike)),
+            ended("web2", HostResult::Failed, Some("step `build` failed")),
+            ended("web3", HostResult::Failed, Some(alike)),
+        ];
+        let error = conclude(&deploy(), &all, "prod", false, &Cancel::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "deploy to prod failed on 3 of 3 host(s): web1, web3: {alike}; web2: step `build` failed"
+            )
         );
     }
 
