@@ -52,6 +52,10 @@ fn twenty_hosts_deploy_in_parallel() {
         ),
     )
     .unwrap();
+    // One tools_path for all twenty (they share this machine), with no uv
+    // in it yet, and every environment built afresh (`--force`): twenty
+    // hosts need uv at once, and one installs it while the others wait.
+    let tools = s.dir.join("shared-tools/tools");
     let run = s
         .wptdeploy(&[
             "staging",
@@ -63,8 +67,26 @@ fn twenty_hosts_deploy_in_parallel() {
             "parallel.yml",
             "--output",
             "json",
+            "-e",
+            &format!("tools_path={}", tools.display()),
+            "--force",
         ])
         .success();
+    assert!(
+        !run.stdout.contains("uv could not be installed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        tools.join("bin/uv").is_file(),
+        "{}",
+        run.stdout
+            .lines()
+            .filter(|l| l.contains("step_finished") && l.contains("\"index\":7"))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let events = events(&run);
     let sha = s.sha("master");
     for (index, host) in fleet.hosts.iter().enumerate() {

@@ -27,6 +27,9 @@ server.shell(
     ],
 )
 files.link(name="switch", path=f"{base}/site", target=release, force=True)
-server.shell(name="health check", commands=[f"cd {base}/site && {venv}/bin/python manage.py routes"])
+if host.data.get("bench_health_check", True):
+    server.shell(
+        name="health check", commands=[f"cd {base}/site && {venv}/bin/python manage.py routes"]
+    )
 server.shell(name="list releases to prune", commands=[f"ls -1t {base}"])
 files.directory(name="release the lock", path=f"{base}/.bench-lock", present=False)

@@ -486,10 +486,17 @@ if [ -n "$env" ] && [ -z "$force" ]; then
 fi
 if [ "$use" = uv ] && [ -z "$uv" ]; then
   log=$(mktemp)
-  if { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
+  # One installer at a time in a tools_path that several base paths share
+  # (one machine, several environments): another's half-made venv has no
+  # pip yet, and its uv being written is busy.
+  mkdir -p -- "$(dirname -- "$tools")" && exec 8>"$tools.lock" && flock 8
+  if [ -x "$tools/bin/uv" ]; then
+    uv="$tools/bin/uv"; rm -f "$log"; exec 8>&-
+  elif { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
      "$tools/bin/python" -m pip install --disable-pip-version-check -q uv >>"$log" 2>&1 && [ -x "$tools/bin/uv" ]; then
-    uv="$tools/bin/uv"; echo "wptdeploy.installed_uv=$uv"; rm -f "$log"
+    uv="$tools/bin/uv"; echo "wptdeploy.installed_uv=$uv"; rm -f "$log"; exec 8>&-
   else
+    exec 8>&-
     why=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1); rm -f "$log"
     [ "$installer" = uv ] && say "uv is not on PATH, and installing it into $tools failed: $why"
     echo "wptdeploy.no_uv=$why"
