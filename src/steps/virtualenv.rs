@@ -489,7 +489,8 @@ if [ "$use" = uv ] && [ -z "$uv" ]; then
   # One installer at a time in a tools_path that several base paths share
   # (one machine, several environments): another's half-made venv has no
   # pip yet, and its uv being written is busy.
-  mkdir -p -- "$(dirname -- "$tools")" && exec 8>"$tools.lock" && flock 8
+  # (`command exec`: a lock file it cannot make does not end the script.)
+  if mkdir -p -- "$tools" 2>/dev/null && command exec 8>"$tools/.wptdeploy-install.lock" 2>/dev/null; then flock 8; fi
   if [ -x "$tools/bin/uv" ]; then
     uv="$tools/bin/uv"; rm -f "$log"; exec 8>&-
   elif { [ -x "$tools/bin/python" ] || "$python" -m venv -- "$tools"; } >"$log" 2>&1 &&
