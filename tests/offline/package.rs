@@ -7,21 +7,7 @@ use std::process::Command;
 
 use super::command_line::{completed_by, project_to_complete};
 use crate::support::bin;
-
-fn run(program: &str, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is needed: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::sandbox::run;
 
 /// The archive of the suite's binary: checksum, layout, the binary run
 /// on a clean PATH, its man page, and its completions found where the
@@ -31,16 +17,12 @@ fn run(program: &str, args: &[&str], dir: &Path) -> String {
 fn the_release_archive_unpacks_as_a_prefix_and_runs_on_a_clean_path() {
     let out = tempfile::tempdir().unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let printed = run(
-        "scripts/package",
-        &[
-            "--binary",
-            bin().to_str().unwrap(),
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        repo,
-    );
+    let printed = run(Command::new("scripts/package")
+        .arg("--binary")
+        .arg(bin())
+        .arg("--out")
+        .arg(out.path())
+        .current_dir(repo));
     let version = env!("CARGO_PKG_VERSION");
     let name = format!("wptdeploy-{version}-x86_64-linux-gnu");
     let archive = format!("{name}.tar.gz");
@@ -48,12 +30,12 @@ fn the_release_archive_unpacks_as_a_prefix_and_runs_on_a_clean_path() {
     assert!(printed.contains("glibc 2."), "{printed}");
 
     // The SHA-256 file checks the archive, and fails on a changed one.
-    run(
-        "sha256sum",
-        &["--check", &format!("{archive}.sha256")],
-        out.path(),
-    );
-    let listing = run("tar", &["-tzvf", &archive], out.path());
+    run(Command::new("sha256sum")
+        .args(["--check", &format!("{archive}.sha256")])
+        .current_dir(out.path()));
+    let listing = run(Command::new("tar")
+        .args(["-tzvf", &archive])
+        .current_dir(out.path()));
     assert!(
         listing.lines().all(|l| l.contains("0/0")),
         "owned by root:root in the archive, not by whoever built it:\n{listing}"
@@ -61,17 +43,10 @@ fn the_release_archive_unpacks_as_a_prefix_and_runs_on_a_clean_path() {
 
     let prefix = out.path().join("prefix");
     std::fs::create_dir(&prefix).unwrap();
-    run(
-        "tar",
-        &[
-            "-xzf",
-            &archive,
-            "--strip-components=1",
-            "-C",
-            prefix.to_str().unwrap(),
-        ],
-        out.path(),
-    );
+    run(Command::new("tar")
+        .args(["-xzf", &archive, "--strip-components=1", "-C"])
+        .arg(&prefix)
+        .current_dir(out.path()));
     for file in [
         "bin/wptdeploy",
         "share/man/man1/wptdeploy.1",
@@ -137,7 +112,10 @@ zpty -d z
         ),
     )
     .unwrap();
-    let typed = run("zsh", &["-f", session.to_str().unwrap()], out.path());
+    let typed = run(Command::new("zsh")
+        .arg("-f")
+        .arg(&session)
+        .current_dir(out.path()));
     assert!(
         typed.contains("wptdeploy staging"),
         "zsh did not complete `stagi` at the first Tab:\n{typed}"
