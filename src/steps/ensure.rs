@@ -13,9 +13,9 @@
 //!
 //! The check runs first: when it passes, nothing changes (`in place`).
 //! Otherwise the fix runs (under `set -e`: its first failing command
-//! fails the step, with that command's own error), then the check again: a
-//! fix after which the check still fails fails the step (what `ensure` says happened is what
-//! the host has). Under `--check`, only the check runs, and the step says
+//! fails the step, with that command's own error), then the check again:
+//! a fix after which the check still fails fails the step (what `ensure`
+//! says happened is what the host has). Under `--check`, only the check runs, and the step says
 //! `missing: WHAT` (planned) or `in place` (done: nothing to do), so a
 //! half-set-up host shows exactly what is missing. Values in both commands are shell-quoted.
 
@@ -135,10 +135,6 @@ mod tests {
         (ran, probed.note.unwrap_or_default())
     }
 
-    fn other_dir() -> tempfile::TempDir {
-        tempfile::tempdir().unwrap()
-    }
-
     /// Missing, made (and the check passes after), then in place; a fix
     /// that does not fix fails the step.
     #[test]
@@ -154,7 +150,8 @@ mod tests {
         assert_eq!(probed, "in place");
         assert!(!again.unwrap().changed);
         // The fix stops at its first failing command, whatever follows it.
-        let (stopped, _) = run(other_dir().path(), "false; true");
+        let stopping = tempfile::tempdir().unwrap();
+        let (stopped, _) = run(stopping.path(), "false; true");
         assert_eq!(stopped.unwrap_err(), "exited with status 1");
         let other = tempfile::tempdir().unwrap();
         let (failed, _) = run(other.path(), "true");
