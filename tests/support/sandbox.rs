@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // Each user of this file needs a different part of it.
 
+use std::hash::RandomState;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -74,9 +75,18 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// Starts an sshd listening on `address` (a free port), its files in
 /// `dir`, with the host key and authorized_keys of the sandbox in `keys`.
 /// Returns it and its port once it says it is listening.
+/// A port taken between the check and sshd's bind (another test's server)
+/// means another port, a few times.
 pub fn start_sshd(dir: &Path, address: &str, keys: &Path) -> (Child, u16) {
-    let port = free_port_on(address);
-    (start_sshd_with(dir, address, port, keys, &[]), port)
+    let mut attempts = 0;
+    loop {
+        let port = free_port_on(address);
+        match try_start_sshd(dir, address, port, keys, &[]) {
+            Ok(sshd) => return (sshd, port),
+            Err(e) if e.contains("Address already in use") && attempts < 5 => attempts += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
 
 /// [`start_sshd`] on a given port, run through `wrapper` (e.g. `ip netns exec NS`).
@@ -87,6 +97,17 @@ pub fn start_sshd_with(
     keys: &Path,
     wrapper: &[&str],
 ) -> Child {
+    try_start_sshd(dir, address, port, keys, wrapper).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`start_sshd_with`], saying why sshd did not start instead of panicking.
+fn try_start_sshd(
+    dir: &Path,
+    address: &str,
+    port: u16,
+    keys: &Path,
+    wrapper: &[&str],
+) -> Result<Child, String> {
     let sshd_bin = Path::new("/usr/sbin/sshd");
     assert!(
         sshd_bin.exists(),
@@ -143,8 +164,8 @@ pub fn start_sshd_with(
         &format!("Server listening on {address} port {port}"),
         "sshd",
         &log,
-    );
-    sshd
+    )?;
+    Ok(sshd)
 }
 
 /// The known_hosts line for the sandbox host key (in `keys`) at `address:port`.
@@ -159,32 +180,50 @@ pub fn free_port() -> u16 {
     free_port_on("127.0.0.1")
 }
 
+/// A random port below the kernel's ephemeral range: one from that range
+/// (what binding port 0 gives) can become an outgoing connection's source
+/// port between this check and the server's bind, and the suite's tests
+/// make thousands of connections at once.
 fn free_port_on(address: &str) -> u16 {
-    TcpListener::bind((address, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    const LOWEST: u64 = 10_000;
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral.max(LOWEST + 1_000) - LOWEST;
+    for attempt in 0..1_000_u32 {
+        // A new RandomState has new random keys: a fresh pick each time.
+        let pick = std::hash::BuildHasher::hash_one(&RandomState::new(), attempt);
+        let port = u16::try_from(LOWEST + pick % span).expect("below 65536");
+        if TcpListener::bind((address, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on {address} below {ephemeral} in 1,000 tries")
 }
 
 /// Waits until `child` writes `ready` to its log: readiness from the server
 /// itself, not from a connection that another sandbox's server on a
 /// colliding port could have answered.
-fn wait_for_log(child: &mut Child, ready: &str, what: &str, log: &Path) {
+fn wait_for_log(child: &mut Child, ready: &str, what: &str, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if text.contains(ready) {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited ({status}) before it was ready: {text}");
+            return Err(format!(
+                "{what} exited ({status}) before it was ready: {text}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    panic!(
+    let _ = child.kill();
+    Err(format!(
         "{what} was not ready within 10s: {}",
         std::fs::read_to_string(log).unwrap_or_default()
-    );
+    ))
 }
 
 /// Where sandboxes live: in memory (`/dev/shm`) when the machine has it.
@@ -356,7 +395,8 @@ impl Sandbox {
             .process_group(0)
             .spawn()
             .expect("start git daemon");
-        wait_for_log(&mut git_daemon, "Ready to rumble", "git daemon", &git_log);
+        wait_for_log(&mut git_daemon, "Ready to rumble", "git daemon", &git_log)
+            .unwrap_or_else(|e| panic!("{e}"));
 
         let sandbox = Sandbox {
             dir: dir.to_owned(),
