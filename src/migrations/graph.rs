@@ -39,31 +39,48 @@ pub enum Standing {
 
 /// Shell that prints the headers of the migration files in the directory
 /// `$dir_var` (a shell variable name) for [`Graph::from_listing`]: one
-/// `@file NAME` line per file, then its `revision`/`down_revision` and
-/// docstring lines prefixed with `@| `.
+/// `@file NAME` line per file, then, from one `grep -H` over them all, its
+/// `revision`/`down_revision` and docstring lines as `PATH:LINE` (one
+/// process for the lot: a repository's hundred migrations are not two
+/// hundred processes).
 pub fn listing_script(dir_var: &str) -> String {
     format!(
-        "for f in \"${dir_var}\"/*.py; do\n\
+        "listed=\n\
+         for f in \"${dir_var}\"/*.py; do\n\
          \x20 [ -f \"$f\" ] || continue\n\
-         \x20 printf '@file %s\\n' \"${{f##*/}}\"\n\
-         \x20 grep -E '^(revision|down_revision)([^A-Za-z0-9_]|$)|^[rRuU]?\"\"\"' -- \"$f\" | sed 's/^/@| /'\n\
-         done\n"
+         \x20 printf '@file %s\\n' \"${{f##*/}}\"; listed=1\n\
+         done\n\
+         if [ -n \"$listed\" ]; then grep -HE '^(revision|down_revision)([^A-Za-z0-9_]|$)|^[rRuU]?\"\"\"' -- \"${dir_var}\"/*.py || true; fi\n"
     )
 }
 
+/// Whether `line` is one of [`listing_script`]'s (or a `@| ` line).
+pub fn is_listing_line(line: &str) -> bool {
+    line.starts_with("@file ")
+        || line.starts_with("@|")
+        || (!line.starts_with('@') && line.contains(".py:"))
+}
+
 /// The files (name, text) in lines like [`listing_script`]'s: `@file NAME`,
-/// then its lines prefixed with `@| ` (all of them, or only its headers).
+/// then its lines as `PATH:LINE` (PATH ending in `/NAME`), or prefixed with
+/// `@| ` (all of them, or only its headers). A `PATH:LINE` line goes to the
+/// latest file listed by that name; one naming no such file is ignored.
 pub fn files_from_listing<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = Vec::new();
     for line in lines {
         if let Some(name) = line.strip_prefix("@file ") {
             files.push((name.to_owned(), String::new()));
-        } else if let (Some(content), Some((_, text))) = (
-            line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")),
-            files.last_mut(),
-        ) {
-            text.push_str(content);
-            text.push('\n');
+        } else if let Some(content) = line.strip_prefix("@| ").or_else(|| line.strip_prefix("@|")) {
+            if let Some((_, text)) = files.last_mut() {
+                text.push_str(content);
+                text.push('\n');
+            }
+        } else if let Some((path, content)) = line.split_once(".py:") {
+            let name = format!("{}.py", path.rsplit('/').next().unwrap_or(path));
+            if let Some((_, text)) = files.iter_mut().rev().find(|(n, _)| *n == name) {
+                text.push_str(content);
+                text.push('\n');
+            }
         }
     }
     files

@@ -24,6 +24,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::Outcome;
+use super::shell_fns::IS_HEX;
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -105,6 +106,7 @@ impl Checkout {
             self.force,
             quote(&self.live),
         ) + LIVE
+            + IS_HEX
     }
 
     /// Clones into `clone_path` and prints `wptdeploy.sha=`/`wptdeploy.new=`.
@@ -112,8 +114,7 @@ impl Checkout {
     pub fn script(&self) -> String {
         self.header()
             + r#"set -e
-is_sha() { printf %s "$1" | grep -Eqx '[0-9a-f]{40}'; }
-if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
+if is_hex 40 "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
   printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$ref"; exit 0
 fi
 # A clone cut off by the network (a reset, a hang-up) is tried twice more.
@@ -147,8 +148,7 @@ printf 'wptdeploy.sha=%s\nwptdeploy.new=true\n' "$sha"
     /// have, or a repository that cannot be read, fails with git's error.
     pub fn probe_script(&self) -> String {
         self.header()
-            + r#"is_sha() { printf %s "$1" | grep -Eqx '[0-9a-f]{40}'; }
-if is_sha "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
+            + r#"if is_hex 40 "$ref" && [ -d "$releases/$ref" ] && [ "$force" != true ]; then
   printf 'wptdeploy.sha=%s\nwptdeploy.new=false\n' "$ref"; exit 0
 fi
 tmp=$(mktemp -d); trap 'rm -rf -- "$tmp"' EXIT
@@ -158,7 +158,7 @@ fi
 pick() { printf '%s\n' "$refs" | awk -v want="$1" '$2 == want { print $1; exit }'; }
 sha=$(pick "refs/heads/$ref"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref^{}"); [ -n "$sha" ] || sha=$(pick "refs/tags/$ref")
 [ -n "$sha" ] || [ "$ref" != HEAD ] || sha=$(pick HEAD)
-if [ -z "$sha" ] && printf %s "$ref" | grep -Eqx '[0-9a-f]{4,40}'; then
+if [ -z "$sha" ] && [ "${#ref}" -ge 4 ] && is_hex "${#ref}" "$ref" && [ "${#ref}" -le 40 ]; then
   git init -q --bare "$tmp/git"
   if git -C "$tmp/git" fetch -q --filter=tree:0 -- "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>"$tmp/err"; then
     sha=$(git -C "$tmp/git" rev-parse --verify -q "$ref^{commit}" || true)
@@ -173,7 +173,9 @@ printf 'wptdeploy.sha=%s\nwptdeploy.new=%s\nwptdeploy.cloned=false\n' "$sha" "$n
 }
 
 /// Prints the live release's directory name, if there is a live link.
-const LIVE: &str = r#"if [ -n "$live" ] && [ -L "$live" ]; then printf 'wptdeploy.live=%s\n' "$(basename -- "$(readlink -- "$live")")"; fi
+const LIVE: &str = r#"if [ -n "$live" ] && [ -L "$live" ]; then
+  live_target=$(readlink -- "$live"); live_target=${live_target%/}; printf 'wptdeploy.live=%s\n' "${live_target##*/}"
+fi
 "#;
 
 fn outcome(marks: &BTreeMap<String, String>, releases: &str, clone_path: &str) -> Outcome {

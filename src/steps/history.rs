@@ -40,6 +40,7 @@ use super::kind::{
     Effect, Prepared, Render, StepKind, Tmpl, check_literal, check_number, choice_error,
 };
 use super::outcome::{Outcome, StepFailure};
+use super::shell_fns::DIR_OF;
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -115,7 +116,7 @@ impl StepKind for HistoryKind {
             become_user: render.become_user().map(str::to_owned),
         };
         let script = format!(
-            "f={}\nd=$(dirname -- \"$f\")\nmkdir -p -- \"$d\" && [ -w \"$d\" ] && {{ [ ! -e \"$f\" ] || [ -w \"$f\" ]; }} || {{ echo \"wptdeploy: $(id -un) cannot write $f\" >&2; exit 3; }}\n",
+            "f={}\n{DIR_OF}dir_of \"$f\"\n{{ [ -d \"$dir\" ] || mkdir -p -- \"$dir\"; }} && [ -w \"$dir\" ] && {{ [ ! -e \"$f\" ] || [ -w \"$f\" ]; }} || {{ echo \"wptdeploy: $(id -un) cannot write $f\" >&2; exit 3; }}\n",
             quote(&path)
         );
         Ok(Prepared::new(render.command(script), |ran| {

@@ -589,12 +589,16 @@ fn headers_and_revision(
 /// Prints the database's revision(s) after `@db `, with `@db-read` or
 /// `@db-failed` saying whether psql could read them.
 fn db_revision_script(psql: &str, database: &str) -> String {
-    format!(
-        "err=$(mktemp)\n\
-         if out=$({psql} -X -q -At -d {} -c 'SELECT version_num FROM alembic_version' 2>\"$err\"); then echo @db-read; else echo @db-failed; out=$(cat -- \"$err\"); fi\n\
-         rm -f -- \"$err\"\n\
-         printf '%s\\n' \"$out\" | sed 's/^/@db /'\n",
+    // What psql says on standard error is kept only when it failed: it is
+    // asked again for it then (a database without alembic's table, or one
+    // psql cannot reach), so that a read that works costs one process.
+    let query = format!(
+        "{psql} -X -q -At -d {} -c 'SELECT version_num FROM alembic_version'",
         quote(database)
+    );
+    format!(
+        "if out=$({query} 2>/dev/null); then echo @db-read; else echo @db-failed; out=$({query} 2>&1 >/dev/null); fi\n\
+         while IFS= read -r l; do printf '@db %s\\n' \"$l\"; done <<__WPTD_DB\n$out\n__WPTD_DB\n"
     )
 }
 

@@ -32,6 +32,7 @@ mod run;
 mod say;
 mod shared;
 mod shell;
+mod shell_fns;
 mod sql_lint;
 mod step;
 mod switch;
@@ -145,6 +146,7 @@ pub fn prepare(
             timeout: step.timeout,
             stdin: None,
             background_log,
+            in_place: false,
         },
         secrets,
         login_user,

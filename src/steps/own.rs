@@ -27,6 +27,7 @@ use serde::Deserialize;
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
 use super::outcome::Outcome;
 use super::root_safe::UNTRUSTED;
+use super::shell_fns::IS_HEX;
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -118,6 +119,18 @@ struct Own {
     pub inside: Vec<String>,
 }
 
+/// Sets `"$@"` to what to look inside: the listed paths that are
+/// directories in `$base`, and every release (a 40-hex name) there. Only
+/// once `$base` is known not to be a link (as root: after the refusals).
+const LOOK_INSIDE: &str = r#"for p do
+  shift
+  case "$p" in "$base"/*) if [ -d "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi ;; esac
+done
+for p in "$base"/*; do
+  if is_hex 40 "${p##*/}" && [ -d "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; fi
+done
+"#;
+
 impl Own {
     fn header(&self) -> String {
         let inside: Vec<String> = self.inside.iter().map(|p| quote(p)).collect();
@@ -126,14 +139,20 @@ impl Own {
             quote(&self.path),
             quote(&self.user),
             inside.join(" ")
-        ) + r#"not_theirs() {
-  for p in "$@" "$base"/*; do
-    case "$p" in "$base"/*) ;; *) continue ;; esac
-    [ -d "$p" ] && [ ! -L "$p" ] || continue
-    listed=no; for q in "$@"; do [ "$q" = "$p" ] && listed=yes; done
-    [ "$listed" = yes ] || printf %s "${p##*/}" | grep -Eqx '[0-9a-f]{40}' || continue
-    [ -z "$(find "$p" ! -user "$user" -print -quit 2>&1)" ] || printf '%s\n' "$p"
-  done | sort -u
+        ) + IS_HEX
+            + r#"# Prints $prefix and each of "$@" (see LOOK_INSIDE) that holds anything not $user's, and
+# with with_base=yes $base too when it is not $user's: one find for all
+# (base itself is not gone through). A path find cannot read through
+# counts as not $user's: then each is looked at on its own, to say which.
+not_theirs() {
+  base_format=
+  if [ "$with_base" = yes ]; then base_format="$prefix%p\n"; fi
+  if find "$base" "$@" \( -samefile "$base" -prune ! -user "$user" -printf "$base_format" \) \
+    -o \( ! -user "$user" -prune -printf "$prefix%H\n" \) 2>/dev/null; then return 0; fi
+  if [ "$with_base" = yes ] && [ "$(stat -c %U -- "$base")" != "$user" ]; then printf '%s%s\n' "$prefix" "$base"; fi
+  for p do
+    [ -z "$(find "$p" ! -user "$user" -print -quit 2>&1)" ] || printf '%s%s\n' "$prefix" "$p"
+  done
 }
 "#
     }
@@ -142,8 +161,8 @@ impl Own {
     pub fn check_script(&self) -> String {
         self.header()
             + r#"if [ ! -d "$base" ]; then printf 'wptdeploy.create=%s\n' "$base"; exit 0; fi
-[ "$(stat -c %U -- "$base")" = "$user" ] || printf 'wptdeploy.own=%s\n' "$base"
-not_theirs "$@" | sed 's/^/wptdeploy.own=/'
+"# + LOOK_INSIDE
+            + r#"prefix=wptdeploy.own= with_base=yes not_theirs "$@"
 "#
     }
 
@@ -162,7 +181,8 @@ if [ ! -d "$base" ]; then
   install -d -o "$user" -g "$group" -m 0755 -- "$base"; printf 'wptdeploy.create=%s\n' "$base"; exit 0
 fi
 if [ "$(stat -c %U -- "$base")" != "$user" ]; then chown -h -- "$user:$group" "$base"; printf 'wptdeploy.own=%s\n' "$base"; fi
-not_theirs "$@" | while read -r p; do chown -R -P -h -- "$user:$group" "$p"; printf 'wptdeploy.own=%s\n' "$p"; done
+"# + LOOK_INSIDE
+            + r#"prefix= with_base=no not_theirs "$@" | sort -u | while read -r p; do chown -R -P -h -- "$user:$group" "$p"; printf 'wptdeploy.own=%s\n' "$p"; done
 "#
     }
 }
@@ -176,7 +196,12 @@ fn outcome(output: &Output, user: &str, fixing: bool) -> Outcome {
         .filter_map(|l| l.split_once('='))
         .filter(|(k, _)| matches!(*k, "create" | "own"))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        .fold(Vec::new(), |mut marks, mark| {
+            if !marks.contains(&mark) {
+                marks.push(mark);
+            }
+            marks
+        });
     let paths: Vec<String> = marks.iter().map(|(_, p)| p.clone()).collect();
     let said: Vec<String> = marks
         .iter()
@@ -246,16 +271,43 @@ mod tests {
         fs_err::create_dir_all(base.join("temp")).unwrap();
         let fine = outcome(&sh(&own.check_script()), &me, false);
         assert_eq!(fine.note, None, "{:?}", fine.register);
+        // Someone else's: base, the listed path that exists and each
+        // release, once each; not a directory of another name, a link
+        // named like a release, nor a listed path that is not there.
+        let release = base.join("0123456789abcdef0123456789abcdef01234567");
+        fs_err::create_dir_all(base.join("notarelease")).unwrap();
+        fs_err::os::unix::fs::symlink(
+            base.join("temp"),
+            base.join("89abcdef0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
         let other = Own {
             user: "nobody".into(),
+            inside: vec![
+                base.join("temp").display().to_string(),
+                base.join("backups").display().to_string(),
+                release.display().to_string(),
+            ],
             ..own
         };
         let theirs = outcome(&sh(&other.check_script()), "nobody", false);
+        let mut paths: Vec<String> = theirs
+            .register
+            .unwrap()
+            .get_attr("paths")
+            .unwrap()
+            .try_iter()
+            .unwrap()
+            .map(|p| p.to_string())
+            .collect();
+        paths.sort();
+        let mut expected = [&base, &release, &base.join("temp")].map(|p| p.display().to_string());
+        expected.sort();
+        assert_eq!(paths, expected);
         let note = theirs.note.unwrap();
         assert!(
             note.contains("0123456789abcdef0123456789abcdef01234567 is not all nobody's"),
             "{note}"
         );
-        assert!(note.contains("temp is not all nobody's"), "{note}");
     }
 }

@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use super::kind::{Effect, Prepared, Render, StepKind, Tmpl, check_number};
 use super::outcome::Outcome;
+use super::shell_fns::{IS_HEX, IS_VENV_NAME};
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -220,8 +221,10 @@ impl Prune {
             quote(&self.link),
             quote(self.backups.as_deref().unwrap_or_default()),
             quote(self.venvs.as_deref().unwrap_or_default()),
-        ) + &format!(
-            r#"set -e
+        ) + IS_HEX
+            + IS_VENV_NAME
+            + &format!(
+                r#"set -e
 # Bytes only this path holds (a file hard-linked elsewhere stays).
 size() {{ find "$@" -type f -links 1 -printf '%s\n' 2>/dev/null | awk '{{ s += $1 }} END {{ printf "%d", s }}'; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}
@@ -244,7 +247,7 @@ for d in .removing-*; do
 done
 n=0
 for d in $(ls -1t); do
-  printf %s "$d" | grep -Eqx '[0-9a-f]{{40}}' || continue
+  is_hex 40 "$d" || continue
   [ -d "$d" ] && [ ! -L "$d" ] || continue
   n=$((n + 1))
   [ "$n" -le "$keep" ] && continue
@@ -264,21 +267,25 @@ for d in $(ls -1t); do
 done
 if [ -n "$venvs" ] && [ -d "$venvs" ]; then
   cd -- "$venvs"
-  store=$(pwd -P)
   for e in *; do
     [ -d "$e" ] && [ ! -L "$e" ] || continue
-    case "$e" in adopted-*) ;; *) printf %s "$e" | grep -Eqx '[0-9a-f]{{16}}(-[0-9]{{8}}T[0-9]{{6}}Z)?' || continue ;; esac
+    case "$e" in adopted-*) ;; *) is_venv_name "$e" || continue ;; esac
     exec 9>".$e.lock"
     flock -n 9 || continue
-    users=
+    # The releases whose `.venv` still links to it (`-ef`: the same
+    # directory, however the link spells it); the list rewritten only
+    # when one has gone.
+    users= listed=
     if [ -f "$e.users" ]; then
       while IFS= read -r u; do
-        [ "$(readlink -- "$u/.venv" 2>/dev/null)" = "$store/$e" ] && users="$users$u
+        listed="$listed$u
+"
+        [ -L "$u/.venv" ] && [ "$u/.venv" -ef "$e" ] && users="$users$u
 "
       done < "$e.users"
     fi
     if [ -n "$users" ]; then
-      printf %s "$users" > "$e.users.new" && mv -f -- "$e.users.new" "$e.users"
+      [ "$users" = "$listed" ] || {{ printf %s "$users" > "$e.users.new" && mv -f -- "$e.users.new" "$e.users"; }}
     else
       bytes=$(size "$e")
       if why=$(rm -rf -- "$e" "$e.users" 2>&1); then
@@ -287,12 +294,12 @@ if [ -n "$venvs" ] && [ -d "$venvs" ]; then
         printf 'wptdeploy.kept_venv=%s %s\n' "$e" "$(printf '%s\n' "$why" | tail -n 1)"
       fi
     fi
-    flock -u 9
+    exec 9>&-
   done
 fi
 "#,
-            protected.join(" | ")
-        )
+                protected.join(" | ")
+            )
     }
 }
 

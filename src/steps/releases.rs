@@ -29,7 +29,7 @@ use serde_json::{Value as Json, json};
 
 use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::Outcome;
-use crate::migrations::graph::{Graph, files_from_listing, listing_script};
+use crate::migrations::graph::{Graph, files_from_listing, is_listing_line, listing_script};
 use crate::template::TemplateError;
 use crate::transport::quote;
 
@@ -211,7 +211,7 @@ fn read(stdout: &str) -> Json {
                 Vec::new(),
             ));
         } else if let Some((_, listing)) = releases.last_mut()
-            && (line.starts_with("@file ") || line.starts_with("@|"))
+            && is_listing_line(line)
         {
             listing.push(line);
         }

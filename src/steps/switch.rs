@@ -73,6 +73,7 @@ impl Symlink {
     pub fn read(&self, become_user: Option<String>) -> RemoteCommand {
         RemoteCommand {
             become_user,
+            in_place: true,
             ..RemoteCommand::new(format!("readlink -- {} || true\n", quote(&self.link)))
         }
     }

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use super::fetch;
 use super::kind::{Effect, LocalFile, Prepared, Render, StepKind, Tmpl, check_literal};
 use super::outcome::{Outcome, StepFailure};
+use super::shell_fns::DIR_OF;
 use crate::template::TemplateError;
 
 /// The `upload:` kind.
@@ -117,14 +118,15 @@ pub(super) fn script(dest: &str, mode: Option<&str>) -> Result<String, TemplateE
     check_mode(mode).map_err(|e| TemplateError::new(format!("template: {e}")))?;
     Ok(
         format!("dest={} mode={mode}\n", crate::transport::quote(dest))
+            + DIR_OF
             + r#"set -e
-(umask 022; mkdir -p -- "$(dirname -- "$dest")")
+dir_of "$dest"
+[ -d "$dir" ] || (umask 022; mkdir -p -- "$dir")
 umask 077
 tmp="$dest.wptdeploy-new"
 base64 -d > "$tmp"
-chmod "$mode" -- "$tmp"
 if cmp -s -- "$tmp" "$dest"; then rm -f -- "$tmp"; chmod "$mode" -- "$dest"; echo wptdeploy.changed=false
-else mv -f -- "$tmp" "$dest"; echo wptdeploy.changed=true; fi
+else chmod "$mode" -- "$tmp"; mv -f -- "$tmp" "$dest"; echo wptdeploy.changed=true; fi
 "#,
     )
 }

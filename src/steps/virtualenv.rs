@@ -64,6 +64,7 @@ use serde::Deserialize;
 
 use super::kind::{Prepared, Render, StepKind, Tmpl, check_literal, choice_error};
 use super::outcome::{Outcome, StepFailure, failure, markers, wrapper_failed};
+use super::shell_fns::IS_HEX;
 use crate::template::TemplateError;
 use crate::transport::{Output, quote};
 
@@ -351,7 +352,8 @@ impl Build {
             if self.force { "1" } else { "''" },
             quote(self.locked.trim_end()),
             quote(&self.refuse),
-        ) + SCRIPT
+        ) + IS_HEX
+            + SCRIPT
     }
 }
 
@@ -359,8 +361,8 @@ impl Build {
 const SCRIPT: &str = r##"set -e
 say() { echo "wptdeploy: $*" >&2; exit 3; }
 case "$req" in /*) ;; *) req="$release/$req" ;; esac
-mkdir -p -- "$store"
-store=$(cd -- "$store" && pwd -P)
+[ -d "$store" ] || mkdir -p -- "$store"
+here=$PWD; cd -P -- "$store"; store=$PWD; cd -- "$here"
 want="$live/.venv"
 # The set an environment holds, as pip freeze writes it (pip, setuptools,
 # wheel and distribute left out), read from its metadata without Python:
@@ -394,8 +396,22 @@ lock() {
 chose() {
   case "$1" in "$store"/*) lock "$1" || true ;; esac
   echo "wptdeploy.hash=${1##*/}"; echo "wptdeploy.path=$1"
-  [ -f "$1/.wptdeploy-packages" ] && echo "wptdeploy.packages=$(sha256sum < "$1/.wptdeploy-packages" | cut -c 1-12)"
-  grep -qxF -- "$user" "$1.users" 2>/dev/null || printf '%s\n' "$user" >> "$1.users"
+  if [ -f "$1/.wptdeploy-packages" ]; then packages_id "$1"; echo "wptdeploy.packages=$id"; fi
+  if [ -f "$1.users" ]; then
+    while IFS= read -r listed || [ -n "$listed" ]; do [ "$listed" != "$user" ] || return 0; done < "$1.users"
+  fi
+  printf '%s\n' "$user" >> "$1.users"
+}
+# Sets $id to the set's short id (its SHA-256's first 12 digits), kept
+# beside it once worked out: a redeploy reads it instead of hashing the
+# set again.
+packages_id() {
+  id=
+  if [ -f "$1/.wptdeploy-packages.id" ]; then read -r id < "$1/.wptdeploy-packages.id" || true; fi
+  if ! is_hex 12 "$id"; then
+    id=$(sha256sum < "$1/.wptdeploy-packages" | cut -c 1-12)
+    { printf '%s\n' "$id" > "$1/.wptdeploy-packages.id.$$" && mv -f -- "$1/.wptdeploy-packages.id.$$" "$1/.wptdeploy-packages.id"; } 2>/dev/null || true
+  fi
 }
 # The stable link follows the live release; what was there is kept for it.
 adopt() {
@@ -538,6 +554,7 @@ if [ -n "$locked" ]; then
     [ -s "$env/.wptdeploy-local" ] && install --no-deps -r "$env/.wptdeploy-local"
     rm -f -- "$env/.wptdeploy-local"
   fi
+  rm -f -- "$env/.wptdeploy-packages.id"
   freeze "$env" > "$env/.wptdeploy-packages"
   if [ "$(cat -- "$env/.wptdeploy-packages")" != "$locked" ]; then
     diff -- "$env/.wptdeploy-packages" - <<LOCKED | sed -n 's/^\([<>]\) /wptdeploy.differs=\1 /p' | head -n 20 || true

@@ -104,6 +104,12 @@ pub struct RemoteCommand {
     /// the home directory), and return at once (`background:`); otherwise
     /// whatever the script leaves running is ended with it.
     pub background_log: Option<String>,
+    /// Run by the reading shell itself, in a subshell (one fork, no exec),
+    /// not in a session of its own: only for a short command of wptdeploy's
+    /// own that reads no input, starts nothing that outlives it, and cannot
+    /// wait on anything (a `readlink`, a rename). As the login user only,
+    /// without environment or timeout; otherwise this is ignored.
+    pub in_place: bool,
 }
 
 /// How `sudo` gets its password, if it needs one.
@@ -160,6 +166,9 @@ impl RemoteCommand {
             }
         }
         if self.become_user.is_none() && self.background_log.is_none() {
+            if self.in_place && input.is_empty() && self.timeout.is_none() {
+                return format!("( {}\n) </dev/null\n", self.script_with_cwd());
+            }
             return self.in_own_session(&marker, &input, delimiter);
         }
         let line = self.line(auth, &marker, true);

@@ -207,15 +207,11 @@ impl RemoteShell {
             ahead: VecDeque::new(),
             carry: [Vec::new(), Vec::new()],
         };
+        // Asked of the shell itself: `id` needs no session of its own.
         // Anything the login shell printed before `exec` is discarded here.
-        let output = shell
-            .run(
-                &RemoteCommand::new("id -un"),
-                SudoAuth::NonInteractive,
-                host,
-                &mut |_, _| {},
-            )
-            .await?;
+        let text = format!("id -un </dev/null\n{}", shell.end_marker());
+        shell.send(text, host).await?;
+        let output = shell.read(GRACE, host, &mut |_, _| {}).await?;
         output.stdout.trim().clone_into(&mut shell.user);
         Ok(shell)
     }
@@ -232,13 +228,19 @@ impl RemoteShell {
 
     /// The text that runs `command` and then prints the marker.
     fn text(&self, command: &RemoteCommand, auth: SudoAuth<'_>) -> Sent {
-        let marker = format!("__WPTD_{}", self.token);
         let mut text = command.with_input(auth, &format!("__WPTD_IN_{}", self.token));
-        text.push_str(&format!(
-            "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
-        ));
+        text.push_str(&self.end_marker());
         let wait = command.timeout.map_or(DEFAULT_WAIT, |t| t + GRACE);
         Sent { text, wait }
+    }
+
+    /// The line that prints the marker, with the exit status of what ran
+    /// before it, on both streams.
+    fn end_marker(&self) -> String {
+        let marker = format!("__WPTD_{}", self.token);
+        format!(
+            "__wptd_rc=$?; printf '\\n{marker} %s\\n' \"$__wptd_rc\"; printf '\\n{marker} %s\\n' \"$__wptd_rc\" >&2\n"
+        )
     }
 
     /// Writes `commands` to the shell in one write, to be run one after

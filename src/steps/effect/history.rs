@@ -3,6 +3,7 @@
 //! `history:` kind, `src/steps/history.rs`, declares it and reads it back).
 
 use crate::redact::Redactor;
+use crate::steps::shell_fns::DIR_OF;
 use crate::template::Templates;
 use crate::transport::{RemoteCommand, quote};
 
@@ -151,7 +152,7 @@ impl HistoryLog {
     /// `then`, with `$f`, `$run` and `$line` set and the log locked (fd 9).
     fn script(&self, line: &str, then: &str) -> String {
         format!(
-            "f={} run={} line={}\nmkdir -p -- \"$(dirname -- \"$f\")\"\nexec 9>>\"$f\"\nflock 9\n{then}",
+            "f={} run={} line={}\n{DIR_OF}dir_of \"$f\"\n[ -d \"$dir\" ] || mkdir -p -- \"$dir\"\nexec 9>>\"$f\"\nflock 9\n{then}",
             quote(&self.path),
             quote(&self.marker()),
             quote(line)

@@ -149,7 +149,7 @@ impl LockSpec {
             r#"tries=0
 while :; do
   if why=$(mkdir -- "$lock" 2>&1); then
-    if why=$({{ printf '%s\n' {note} "started=$(date +%s)" > "$lock/info.part" && : > "$lock/"{pending}; }} 2>&1) && mv -f -- "$lock/info.part" "$lock/info"; then
+    if why=$({{ printf '%s\n' {note} > "$lock/info.part" && : > "$lock/"{pending}; }} 2>&1) && mv -f -- "$lock/info.part" "$lock/info"; then
       echo wptdeploy.lock=acquired
     else
       rm -rf -- "$lock"
@@ -181,18 +181,25 @@ done
     /// Confirms the lock [`LockSpec::acquire`] just took with `token`;
     /// prints nothing if it was taken over meanwhile (see [`confirmed`]).
     pub fn confirm(&self, token: &str) -> RemoteCommand {
-        self.command(&format!(
-            "if mv -- \"$lock/\"{} \"$lock/confirmed\" 2>/dev/null; then echo wptdeploy.lock=confirmed; fi\n",
-            quote(&format!("pending.{token}"))
-        ))
+        RemoteCommand {
+            in_place: true,
+            ..self.command(&format!(
+                "if mv -- \"$lock/\"{} \"$lock/confirmed\" 2>/dev/null; then echo wptdeploy.lock=confirmed; fi\n",
+                quote(&format!("pending.{token}"))
+            ))
+        }
     }
 
     /// Removes the lock if it is still the one with `token`.
     pub fn release(&self, token: &str) -> RemoteCommand {
-        self.command(&format!(
-            "if grep -qxF {} \"$lock/info\" 2>/dev/null; then rm -rf -- \"$lock\"; echo wptdeploy.changed=true; fi\n",
+        RemoteCommand {
+            in_place: true,
+            ..self.command(&format!(
+            "mine=; if [ -f \"$lock/info\" ]; then while IFS= read -r l; do [ \"$l\" != {} ] || mine=1; done < \"$lock/info\"; fi\n\
+             if [ -n \"$mine\" ]; then rm -rf -- \"$lock\"; echo wptdeploy.changed=true; fi\n",
             quote(&format!("token={token}"))
-        ))
+            ))
+        }
     }
 
     /// Prints the holder's note, if the lock is held.
