@@ -559,3 +559,34 @@ fn logs_come_from_every_host_prefixed_and_follow_until_interrupted() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_fleet_that_meets_the_same_thing_hears_it_once() {
+    // Nothing checks the new release on any host: each ends `deployed
+    // (unchecked)`, and the why is said once for the run, not per host.
+    let fleet = Fleet::start(3);
+    let run = fleet
+        .sandbox
+        .wptdeploy(&[
+            "staging",
+            "--commit",
+            "master",
+            "-e",
+            "healthcheck_command=",
+            "-e",
+            "wsgi_app=",
+        ])
+        .success();
+    let said = &run.stderr;
+    assert_eq!(
+        said.matches("nothing saw the new release work").count(),
+        1,
+        "{said}"
+    );
+    assert_eq!(said.matches("set `wsgi_app`").count(), 1, "{said}");
+    let unchecked_rows = said
+        .lines()
+        .filter(|l| l.starts_with("host") && l.contains("deployed (unchecked)"))
+        .count();
+    assert_eq!(unchecked_rows, 3, "{said}");
+}

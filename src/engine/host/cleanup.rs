@@ -129,11 +129,9 @@ impl HostRun {
         } else {
             HostResult::Deployed
         };
+        // Said once for the run: the summary names each host it applies to.
         if result.is_ok() && self.summary.result == HostResult::DeployedUnchecked {
-            self.shared.reporter.report(&Event::Warning {
-                host: Some(name.clone()),
-                message: UNCHECKED.into(),
-            });
+            self.warn_once(None, UNCHECKED);
         }
         if let Err(stop) = &result {
             let (message, hints) = stop.message(&name, &env);

@@ -243,19 +243,7 @@ impl HostRun {
             let Some(outcome) = outcome else { continue };
             self.app_checked |= outcome.checked_app;
             for message in &outcome.warnings {
-                let first = self
-                    .shared
-                    .warned
-                    .lock()
-                    .expect("warnings lock")
-                    .insert(message.clone());
-                if !first {
-                    continue;
-                }
-                self.shared.reporter.report(&Event::Warning {
-                    host: Some(self.host().name.clone()),
-                    message: message.clone(),
-                });
+                self.warn_once(Some(self.host().name.clone()), message);
             }
             if let Some(data) = &outcome.data {
                 self.summary.data.push(data.clone());
@@ -274,6 +262,23 @@ impl HostRun {
             self.report_step(index, &prepared.name, status, started, outcome.note);
         }
         Ok(())
+    }
+
+    /// Reports `message` unless a host of this run already did: a fleet
+    /// that meets the same thing hears it once.
+    fn warn_once(&self, host: Option<String>, message: &str) {
+        let first = self
+            .shared
+            .warned
+            .lock()
+            .expect("warnings lock")
+            .insert(message.to_owned());
+        if first {
+            self.shared.reporter.report(&Event::Warning {
+                host,
+                message: message.to_owned(),
+            });
+        }
     }
 
     /// Before running step `index`, when it only looks: sends it together
