@@ -389,7 +389,12 @@ fn cell(host: &mut Host, ending: Ending, step: usize) -> Cell {
         }
     }
     if host.lock().exists() {
-        if !run.stderr.contains("unlock") {
+        // Said on stderr (an error's hint) or, the run having ended well,
+        // in a warning event on stdout (`--output json`).
+        let warned = events.iter().any(|e| {
+            e["event"] == "warning" && e["message"].as_str().is_some_and(|m| m.contains("unlock"))
+        });
+        if !run.stderr.contains("unlock") && !warned {
             broken.push(format!("a lock was left and nothing said so: {shown}"));
         }
         let unlock = host.deploy(&["unlock", "staging", "--yes"]);
