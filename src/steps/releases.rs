@@ -29,6 +29,7 @@ use serde_json::{Value as Json, json};
 
 use super::kind::{Prepared, Render, StepKind, Tmpl};
 use super::outcome::Outcome;
+use super::shell_fns::IS_HEX;
 use crate::migrations::graph::{Graph, files_from_listing, is_listing_line, listing_script};
 use crate::template::TemplateError;
 use crate::transport::quote;
@@ -109,8 +110,9 @@ impl StepKind for ReleasesKind {
                 "''"
             },
             quote(&render.optional(a.config.as_ref())?),
-        ) + &format!(
-            r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
+        ) + IS_HEX
+            + &format!(
+                r#"cd -- "$base" 2>/dev/null || {{ echo @nobase; exit 0; }}
 live=$(readlink -- "$link" 2>/dev/null || true); live=${{live%/}}; live=${{live##*/}}; echo "@live $live"
 if [ -n "$lock" ] && [ -d "$lock" ]; then
   grep -E '^(who|command|commit|pid|machine|boot|pstart)=' -- "$lock/info" 2>/dev/null | sed 's/^/@lock /'
@@ -118,7 +120,7 @@ if [ -n "$lock" ] && [ -d "$lock" ]; then
 fi
 echo "@free $(df -Pk -- . | awk 'NR == 2 {{ print $4 }}')"
 for d in $(ls -1t); do
-  printf %s "$d" | grep -Eqx '[0-9a-f]{{40}}' || continue
+  is_hex 40 "$d" || continue
   [ -d "$d" ] || continue
   size=-; [ -n "$sizes" ] && size=$(du -sk -- "$d" | cut -f 1)
   v=$(readlink -- "$d/.venv" 2>/dev/null || true)
@@ -136,8 +138,8 @@ done
 [ -n "$config" ] && [ -n "$live" ] && [ -f "$live/$config" ] && sed 's/^/@cfg /' -- "$live/$config"
 exit 0
 "#,
-            listing_script("dir")
-        );
+                listing_script("dir")
+            );
         Ok(Prepared::new(render.command(script), |ran| {
             ran.succeeded()?;
             Ok(Outcome {

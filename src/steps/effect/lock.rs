@@ -195,9 +195,9 @@ done
         RemoteCommand {
             in_place: true,
             ..self.command(&format!(
-            "mine=; if [ -f \"$lock/info\" ]; then while IFS= read -r l; do [ \"$l\" != {} ] || mine=1; done < \"$lock/info\"; fi\n\
-             if [ -n \"$mine\" ]; then rm -rf -- \"$lock\"; echo wptdeploy.changed=true; fi\n",
-            quote(&format!("token={token}"))
+                "mine=; if [ -f \"$lock/info\" ]; then while IFS= read -r l; do [ \"$l\" != {} ] || mine=1; done < \"$lock/info\"; fi\n\
+                 if [ -n \"$mine\" ]; then rm -rf -- \"$lock\"; echo wptdeploy.changed=true; fi\n",
+                quote(&format!("token={token}"))
             ))
         }
     }
